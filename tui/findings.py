@@ -1,0 +1,41 @@
+"""The one record every detector returns.
+
+The Symptoms pane, `tshoot doctor`, snapshots and the Markdown report all read the same list of
+Finding records, so a detector written once shows up everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["critical", "warning", "info"]
+SEVERITY_RANK: dict[str, int] = {"critical": 2, "warning": 1, "info": 0}
+
+
+@dataclass
+class Finding:
+    id: str  # kind of problem, e.g. "memory-growth", "deadlock"
+    severity: Severity
+    source: str  # pane that found it: processes, threads, databases, containers, env, symptoms
+    title: str  # one line for a list
+    detail: str  # what it means and what to do, a few sentences
+    subject: dict[str, Any] = field(default_factory=dict)  # what it is about, e.g. {"pid": 12, "name": "x"}
+    evidence: dict[str, Any] = field(default_factory=dict)  # the numbers behind it
+    guide: str | None = None  # id of the guide that explains the fix
+
+    @property
+    def key(self) -> str:
+        """Stable identity across refreshes: same problem on the same subject."""
+        subject = ",".join(f"{k}={self.subject[k]}" for k in sorted(self.subject))
+        return f"{self.source}:{self.id}:{subject}"
+
+
+def by_severity(findings: list[Finding]) -> list[Finding]:
+    """Most severe first; stable within a severity."""
+    return sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity])
+
+
+def exit_code(findings: list[Finding]) -> int:
+    """Monitoring-plugin convention: 0 nothing above info, 1 warnings, 2 critical."""
+    return max((SEVERITY_RANK[f.severity] for f in findings), default=0)

@@ -1,0 +1,49 @@
+"""Base class of every tab pane: it only renders the records its source collected.
+
+The app calls, on the event loop:
+- `show_section(section)` with the latest record of the pane's source (live or replayed);
+- `show_unavailable(reason, remedy)` when the source failed (the pane keeps its last data visible);
+- `select_subject(subject)` to jump to a row named by a finding's or another pane's subject;
+- `set_filter(text)` when the operator types a filter with `/`.
+
+A pane reaches the rest of the app only through these TshootApp methods:
+`app.request_action(action, run)` (confirmation, --read-only, action log), `app.jump_to(pane, subject)`,
+`app.source(name)` (the live Source, None in a replay), `app.poll_now(name)`, `app.config`,
+`app.findings_for(name)`, `app.is_replay`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.containers import Vertical
+from textual.widgets import Static
+
+
+class SourcePane(Vertical):
+    source_name: ClassVar[str] = ""
+
+    def show_section(self, section: Any) -> None:
+        """Render the latest section record. Update tables by key: never clear and refill."""
+
+    def show_unavailable(self, reason: str, remedy: str = "") -> None:
+        """Say why the source cannot be read and what to do; keep the last data on screen."""
+
+    def select_subject(self, subject: dict[str, Any]) -> bool:
+        """Move the cursor to the row `subject` names; False when there is no such row."""
+        return False
+
+    def set_filter(self, text: str) -> None:
+        """Show only rows matching `text` (case-insensitive substring); empty shows all."""
+
+
+class PendingPane(SourcePane):
+    """Stands in for a pane whose source is not built yet: says what it will show, no fake data."""
+
+    def __init__(self, source_name: str, promise: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source_name = source_name
+        self._promise = promise
+
+    def compose(self):
+        yield Static(self._promise, classes="pending")
