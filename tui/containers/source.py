@@ -1,0 +1,267 @@
+"""ContainersSource: keeps a live picture of every container from the engine's event stream.
+
+A poll does not re-list and re-inspect everything: it re-inspects only the containers that events
+touched since the last poll, samples stats of the running ones in parallel (one-shot stats, CPU%
+from two of our own samples), and re-lists every FULL_SYNC_INTERVAL_S to catch anything missed.
+After the event stream (re)connects, events may have been lost, so everything is re-inspected.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, Callable
+
+import docker
+import docker.errors
+import docker.utils
+import requests.exceptions
+
+from tui.config import Config
+from tui.containers import analysis
+from tui.containers.control import container_action
+from tui.containers.details import container_processes, fetch_logs
+from tui.containers.engine import EventWatcher, classify_failure, connect, resolve_host
+from tui.containers.inventory import StatsSample, cpu_percent, parse_stats, record_from_inspect
+from tui.containers.records import ContainerProcess, ContainerRecord, ContainersSection, LogLine, MemorySample
+from tui.findings import Finding
+from tui.source import Source, SourceUnavailable
+
+FULL_SYNC_INTERVAL_S = 30.0
+MEMORY_HISTORY_SAMPLES = 60
+EXIT_HISTORY = 20
+CARD_LOG_LINES = 20  # last log lines kept in the record of a troubled container, for the card and snapshots
+ENGINE_WORKERS = 8  # parallel inspect/stats calls; the engine serves them concurrently
+FIRST_EVENT_CONNECT_WAIT_S = 1.0
+ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+
+
+class ContainersSource(Source):
+    name = "containers"
+    title = "Containers"
+    section_type = ContainersSection
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self._client: docker.DockerClient | None = None
+        self._engine_version = ""
+        self._watcher: EventWatcher | None = None
+        self._watcher_connections_seen = 0
+        self._pool = ThreadPoolExecutor(max_workers=ENGINE_WORKERS, thread_name_prefix="tshoot-docker")
+        self._records: dict[str, ContainerRecord] = {}
+        self._dirty: set[str] = set()
+        self._dirty_lock = threading.Lock()
+        self._inspect_everything = True
+        self._last_full_sync = 0.0
+        self._previous_stats: dict[str, StatsSample] = {}
+        self._live: dict[str, tuple[float | None, int]] = {}  # id -> (cpu %, memory used) of the last sample
+        self._memory_history: dict[str, deque[MemorySample]] = {}
+        self._exits: dict[str, deque[float]] = {}
+        self._change_listener: Callable[[], None] | None = None
+
+    # -- the Source contract -------------------------------------------------------------------
+
+    def collect(self) -> ContainersSection:
+        host = resolve_host(self.config)
+        client = self._ensure_client()
+        try:
+            if not self._engine_version:
+                self._engine_version = str(client.version().get("Version", ""))
+            self._ensure_watcher()
+            self._drain_events()
+            now = time.time()
+            self._resync_if_due(client, now)
+            self._reinspect(client, self._take_dirty())
+            self._sample_stats(client, now)
+        except SourceUnavailable:
+            raise
+        except ENGINE_ERRORS as exc:  # the engine went away mid-poll: reconnect (and re-inspect) next time
+            self._drop_client()
+            raise classify_failure(host, exc) from exc
+        return ContainersSection(
+            engine_host=host,
+            engine_version=self._engine_version,
+            collected_at=now,
+            containers=[self._live_record(record) for record in sorted(self._records.values(), key=lambda r: r.name)],
+            watching_events=bool(self._watcher and self._watcher.connected),
+            last_full_sync=self._last_full_sync,
+        )
+
+    def analyze(self, section: ContainersSection) -> list[Finding]:
+        return analysis.analyze(section, self.config.thresholds)
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._drop_client()
+
+    # -- for the pane: early polls, on-demand details, actions -----------------------------------
+
+    def set_change_listener(self, callback: Callable[[], None] | None) -> None:
+        """`callback` runs in the watcher thread after each engine event (the pane asks for an early poll)."""
+        self._change_listener = callback
+        if self._watcher is not None:
+            self._watcher.on_event = callback
+
+    def logs(self, container_id: str, tail: int = 500, since: float | None = None) -> list[LogLine]:
+        return self._with_engine(lambda client: fetch_logs(client, container_id, tail=tail, since=since))
+
+    def processes(self, container_id: str) -> list[ContainerProcess]:
+        return self._with_engine(lambda client: container_processes(client, container_id))
+
+    def run_action(self, container_id: str, verb: str) -> str:
+        """start / stop / restart; the container is re-inspected on the next poll."""
+        message = self._with_engine(lambda client: container_action(client, container_id, verb))
+        self._mark_dirty([container_id])
+        return message
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _with_engine(self, call: Callable[[docker.DockerClient], Any]) -> Any:
+        client = self._ensure_client()
+        try:
+            return call(client)
+        except ENGINE_ERRORS as exc:
+            if isinstance(exc, docker.errors.APIError) and exc.status_code and exc.status_code < 500:
+                raise  # the engine answered: a client error about this container, not an outage
+            self._drop_client()
+            raise classify_failure(resolve_host(self.config), exc) from exc
+
+    def _ensure_client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = connect(self.config)
+            self._engine_version = ""
+            self._inspect_everything = True
+        return self._client
+
+    def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # closing a broken connection can fail too; nothing to do about it
+                pass
+
+    def _ensure_watcher(self) -> None:
+        if self._watcher is None:
+            self._watcher = EventWatcher(lambda: connect(self.config), self._change_listener)
+            self._watcher.start()
+            self._watcher.wait_connected(FIRST_EVENT_CONNECT_WAIT_S)  # so the first sync misses no event
+
+    def _drain_events(self) -> None:
+        assert self._watcher is not None
+        if self._watcher.connections != self._watcher_connections_seen:
+            self._watcher_connections_seen = self._watcher.connections
+            self._inspect_everything = True
+        touched: list[str] = []
+        while not self._watcher.events.empty():
+            event = self._watcher.events.get_nowait()
+            if event.action == "destroy":
+                self._forget(event.container_id)
+                continue
+            if event.action == "die":
+                self._exits.setdefault(event.container_id, deque(maxlen=EXIT_HISTORY)).append(event.at)
+            touched.append(event.container_id)
+        self._mark_dirty(touched)
+
+    def _resync_if_due(self, client: docker.DockerClient, now: float) -> None:
+        """List all containers when due (or every poll while the event stream is down); inspect what changed."""
+        watching = self._watcher is not None and self._watcher.connected
+        if not (self._inspect_everything or not watching or now - self._last_full_sync >= FULL_SYNC_INTERVAL_S):
+            return
+        listed = {summary["Id"]: summary.get("State") for summary in client.api.containers(all=True)}
+        for gone in set(self._records) - set(listed):
+            self._forget(gone)
+        changed = [
+            cid for cid, state in listed.items()
+            if self._inspect_everything or cid not in self._records or self._records[cid].state != state
+        ]
+        self._mark_dirty(changed)
+        self._inspect_everything = False
+        self._last_full_sync = now
+
+    def _reinspect(self, client: docker.DockerClient, ids: list[str]) -> None:
+        for container_id, record in zip(ids, self._pool.map(lambda cid: self._inspect_one(client, cid), ids)):
+            if record is None:
+                self._forget(container_id)
+            else:
+                self._records[record.id] = record
+
+    def _inspect_one(self, client: docker.DockerClient, container_id: str) -> ContainerRecord | None:
+        try:
+            record = record_from_inspect(client.api.inspect_container(container_id))
+        except docker.errors.NotFound:
+            return None  # removed since the event or the listing
+        if _troubled(record):
+            try:
+                record.last_logs = fetch_logs(client, container_id, tail=CARD_LOG_LINES)
+            except (docker.errors.NotFound, docker.errors.APIError):
+                record.last_logs = []  # removed meanwhile, or a logging driver that cannot be read back
+        return record
+
+    def _sample_stats(self, client: docker.DockerClient, now: float) -> None:
+        running = [cid for cid, record in self._records.items() if record.state == "running"]
+        one_shot = docker.utils.version_gte(client.api.api_version, "1.41")
+        samples = self._pool.map(lambda cid: _stats(client, cid, one_shot), running)
+        for container_id, sample in zip(running, samples):
+            if sample is None:
+                continue
+            cpu = cpu_percent(self._previous_stats.get(container_id), sample)
+            self._previous_stats[container_id] = sample
+            self._live[container_id] = (cpu, sample.memory_used_bytes)
+            history = self._memory_history.setdefault(container_id, deque(maxlen=MEMORY_HISTORY_SAMPLES))
+            history.append(MemorySample(at=now, used_bytes=sample.memory_used_bytes))
+        for stopped in set(self._live) - set(running):
+            del self._live[stopped]
+            self._previous_stats.pop(stopped, None)
+
+    def _live_record(self, record: ContainerRecord) -> ContainerRecord:
+        """The inspected record plus what we sampled and remembered about it (copied: sections are snapshots)."""
+        cpu, memory = self._live.get(record.id, (None, None))
+        return replace(
+            record,
+            cpu_percent=cpu,
+            memory_used_bytes=memory,
+            memory_history=list(self._memory_history.get(record.id, ())),
+            recent_exits=list(self._exits.get(record.id, ())),
+        )
+
+    def _mark_dirty(self, ids: list[str]) -> None:
+        with self._dirty_lock:
+            self._dirty.update(ids)
+
+    def _take_dirty(self) -> list[str]:
+        with self._dirty_lock:
+            ids, self._dirty = list(self._dirty), set()
+        return ids
+
+    def _forget(self, container_id: str) -> None:
+        for state in (self._records, self._previous_stats, self._live, self._memory_history, self._exits):
+            state.pop(container_id, None)
+
+
+def _stats(client: docker.DockerClient, container_id: str, one_shot: bool) -> StatsSample | None:
+    """One stats sample; engines older than API 1.41 have no one-shot and take ~2 s per call."""
+    try:
+        if one_shot:
+            raw = client.api.stats(container_id, stream=False, one_shot=True)
+        else:
+            raw = client.api.stats(container_id, stream=False)
+    except (docker.errors.NotFound, docker.errors.APIError):
+        return None  # stopped or removed since the listing
+    return parse_stats(raw)
+
+
+def _troubled(record: ContainerRecord) -> bool:
+    """Containers whose card needs their last log lines."""
+    return (
+        record.state in ("restarting", "dead")
+        or record.oom_killed
+        or record.health == "unhealthy"
+        or (record.state != "running" and record.exit_code != 0)
+    )
