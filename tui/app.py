@@ -1,0 +1,457 @@
+"""The Textual app: tabs, bindings, command palette and refresh scheduling.
+
+Collection runs in thread workers and only messages cross back to the event loop. Each source is
+polled again only when its previous poll has finished (polls never overlap); the visible pane polls at
+the configured interval, hidden ones several times slower, and nothing polls while paused. A poll that
+raises marks only its own pane; one that hangs past the timeout is shown as stale.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TabbedContent, TabPane
+
+from tui import __version__
+from tui.actions import Action, ActionLog
+from tui.config import Config
+from tui.findings import Finding, by_severity
+from tui.processes.pane import ProcessesPane
+from tui.snapshot import LoadedSnapshot, build_snapshot, default_snapshot_name, write_snapshot
+from tui.source import Source, SourceUnavailable
+from widgets.dialogs import ConfirmScreen, TextScreen
+from widgets.pane import PendingPane, SourcePane
+from widgets.status import StatusHeader
+
+# Tab order; keys 1-6 follow it. A pane class missing here shows what it will show once built.
+PANE_ORDER = ["processes", "threads", "databases", "containers", "env", "symptoms"]
+PANE_TITLES = {
+    "processes": "Processes",
+    "threads": "Threads",
+    "databases": "Databases",
+    "containers": "Containers",
+    "env": "Env",
+    "symptoms": "Symptoms",
+}
+PANES: dict[str, type[SourcePane]] = {
+    "processes": ProcessesPane,
+}
+PENDING_TEXT = {
+    "threads": "Threads: live Python thread stacks (py-spy), stuck threads and deadlock detection. Not built yet.",
+    "databases": "Databases: sessions, locks and blocking chains for PostgreSQL and MySQL/MariaDB. Not built yet.",
+    "containers": "Containers: live Docker state and the 'why did it die?' card. Not built yet.",
+    "env": "Env: side-by-side environment diff (env files, processes, containers, snapshots). Not built yet.",
+    "symptoms": "Symptoms: guided checks from a symptom to the evidence and a fix. Not built yet.",
+}
+MIN_WIDTH, MIN_HEIGHT = 80, 20
+
+
+class SourceUpdated(Message):
+    """A poll finished: the new section and findings, or why it failed."""
+
+    def __init__(
+        self, name: str, section: Any, findings: list[Finding], error: SourceUnavailable | None, took_s: float
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.section = section
+        self.findings = findings
+        self.error = error
+        self.took_s = took_s
+
+
+@dataclass
+class SourceStatus:
+    polling_since: float | None = None
+    last_ok: float | None = None
+    error: str | None = None
+    remedy: str = ""
+    took_s: float = 0.0
+
+
+class TshootApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "tshoot"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        *(Binding(str(i + 1), f"show_pane('{name}')", PANE_TITLES[name], show=False) for i, name in enumerate(PANE_ORDER)),
+        Binding("slash", "filter", "Filter"),
+        Binding("question_mark", "help", "Help"),
+        Binding("p", "pause", "Pause"),
+        Binding("r", "refresh_now", "Refresh now"),
+        Binding("S", "snapshot", "Snapshot"),
+        Binding("exclamation_mark", "problems", "Collector problems", show=False),
+        Binding("q", "quit", "Quit"),
+        Binding("escape", "close_filter", "Close filter", show=False),
+    ]
+
+    def __init__(
+        self,
+        config: Config,
+        sources: Iterable[Source] = (),
+        replay: LoadedSnapshot | None = None,
+        snapshot_dir: str | Path = ".",
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.replay = replay
+        self.sources: dict[str, Source] = {} if replay else {s.name: s for s in sources}
+        self.actions = ActionLog(read_only=config.read_only or replay is not None)
+        self.snapshot_dir = Path(snapshot_dir)
+        self.status: dict[str, SourceStatus] = {name: SourceStatus() for name in self.sources}
+        self.sections: dict[str, Any] = {}
+        self.findings: dict[str, list[Finding]] = {}
+        self.paused = False
+        self.host = replay.host if replay else socket.gethostname()
+        self._filters: dict[str, str] = {}
+
+    # ----- layout -----
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        with TabbedContent(id="tabs", initial="processes"):
+            for name in PANE_ORDER:
+                with TabPane(PANE_TITLES[name], id=name):
+                    pane_cls = PANES.get(name)
+                    if pane_cls:
+                        yield pane_cls(id=f"pane-{name}")
+                    else:
+                        yield PendingPane(name, PENDING_TEXT[name], id=f"pane-{name}")
+        yield Input(placeholder="filter (Enter to keep, Esc to clear)", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        if self.replay:
+            self._show_replay(self.replay)
+        else:
+            for name in self.sources:
+                self._schedule(name, 0)
+            self.set_interval(1.0, self._watch_hung_polls)
+        self._render_status()
+        self._check_size()
+
+    # ----- the API panes use -----
+    @property
+    def is_replay(self) -> bool:
+        return self.replay is not None
+
+    def source(self, name: str) -> Source | None:
+        return self.sources.get(name)
+
+    def pane(self, name: str) -> SourcePane:
+        return self.query_one(f"#pane-{name}", SourcePane)
+
+    def findings_for(self, name: str) -> list[Finding]:
+        return self.findings.get(name, [])
+
+    def all_findings(self) -> list[Finding]:
+        return by_severity([f for name in PANE_ORDER for f in self.findings.get(name, [])])
+
+    def jump_to(self, pane: str, subject: dict[str, Any]) -> None:
+        """Show `pane` with the row that `subject` names selected (a finding's evidence, a linked pid, ...)."""
+        self.action_show_pane(pane)
+        if not self.pane(pane).select_subject(subject):
+            described = ", ".join(f"{k}={v}" for k, v in subject.items())
+            self.notify(f"{PANE_TITLES.get(pane, pane)}: nothing matches {described} now", severity="warning")
+
+    def poll_now(self, name: str) -> None:
+        status = self.status.get(name)
+        if status and status.polling_since is None:
+            self._start_poll(name)
+
+    def request_action(self, action: Action, run: Callable[[], str]) -> None:
+        """Confirm an action naming its target, then run it off the event loop and log the outcome."""
+        if self.actions.read_only:
+            why = "a replay" if self.is_replay else "--read-only"
+            self.actions.record(action, "refused", f"refused: {why}")
+            self.notify(f"Refused in {why}: {action.verb} {action.target}", severity="error")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                self.actions.record(action, "cancelled")
+                return
+            self._perform(action, run)
+
+        self.push_screen(ConfirmScreen(action.verb, action.target), answered)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _perform(self, action: Action, run: Callable[[], str]) -> None:
+        entry = self.actions.perform(action, run)
+        severity = "information" if entry.outcome == "done" else "error"
+        self.call_from_thread(self.notify, f"{action.verb}: {entry.outcome} — {entry.message}", severity=severity)
+        self.call_from_thread(self.poll_now, action.source)
+
+    # ----- polling -----
+    def _schedule(self, name: str, delay: float) -> None:
+        self.set_timer(delay, partial(self._start_poll, name), name=f"poll-{name}")
+
+    def _start_poll(self, name: str) -> None:
+        status = self.status[name]
+        if status.polling_since is not None:
+            return  # the previous poll is still running: never overlap
+        if self.paused or len(self.screen_stack) > 1:
+            self._schedule(name, self.config.interval)  # nobody is looking: check again later
+            return
+        status.polling_since = time.monotonic()
+        self.run_worker(partial(self._poll_blocking, name), thread=True, group=f"poll-{name}", exit_on_error=False)
+
+    def _poll_blocking(self, name: str) -> None:
+        source = self.sources[name]
+        started = time.monotonic()
+        section, findings, error = None, [], None
+        try:
+            section = source.collect()
+            findings = source.analyze(section)
+        except SourceUnavailable as exc:
+            error = exc
+        except Exception as exc:  # a collector bug marks its own pane, nothing else
+            error = SourceUnavailable(f"collector failed: {type(exc).__name__}: {exc}", "this is a tshoot bug; please report it")
+        self.post_message(SourceUpdated(name, section, findings, error, time.monotonic() - started))
+
+    def on_source_updated(self, message: SourceUpdated) -> None:
+        status = self.status[message.name]
+        status.polling_since = None
+        status.took_s = message.took_s
+        self._deliver(message.name, message.section, message.findings, message.error)
+        if not self.is_replay:
+            self._schedule(message.name, self._interval_for(message.name))
+
+    def _deliver(self, name: str, section: Any, findings: list[Finding], error: SourceUnavailable | None) -> None:
+        status = self.status.setdefault(name, SourceStatus())
+        pane = self.pane(name)
+        if error is not None:
+            status.error, status.remedy = error.reason, error.remedy
+            pane.show_unavailable(error.reason, error.remedy)
+        else:
+            status.error, status.remedy = None, ""
+            status.last_ok = time.time()
+            self.sections[name] = section
+            self.findings[name] = findings
+            pane.show_section(section)
+        self._findings_changed()
+        self._render_status()
+
+    def _findings_changed(self) -> None:
+        symptoms = self.pane("symptoms")
+        show = getattr(symptoms, "show_findings", None)
+        if show:
+            show(self.all_findings())
+
+    def _interval_for(self, name: str) -> float:
+        visible = self.query_one(TabbedContent).active == name
+        return self.config.interval * (1 if visible else self.config.hidden_interval_factor)
+
+    def _watch_hung_polls(self) -> None:
+        now = time.monotonic()
+        changed = False
+        for name, status in self.status.items():
+            hung = status.polling_since is not None and now - status.polling_since > self.config.collector_timeout
+            if hung and not (status.error or "").startswith("stale"):
+                status.error = f"stale: collector has not answered for {now - status.polling_since:.0f}s"
+                status.remedy = "the source is slow or hung; its last data stays on screen"
+                self.pane(name).show_unavailable(status.error, status.remedy)
+                changed = True
+        if changed:
+            self._render_status()
+
+    # ----- header -----
+    def _render_status(self) -> None:
+        system = getattr(self.sections.get("processes"), "system", None)
+        problems = {name: s.error for name, s in self.status.items() if s.error}
+        refreshed = max((s.last_ok for s in self.status.values() if s.last_ok), default=None)
+        mode = ""
+        if self.replay:
+            mode = f"REPLAY {self.replay.taken_at}"
+        elif self.paused:
+            mode = "PAUSED"
+        elif self.config.read_only:
+            mode = "READ-ONLY"
+        self.query_one(StatusHeader).show(
+            host=self.host,
+            uptime_s=system.uptime_s if system else None,
+            load=system.load if system else None,
+            cores=system.cores if system else None,
+            cpu_percent=system.cpu_percent if system else None,
+            mem_percent=system.mem_percent if system else None,
+            mem_used=(system.mem_total - system.mem_available) if system else None,
+            mem_total=system.mem_total if system else None,
+            refreshed_at=self.replay.taken_epoch if self.replay else refreshed,
+            problems=problems,
+            mode=mode,
+        )
+
+    # ----- replay -----
+    def _show_replay(self, replay: LoadedSnapshot) -> None:
+        for name, (section, error) in replay.sections.items():
+            if name not in PANES:
+                continue
+            self.status.setdefault(name, SourceStatus())
+            findings = [f for f in replay.findings if f.source == name]
+            self._deliver(name, section, findings, SourceUnavailable(error) if error else None)
+        extra = [f for f in replay.findings if f.source not in replay.sections]
+        if extra:
+            self.findings["symptoms"] = extra
+            self._findings_changed()
+
+    # ----- actions bound to keys -----
+    def action_show_pane(self, name: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = name
+        self.pane(name).focus()
+        if name in self.sources:
+            self.poll_now(name)  # a pane just shown should not wait for its slow hidden-pane timer
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        name = event.pane.id or ""
+        self._sync_filter_box(name)
+        if name in self.sources:
+            self.poll_now(name)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self._filters.get(self._active(), "")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            name = self._active()
+            self._filters[name] = event.value
+            self.pane(name).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self._hide_filter_box()
+
+    def action_close_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display:
+            box.value = ""
+            self._hide_filter_box()
+
+    def _hide_filter_box(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = bool(box.value)
+        self.pane(self._active()).focus()
+
+    def _sync_filter_box(self, name: str) -> None:
+        box = self.query_one("#filter", Input)
+        text = self._filters.get(name, "")
+        box.display = bool(text)
+        if box.value != text:
+            with box.prevent(Input.Changed):
+                box.value = text
+
+    def _active(self) -> str:
+        return self.query_one(TabbedContent).active or "processes"
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.notify("Paused: nothing refreshes until you press p again" if self.paused else "Resumed")
+        self._render_status()
+
+    def action_refresh_now(self) -> None:
+        self.poll_now(self._active())
+
+    def action_help(self) -> None:
+        self.push_screen(TextScreen("tshoot help", help_text(self.screen, self.config)))
+
+    def action_problems(self) -> None:
+        lines = []
+        for name, status in self.status.items():
+            if status.error:
+                lines.append(f"[b]{PANE_TITLES.get(name, name)}[/b]: {status.error}")
+                if status.remedy:
+                    lines.append(f"  what to do: {status.remedy}")
+        self.push_screen(TextScreen("Collector problems", "\n".join(lines) or "Every collector is healthy.", markup=True))
+
+    def action_snapshot(self) -> None:
+        path = self.snapshot_dir / default_snapshot_name(self.host)
+        self._write_snapshot(path)
+
+    @work(thread=True, exit_on_error=False, group="snapshot")
+    def _write_snapshot(self, path: Path) -> None:
+        sections = {name: self.sections.get(name) for name in self.sources or self.sections}
+        errors = {name: (s.error, s.remedy) for name, s in self.status.items() if s.error}
+        notes_pane = self.pane("symptoms")
+        notes = notes_pane.notes_json() if hasattr(notes_pane, "notes_json") else None
+        try:
+            doc = build_snapshot(
+                host=self.host,
+                sections=sections,
+                errors=errors,
+                findings=self.all_findings(),
+                actions=self.actions.entries,
+                notes=notes,
+            )
+            write_snapshot(doc, path, "json")
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"Snapshot not written: {path}: {exc.strerror or exc}", severity="error")
+            return
+        self.call_from_thread(self.notify, f"Snapshot written to {path.resolve()}")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for name in PANE_ORDER:
+            yield SystemCommand(f"Show {PANE_TITLES[name]}", f"Switch to the {PANE_TITLES[name]} pane", partial(self.action_show_pane, name))
+        yield SystemCommand("Snapshot", "Write the whole state to a JSON file (S)", self.action_snapshot)
+        yield SystemCommand("Pause / resume", "Stop or restart live refresh (p)", self.action_pause)
+        yield SystemCommand("Refresh now", "Poll the visible pane now (r)", self.action_refresh_now)
+        yield SystemCommand("Filter", "Filter the rows of the visible pane (/)", self.action_filter)
+        yield SystemCommand("Collector problems", "Why a pane is failing or stale (!)", self.action_problems)
+        yield SystemCommand("Help", "Every key binding (?)", self.action_help)
+        yield SystemCommand("Quit", "Leave tshoot (q)", self.exit)
+
+    # ----- terminal size -----
+    def on_resize(self) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        width, height = self.size
+        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        if too_small:
+            self.notify(
+                f"Terminal is {width}x{height}; tshoot needs at least {MIN_WIDTH}x{MIN_HEIGHT} to show every column.",
+                severity="warning",
+                timeout=5,
+            )
+
+    def on_unmount(self) -> None:
+        for source in self.sources.values():
+            try:
+                source.close()
+            except Exception:  # closing must never block quitting
+                pass
+
+
+def help_text(screen: Screen, config: Config) -> str:
+    """Every binding active on this screen (app, pane, focused widget), with what it does."""
+    lines = ["[b]Keys[/b]"]
+    seen = set()
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if not binding.description or (key, binding.description) in seen:
+            continue
+        seen.add((key, binding.description))
+        lines.append(f"  {binding.key_display or key:>12}  {binding.description}")
+    lines += [
+        "",
+        "  " + "  ".join(f"{i + 1}={PANE_TITLES[n]}" for i, n in enumerate(PANE_ORDER)),
+        "  ctrl+p  command palette (every action by name)",
+        "",
+        f"[b]Refresh[/b] every {config.interval:g}s (hidden panes x{config.hidden_interval_factor:g}); "
+        f"config: {config.source_file or 'defaults'}; read-only: {'yes' if config.read_only else 'no'}",
+        f"tshoot {__version__}",
+    ]
+    return "\n".join(lines)

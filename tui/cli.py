@@ -1,0 +1,201 @@
+"""`tshoot` and its subcommands. Bad input exits 2 with a message naming the file or flag and the problem."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+from tui import __version__
+from tui.config import Config, ConfigError, load_config
+from tui.findings import by_severity, exit_code
+
+EXIT_BAD_INPUT = 2
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _positive_float(text) if text not in ("0", "0.0") else 0.0
+    return value
+
+
+def _pid(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"not a process id: {text!r}")
+    return int(text)
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="TOML config (default ~/.config/tshoot/config.toml)")
+    parser.add_argument("--pid", type=_pid, action="append", default=[], metavar="PID",
+                        help="Python process to dump and analyse in Threads (repeatable)")
+    parser.add_argument("--db", action="append", default=[], metavar="URL",
+                        help="database URL to watch, e.g. postgresql://user@host:5432/db (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tshoot",
+        description="A live troubleshooting inspector for servers. Without a command: the live terminal UI.",
+        epilog="Keys in the UI: 1-6 panes, / filter, ? help, p pause, S snapshot, q quit.",
+    )
+    parser.add_argument("--version", action="version", version=f"tshoot {__version__}")
+    _target_options(parser)
+    parser.add_argument("--interval", type=_positive_float, metavar="SECONDS", help="refresh interval (default 2)")
+    parser.add_argument("--read-only", action="store_true", help="refuse every action that changes the system")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    snap = sub.add_parser("snapshot", help="collect every pane once and write a JSON snapshot or Markdown report")
+    _target_options(snap)
+    snap.add_argument("-o", "--output", metavar="FILE", help="output file (default tshoot-<host>-<time>.json|md)")
+    snap.add_argument("--format", choices=["json", "md"], default="json")
+    snap.add_argument("--observe", type=_non_negative_float, default=5.0, metavar="SECONDS",
+                      help="sample for this long so rates and trends exist (default 5)")
+
+    replay = sub.add_parser("replay", help="open a saved snapshot in the UI (read-only)")
+    replay.add_argument("file", metavar="FILE")
+
+    doctor = sub.add_parser("doctor", help="collect, analyse and print findings; exit 0 ok, 1 warnings, 2 critical")
+    _target_options(doctor)
+    doctor.add_argument("--json", action="store_true", help="findings as JSON")
+    doctor.add_argument("--observe", type=_non_negative_float, default=5.0, metavar="SECONDS",
+                        help="sample for this long before judging (default 5)")
+
+    sub.add_parser("env-diff", help="compare two environments (reserved: arrives with the Env pane)")
+    sub.add_parser("guide", help="guided checks for a symptom (reserved: arrives with the Symptoms pane)")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    config.pids = list(dict.fromkeys([*config.pids, *args.pid]))
+    config.db_urls = list(dict.fromkeys([*config.db_urls, *args.db]))
+    if getattr(args, "interval", None):
+        config.interval = args.interval
+    if getattr(args, "read_only", False):
+        config.read_only = True
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "snapshot":
+            return _snapshot(args)
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "doctor":
+            return _doctor(args)
+        if args.command in ("env-diff", "guide"):
+            print(f"tshoot {args.command}: not available in this version yet", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return _live(args)
+    except ConfigError as exc:
+        print(f"tshoot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _live(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        print("tshoot: the live UI needs a terminal; use `tshoot snapshot` or `tshoot doctor` in scripts", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from tui.app import TshootApp  # Textual is only imported for the UI
+    from tui.sources import build_sources
+
+    TshootApp(config, build_sources(config)).run()
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from tui.snapshot import SnapshotError, load_snapshot
+
+    try:
+        loaded = load_snapshot(args.file)
+    except SnapshotError as exc:
+        print(f"tshoot replay: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not sys.stdout.isatty():
+        print("tshoot replay: needs a terminal", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from tui.app import TshootApp
+
+    config = Config(read_only=True)
+    TshootApp(config, replay=loaded).run()
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    from tui.snapshot import build_snapshot, collect_all, default_snapshot_name, write_snapshot
+
+    config = _config(args)
+    output = Path(args.output) if args.output else Path(default_snapshot_name(socket.gethostname(), args.format))
+    if output.parent and not output.parent.exists():
+        print(f"tshoot snapshot: {output}: directory {output.parent} does not exist", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    collection = collect_all(config, args.observe)
+    doc = build_snapshot(sections=collection.sections, errors=collection.errors, findings=collection.findings, actions=[])
+    try:
+        write_snapshot(doc, output, args.format)
+    except OSError as exc:
+        print(f"tshoot snapshot: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    failed = ", ".join(f"{name} ({reason})" for name, (reason, _) in collection.errors.items())
+    print(f"snapshot written to {output}" + (f"; not collected: {failed}" if failed else ""))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from tui.redact import redact_deep
+    from tui.snapshot import collect_all
+
+    config = _config(args)
+    collection = collect_all(config, args.observe)
+    findings = by_severity(collection.findings)
+    if args.json:
+        doc = {
+            "host": socket.gethostname(),
+            "findings": [f.__dict__ for f in findings],
+            "unavailable": {name: {"reason": r, "remedy": m} for name, (r, m) in collection.errors.items()},
+            "exit_code": exit_code(findings),
+        }
+        print(json.dumps(redact_deep(doc), indent=1, default=str))
+    else:
+        print(doctor_text(findings, collection.errors))
+    return exit_code(findings)
+
+
+def doctor_text(findings, errors) -> str:
+    from tui.redact import redact_text
+
+    lines = []
+    if not findings:
+        lines.append("OK: nothing above normal found.")
+    for f in findings:
+        subject = ", ".join(f"{k}={v}" for k, v in f.subject.items())
+        lines.append(f"[{f.severity.upper()}] {f.title}" + (f"  ({subject})" if subject else ""))
+        for line in f.detail.splitlines():
+            lines.append(f"    {line}")
+        if f.guide:
+            lines.append(f"    guide: tshoot guide {f.guide}")
+        lines.append("")
+    for name, (reason, remedy) in errors.items():
+        lines.append(f"[NOT COLLECTED] {name}: {reason}" + (f" — {remedy}" if remedy else ""))
+    return redact_text("\n".join(lines).rstrip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

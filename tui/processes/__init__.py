@@ -1,0 +1,1 @@
+"""Processes: every process on the machine, system load, listening ports (psutil)."""

@@ -1,0 +1,337 @@
+"""The processes collector: one psutil pass per poll, plus per-pid history for trends.
+
+Costs matter here (tshoot must be light on a sick server): one `process_iter` with a fixed attribute
+list, CPU% computed from cpu_times deltas we keep ourselves, user names cached by uid, and the
+listening-socket table refreshed only every few polls.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import psutil
+
+from tui.processes.records import (
+    ListeningPort,
+    ProcessDetail,
+    ProcessesSection,
+    ProcessRow,
+    SystemSummary,
+    Trend,
+)
+from tui.redact import redact_mapping, redact_text
+
+HISTORY_LEN = 60  # samples per pid: the trend window (two minutes at the default 2 s interval)
+LISTEN_EVERY = 5  # polls between refreshes of the listening-socket table and of command lines
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_STATES = {
+    "R": psutil.STATUS_RUNNING, "S": psutil.STATUS_SLEEPING, "D": psutil.STATUS_DISK_SLEEP,
+    "Z": psutil.STATUS_ZOMBIE, "T": psutil.STATUS_STOPPED, "t": psutil.STATUS_TRACING_STOP,
+    "X": psutil.STATUS_DEAD, "I": psutil.STATUS_IDLE, "P": psutil.STATUS_PARKED, "W": psutil.STATUS_WAKING,
+}
+
+
+@dataclass
+class _PidHistory:
+    """Sliding window of samples for one process, with running sums so a trend costs O(1) per poll."""
+
+    started: float
+    user: str
+    cmdline: str
+    cmdline_denied: bool
+    t0: float
+    times: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LEN))
+    rss: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LEN))
+    cpu: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LEN))
+    rising: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LEN - 1))
+    sums: list = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # Σx, Σy, Σxx, Σxy over the window
+    last_ticks: int = 0
+    d_streak: int = 0
+
+    def add(self, t: float, rss: int, cpu: float | None) -> None:
+        if len(self.times) == HISTORY_LEN:  # the oldest sample leaves the regression
+            self._account(self.times[0], self.rss[0], -1)
+        if self.rss:
+            self.rising.append(rss >= self.rss[-1])
+        self.times.append(t)
+        self.rss.append(rss)
+        if cpu is not None:
+            self.cpu.append(cpu)
+        self._account(t, rss, +1)
+
+    def _account(self, t: float, rss: int, sign: int) -> None:
+        x, y = t - self.t0, rss / 2**20
+        s = self.sums
+        s[0] += sign * x
+        s[1] += sign * y
+        s[2] += sign * x * x
+        s[3] += sign * x * y
+
+    def trend(self) -> Trend:
+        n = len(self.times)
+        sx, sy, sxx, sxy = self.sums
+        var = n * sxx - sx * sx
+        slope = (n * sxy - sx * sy) / var if n > 1 and var > 1e-9 else 0.0  # MB per second
+        return Trend(
+            samples=n,
+            window_s=round(self.times[-1] - self.times[0], 2),
+            rss_first=self.rss[0],
+            rss_slope_mb_per_min=round(slope * 60, 3),
+            rss_rising_fraction=round(sum(self.rising) / len(self.rising), 2) if self.rising else 0.0,
+            cpu_min_percent=round(min(self.cpu), 1) if self.cpu else 0.0,
+            d_state_samples=self.d_streak,
+        )
+
+
+class ProcessCollector:
+    """Reads /proc/<pid>/stat once per process per poll (as htop does); psutil for the system-wide figures.
+
+    Command line and owner are read when a process first appears and re-read every few polls;
+    everything else comes from the one stat line.
+    """
+
+    def __init__(self) -> None:
+        self._history: dict[int, _PidHistory] = {}
+        self._users: dict[int, str] = {}
+        self._prev_counters: tuple[float, dict] | None = None
+        self._listening: list[ListeningPort] = []
+        self._polls = 0
+        self._mem_total = psutil.virtual_memory().total
+        self._boot_time = psutil.boot_time()
+        psutil.cpu_percent(percpu=True)  # prime the system counters
+
+    def poll(self) -> ProcessesSection:
+        now = time.time()
+        refresh = self._polls % LISTEN_EVERY == 0
+        rows = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and (row := self._row(int(entry), now, refresh)):
+                rows.append(row)
+        live = {row.pid for row in rows}
+        for gone in self._history.keys() - live:
+            del self._history[gone]
+        if refresh:
+            self._listening = listening_ports()
+        self._polls += 1
+        notes = []
+        if os.geteuid() != 0:
+            notes.append(
+                "Not running as root: other users' environments, open files and socket owners are hidden "
+                "(shown as '-'); run `sudo tshoot` to see everything."
+            )
+        return ProcessesSection(taken_at=now, system=self._system(now), rows=rows, listening=self._listening, notes=notes)
+
+    def _row(self, pid: int, now: float, refresh: bool) -> ProcessRow | None:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read().decode("utf-8", "replace")
+        except OSError:
+            return None  # vanished between listing and reading
+        open_paren, close_paren = stat.find("("), stat.rfind(")")
+        name = stat[open_paren + 1 : close_paren]
+        fields = stat[close_paren + 2 :].split()
+        # fields[0] is field 3 of proc(5): state, ppid, ..., utime(14), stime(15), ..., threads(20), starttime(22), rss(24)
+        state = _STATES.get(fields[0], fields[0])
+        ticks = int(fields[11]) + int(fields[12])
+        started = round(self._boot_time + int(fields[19]) / CLK_TCK, 2)
+        rss = int(fields[21]) * PAGE_SIZE
+        hist = self._history.get(pid)
+        if hist is None or hist.started != started:  # a new process, or a reused pid
+            hist = self._history[pid] = self._new_history(pid, name, started, now)
+        elif refresh:
+            hist.cmdline, hist.cmdline_denied = _cmdline(pid, name)
+        if hist.times and now > hist.times[-1]:
+            cpu = max(0.0, (ticks - hist.last_ticks) / CLK_TCK / (now - hist.times[-1]) * 100)
+        else:
+            cpu = None  # no rate from a single sample
+        hist.last_ticks = ticks
+        hist.d_streak = hist.d_streak + 1 if state == psutil.STATUS_DISK_SLEEP else 0
+        hist.add(now, rss, cpu)
+        return ProcessRow(
+            pid=pid,
+            ppid=int(fields[1]),
+            name=name,
+            user=hist.user,
+            state=state,
+            cpu_percent=round(cpu or 0.0, 1),
+            rss=rss,
+            mem_percent=round(rss / self._mem_total * 100, 2),
+            threads=int(fields[17]),
+            started=started,
+            cmdline=hist.cmdline,
+            trend=hist.trend(),
+            denied=["cmdline"] if hist.cmdline_denied else [],
+        )
+
+    def _new_history(self, pid: int, name: str, started: float, now: float) -> _PidHistory:
+        try:
+            user = self._user(os.stat(f"/proc/{pid}").st_uid)
+        except OSError:
+            user = "-"
+        cmdline, denied = _cmdline(pid, name)
+        return _PidHistory(started=started, user=user, cmdline=cmdline, cmdline_denied=denied, t0=now)
+
+    def _user(self, uid: int) -> str:
+        if uid not in self._users:
+            try:
+                self._users[uid] = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                self._users[uid] = str(uid)
+        return self._users[uid]
+
+    def _system(self, now: float) -> SystemSummary:
+        cpu_times = psutil.cpu_times_percent(interval=None)
+        per_cpu = psutil.cpu_percent(percpu=True)
+        mem = psutil.virtual_memory()
+        swap = psutil.swap_memory()
+        disk = psutil.disk_io_counters()
+        net = psutil.net_io_counters()
+        counters = {
+            "sin": swap.sin,
+            "sout": swap.sout,
+            "read": disk.read_bytes if disk else 0,
+            "write": disk.write_bytes if disk else 0,
+            "recv": net.bytes_recv if net else 0,
+            "sent": net.bytes_sent if net else 0,
+        }
+        rates = dict.fromkeys(counters, 0.0)
+        if self._prev_counters:
+            then, prev = self._prev_counters
+            if now > then:
+                rates = {k: max(0.0, (v - prev[k]) / (now - then)) for k, v in counters.items()}
+        self._prev_counters = (now, counters)
+        return SystemSummary(
+            hostname=socket.gethostname(),
+            uptime_s=round(now - psutil.boot_time()),
+            cores=psutil.cpu_count() or 1,
+            load=[round(x, 2) for x in os.getloadavg()],
+            cpu_percent=round(sum(per_cpu) / len(per_cpu), 1) if per_cpu else 0.0,
+            per_cpu_percent=per_cpu,
+            iowait_percent=round(getattr(cpu_times, "iowait", 0.0), 1),
+            mem_total=mem.total,
+            mem_available=mem.available,
+            mem_percent=mem.percent,
+            swap_total=swap.total,
+            swap_used=swap.used,
+            swap_in_bytes_s=rates["sin"],
+            swap_out_bytes_s=rates["sout"],
+            disk_read_bytes_s=rates["read"],
+            disk_write_bytes_s=rates["write"],
+            net_recv_bytes_s=rates["recv"],
+            net_sent_bytes_s=rates["sent"],
+        )
+
+    def history(self, pid: int) -> tuple[list[float], list[int]]:
+        """CPU% and RSS history of a live pid, oldest first (for the detail view's sparklines)."""
+        hist = self._history.get(pid)
+        return (list(hist.cpu), list(hist.rss)) if hist else ([], [])
+
+
+def _cmdline(pid: int, name: str) -> tuple[str, bool]:
+    """The command line with secrets masked, and whether it was hidden from us; kernel threads get [name]."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except PermissionError:
+        return "-", True
+    except OSError:
+        return f"[{name}]", False
+    if not raw:
+        return f"[{name}]", False
+    return redact_text(raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")), False
+
+
+def listening_ports() -> list[ListeningPort]:
+    """What `netstat -tlnp` shows: listening TCP sockets and bound UDP sockets with their owners."""
+    try:
+        conns = psutil.net_connections(kind="inet")
+    except psutil.AccessDenied:
+        return []
+    names: dict[int, str] = {}
+    ports: dict[tuple, ListeningPort] = {}
+    for c in conns:
+        is_tcp = c.type == socket.SOCK_STREAM
+        if (is_tcp and c.status != psutil.CONN_LISTEN) or not c.laddr:
+            continue
+        if not is_tcp and c.raddr:
+            continue  # a connected UDP socket is a client, not a listener
+        proto = ("tcp" if is_tcp else "udp") + ("6" if c.family == socket.AF_INET6 else "")
+        if c.pid is not None and c.pid not in names:
+            try:
+                names[c.pid] = psutil.Process(c.pid).name()
+            except psutil.Error:
+                names[c.pid] = "?"
+        key = (proto, c.laddr.ip, c.laddr.port, c.pid)
+        ports[key] = ListeningPort(proto, c.laddr.ip, c.laddr.port, c.pid, names.get(c.pid, "-") if c.pid else "-")
+    return sorted(ports.values(), key=lambda p: (p.port, p.proto, p.address))
+
+
+def process_detail(pid: int, collector: ProcessCollector | None = None) -> ProcessDetail:
+    """Everything the detail view shows for one pid; raises psutil.NoSuchProcess when it is gone."""
+    proc = psutil.Process(pid)
+    denied: list[str] = []
+
+    def read(what: str, fn, default):
+        try:
+            return fn()
+        except psutil.AccessDenied:
+            denied.append(what)
+            return default
+        except psutil.ZombieProcess:
+            denied.append(what)
+            return default
+
+    with proc.oneshot():
+        name = proc.name()
+        user = read("user", proc.username, "-")
+        exe = read("exe", proc.exe, "-")
+        cwd = read("cwd", proc.cwd, "-")
+        cmdline = redact_text(" ".join(read("cmdline", proc.cmdline, [])))
+        environ = redact_mapping(read("environ", proc.environ, {}))
+        open_files = [f.path for f in read("open files", proc.open_files, [])]
+        connections = [
+            f"{c.type.name.replace('SOCK_', '').lower()} {_addr(c.laddr)} -> {_addr(c.raddr) or '*'} {c.status}"
+            for c in read("connections", lambda: proc.net_connections(kind="inet"), [])
+        ]
+        thread_ids = [t.id for t in read("threads", proc.threads, [])]
+    cpu_hist, rss_hist = collector.history(pid) if collector else ([], [])
+    return ProcessDetail(
+        pid=pid,
+        name=name,
+        user=user,
+        exe=exe,
+        cwd=cwd,
+        cmdline=cmdline,
+        environ=environ,
+        open_files=open_files,
+        connections=connections,
+        thread_ids=thread_ids,
+        cpu_history=cpu_hist,
+        rss_history=rss_hist,
+        denied=denied,
+    )
+
+
+def _addr(addr) -> str:
+    return f"{addr.ip}:{addr.port}" if addr else ""
+
+
+def send_signal(pid: int, sig: signal.Signals, started: float) -> str:
+    """Signal `pid` only if it is still the process the operator confirmed (same start time: no reused pid)."""
+    proc = psutil.Process(pid)
+    if abs(proc.create_time() - started) > 0.01:
+        raise ProcessLookupError(f"pid {pid} is now a different process; nothing was sent")
+    proc.send_signal(sig)
+    return f"sent {sig.name} to pid {pid} ({proc.name()})"
+
+
+def reveal_environ_value(pid: int, key: str) -> str:
+    """One environment value, unmasked, for the screen only when the operator asks for it. Never logged."""
+    return psutil.Process(pid).environ()[key]

@@ -1,0 +1,94 @@
+"""Records the processes collector produces; they are what snapshots store and panes render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Trend:
+    """How a process behaved over the observation window (what memory-growth and cpu-hog read)."""
+
+    samples: int = 1
+    window_s: float = 0.0
+    rss_first: int = 0
+    rss_slope_mb_per_min: float = 0.0  # least-squares slope of RSS over the window
+    rss_rising_fraction: float = 0.0  # share of sample-to-sample steps where RSS did not shrink
+    cpu_min_percent: float = 0.0  # lowest CPU% seen in the window (sustained load = high minimum)
+    d_state_samples: int = 0  # consecutive samples in uninterruptible sleep
+
+
+@dataclass
+class ProcessRow:
+    pid: int
+    ppid: int
+    name: str
+    user: str
+    state: str  # psutil status: running, sleeping, disk-sleep, zombie, stopped, ...
+    cpu_percent: float  # of one core
+    rss: int  # bytes
+    mem_percent: float
+    threads: int
+    started: float  # epoch seconds
+    cmdline: str  # secrets masked
+    trend: Trend = field(default_factory=Trend)
+    denied: list[str] = field(default_factory=list)  # fields the kernel would not give us (shown as "-")
+
+
+@dataclass
+class ListeningPort:
+    proto: str  # tcp, tcp6, udp, udp6
+    address: str
+    port: int
+    pid: int | None  # None when the socket's owner is not visible (another user's, without root)
+    process: str
+
+
+@dataclass
+class SystemSummary:
+    hostname: str
+    uptime_s: float
+    cores: int
+    load: list[float]  # 1, 5, 15 minutes
+    cpu_percent: float
+    per_cpu_percent: list[float]
+    iowait_percent: float
+    mem_total: int
+    mem_available: int
+    mem_percent: float
+    swap_total: int
+    swap_used: int
+    swap_in_bytes_s: float
+    swap_out_bytes_s: float
+    disk_read_bytes_s: float
+    disk_write_bytes_s: float
+    net_recv_bytes_s: float
+    net_sent_bytes_s: float
+
+
+@dataclass
+class ProcessesSection:
+    taken_at: float
+    system: SystemSummary
+    rows: list[ProcessRow]
+    listening: list[ListeningPort]
+    notes: list[str] = field(default_factory=list)  # e.g. what needs root when not running as root
+
+
+@dataclass
+class ProcessDetail:
+    """On-demand detail of one process (the detail view); environment values masked."""
+
+    pid: int
+    name: str
+    user: str
+    exe: str
+    cwd: str
+    cmdline: str
+    environ: dict[str, str]
+    open_files: list[str]
+    connections: list[str]
+    thread_ids: list[int]
+    cpu_history: list[float]
+    rss_history: list[int]
+    denied: list[str] = field(default_factory=list)

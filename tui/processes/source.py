@@ -1,0 +1,29 @@
+"""The Processes source: the collector plus its analysis behind the common Source contract."""
+
+from __future__ import annotations
+
+from tui.config import Config
+from tui.findings import Finding
+from tui.processes.analyze import analyze
+from tui.processes.collect import ProcessCollector, process_detail
+from tui.processes.records import ProcessDetail, ProcessesSection
+from tui.source import Source
+
+
+class ProcessesSource(Source):
+    name = "processes"
+    title = "Processes"
+    section_type = ProcessesSection
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.collector = ProcessCollector()
+
+    def collect(self) -> ProcessesSection:
+        return self.collector.poll()
+
+    def analyze(self, section: ProcessesSection) -> list[Finding]:
+        return analyze(section, self.config.thresholds)
+
+    def detail(self, pid: int) -> ProcessDetail:
+        return process_detail(pid, self.collector)

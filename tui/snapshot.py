@@ -1,0 +1,271 @@
+"""Snapshots: every source collected once (with a short observation window), serialised to a file.
+
+`tshoot snapshot`, `tshoot doctor`, the guides and the app's `S` key all go through `collect_all` /
+`build_snapshot`; `tshoot replay` reads the file back into the same section records the panes render.
+Everything written passes through redaction first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tui import __version__
+from tui.actions import ActionRecord
+from tui.config import Config
+from tui.findings import Finding, by_severity
+from tui.redact import redact_deep
+from tui.source import Source, SourceUnavailable, section_from_json, section_to_json, unavailable_json
+from tui.sources import SOURCE_CLASSES, build_sources
+
+SCHEMA = 1
+SECTION_NAMES = ("processes", "threads", "databases", "containers", "env")
+
+
+class SnapshotError(Exception):
+    """A snapshot file that cannot be read; the message names the file and the problem."""
+
+
+@dataclass
+class Collection:
+    """What one collection of every source produced."""
+
+    sections: dict[str, Any] = field(default_factory=dict)  # name -> section record (None when it failed)
+    errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (reason, remedy)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def collect_all(config: Config, observe: float, sources: list[Source] | None = None) -> Collection:
+    """Poll every source for `observe` seconds (so rates and trends exist), each in its own thread.
+
+    A source that raises is recorded as unavailable; one that does not finish within
+    observe + collector_timeout is recorded as timed out. Neither affects the others.
+    """
+    owned = sources is None
+    sources = build_sources(config) if sources is None else sources
+    results: dict[str, tuple[Any, list[Finding], tuple[str, str] | None]] = {}
+    step = max(0.5, min(1.0, observe / 5)) if observe > 0 else 0
+
+    def run(source: Source) -> None:
+        deadline = time.monotonic() + observe
+        try:
+            section = source.collect()
+            while time.monotonic() + step <= deadline:
+                time.sleep(step)
+                section = source.collect()
+            results[source.name] = (section, source.analyze(section), None)
+        except SourceUnavailable as exc:
+            results[source.name] = (None, [], (exc.reason, exc.remedy))
+        except Exception as exc:  # a collector bug: say so, keep the others
+            results[source.name] = (None, [], (f"collector failed: {type(exc).__name__}: {exc}", "this is a tshoot bug"))
+
+    threads = [threading.Thread(target=run, args=(s,), daemon=True, name=f"collect-{s.name}") for s in sources]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + observe + config.collector_timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    collection = Collection()
+    for source in sources:
+        section, findings, error = results.get(
+            source.name, (None, [], (f"timed out after {observe + config.collector_timeout:.0f}s", "the source is slow or hung"))
+        )
+        collection.sections[source.name] = section
+        collection.findings += findings
+        if error:
+            collection.errors[source.name] = error
+    if owned:
+        for source in sources:
+            try:
+                source.close()
+            except Exception:  # closing must not lose the collection
+                pass
+    collection.findings = by_severity(collection.findings)
+    return collection
+
+
+def build_snapshot(
+    *,
+    host: str | None = None,
+    sections: dict[str, Any],
+    errors: dict[str, tuple[str, str]],
+    findings: list[Finding],
+    actions: list[ActionRecord],
+    notes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The snapshot document. Every pane's key is present: its records, or why it could not collect."""
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "host": host or socket.gethostname(),
+        "taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tshoot_version": __version__,
+    }
+    for name in SECTION_NAMES:
+        if name in errors:
+            doc[name] = unavailable_json(*errors[name])
+        elif sections.get(name) is not None:
+            doc[name] = section_to_json(sections[name])
+        else:
+            doc[name] = unavailable_json("not collected: this source is not available in this tshoot version")
+    doc["actions"] = [dataclasses.asdict(a) for a in actions]
+    doc["findings"] = [dataclasses.asdict(f) for f in by_severity(findings)]
+    doc["notes"] = notes or {}
+    return redact_deep(doc)
+
+
+def default_snapshot_name(host: str, fmt: str = "json") -> str:
+    return f"tshoot-{host}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.{fmt}"
+
+
+def write_snapshot(doc: dict[str, Any], path: Path | str, fmt: str) -> Path:
+    """Write atomically (temp file + rename) so an interrupted write never leaves half a snapshot."""
+    path = Path(path)
+    text = markdown_report(doc) if fmt == "md" else json.dumps(doc, indent=1, default=str) + "\n"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class LoadedSnapshot:
+    path: str
+    host: str
+    taken_at: str
+    taken_epoch: float
+    sections: dict[str, tuple[Any, str | None]]  # name -> (section record or None, error)
+    findings: list[Finding]
+    actions: list[dict[str, Any]]
+    notes: dict[str, Any]
+    raw: dict[str, Any]
+
+
+def load_snapshot(path: str | Path) -> LoadedSnapshot:
+    """Read a snapshot file back into records; SnapshotError names the file and what is wrong."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SnapshotError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"{path}: cannot read it ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{path}: not a tshoot snapshot: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
+    if not isinstance(raw, dict) or "schema" not in raw:
+        raise SnapshotError(f"{path}: not a tshoot snapshot (no 'schema' key)")
+    if raw["schema"] != SCHEMA:
+        raise SnapshotError(f"{path}: snapshot schema {raw['schema']!r}; this tshoot reads schema {SCHEMA}")
+    types = {cls.name: cls.section_type for cls in SOURCE_CLASSES}
+    sections: dict[str, tuple[Any, str | None]] = {}
+    for name in SECTION_NAMES:
+        data = raw.get(name)
+        if not isinstance(data, dict):
+            sections[name] = (None, "missing from this snapshot")
+        elif data.get("error"):
+            sections[name] = (None, str(data["error"]))
+        elif name in types:
+            try:
+                sections[name] = (section_from_json(types[name], data), None)
+            except ValueError as exc:
+                raise SnapshotError(f"{path}: section '{name}' is malformed: {exc}") from None
+        else:
+            sections[name] = (None, "this tshoot version cannot show this section")
+    try:
+        findings = [Finding(**f) for f in raw.get("findings", [])]
+    except TypeError as exc:
+        raise SnapshotError(f"{path}: a finding is malformed: {exc}") from None
+    taken_at = str(raw.get("taken_at", "?"))
+    try:
+        epoch = datetime.fromisoformat(taken_at).timestamp()
+    except ValueError:
+        epoch = 0.0
+    return LoadedSnapshot(
+        path=str(path),
+        host=str(raw.get("host", "?")),
+        taken_at=taken_at,
+        taken_epoch=epoch,
+        sections=sections,
+        findings=findings,
+        actions=list(raw.get("actions", [])),
+        notes=raw.get("notes") or {},
+        raw=raw,
+    )
+
+
+def markdown_report(doc: dict[str, Any]) -> str:
+    """A readable incident report: findings first (most severe first, each with its fix), then each pane."""
+    out = [f"# tshoot report: {doc['host']}", "", f"Taken {doc['taken_at']} by tshoot {doc['tshoot_version']}.", ""]
+    findings = doc.get("findings", [])
+    out.append(f"## Findings ({len(findings)})")
+    out.append("")
+    if not findings:
+        out.append("Nothing above normal was found.")
+    for f in findings:
+        subject = ", ".join(f"{k}={v}" for k, v in f["subject"].items())
+        out.append(f"### [{f['severity'].upper()}] {f['title']}")
+        out.append("")
+        out.append(f"- pane: {f['source']}; id: `{f['id']}`" + (f"; subject: {subject}" if subject else ""))
+        if f.get("guide"):
+            out.append(f"- guide: `tshoot guide {f['guide']}`")
+        out.append("")
+        out.append(f["detail"])
+        if f.get("evidence"):
+            out += ["", "```json", json.dumps(f["evidence"], indent=1, default=str), "```"]
+        out.append("")
+    notes = doc.get("notes") or {}
+    if notes:
+        out += ["## Incident notes", ""]
+        for step, text in notes.items():
+            if text:
+                out.append(f"- **{step}**: {text}")
+        out.append("")
+    for name in SECTION_NAMES:
+        out += [f"## {name.capitalize()}", ""]
+        section = doc.get(name) or {}
+        if section.get("error"):
+            out += [f"Not collected: {section['error']}", ""]
+            continue
+        out += _section_summary(name, section) + [""]
+    if doc.get("actions"):
+        out += ["## Actions taken", ""]
+        for a in doc["actions"]:
+            out.append(f"- {a['at']} {a['user']}: {a['verb']} {a['target']} -> {a['outcome']} {a.get('message', '')}")
+    return "\n".join(out) + "\n"
+
+
+def _section_summary(name: str, section: dict[str, Any]) -> list[str]:
+    if name == "processes":
+        return _processes_summary(section)
+    counts = {k: len(v) for k, v in section.items() if isinstance(v, (list, dict)) and v}
+    return [", ".join(f"{k}: {n}" for k, n in counts.items()) or "No data."]
+
+
+def _processes_summary(section: dict[str, Any]) -> list[str]:
+    s = section["system"]
+    rows = section["rows"]
+    mb = 2**20
+    lines = [
+        f"Load {' '.join(str(x) for x in s['load'])} on {s['cores']} cores; CPU {s['cpu_percent']}% "
+        f"(iowait {s['iowait_percent']}%); memory {s['mem_percent']}% used, "
+        f"{s['mem_available'] / mb:.0f} MB available; swap {s['swap_used'] / mb:.0f}/{s['swap_total'] / mb:.0f} MB.",
+        f"{len(rows)} processes.",
+        "",
+        "| pid | user | name | CPU% | RSS MB | state | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    top = sorted(rows, key=lambda r: (r["cpu_percent"], r["rss"]), reverse=True)[:10]
+    top += [r for r in sorted(rows, key=lambda r: r["rss"], reverse=True)[:10] if r not in top][:5]
+    for r in top:
+        cmd = r["cmdline"].replace("|", "\\|")[:80]
+        lines.append(f"| {r['pid']} | {r['user']} | {r['name']} | {r['cpu_percent']} | {r['rss'] / mb:.0f} | {r['state']} | {cmd} |")
+    if section.get("listening"):
+        lines += ["", "Listening: " + ", ".join(f"{p['proto']}/{p['port']} ({p['process']})" for p in section["listening"])]
+    return lines

@@ -1,0 +1,15 @@
+"""Every data source, in tab order. A source that is not built yet has no entry (its pane says so)."""
+
+from __future__ import annotations
+
+from tui.config import Config
+from tui.processes.source import ProcessesSource
+from tui.source import Source
+
+SOURCE_CLASSES: list[type[Source]] = [
+    ProcessesSource,
+]
+
+
+def build_sources(config: Config) -> list[Source]:
+    return [cls(config) for cls in SOURCE_CLASSES]

@@ -1,0 +1,62 @@
+"""Modal screens shared by every pane: confirmation, help, and a text report."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Asks before anything changes the system; names the exact target. `y` confirms, `n`/Esc cancels."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes, do it"),
+        Binding("n,escape", "answer(False)", "No, cancel"),
+    ]
+
+    def __init__(self, verb: str, target: str) -> None:
+        super().__init__()
+        self.verb = verb
+        self.target = target
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box", classes="dialog"):
+            yield Static(f"[b]{self.verb}[/b]", markup=True, id="confirm-verb")
+            yield Static(self.target, markup=False, id="confirm-target")
+            yield Static("This changes the system and is recorded in the action log.", classes="dim")
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.verb} (y)", variant="error", id="yes")
+                yield Button("Cancel (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class TextScreen(ModalScreen[None]):
+    """A scrollable read-only text (help, collector problems, reports). Esc or q closes it."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close")]
+
+    def __init__(self, title: str, body: str, markup: bool = True) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.markup = markup
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static(f"[b]{self.title_text}[/b]  [dim](Esc to close)[/dim]", markup=True)
+            with VerticalScroll():
+                yield Static(self.body, markup=self.markup)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
