@@ -1,0 +1,47 @@
+"""`.env` files, parsed with python-dotenv's own parser so the syntax matches what apps load.
+
+Comments, `export`, single/double quotes and multi-line quoted values are dotenv's; we add line-numbered
+problems for malformed lines (the rest of the file still loads) and `${VAR}` expansion from the file's own
+earlier keys only — never from tshoot's environment, so a file reads the same on every host.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from dotenv.parser import parse_stream
+from dotenv.variables import parse_variables
+
+from tui.env.side import ENV, Side, read_text
+
+ENV_FILE_LIMIT_MB = 4
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+def parse_env_text(text: str) -> tuple[dict[str, str], list[str]]:
+    """Keys and values of an env file's text, and its malformed lines (by number, without their content,
+    which may hold a secret)."""
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    for binding in parse_stream(io.StringIO(text)):
+        original = binding.original.string
+        leading = original[: len(original) - len(original.lstrip())]
+        line = binding.original.line + leading.count("\n")
+        if binding.error:
+            problems.append(f"line {line}: cannot parse (unterminated quote or stray characters); skipped")
+        elif binding.key is None:
+            continue  # blank line or comment
+        elif not _KEY.match(binding.key):
+            problems.append(f"line {line}: not KEY=VALUE; skipped")
+        elif binding.value is None:
+            values[binding.key] = ""  # `KEY` alone declares the key without a value
+        else:
+            values[binding.key] = "".join(atom.resolve(values) for atom in parse_variables(binding.value))
+    return values, problems
+
+
+def load_env_file(path: str, spec: str | None = None) -> Side:
+    text, problems = read_text(path, "env file", ENV_FILE_LIMIT_MB)
+    values, syntax_problems = parse_env_text(text)
+    return Side(spec or path, "env-file", path, {ENV: values}, problems=problems + syntax_problems)

@@ -1,0 +1,99 @@
+"""Running processes against the `.env` file in their working directory: which declared keys never
+reached the process (it was started before a key was added, or by a unit that does not load the file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from tui.env.diff import SESSION_KEY
+from tui.env.envfile import load_env_file
+from tui.env.side import ENV, SideError
+
+# Keys that every login environment has: having one of them says nothing about whether the file was loaded.
+_COMMON_KEY = re.compile(r"^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_.*|TZ|TMPDIR)$")
+
+
+@dataclass
+class ProcessEnvCheck:
+    pid: int
+    name: str
+    env_file: str
+    declared: int  # keys the file declares
+    missing: list[str] = field(default_factory=list)  # declared keys absent from the process's environment
+
+
+@dataclass
+class ProcessScan:
+    checks: list[ProcessEnvCheck] = field(default_factory=list)
+    unreadable: int = 0  # processes next to an env file whose environment we may not read
+    problems: list[str] = field(default_factory=list)  # env files that could not be parsed
+
+
+def scan_processes(configured_files: list[str], exclude_pids: set[int]) -> ProcessScan:
+    """Each process whose cwd holds `.env` (or a configured env file) vs that file.
+
+    A process counts when the file is configured, or when it already has one of the file's own keys
+    (it did load the file, or part of it): a shell that merely sits in the folder is not flagged.
+    """
+    configured = {str(Path(p).resolve()) for p in configured_files}
+    scan = ProcessScan()
+    files_by_dir: dict[str, list[tuple[str, set[str]]]] = {}
+    candidates = []
+    for process in psutil.process_iter(["pid", "ppid", "name", "cwd"]):
+        info = process.info
+        if info["pid"] in exclude_pids or not info["cwd"]:
+            continue
+        if info["cwd"] not in files_by_dir:
+            files_by_dir[info["cwd"]] = _env_files_in(info["cwd"], configured, scan.problems)
+        if files_by_dir[info["cwd"]]:
+            candidates.append((process, info))
+    reported: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for process, info in sorted(candidates, key=lambda pair: pair[1]["pid"]):
+        try:
+            environ = process.environ()
+        except (psutil.AccessDenied, psutil.ZombieProcess):
+            scan.unreadable += 1
+            continue
+        except psutil.NoSuchProcess:
+            continue
+        for path, declared in files_by_dir[info["cwd"]]:
+            if path not in configured and not any(_telling(key) and key in environ for key in declared):
+                continue
+            missing = sorted(declared - environ.keys())
+            if not missing or reported.get(info["ppid"]) == (path, tuple(missing)):
+                continue  # workers of a parent already reported share its environment
+            reported[info["pid"]] = (path, tuple(missing))
+            scan.checks.append(ProcessEnvCheck(info["pid"], info["name"] or "?", path, len(declared), missing))
+    return scan
+
+
+def _telling(key: str) -> bool:
+    return not _COMMON_KEY.match(key) and not SESSION_KEY.match(key)
+
+
+def _env_files_in(directory: str, configured: set[str], problems: list[str]) -> list[tuple[str, set[str]]]:
+    paths = {p for p in configured if os.path.dirname(p) == directory}
+    dotenv = os.path.join(directory, ".env")
+    if os.path.isfile(dotenv):
+        paths.add(dotenv)
+    files = []
+    for path in sorted(paths):
+        try:
+            files.append((path, set(load_env_file(path).domains[ENV])))
+        except SideError as exc:
+            problems.append(str(exc))
+    return files
+
+
+def tshoot_family() -> set[int]:
+    """tshoot, its children and the shells above it: their environment is the operator's, not an app's."""
+    me = psutil.Process()
+    pids = {me.pid} | {child.pid for child in me.children(recursive=True)}
+    pids |= {parent.pid for parent in me.parents()}
+    return pids

@@ -1,0 +1,122 @@
+"""The Env source: what every snapshot records about the environment, and the findings about it.
+
+Its section holds tshoot's own environment (masked: a secret is recorded as present, never as a value or
+a hash), its runtime and packages, the diff of the configured baseline against the configured env files
+(or against tshoot's own environment when none are configured), and processes that lack keys their
+`.env` declares. `tshoot env-diff other.json this.json` reads exactly this section back.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+from tui.config import Config
+from tui.env.diff import DIFFERENT, ONLY_RIGHT, EnvDiff, diff_sides
+from tui.env.procenv import ProcessEnvCheck, scan_processes, tshoot_family
+from tui.env.runtime import this_runtime
+from tui.env.side import SideError
+from tui.env.sides import ENV_SECTION_FORMAT, load_self, load_side
+from tui.findings import Finding
+from tui.redact import redact_mapping
+from tui.source import Source
+
+MAX_KEYS_IN_EVIDENCE = 20
+# Sides that hold a whole process environment: keys beyond what an env-file baseline declares are normal there.
+WHOLE_ENVIRONMENTS = {"self", "process", "container", "snapshot"}
+
+
+@dataclass
+class EnvSection:
+    format: int = ENV_SECTION_FORMAT
+    host: str = ""
+    environ: dict[str, str] = field(default_factory=dict)  # tshoot's own environment, masked
+    runtime: dict[str, str] = field(default_factory=dict)  # python.version, os.system, ...
+    packages: dict[str, str] = field(default_factory=dict)  # installed in tshoot's interpreter
+    baseline: str | None = None
+    diffs: list[EnvDiff] = field(default_factory=list)  # baseline (left) against each compared side (right)
+    process_checks: list[ProcessEnvCheck] = field(default_factory=list)
+    unreadable_processes: int = 0
+    problems: list[str] = field(default_factory=list)  # sides that could not be loaded, env files with errors
+
+
+class EnvSource(Source):
+    name = "env"
+    title = "Env"
+    section_type = EnvSection
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self._family = tshoot_family()
+
+    def collect(self) -> EnvSection:
+        runtime, packages = this_runtime()
+        section = EnvSection(host=socket.gethostname(), environ=redact_mapping(dict(os.environ)),
+                             runtime=runtime, packages=packages, baseline=self.config.env_baseline)
+        if self.config.env_baseline:
+            section.diffs, section.problems = self._baseline_diffs(self.config.env_baseline)
+        scan = scan_processes(self.config.env_files, self._family)
+        section.process_checks, section.unreadable_processes = scan.checks, scan.unreadable
+        section.problems += scan.problems
+        return section
+
+    def _baseline_diffs(self, baseline_spec: str) -> tuple[list[EnvDiff], list[str]]:
+        try:
+            baseline = load_side(baseline_spec, self.config)
+        except SideError as exc:
+            return [], [f"baseline: {exc}"]
+        diffs, problems = [], []
+        for spec in self.config.env_files or ["self"]:
+            try:
+                current = load_self() if spec == "self" else load_side(spec, self.config)
+                diffs.append(diff_sides(baseline, current))
+            except SideError as exc:
+                problems.append(str(exc))
+        return diffs, problems
+
+    def analyze(self, section: EnvSection) -> list[Finding]:
+        return drift_findings(section) + missing_env_findings(section)
+
+
+def drift_findings(section: EnvSection) -> list[Finding]:
+    """`env-drift`: the baseline differs from a compared side. Shell-session variables do not count, nor the
+    rest of a whole environment compared with an env file that declares only some of it."""
+    findings = []
+    for diff in section.diffs:
+        partial = diff.left_kind == "env-file" and diff.right_kind in WHOLE_ENVIRONMENTS
+        rows = [row for row in diff.rows if row.status in DIFFERENT and not row.is_session_key
+                and not (partial and row.status == ONLY_RIGHT)]
+        if not rows:
+            continue
+        counts = {status: sum(row.status == status for row in rows) for status in DIFFERENT}
+        summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+        findings.append(Finding(
+            id="env-drift", severity="warning", source="env",
+            title=f"{diff.right} differs from baseline {diff.left}: {summary}",
+            detail=("The environment no longer matches the baseline chosen as known-good. `changed` keys have "
+                    "another value, `only-left` keys are missing here, `only-right` keys are new. Check the keys "
+                    "listed first in the Env pane; a missing or changed URL, flag or version is the usual cause "
+                    "of 'works there, fails here'."),
+            subject={"baseline": diff.left, "side": diff.right},
+            evidence={**counts, "keys": [row.key for row in rows[:MAX_KEYS_IN_EVIDENCE]]},
+            guide="env-drift",
+        ))
+    return findings
+
+
+def missing_env_findings(section: EnvSection) -> list[Finding]:
+    """`missing-env`: a running process lacks keys that the env file in its working directory declares."""
+    return [
+        Finding(
+            id="missing-env", severity="warning", source="env",
+            title=f"pid {check.pid} ({check.name}) lacks {len(check.missing)} of {check.declared} keys from {check.env_file}",
+            detail=("The process's environment does not have keys that its env file declares: it was started before "
+                    "they were added, or by something that does not load that file (a systemd unit, a cron job, a "
+                    "shell without `set -a`). Restart it the way the file gets loaded, then compare again."),
+            subject={"pid": check.pid, "name": check.name},
+            evidence={"env_file": check.env_file, "missing": check.missing[:MAX_KEYS_IN_EVIDENCE]},
+            guide="missing-env",
+        )
+        for check in section.process_checks
+    ]
