@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from rich.text import Text
 from textual.widgets import DataTable
 from textual._two_way_dict import TwoWayDict  # DataTable's own row-index map; Textual is pinned exactly
 
@@ -45,11 +46,11 @@ class KeyedTable(DataTable):
         for key, cells in rows:
             old = self._cells.get(key)
             if old is None:
-                self.add_row(*cells, key=key)
+                self.add_row(*map(_literal, cells), key=key)
             elif old != cells:
                 for column, (before, after) in zip(column_keys, zip(old, cells)):
                     if before != after:
-                        self.update_cell(key, column, after)
+                        self.update_cell(key, column, _literal(after))
             self._cells[key] = cells
         self._apply_order([key for key, _ in rows])
         if selected in wanted:
@@ -72,3 +73,8 @@ class KeyedTable(DataTable):
         if row != self.cursor_row:
             self.move_cursor(row=row, animate=False, scroll=scroll)
         return True
+
+
+def _literal(cell: Any) -> Any:
+    """Strings are shown as they are: DataTable would read `[kthreadd]` or `[red]` in a command line as markup."""
+    return Text(cell, no_wrap=True, overflow="ellipsis") if isinstance(cell, str) else cell
