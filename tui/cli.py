@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tui import __version__
 from tui.config import Config, ConfigError, load_config
+from tui.env import command as env_command
 from tui.findings import by_severity, exit_code
 
 EXIT_BAD_INPUT = 2
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--observe", type=_non_negative_float, default=5.0, metavar="SECONDS",
                         help="sample for this long before judging (default 5)")
 
-    sub.add_parser("env-diff", help="compare two environments (reserved: arrives with the Env pane)")
+    env_command.configure(sub.add_parser(
+        "env-diff", help="compare two environments key by key, secrets never shown; exit 0 same, 1 differ, 2 bad input"))
     sub.add_parser("guide", help="guided checks for a symptom (reserved: arrives with the Symptoms pane)")
     return parser
 
@@ -99,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             return _replay(args)
         if args.command == "doctor":
             return _doctor(args)
-        if args.command in ("env-diff", "guide"):
+        if args.command == "env-diff":
+            return env_command.run(args)
+        if args.command == "guide":
             print(f"tshoot {args.command}: not available in this version yet", file=sys.stderr)
             return EXIT_BAD_INPUT
         return _live(args)

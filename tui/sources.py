@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from tui.config import Config
+from tui.env.source import EnvSource
 from tui.processes.source import ProcessesSource
 from tui.source import Source
 
 SOURCE_CLASSES: list[type[Source]] = [
     ProcessesSource,
+    EnvSource,
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from typing import TextIO
@@ -41,11 +42,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     for side, problems in (("left", diff.left_problems), ("right", diff.right_problems)):
         for problem in problems:
             print(f"warning: {side} ({diff.left if side == 'left' else diff.right}): {problem}", file=err)
-    if args.json:
-        json.dump(diff_as_json(diff, include_same=True), out, ensure_ascii=False, indent=2)
-        out.write("\n")
-    else:
-        out.write(format_table(diff, include_same=args.all, width=shutil.get_terminal_size((120, 24)).columns))
+    try:
+        if args.json:
+            out.write(json.dumps(diff_as_json(diff, include_same=True), ensure_ascii=False, indent=2) + "\n")
+        else:
+            out.write(format_table(diff, include_same=args.all, width=shutil.get_terminal_size((120, 24)).columns))
+        out.flush()
+    except BrokenPipeError:  # `env-diff ... | head`: the reader left; the exit code still tells the story
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     return EXIT_DIFFERENT if diff.differs else EXIT_SAME
 
 

@@ -125,12 +125,21 @@ def _load_json(path: str, spec: str, snapshot_only: bool) -> Side:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SideError(f"{spec}: invalid JSON — line {exc.lineno}: {exc.msg}") from None
+    _check_snapshot_schema(data, spec)
     section = env_section_of(data)
     if section is None:
         if snapshot_only:
             raise SideError(f"{spec}: not a tshoot snapshot (no `env` section)")
         return side_from_data(data, path, spec, problems)
     return side_from_env_section(section, spec, path)
+
+
+def _check_snapshot_schema(data: Any, spec: str) -> None:
+    from tui.snapshot import SCHEMA  # late: tui.snapshot imports every source, this one included
+
+    if isinstance(data, dict) and "schema" in data and "env" in data and data["schema"] != SCHEMA:
+        raise SideError(f"{spec}: snapshot schema {data['schema']!r}; this tshoot reads schema {SCHEMA} — "
+                        "compare it with the tshoot version that wrote it")
 
 
 def env_section_of(data: Any) -> dict[str, Any] | None:
