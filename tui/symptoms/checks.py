@@ -1,0 +1,420 @@
+"""The named checks that guides run. Each is `check(ctx, **params) -> Outcome`; guides name them in data.
+
+A check reads live state (its own probes, or the sections and findings every source collected) and
+says pass / warn / fail / skipped with the evidence behind it. It never raises for a missing tool or
+source: it is skipped and says why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import statistics
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Protocol
+
+from tui.config import Config
+from tui.findings import SEVERITY_RANK, Finding, by_severity
+from tui.redact import mask_url
+from tui.symptoms import probes
+
+Status = str  # "pass" | "warn" | "fail" | "skipped"
+STATUSES = ("pass", "warn", "fail", "skipped")
+
+
+class Collection(Protocol):
+    """What `tui.snapshot.collect_all` returns: the sections, per-source errors and findings of every source."""
+
+    sections: dict[str, Any]
+    errors: dict[str, str]
+    findings: list[Finding]
+
+
+@dataclass
+class Outcome:
+    status: Status
+    summary: str  # one line: what was seen, or why the check was skipped
+    evidence: dict[str, Any] = field(default_factory=dict)
+    subject: dict[str, Any] | None = None  # the row to jump to in the pane the guide names
+    pane: str | None = None  # overrides the guide's pane (findings know their own source)
+    fix_first: list[str] = field(default_factory=list)  # specific steps, shown before the guide's general fix
+
+
+def skipped(why: str) -> Outcome:
+    return Outcome("skipped", why)
+
+
+class CheckContext:
+    """What checks see: the effective config, the pasted token, and every source's collection (fetched once, lazily)."""
+
+    def __init__(self, config: Config, token: str | None = None,
+                 collection: Callable[[], Collection] | None = None) -> None:
+        self.config = config
+        self.token = token
+        self._fetch_collection = collection
+        self._collection: Collection | None = None
+        self._memo: dict[str, Any] = {}
+
+    @property
+    def collection(self) -> Collection | None:
+        if self._collection is None and self._fetch_collection is not None:
+            self._collection = self._fetch_collection()
+        return self._collection
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """One probe per guide run even when several checks read it (the system sample, log scans)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def findings(self, ids: list[str], source: str | None = None) -> list[Finding]:
+        collection = self.collection
+        found = [f for f in (collection.findings if collection else [])
+                 if f.id in ids and (source is None or f.source == source)]
+        return by_severity(found)
+
+    def source_problem(self, source: str) -> str | None:
+        """Why `source` has nothing to say, or None when it collected."""
+        collection = self.collection
+        if collection is None:
+            return "no collection of the other panes' data was made"
+        if source in collection.errors:
+            return f"the {source} source could not collect: {collection.errors[source]}"
+        if collection.sections.get(source) is None:
+            return f"the {source} source is not available in this build"
+        return None
+
+
+CHECKS: dict[str, Callable[..., Outcome]] = {}
+# Checks that read findings besides the generic `findings` check: the guide's live badge counts these too.
+READS_FINDINGS: dict[str, list[str]] = {"cpu_saturation": ["cpu-hog"]}
+
+
+def check(function: Callable[..., Outcome]) -> Callable[..., Outcome]:
+    """Register a check under its function name, the name guides use."""
+    CHECKS[function.__name__] = function
+    return function
+
+
+def _worst(statuses: list[Status]) -> Status:
+    for status in ("fail", "warn", "pass"):
+        if status in statuses:
+            return status
+    return "skipped"
+
+
+def _graded(value: float, warn: float, fail: float) -> Status:
+    return "fail" if value >= fail else "warn" if value >= warn else "pass"
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    return {"id": finding.id, "severity": finding.severity, "source": finding.source, "title": finding.title,
+            "subject": finding.subject, "evidence": finding.evidence}
+
+
+# ---------------------------------------------------------------- findings of the other panes
+
+@check
+def findings(ctx: CheckContext, ids: list[str], source: str, healthy: str = "nothing found") -> Outcome:
+    """The findings another pane reports (by contract id): critical fails, warning warns, info passes."""
+    found = ctx.findings(ids, source)
+    if not found:
+        problem = ctx.source_problem(source)
+        return skipped(problem) if problem else Outcome("pass", healthy)
+    worst = found[0]
+    status = {2: "fail", 1: "warn", 0: "pass"}[SEVERITY_RANK[worst.severity]]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return Outcome(status, worst.title + more, {"findings": [_finding_json(f) for f in found]},
+                   subject=dict(worst.subject), pane=worst.source)
+
+
+# ---------------------------------------------------------------- databases
+
+_FAILED_STEP = {"fail", "failed", "error", "critical"}
+_WARNED_STEP = {"warn", "warning"}
+
+
+@check
+def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
+    """The Databases pane's connection doctor (url, dns, tcp, auth, query), step by step, for every known target."""
+    targets = ctx.config.db_urls
+    if not targets:
+        return skipped("no database to test: pass --db URL or set db_urls in the config")
+    try:
+        doctor = importlib.import_module("tui.databases.doctor")
+    except ImportError as exc:
+        return skipped(f"the Databases source is not available in this build ({exc})")
+    reports, statuses, first_failure, fixes = [], [], None, []
+    for url in targets:
+        try:
+            report = doctor.diagnose(url, timeout)
+        except Exception as exc:  # one target's crash must not hide the others
+            reports.append({"url": mask_url(url), "steps": [], "error": f"{type(exc).__name__}: {exc}"})
+            statuses.append("fail")
+            continue
+        steps = []
+        for step in report.steps:
+            status = ("fail" if step.status in _FAILED_STEP else "warn" if step.status in _WARNED_STEP
+                      else "skipped" if step.status.startswith("skip") else "pass")
+            statuses.append(status)
+            steps.append({"name": step.name, "status": step.status, "detail": step.detail,
+                          "evidence": getattr(step, "evidence", {})})
+            if status in ("fail", "warn") and first_failure is None:
+                first_failure = (url, step)
+                if getattr(step, "fix", ""):
+                    fixes.append(step.fix)
+        reports.append({"url": mask_url(url), "steps": steps})
+    status = _worst(statuses)
+    if first_failure is None:
+        return Outcome(status, f"{len(targets)} database(s) reachable, authenticated and answering queries",
+                       {"targets": reports})
+    url, step = first_failure
+    return Outcome(status, f"{mask_url(url)}: step '{step.name}' {step.status}: {step.detail}", {"targets": reports},
+                   subject={"url": mask_url(url)}, fix_first=fixes)
+
+
+# ---------------------------------------------------------------- HTTP and logs
+
+@check
+def http_status(ctx: CheckContext, timeout: float = 5.0, with_token: bool = False) -> Outcome:
+    """Probe each configured URL like `curl -v`: 5xx or no answer fails, 4xx warns (401/403 fail with a token)."""
+    urls = ctx.config.probe_urls
+    if not urls:
+        return skipped("no URL to probe: pass --url URL or set probe_urls in the config")
+    if with_token and not ctx.token:
+        return skipped("no token pasted: pass --token-file FILE (or paste one in the pane)")
+    results = [probes.http_probe(url, timeout, ctx.token if with_token else None) for url in urls]
+    statuses = [_http_grade(result, with_token) for result in results]
+    status = _worst(statuses)
+    shown = next((r for r, s in zip(results, statuses) if s == status), results[0])
+    return Outcome(status, probes.describe_probe(shown), {"probes": [asdict(r) for r in results]})
+
+
+def _http_grade(result: probes.HttpProbe, with_token: bool) -> Status:
+    if result.status is None or result.status >= 500:
+        return "fail"
+    if result.status in (401, 403) and with_token:
+        return "fail"
+    return "warn" if result.status >= 400 else "pass"
+
+
+def _log_paths(ctx: CheckContext) -> tuple[list[str], str]:
+    if ctx.config.log_paths:
+        return ctx.config.log_paths, ""
+    found = probes.existing_default_logs()
+    return found, "" if found else (
+        "no log file to scan: pass --log FILE or set log_paths in the config "
+        f"(none of the usual ones exists: {', '.join(probes.DEFAULT_LOG_PATHS)})")
+
+
+def _scans(ctx: CheckContext, window_minutes: float) -> tuple[list[probes.LogScan], str]:
+    paths, why = _log_paths(ctx)
+    return ctx.memo(f"logs:{window_minutes}", lambda: [probes.scan_log(p, window_minutes) for p in paths]), why
+
+
+@check
+def log_errors(ctx: CheckContext, window_minutes: float = 15.0, fail_error_lines: int = 20) -> Outcome:
+    """Recent error lines and tracebacks in the log files: any traceback or many errors fail, some errors warn."""
+    scans, why = _scans(ctx, window_minutes)
+    if not scans:
+        return skipped(why)
+    readable = [s for s in scans if not s.error]
+    if not readable:
+        return skipped("; ".join(s.error for s in scans))
+    tracebacks = sum(s.recent_tracebacks for s in readable)
+    errors = sum(s.recent_error_lines for s in readable)
+    status = "fail" if tracebacks or errors >= fail_error_lines else "warn" if errors else "pass"
+    summary = (f"{tracebacks} traceback(s) and {errors} error line(s) in the last {window_minutes:g} min "
+               f"across {len(readable)} log file(s)")
+    return Outcome(status, summary, {"logs": [asdict(s) for s in scans]})
+
+
+@check
+def error_bursts(ctx: CheckContext, window_minutes: float = 15.0, burst_per_minute: int = 10) -> Outcome:
+    """Minutes with far more errors than usual: bursts point at an intermittent cause (a dependency, a cron, a deploy)."""
+    scans, why = _scans(ctx, window_minutes)
+    readable = [s for s in scans if not s.error]
+    if not readable:
+        return skipped(why or "; ".join(s.error for s in scans))
+    per_minute: dict[str, int] = {}
+    for scan in readable:
+        for minute, count in scan.per_minute.items():
+            per_minute[minute] = per_minute.get(minute, 0) + count
+    if not per_minute:
+        return Outcome("pass", f"no errors in the last {window_minutes:g} min", {"per_minute": {}})
+    minute, peak = max(per_minute.items(), key=lambda item: item[1])
+    typical = statistics.median(per_minute.values())
+    status = "warn" if peak >= burst_per_minute else "pass"
+    return Outcome(status, f"busiest minute {minute}: {peak} errors (median {typical:g} per minute with errors)",
+                   {"per_minute": dict(sorted(per_minute.items())), "burst_per_minute": burst_per_minute})
+
+
+@check
+def container_log_errors(ctx: CheckContext, window_minutes: float = 15.0) -> Outcome:
+    """Tracebacks and error lines in the recent logs of the containers (Docker), with the newest traceback."""
+    scans, problem = ctx.memo(f"container-logs:{window_minutes}",
+                              lambda: probes.scan_container_logs(window_minutes, ctx.config.docker_host))
+    if problem:
+        return skipped(problem)
+    if not scans:
+        return skipped("no containers on this Docker engine")
+    statuses = ["fail" if c.scan.recent_tracebacks else "warn" if c.scan.recent_error_lines else "pass" for c in scans]
+    status = _worst(statuses)
+    evidence = {"containers": [{"name": c.name, "id": c.id, "status": c.status, "restart_count": c.restart_count,
+                                **asdict(c.scan)} for c in scans]}
+    if status == "pass":
+        return Outcome("pass", f"no errors in the last {window_minutes:g} min of {len(scans)} container(s)", evidence)
+    worst = max(scans, key=lambda c: (c.scan.recent_tracebacks, c.scan.recent_error_lines))
+    return Outcome(status, f"container {worst.name}: {worst.scan.recent_tracebacks} traceback(s), "
+                           f"{worst.scan.recent_error_lines} error line(s) in the last {window_minutes:g} min",
+                   evidence, subject={"name": worst.name, "id": worst.id}, pane="containers")
+
+
+# ---------------------------------------------------------------- machine resources
+
+def _sample(ctx: CheckContext) -> probes.SystemSample:
+    return ctx.memo("system", probes.system_sample)
+
+
+@check
+def cpu_saturation(ctx: CheckContext, warn_percent: float = 80.0, fail_percent: float = 95.0) -> Outcome:
+    """How busy all the CPUs are, and who is using them (the busiest processes and the Processes pane's CPU hogs)."""
+    sample = _sample(ctx)
+    hogs = ctx.findings(["cpu-hog"], "processes")
+    status = _graded(sample.cpu_percent, warn_percent, fail_percent)
+    if hogs and status == "pass":
+        status = "warn"
+    users = ", ".join(f"{row['name']} ({row['pid']}) {row['cpu_percent']:.0f}%" for row in sample.top_cpu[:3])
+    summary = f"CPU {sample.cpu_percent:.0f}% busy on {sample.cores} core(s)" + (f"; top: {users}" if users else "")
+    evidence = {"cpu_percent": sample.cpu_percent, "cores": sample.cores, "steal_percent": sample.steal_percent,
+                "top_cpu": sample.top_cpu, "cpu_hogs": [_finding_json(f) for f in hogs]}
+    subject = hogs[0].subject if hogs else (
+        {"pid": sample.top_cpu[0]["pid"], "name": sample.top_cpu[0]["name"]} if sample.top_cpu else None)
+    return Outcome(status, summary, evidence, subject=subject, pane="processes")
+
+
+@check
+def load_vs_cores(ctx: CheckContext, warn_ratio: float = 1.0, fail_ratio: float = 2.0) -> Outcome:
+    """Run-queue length per core: above 1 work waits for a CPU (or, on Linux, for disk in D state)."""
+    sample = _sample(ctx)
+    if not sample.load:
+        return skipped("this platform has no load average")
+    ratio = sample.load[0] / sample.cores
+    return Outcome(_graded(ratio, warn_ratio, fail_ratio),
+                   f"load {sample.load[0]:.2f} on {sample.cores} core(s) ({ratio:.2f} per core)",
+                   {"load_1_5_15": sample.load, "cores": sample.cores, "per_core": round(ratio, 2)})
+
+
+@check
+def memory_pressure(ctx: CheckContext) -> Outcome:
+    """Available memory and swap traffic, against the thresholds in the config."""
+    sample = _sample(ctx)
+    limits = ctx.config.thresholds
+    swapping = sample.swap_in_out_mb_per_s >= limits.swap_in_out_mb_per_s
+    low = sample.memory_available_percent < limits.memory_available_percent
+    status = "fail" if low or swapping else (
+        "warn" if sample.memory_available_percent < 2 * limits.memory_available_percent else "pass")
+    summary = (f"{sample.memory_available_percent:.0f}% memory available, swap {sample.swap_used_percent:.0f}% used, "
+               f"swapping {sample.swap_in_out_mb_per_s:.1f} MB/s")
+    return Outcome(status, summary, {
+        "memory_available_percent": sample.memory_available_percent, "swap_used_percent": sample.swap_used_percent,
+        "swap_in_out_mb_per_s": sample.swap_in_out_mb_per_s,
+        "thresholds": {"memory_available_percent": limits.memory_available_percent,
+                       "swap_in_out_mb_per_s": limits.swap_in_out_mb_per_s}})
+
+
+@check
+def io_wait(ctx: CheckContext, warn_percent: float = 20.0, fail_percent: float = 40.0) -> Outcome:
+    """Share of CPU time spent waiting for disk: high iowait makes everything slow while the CPUs look idle."""
+    sample = _sample(ctx)
+    if sample.iowait_percent is None:
+        return skipped("this platform does not report iowait")
+    return Outcome(_graded(sample.iowait_percent, warn_percent, fail_percent),
+                   f"iowait {sample.iowait_percent:.0f}% of CPU time", {"iowait_percent": sample.iowait_percent})
+
+
+@check
+def open_file_limits(ctx: CheckContext, warn_percent: float = 80.0, fail_percent: float = 95.0) -> Outcome:
+    """Descriptors in use vs each process's soft RLIMIT_NOFILE (the chosen --pid processes, else all readable)."""
+    rows, problems = probes.file_use(ctx.config.pids)
+    if not rows:
+        return skipped("; ".join(problems) or "no process's descriptors could be read (run as root?)")
+    top = rows[0]
+    status = _graded(top.percent, warn_percent, fail_percent)
+    return Outcome(status, f"{top.name} ({top.pid}) holds {top.open_files} of {top.limit} files ({top.percent:.0f}%)",
+                   {"processes": [asdict(r) for r in rows[:10]], "problems": problems},
+                   subject={"pid": top.pid, "name": top.name}, pane="processes")
+
+
+@check
+def thread_counts(ctx: CheckContext, warn_threads: int = 1000, warn_total_percent: float = 80.0) -> Outcome:
+    """Processes with runaway thread counts, and the machine's total against the kernel's threads-max."""
+    top, total, threads_max = probes.thread_counts()
+    share = total * 100 / threads_max if threads_max else 0.0
+    status = "warn" if (top and top[0]["threads"] >= warn_threads) or share >= warn_total_percent else "pass"
+    lead = f"; most: {top[0]['name']} ({top[0]['pid']}) with {top[0]['threads']}" if top else ""
+    return Outcome(status, f"{total} threads in all{lead}",
+                   {"top": top, "total": total, "threads_max": threads_max},
+                   subject={"pid": top[0]["pid"], "name": top[0]["name"]} if top else None, pane="processes")
+
+
+# ---------------------------------------------------------------- auth
+
+@check
+def token_claims(ctx: CheckContext, leeway_s: float = 0.0) -> Outcome:
+    """Decode the pasted JWT (never verified, never stored) and compare exp / nbf / iat with this machine's clock."""
+    if not ctx.token:
+        return skipped("no token pasted: pass --token-file FILE (or paste one in the pane)")
+    try:
+        info = probes.decode_token(ctx.token, leeway_s=leeway_s)
+    except probes.TokenError as exc:
+        return Outcome("fail", f"not a usable JWT: {exc}")
+    evidence = asdict(info)
+    if info.expired:
+        return Outcome("fail", f"the token expired at {info.expires_at} ({-info.seconds_left:.0f} s ago by this clock)",
+                       evidence)
+    if info.not_yet_valid:
+        return Outcome("fail", f"the token is not valid before {info.not_before} (this clock says {info.now})", evidence)
+    if info.issued_in_future:
+        return Outcome("warn", f"the token was issued at {info.issued_at}, later than this clock ({info.now}): "
+                               "clocks disagree", evidence)
+    left = f", expires in {info.seconds_left:.0f} s" if info.seconds_left is not None else ", never expires"
+    return Outcome("pass", f"{info.header.get('alg', '?')} token for {info.claims.get('sub', '?')}{left}", evidence)
+
+
+@check
+def clock_synchronized(ctx: CheckContext, max_offset_s: float = 1.0) -> Outcome:
+    """Is this machine's clock NTP-synchronised? A drifting clock makes valid tokens look expired or not yet valid."""
+    state = ctx.memo("clock", probes.clock_sync)
+    evidence = asdict(state)
+    if state.synchronized is None:
+        return skipped(f"nothing on this machine reports clock synchronisation ({state.detail})")
+    if state.offset_s is not None and abs(state.offset_s) > max_offset_s:
+        return Outcome("warn", f"{state.tool}: clock is {state.offset_s:+.3f} s off", evidence)
+    if state.synchronized:
+        return Outcome("pass", f"{state.tool}: clock synchronised", evidence)
+    # The kernel's flag alone also reads "unsynchronised" on VMs whose host keeps time; that is worth a warning only.
+    return Outcome("fail" if state.tool != "kernel" else "warn", f"{state.tool}: clock NOT synchronised", evidence)
+
+
+# ---------------------------------------------------------------- dev vs prod
+
+_RUNTIMES = {"python3": ["python3", "--version"], "node": ["node", "--version"], "java": ["java", "-version"]}
+
+
+@check
+def runtime_versions(ctx: CheckContext) -> Outcome:
+    """The language runtimes on PATH here, to compare with the other environment (evidence only)."""
+    versions = {"tshoot's python": sys.version.split()[0]}
+    for name, argv in _RUNTIMES.items():
+        if not shutil.which(argv[0]):
+            continue
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            versions[name] = f"cannot run: {exc}"
+            continue
+        versions[name] = ((done.stdout or done.stderr).strip().splitlines() or ["?"])[0]
+    return Outcome("pass", "; ".join(f"{k} {v}" for k, v in versions.items()), {"versions": versions})

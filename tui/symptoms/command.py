@@ -1,0 +1,90 @@
+"""`tshoot guide`: list the guides, or run one from the terminal (text or `--json`), exit code as `tshoot doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tui.config import Config, ConfigError, load_config
+from tui.symptoms.checks import CheckContext
+from tui.symptoms.guides import GuideBook, GuideError, load_guides
+from tui.symptoms.render import result_lines
+from tui.symptoms.runner import GuideOptions, effective_config, live_collection, run_guide
+
+USAGE_ERROR_EXIT = 2
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = "List the symptom guides, or run one: live checks with evidence, fixes and a verify step."
+    parser.add_argument("guide_id", nargs="?", metavar="ID", help="guide to run; without it, list the guides")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--db", action="append", default=[], metavar="URL", help="database URL to test (repeatable)")
+    parser.add_argument("--pid", action="append", default=[], type=int, metavar="PID",
+                        help="process to inspect (repeatable)")
+    parser.add_argument("--url", action="append", default=[], metavar="URL", help="URL to probe (repeatable)")
+    parser.add_argument("--log", action="append", default=[], metavar="FILE", help="log file to scan (repeatable)")
+    parser.add_argument("--token-file", metavar="FILE",
+                        help="file holding a token to decode and probe with ('-' reads stdin); never stored")
+    parser.add_argument("--observe", type=float, default=3.0, metavar="SECONDS",
+                        help="how long the other sources observe before their findings are read (default 3)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(getattr(args, "config", None))
+        book = load_guides(config.guides_dir)
+    except (ConfigError, GuideError) as exc:
+        print(f"tshoot guide: {exc}", file=sys.stderr)
+        return 2
+    for problem in book.problems:
+        print(f"tshoot guide: skipped an operator guide: {problem}", file=sys.stderr)
+    if not args.guide_id:
+        print_list(book)
+        return 0
+    try:
+        guide = book.get(args.guide_id)
+        token = read_token(args.token_file)
+    except (GuideError, ValueError) as exc:
+        print(f"tshoot guide: {exc}", file=sys.stderr)
+        return USAGE_ERROR_EXIT
+    options = GuideOptions(db_urls=args.db, pids=args.pid, urls=args.url, logs=args.log, token=token)
+    context = build_context(config, options, args.observe)
+    outcome = run_guide(guide, context)
+    if args.json:
+        print(json.dumps(outcome.to_json(), indent=2, default=str))
+        return outcome.exit_code
+    print(f"{guide.title}  [{guide.id}]")
+    print(f"What it usually means: {' '.join(guide.meaning.split())}")
+    for result in outcome.results:
+        print()
+        print("\n".join(result_lines(result)))
+    print()
+    print(f"Verify: {guide.verify}")
+    print(f"        re-run: tshoot guide {guide.id} with the same options")
+    return outcome.exit_code
+
+
+def build_context(config: Config, options: GuideOptions, observe: float) -> CheckContext:
+    effective = effective_config(config, options)
+    return CheckContext(effective, options.token, live_collection(effective, observe))
+
+
+def print_list(book: GuideBook) -> None:
+    width = max(len(guide_id) for guide_id in book.guides)
+    for guide in book.guides.values():
+        print(f"{guide.id:<{width}}  {guide.title} — {guide.summary}")
+
+
+def read_token(path: str | None) -> str | None:
+    """The token from a file or stdin; ValueError with a clear message when it cannot be read or is empty."""
+    if path is None:
+        return None
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the token file {path}: {exc}") from None
+    if not text.strip():
+        raise ValueError(f"the token file {path} is empty")
+    return text.strip()

@@ -1,0 +1,537 @@
+"""Live probes the guides run themselves: an HTTP request like `curl -v`, log scanning, JWT decoding,
+clock synchronisation and a short system sample.
+
+Every probe bounds its own waits and returns a plain record (JSON-friendly, secrets masked); a probe
+that cannot run says why in the record instead of raising.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ctypes
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import psutil
+
+from tui.redact import MASK, is_secret_key, mask_url, redact_text
+
+# ---------------------------------------------------------------- HTTP probe
+
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+BODY_EXCERPT_CHARS = 600
+
+
+@dataclass
+class HttpProbe:
+    url: str  # password masked
+    method: str = "GET"
+    status: int | None = None  # None when no response came back
+    reason: str = ""
+    http_version: str = ""
+    connect_ms: float | None = None
+    total_ms: float | None = None
+    remote: str = ""  # address:port actually connected to
+    headers: list[list[str]] = field(default_factory=list)  # [name, value], secrets masked
+    body_excerpt: str = ""
+    sent_token: bool = False
+    error: str = ""  # why there is no response: DNS, refused, timeout, TLS, bad URL
+
+
+def http_probe(url: str, timeout: float = 5.0, token: str | None = None) -> HttpProbe:
+    """One GET request without following redirects, timed like `curl -v -w`; the token, if any, goes as Bearer."""
+    result = HttpProbe(url=mask_url(url), sent_token=token is not None)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        result.error = f"bad URL: {exc}"
+        return result
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        result.error = "bad URL: expected http://host[:port]/path or https://..."
+        return result
+    port = port or (443 if parts.scheme == "https" else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    started = time.monotonic()
+    try:
+        sock = socket.create_connection((parts.hostname, port), timeout=timeout)
+    except socket.gaierror as exc:
+        result.error = f"DNS lookup of {parts.hostname} failed: {exc.strerror or exc}"
+        return result
+    except OSError as exc:
+        result.error = f"cannot connect to {parts.hostname}:{port}: {exc.strerror or exc}"
+        return result
+    result.connect_ms = round((time.monotonic() - started) * 1000, 1)
+    peer = sock.getpeername()
+    result.remote = f"{peer[0]}:{peer[1]}"
+    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = conn_class(parts.hostname, port, timeout=timeout)
+    try:
+        conn.sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname) if (
+            parts.scheme == "https") else sock
+        headers = {"User-Agent": "tshoot-probe", "Accept": "*/*"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read(BODY_EXCERPT_CHARS * 4)
+    except ssl.SSLError as exc:
+        result.error = f"TLS handshake failed: {exc.reason or exc}"
+        return result
+    except (OSError, http.client.HTTPException) as exc:
+        result.error = f"no HTTP response: {type(exc).__name__}: {exc}"
+        return result
+    finally:
+        conn.close()
+    result.total_ms = round((time.monotonic() - started) * 1000, 1)
+    result.status = response.status
+    result.reason = response.reason
+    result.http_version = "HTTP/1.1" if response.version == 11 else "HTTP/1.0"
+    result.headers = [[name, MASK if name.lower() in _SECRET_HEADERS else redact_text(value)]
+                      for name, value in response.getheaders()]
+    result.body_excerpt = redact_text(body.decode("utf-8", "replace")[:BODY_EXCERPT_CHARS])
+    return result
+
+
+def describe_probe(probe: HttpProbe) -> str:
+    """One line as an operator would say it: "GET url -> 500 Internal Server Error in 12 ms"."""
+    if probe.status is None:
+        return f"GET {probe.url} -> {probe.error}"
+    return f"GET {probe.url} -> {probe.status} {probe.reason} in {probe.total_ms:.0f} ms"
+
+
+# ---------------------------------------------------------------- log scanning
+
+DEFAULT_LOG_PATHS = (
+    "/var/log/nginx/error.log",
+    "/var/log/apache2/error.log",
+    "/var/log/httpd/error_log",
+    "/var/log/syslog",
+    "/var/log/messages",
+)
+LOG_TAIL_BYTES = 2 * 1024 * 1024  # only the end of a log matters for "recent"; bounds the work on huge files
+
+_ERROR_LINE = re.compile(r"\b(error|err|critical|crit|fatal|emerg|alert|panic|exception)\b", re.IGNORECASE)
+_TRACEBACK_START = re.compile(r"Traceback \(most recent call last\):|^Exception in thread ")  # Python, Java
+_TRACEBACK_BODY = re.compile(r"^(\s+\S|\.\.\. \d+ more|Caused by: )")  # indented frames and source lines
+_EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt|Warning)\b")
+_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+_TIMESTAMPS: list[tuple[re.Pattern[str], str | None]] = [
+    (re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"), None),  # ISO
+    (re.compile(r"(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2})"), "%Y/%m/%d %H:%M:%S"),  # nginx error log
+    (re.compile(r"\[(\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]"), "%d/%b/%Y:%H:%M:%S %z"),  # access log
+    (re.compile(rf"\[\w{{3}} ((?:{_MONTHS}) \d{{2}} \d{{2}}:\d{{2}}:\d{{2}})(?:\.\d+)? (\d{{4}})\]"), "apache"),
+    (re.compile(rf"^((?:{_MONTHS}) [ \d]\d \d{{2}}:\d{{2}}:\d{{2}})"), "syslog"),
+]
+
+
+@dataclass
+class LogScan:
+    path: str
+    error: str = ""  # why the file could not be read
+    window_minutes: float = 15.0
+    lines_scanned: int = 0
+    recent_error_lines: int = 0
+    recent_tracebacks: int = 0
+    per_minute: dict[str, int] = field(default_factory=dict)  # "YYYY-MM-DD HH:MM" -> error lines + tracebacks
+    newest_error: str = ""
+    newest_traceback: str = ""
+    timestamps_found: bool = True  # False: lines carry no time, the file's mtime dated them
+
+    @property
+    def busiest_minute(self) -> int:
+        return max(self.per_minute.values(), default=0)
+
+
+def parse_log_time(line: str, now: datetime) -> datetime | None:
+    """The timestamp at the start of a log line as an aware datetime (local time when the line has no zone)."""
+    head = line[:80]
+    for pattern, fmt in _TIMESTAMPS:
+        match = pattern.search(head)
+        if not match:
+            continue
+        try:
+            if fmt is None:
+                stamp = datetime.fromisoformat(match[1].replace(",", ".").replace("Z", "+00:00"))
+            elif fmt == "apache":
+                stamp = datetime.strptime(f"{match[1]} {match[2]}", "%b %d %H:%M:%S %Y")
+            elif fmt == "syslog":
+                stamp = datetime.strptime(f"{now.year} {match[1]}", "%Y %b %d %H:%M:%S")
+                if stamp.astimezone() > now + timedelta(days=1):  # December lines read in January
+                    stamp = stamp.replace(year=now.year - 1)
+            else:
+                stamp = datetime.strptime(match[1], fmt)
+        except ValueError:
+            continue
+        return stamp if stamp.tzinfo else stamp.astimezone()
+    return None
+
+
+def scan_log(path: str, window_minutes: float = 15.0, now: datetime | None = None) -> LogScan:
+    """Error lines and tracebacks of the last `window_minutes` of a log file (its last LOG_TAIL_BYTES)."""
+    try:
+        with open(path, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            handle.seek(max(0, status.st_size - LOG_TAIL_BYTES))
+            raw = handle.read()
+    except OSError as exc:
+        return LogScan(path=path, window_minutes=window_minutes, error=f"cannot read {path}: {exc.strerror or exc}")
+    lines = raw.decode("utf-8", "replace").splitlines()
+    if status.st_size > LOG_TAIL_BYTES and lines:
+        lines = lines[1:]  # the first line was cut in the middle
+    mtime = datetime.fromtimestamp(status.st_mtime).astimezone()
+    return scan_lines(lines, path, window_minutes, now or datetime.now().astimezone(), undated=mtime)
+
+
+def scan_lines(lines: list[str], label: str, window_minutes: float, now: datetime, undated: datetime) -> LogScan:
+    """Count error lines and tracebacks newer than the window, per minute; `undated` dates lines before any timestamp."""
+    scan = LogScan(path=label, window_minutes=window_minutes, lines_scanned=len(lines), timestamps_found=False)
+    since = now - timedelta(minutes=window_minutes)
+    current = undated
+    traceback: list[str] = []
+
+    def count_recent() -> bool:
+        if current < since:
+            return False
+        minute = current.strftime("%Y-%m-%d %H:%M")
+        scan.per_minute[minute] = scan.per_minute.get(minute, 0) + 1
+        return True
+
+    def close_traceback() -> None:
+        if traceback and count_recent():
+            scan.recent_tracebacks += 1
+            scan.newest_traceback = redact_text("\n".join(traceback[-40:]))
+        traceback.clear()
+
+    for line in lines:
+        if traceback and (_TRACEBACK_BODY.match(line) or _ends_traceback(line, traceback)):
+            traceback.append(line)
+            continue
+        close_traceback()
+        stamp = parse_log_time(line, now)
+        if stamp is not None:
+            current, scan.timestamps_found = stamp, True
+        if _TRACEBACK_START.search(line):
+            traceback.append(line)
+        elif _ERROR_LINE.search(line) and count_recent():
+            scan.recent_error_lines += 1
+            scan.newest_error = redact_text(line.strip()[:300])
+    close_traceback()
+    scan.per_minute = dict(sorted(scan.per_minute.items()))
+    return scan
+
+
+def _ends_traceback(line: str, traceback: list[str]) -> bool:
+    """The `ValueError: ...` line right after the frames closes a Python traceback and belongs to it."""
+    return len(traceback) > 1 and _TRACEBACK_BODY.match(traceback[-1]) is not None and bool(_EXCEPTION_LINE.match(line))
+
+
+def existing_default_logs() -> list[str]:
+    return [path for path in DEFAULT_LOG_PATHS if os.path.exists(path)]
+
+
+# ---------------------------------------------------------------- container logs
+
+@dataclass
+class ContainerLogScan:
+    name: str
+    id: str
+    status: str
+    restart_count: int
+    scan: LogScan
+
+
+def scan_container_logs(window_minutes: float, docker_host: str | None = None, limit: int = 20,
+                        ) -> tuple[list[ContainerLogScan], str]:
+    """Error lines and tracebacks in the recent logs of up to `limit` containers; ("", reason) when Docker is not there."""
+    try:
+        import docker
+
+        client = docker.DockerClient(base_url=docker_host, timeout=10) if docker_host else docker.from_env(timeout=10)
+        containers = client.containers.list(all=True, limit=limit)
+    except Exception as exc:  # no SDK, no socket, no permission: the check is skipped with this reason
+        return [], f"Docker is not reachable: {exc}"
+    since = datetime.now(timezone.utc) - timedelta(minutes=window_minutes)
+    scans = []
+    try:
+        for container in containers:
+            try:
+                raw = container.logs(since=int(since.timestamp()), tail=2000, timestamps=False)
+            except Exception as exc:
+                scan = LogScan(path=f"docker:{container.name}", error=f"cannot read logs: {exc}")
+            else:
+                now = datetime.now().astimezone()
+                scan = scan_lines(raw.decode("utf-8", "replace").splitlines(), f"docker:{container.name}",
+                                  window_minutes, now, undated=now)
+            scans.append(ContainerLogScan(
+                name=container.name, id=container.short_id, status=container.status,
+                restart_count=int(container.attrs.get("RestartCount", 0)), scan=scan))
+    finally:
+        client.close()
+    return scans, ""
+
+
+# ---------------------------------------------------------------- JWT
+
+class TokenError(ValueError):
+    """The pasted text is not a JWT; the message says what is wrong with it."""
+
+
+@dataclass
+class TokenInfo:
+    header: dict[str, Any]
+    claims: dict[str, Any]  # values of secret-looking claims masked
+    now: str  # this machine's clock, ISO 8601 UTC
+    expires_at: str | None = None
+    not_before: str | None = None
+    issued_at: str | None = None
+    expired: bool = False
+    not_yet_valid: bool = False
+    issued_in_future: bool = False
+    seconds_left: float | None = None  # negative once expired
+
+
+def decode_token(token: str, now: datetime | None = None, leeway_s: float = 0.0) -> TokenInfo:
+    """Decode a JWT's header and claims without verifying its signature; compare its times to this clock.
+
+    The token itself is never kept: only the decoded header and claims are returned.
+    """
+    now = now or datetime.now(timezone.utc)
+    token = token.strip()
+    if token.lower().startswith("bearer "):
+        token = token[7:].strip()
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenError(f"a JWT has three dot-separated parts (header.payload.signature); this has {len(parts)}")
+    header = _decode_segment(parts[0], "header")
+    claims = _decode_segment(parts[1], "payload")
+    info = TokenInfo(header=header, claims={k: MASK if is_secret_key(k) else v for k, v in claims.items()},
+                     now=now.isoformat(timespec="seconds"))
+    exp, nbf, iat = (_claim_time(claims, name) for name in ("exp", "nbf", "iat"))
+    if exp:
+        info.expires_at = exp.isoformat(timespec="seconds")
+        info.seconds_left = round((exp - now).total_seconds(), 1)
+        info.expired = info.seconds_left < -leeway_s
+    if nbf:
+        info.not_before = nbf.isoformat(timespec="seconds")
+        info.not_yet_valid = (nbf - now).total_seconds() > leeway_s
+    if iat:
+        info.issued_at = iat.isoformat(timespec="seconds")
+        info.issued_in_future = (iat - now).total_seconds() > leeway_s
+    return info
+
+
+def _decode_segment(segment: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise TokenError(f"the JWT {what} is not base64url-encoded JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise TokenError(f"the JWT {what} is JSON but not an object")
+    return data
+
+
+def _claim_time(claims: dict[str, Any], name: str) -> datetime | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TokenError(f"claim '{name}' must be seconds since the epoch, not {value!r}")
+    return datetime.fromtimestamp(value, timezone.utc)
+
+
+# ---------------------------------------------------------------- clock synchronisation
+
+@dataclass
+class ClockSync:
+    tool: str  # what answered: timedatectl, chronyc, ntpq, kernel
+    synchronized: bool | None  # None: nothing could tell
+    offset_s: float | None = None
+    detail: str = ""
+
+
+def clock_sync(timeout: float = 3.0) -> ClockSync:
+    """Ask the time daemons in turn; the kernel's NTP state (adjtimex) answers when none of them can."""
+    tried: list[str] = []
+    for reader in (_timedatectl, _chronyc, _ntpq):
+        result = reader(timeout, tried)
+        if result is not None:
+            return result
+    return _kernel_clock(tried)
+
+
+def _run(argv: list[str], timeout: float, tried: list[str]) -> str | None:
+    if not shutil.which(argv[0]):
+        return None
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        tried.append(f"{argv[0]}: {exc}")
+        return None
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines() or [f"exit status {done.returncode}"]
+        tried.append(f"{argv[0]}: {said[0]}")
+        return None
+    return done.stdout
+
+
+def _timedatectl(timeout: float, tried: list[str]) -> ClockSync | None:
+    out = _run(["timedatectl", "show"], timeout, tried)
+    if out is None:
+        return None
+    values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    synced = values.get("NTPSynchronized")
+    return ClockSync("timedatectl", None if synced is None else synced == "yes",
+                     detail=f"NTP service {'active' if values.get('NTP') == 'yes' else 'inactive'}")
+
+
+def _chronyc(timeout: float, tried: list[str]) -> ClockSync | None:
+    out = _run(["chronyc", "tracking"], timeout, tried)
+    if out is None:
+        return None
+    leap = re.search(r"Leap status\s*:\s*(.+)", out)
+    offset = re.search(r"System time\s*:\s*([\d.]+) seconds (fast|slow)", out)
+    offset_s = None if not offset else float(offset[1]) * (1 if offset[2] == "fast" else -1)
+    return ClockSync("chronyc", bool(leap) and leap[1].strip() != "Not synchronised", offset_s,
+                     detail=leap[0].strip() if leap else "")
+
+
+def _ntpq(timeout: float, tried: list[str]) -> ClockSync | None:
+    out = _run(["ntpq", "-pn"], timeout, tried)
+    if out is None:
+        return None
+    peer = next((line for line in out.splitlines() if line.startswith("*")), None)
+    offset_s = float(peer.split()[8]) / 1000 if peer and len(peer.split()) > 8 else None
+    return ClockSync("ntpq", peer is not None, offset_s, detail=peer or "no selected peer")
+
+
+_TIME_ERROR = 5  # adjtimex() return value: the clock is not synchronised
+_MAXERROR_OFFSET = 24  # struct timex on 64-bit Linux: modes(int)+pad, offset, freq, then maxerror (long, µs)
+
+
+def _kernel_clock(tried: list[str]) -> ClockSync:
+    why = "; ".join(tried) or "no timedatectl, chronyc or ntpq on this machine"
+    if not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_long) != 8:
+        return ClockSync("none", None, detail=why)
+    buffer = ctypes.create_string_buffer(512)  # larger than struct timex; modes=0 only reads
+    state = ctypes.CDLL(None, use_errno=True).adjtimex(buffer)
+    if state < 0:
+        return ClockSync("none", None, detail=why)
+    max_error_s = int.from_bytes(buffer.raw[_MAXERROR_OFFSET:_MAXERROR_OFFSET + 8], sys.byteorder, signed=True) / 1e6
+    return ClockSync("kernel", state != _TIME_ERROR, detail=(
+        f"{why}; the kernel says the clock is {'not ' if state == _TIME_ERROR else ''}NTP-synchronised "
+        f"(max error {max_error_s:g} s)"))
+
+
+# ---------------------------------------------------------------- system sample
+
+@dataclass
+class SystemSample:
+    cores: int
+    cpu_percent: float
+    iowait_percent: float | None  # Linux only
+    steal_percent: float | None
+    load: list[float]  # 1, 5, 15 minutes
+    memory_available_percent: float
+    swap_used_percent: float
+    swap_in_out_mb_per_s: float
+    top_cpu: list[dict[str, Any]]  # [{"pid", "name", "cpu_percent"}], busiest first
+
+
+def system_sample(interval: float = 1.0, top: int = 5) -> SystemSample:
+    """CPU split (user/system/iowait/steal), load, memory and swap rates, and the busiest processes, over `interval`."""
+    procs = []
+    for proc in psutil.process_iter(["pid", "name"]):
+        try:
+            proc.cpu_percent(None)
+            procs.append(proc)
+        except psutil.Error:
+            continue
+    swap_before = psutil.swap_memory()
+    times = psutil.cpu_times_percent(interval)
+    swap_after = psutil.swap_memory()
+    busiest = []
+    for proc in procs:
+        try:
+            busiest.append({"pid": proc.pid, "name": proc.info["name"], "cpu_percent": proc.cpu_percent(None)})
+        except psutil.Error:
+            continue
+    busiest.sort(key=lambda row: -row["cpu_percent"])
+    memory = psutil.virtual_memory()
+    swapped = (swap_after.sin - swap_before.sin) + (swap_after.sout - swap_before.sout)
+    return SystemSample(
+        cores=psutil.cpu_count() or 1,
+        cpu_percent=round(100.0 - times.idle, 1),
+        iowait_percent=getattr(times, "iowait", None),
+        steal_percent=getattr(times, "steal", None),
+        load=[round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else [],
+        memory_available_percent=round(memory.available * 100 / memory.total, 1),
+        swap_used_percent=swap_after.percent,
+        swap_in_out_mb_per_s=round(swapped / 1024 / 1024 / interval, 2),
+        top_cpu=[row for row in busiest[:top] if row["cpu_percent"] > 0],
+    )
+
+
+# ---------------------------------------------------------------- open files and threads
+
+@dataclass
+class FileUse:
+    pid: int
+    name: str
+    open_files: int  # file descriptors, sockets included
+    limit: int  # soft RLIMIT_NOFILE
+    percent: float
+
+
+def file_use(pids: list[int] | None = None) -> tuple[list[FileUse], list[str]]:
+    """Descriptors in use vs the soft open-file limit, for `pids` or every readable process; plus per-pid problems."""
+    rows, problems = [], []
+    candidates = pids if pids else psutil.pids()
+    for pid in candidates:
+        try:
+            proc = psutil.Process(pid)
+            soft, _hard = proc.rlimit(psutil.RLIMIT_NOFILE)
+            used = proc.num_fds()
+            name = proc.name()
+        except psutil.NoSuchProcess:
+            if pids:
+                problems.append(f"pid {pid}: no such process")
+            continue
+        except (psutil.AccessDenied, AttributeError) as exc:
+            if pids:
+                problems.append(f"pid {pid}: cannot read its descriptors ({type(exc).__name__})")
+            continue
+        if soft <= 0:  # RLIM_INFINITY
+            continue
+        rows.append(FileUse(pid, name, used, soft, round(used * 100 / soft, 1)))
+    rows.sort(key=lambda row: -row.percent)
+    return rows, problems
+
+
+def thread_counts(top: int = 5) -> tuple[list[dict[str, Any]], int, int | None]:
+    """Processes with the most threads, the machine's total thread count and the kernel's threads-max."""
+    rows, total = [], 0
+    for proc in psutil.process_iter(["pid", "name", "num_threads"]):
+        count = proc.info["num_threads"] or 0
+        total += count
+        rows.append({"pid": proc.info["pid"], "name": proc.info["name"], "threads": count})
+    rows.sort(key=lambda row: -row["threads"])
+    try:
+        with open("/proc/sys/kernel/threads-max") as handle:
+            threads_max: int | None = int(handle.read())
+    except (OSError, ValueError):
+        threads_max = None
+    return rows[:top], total, threads_max

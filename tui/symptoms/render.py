@@ -1,0 +1,95 @@
+"""Check results as plain text lines, the same for the terminal (`tshoot guide`) and the pane's detail view.
+
+The evidence dict is shown the way an operator reads it: an HTTP probe like `curl -v`, a log scan as
+counts per minute with the newest traceback, anything else as compact `key: value` lines.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tui.symptoms.guides import Fix
+from tui.symptoms.runner import CheckResult
+
+STATUS_LABEL = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skipped": "SKIP"}
+MAX_VALUE_CHARS = 160
+
+
+def evidence_lines(evidence: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for key, value in evidence.items():
+        if key == "probes":
+            for probe in value:
+                lines += probe_lines(probe)
+        elif key in ("logs", "containers") and isinstance(value, list):
+            for scan in value:
+                lines += log_scan_lines(scan)
+        elif key == "findings":
+            lines += [f"{f['severity']:<8} {f['source']}: {f['title']}  {_compact(f['subject'])}" for f in value]
+        elif key == "targets":
+            for target in value:
+                lines.append(f"{target['url']}" + (f"  error: {target['error']}" if target.get("error") else ""))
+                lines += [f"  {s['status']:<7} {s['name']:<6} {s['detail']}" for s in target["steps"]]
+        elif value not in (None, [], {}, ""):
+            lines.append(f"{key}: {_compact(value)}")
+    return lines
+
+
+def probe_lines(probe: dict[str, Any]) -> list[str]:
+    """The exchange as `curl -v` shows it: > request, < status and headers, then timings and a body excerpt."""
+    lines = [f"* {probe['url']}" + (f" (connected to {probe['remote']})" if probe["remote"] else ""),
+             f"> {probe['method']} {'with' if probe['sent_token'] else 'without'} a bearer token"]
+    if probe["status"] is None:
+        return lines + [f"* {probe['error']}"]
+    lines.append(f"< {probe['http_version']} {probe['status']} {probe['reason']}")
+    lines += [f"< {name}: {value}" for name, value in probe["headers"]]
+    lines.append(f"* connect {probe['connect_ms']} ms, total {probe['total_ms']} ms")
+    if probe["body_excerpt"]:
+        lines.append("body: " + probe["body_excerpt"].strip().replace("\n", " ")[:MAX_VALUE_CHARS])
+    return lines
+
+
+def log_scan_lines(scan: dict[str, Any]) -> list[str]:
+    head = scan.get("name") or scan["path"]
+    if scan["error"]:
+        return [f"{head}: {scan['error']}"]
+    extra = f" [{scan['status']}, {scan['restart_count']} restart(s)]" if "status" in scan else ""
+    lines = [f"{head}{extra}: {scan['recent_tracebacks']} traceback(s), {scan['recent_error_lines']} error line(s) "
+             f"in the last {scan['window_minutes']:g} min" + ("" if scan["timestamps_found"] else
+                                                              " (no timestamps: dated by the file's mtime)")]
+    if scan["per_minute"]:
+        lines.append("  per minute: " + ", ".join(f"{m[-5:]} {n}" for m, n in scan["per_minute"].items()))
+    if scan["newest_error"]:
+        lines.append(f"  newest error: {scan['newest_error']}")
+    if scan["newest_traceback"]:
+        lines.append("  newest traceback:")
+        lines += [f"    {line}" for line in scan["newest_traceback"].splitlines()]
+    return lines
+
+
+def fix_lines(fix: Fix) -> list[str]:
+    lines = [f"- {step}" for step in fix.steps]
+    lines += [f"$ {command}" for command in fix.commands]
+    if fix.code:
+        lines.append("code:")
+        lines += [f"    {line}" for line in fix.code.strip("\n").splitlines()]
+    return lines
+
+
+def result_lines(result: CheckResult) -> list[str]:
+    """A check result as a block: status and title, what was seen, evidence, fix and where to look."""
+    lines = [f"[{STATUS_LABEL[result.status]}] {result.title}", f"       {result.summary}"]
+    if result.status in ("warn", "fail"):
+        lines += [f"       {line}" for line in evidence_lines(result.evidence)]
+    if result.fix and (result.fix.steps or result.fix.commands or result.fix.code):
+        lines.append("       fix:")
+        lines += [f"         {line}" for line in fix_lines(result.fix)]
+    if result.jump:
+        lines.append(f"       see: {result.jump.pane} pane, {_compact(result.jump.subject)}")
+    return lines
+
+
+def _compact(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(", ", ": "))
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 1] + "…"

@@ -1,0 +1,124 @@
+"""Run a guide: each of its checks against live state, into results with evidence, fix and jump.
+
+The CLI and the pane both come here; "verify" is simply running the same guide again with a fresh context.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from tui.config import Config
+from tui.symptoms.checks import CHECKS, CheckContext, Collection, Outcome
+from tui.symptoms.guides import Fix, Guide, GuideCheck
+
+STATUS_EXIT = {"pass": 0, "skipped": 0, "warn": 1, "fail": 2}
+
+
+@dataclass
+class GuideOptions:
+    """What the operator named for this run; each list, when given, replaces the config's list."""
+
+    db_urls: list[str] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    token: str | None = None  # pasted by the operator; used for this run only, never written anywhere
+
+
+def effective_config(config: Config, options: GuideOptions) -> Config:
+    """The config the checks and the collection see, with the operator's targets for this run."""
+    return dataclasses.replace(
+        config,
+        db_urls=options.db_urls or config.db_urls,
+        pids=options.pids or config.pids,
+        probe_urls=options.urls or config.probe_urls,
+        log_paths=options.logs or config.log_paths,
+    )
+
+
+@dataclass
+class Jump:
+    pane: str
+    subject: dict[str, Any]
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    status: str  # pass | warn | fail | skipped
+    summary: str  # what was seen, or why it was skipped
+    evidence: dict[str, Any]
+    fix: Fix | None  # only for warn / fail
+    jump: Jump | None  # the pane and row that show it, only for warn / fail
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class GuideRun:
+    guide: str
+    title: str
+    at: str  # ISO 8601 UTC, when it ran
+    results: list[CheckResult]
+
+    @property
+    def exit_code(self) -> int:
+        """As `tshoot doctor`: 0 nothing wrong, 1 warnings, 2 failures."""
+        return max((STATUS_EXIT[r.status] for r in self.results), default=0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"guide": self.guide, "title": self.title, "at": self.at,
+                "checks": [r.to_json() for r in self.results]}
+
+
+def run_guide(guide: Guide, context: CheckContext,
+              on_result: Callable[[CheckResult], None] | None = None) -> GuideRun:
+    """Run every check in order; a check that crashes is reported as skipped with the error, the rest still run."""
+    run = GuideRun(guide.id, guide.title, datetime.now(timezone.utc).isoformat(timespec="seconds"), [])
+    for item in guide.checks:
+        result = run_check(item, context)
+        run.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return run
+
+
+def run_check(item: GuideCheck, context: CheckContext) -> CheckResult:
+    try:
+        outcome = CHECKS[item.check](context, **item.params)
+    except Exception as exc:  # a bug or an unexpected system state in one check must not end the guide
+        outcome = Outcome("skipped", f"the check could not run: {type(exc).__name__}: {exc}")
+    failing = outcome.status in ("warn", "fail")
+    fix = None
+    if failing:
+        fix = Fix(outcome.fix_first + item.fix.steps, list(item.fix.commands), item.fix.code)
+    pane = outcome.pane or item.jump
+    jump = Jump(pane, outcome.subject) if failing and pane and outcome.subject is not None else None
+    return CheckResult(item.id, item.title, outcome.status, outcome.summary, outcome.evidence, fix, jump)
+
+
+@dataclass
+class _NoCollection:
+    """Stand-in until `tui.snapshot.collect_all` exists: every other source reads as not available."""
+
+    sections: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    findings: list[Any] = field(default_factory=list)
+
+
+def live_collection(config: Config, observe: float) -> Callable[[], Collection]:
+    """Collect every source once (the `tshoot doctor` path), when the first check asks for it."""
+
+    def fetch() -> Collection:
+        try:
+            from tui.snapshot import collect_all
+        except ImportError:
+            return _NoCollection()
+        return collect_all(config, observe)
+
+    return fetch
