@@ -60,7 +60,7 @@ def connect(config: Config) -> docker.DockerClient:
 def classify_failure(host: str, exc: BaseException) -> SourceUnavailable:
     """Name the case behind a failed call to the engine, with its remedy."""
     path = socket_path(host)
-    cause = _root_cause(exc)
+    cause = _chain(exc)[-1]
     if isinstance(cause, PermissionError) or getattr(cause, "errno", None) in (errno.EACCES, errno.EPERM):
         return _permission_denied(host)
     if isinstance(cause, FileNotFoundError) and path:
@@ -77,10 +77,10 @@ def classify_failure(host: str, exc: BaseException) -> SourceUnavailable:
             f"Docker engine at {host} does not answer within {REQUEST_TIMEOUT_S}s",
             "The daemon is hung or overloaded: check `journalctl -u docker` and `docker info`; restart it if needed.",
         )
-    if isinstance(exc, docker.errors.APIError) or _http_status(exc):
-        status = _http_status(exc)
+    status = _http_status(exc)
+    if status is not None:
         return SourceUnavailable(
-            f"Docker engine at {host} answers with errors: {status or ''} {_short(exc)}".replace("  ", " "),
+            f"Docker engine at {host} answers with errors: HTTP {status}: {_engine_message(exc)}",
             "The daemon is up but failing: check `journalctl -u docker` and `docker info`.",
         )
     return SourceUnavailable(
@@ -106,23 +106,36 @@ def _permission_denied(host: str) -> SourceUnavailable:
     )
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    """The innermost exception: the SDK wraps OSErrors in requests/urllib3 errors, several levels deep."""
-    current = exc
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps: the SDK wraps OSErrors and HTTP errors several levels deep."""
+    chain = [exc]
     for _ in range(10):
+        current = chain[-1]
         nested = getattr(current, "reason", None)  # urllib3's MaxRetryError / NewConnectionError
         if not isinstance(nested, BaseException):
             nested = next((arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)), None)
         nested = nested or current.__cause__ or current.__context__
-        if nested is None:
+        if nested is None or nested in chain:
             break
-        current = nested
-    return current
+        chain.append(nested)
+    return chain
 
 
 def _http_status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None)
+    """The HTTP status the engine answered with, anywhere in the chain; None when it never answered."""
+    for link in _chain(exc):
+        status = getattr(getattr(link, "response", None), "status_code", None)
+        if status:
+            return status
+    return None
+
+
+def _engine_message(exc: BaseException) -> str:
+    """The engine's own error message (APIError.explanation) when it sent one."""
+    for link in _chain(exc):
+        if getattr(link, "explanation", None):
+            return _short(link)
+    return _short(_chain(exc)[-1])
 
 
 def _short(exc: BaseException) -> str:
