@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from tui.config import Config
+from tui.containers.source import ContainersSource
 from tui.env.source import EnvSource
 from tui.processes.source import ProcessesSource
 from tui.source import Source
 
 SOURCE_CLASSES: list[type[Source]] = [
     ProcessesSource,
+    ContainersSource,
     EnvSource,
 ]
 
