@@ -1,0 +1,4 @@
+"""Keeps one core busy until killed."""
+print("ready", flush=True)
+while True:
+    pass

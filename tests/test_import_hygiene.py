@@ -1,0 +1,41 @@
+"""Collectors and analysis import no Textual: they must run headless (snapshot, doctor, cron)."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import tui
+
+ROOT = Path(__file__).resolve().parent.parent
+UI_MODULES = {"tui.app"}  # plus every `pane` module: the Textual views
+
+
+def headless_modules() -> list[str]:
+    names = []
+    for info in pkgutil.walk_packages(tui.__path__, "tui."):
+        if info.name in UI_MODULES or info.name.rsplit(".", 1)[-1] == "pane":
+            continue
+        names.append(info.name)
+    return names
+
+
+def test_there_are_headless_modules_to_check():
+    names = headless_modules()
+    assert "tui.processes.collect" in names and "tui.snapshot" in names and "tui.cli" in names
+
+
+def test_headless_modules_do_not_import_textual():
+    code = (
+        "import importlib, sys\n"
+        f"for name in {headless_modules()!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.') or m == 'widgets' or m.startswith('widgets.'))\n"
+        "    assert not bad, f'{name} pulled in {bad[:3]}'\n"
+        "print('clean')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "clean" in result.stdout

@@ -1,0 +1,31 @@
+from tui.redact import MASK, is_secret_key, mask_url, redact_deep, redact_mapping, redact_text
+
+
+def test_secret_keys_are_recognised():
+    for key in ["DB_PASSWORD", "SECRET_KEY", "GITHUB_TOKEN", "API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_CLIENT_SECRET", "SENTRY_DSN", "x.db.password", "PGPASSWORD"]:
+        assert is_secret_key(key), key
+    for key in ["PATH", "HOME", "KEYBOARD_LAYOUT", "LANG", "DATABASE_HOST", "PORT"]:
+        assert not is_secret_key(key), key
+
+
+def test_url_passwords_are_masked_but_the_rest_stays():
+    url = "postgresql://app:s3cr3t@db.internal:5432/shop?sslmode=require"
+    masked = mask_url(url)
+    assert "s3cr3t" not in masked
+    assert masked == f"postgresql://app:{MASK}@db.internal:5432/shop?sslmode=require"
+
+
+def test_free_text_secrets_are_masked():
+    text = "python app.py --password hunter2x --db mysql://root:pw123@h/db token=abc.def Authorization: Bearer eyJhbGciOi.x.y"
+    out = redact_text(text)
+    for secret in ["pw123", "abc.def", "eyJhbGciOi.x.y"]:
+        assert secret not in out
+    assert "python app.py" in out
+
+
+def test_mappings_mask_by_key_and_deep_redaction_masks_urls():
+    env = redact_mapping({"DB_PASSWORD": "hunter2", "DATABASE_URL": "postgres://u:pw@h/d", "HOME": "/root"})
+    assert env == {"DB_PASSWORD": MASK, "DATABASE_URL": f"postgres://u:{MASK}@h/d", "HOME": "/root"}
+    doc = redact_deep({"rows": [{"cmdline": "run --url redis://:topsecret@cache:6379/0"}], "n": 3})
+    assert "topsecret" not in str(doc) and doc["n"] == 3
