@@ -12,6 +12,7 @@ from pathlib import Path
 from tui import __version__
 from tui.config import Config, ConfigError, load_config
 from tui.env import command as env_command
+from tui.symptoms import command as guide_command
 from tui.findings import by_severity, exit_code
 
 EXIT_BAD_INPUT = 2
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     env_command.configure(sub.add_parser(
         "env-diff", help="compare two environments key by key, secrets never shown; exit 0 same, 1 differ, 2 bad input"))
-    sub.add_parser("guide", help="guided checks for a symptom (reserved: arrives with the Symptoms pane)")
+    guide_command.configure(sub.add_parser(
+        "guide", help="list the symptom guides, or run one: live checks, evidence, fix; exit as doctor"))
     return parser
 
 
@@ -104,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "env-diff":
             return env_command.run(args)
         if args.command == "guide":
-            print(f"tshoot {args.command}: not available in this version yet", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return guide_command.run(args)
         return _live(args)
     except ConfigError as exc:
         print(f"tshoot: {exc}", file=sys.stderr)

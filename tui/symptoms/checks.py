@@ -7,7 +7,6 @@ source: it is skipped and says why.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import statistics
 import subprocess
@@ -16,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Protocol
 
 from tui.config import Config
+from tui.databases.doctor import diagnose
 from tui.findings import SEVERITY_RANK, Finding, by_severity
 from tui.redact import mask_url
 from tui.symptoms import probes
@@ -28,7 +28,7 @@ class Collection(Protocol):
     """What `tui.snapshot.collect_all` returns: the sections, per-source errors and findings of every source."""
 
     sections: dict[str, Any]
-    errors: dict[str, str]
+    errors: dict[str, tuple[str, str]]  # name -> (reason, remedy)
     findings: list[Finding]
 
 
@@ -81,7 +81,8 @@ class CheckContext:
         if collection is None:
             return "no collection of the other panes' data was made"
         if source in collection.errors:
-            return f"the {source} source could not collect: {collection.errors[source]}"
+            reason, remedy = collection.errors[source]
+            return f"the {source} source could not collect: {reason}" + (f" ({remedy})" if remedy else "")
         if collection.sections.get(source) is None:
             return f"the {source} source is not available in this build"
         return None
@@ -132,39 +133,27 @@ def findings(ctx: CheckContext, ids: list[str], source: str, healthy: str = "not
 
 # ---------------------------------------------------------------- databases
 
-_FAILED_STEP = {"fail", "failed", "error", "critical"}
-_WARNED_STEP = {"warn", "warning"}
-
-
 @check
 def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
     """The Databases pane's connection doctor (url, dns, tcp, auth, query), step by step, for every known target."""
     targets = ctx.config.db_urls
     if not targets:
         return skipped("no database to test: pass --db URL or set db_urls in the config")
-    try:
-        doctor = importlib.import_module("tui.databases.doctor")
-    except ImportError as exc:
-        return skipped(f"the Databases source is not available in this build ({exc})")
     reports, statuses, first_failure, fixes = [], [], None, []
     for url in targets:
         try:
-            report = doctor.diagnose(url, timeout)
+            report = diagnose(url, timeout)
         except Exception as exc:  # one target's crash must not hide the others
             reports.append({"url": mask_url(url), "steps": [], "error": f"{type(exc).__name__}: {exc}"})
             statuses.append("fail")
             continue
-        steps = []
-        for step in report.steps:
-            status = ("fail" if step.status in _FAILED_STEP else "warn" if step.status in _WARNED_STEP
-                      else "skipped" if step.status.startswith("skip") else "pass")
-            statuses.append(status)
-            steps.append({"name": step.name, "status": step.status, "detail": step.detail,
-                          "evidence": getattr(step, "evidence", {})})
-            if status in ("fail", "warn") and first_failure is None:
-                first_failure = (url, step)
-                if getattr(step, "fix", ""):
-                    fixes.append(step.fix)
+        statuses += [step.status for step in report.steps]  # pass | warn | fail | skipped, as ours
+        steps = [{"name": s.name, "status": s.status, "detail": s.detail, "evidence": s.evidence} for s in report.steps]
+        failed = next((step for step in report.steps if step.status in ("fail", "warn")), None)
+        if failed is not None:
+            first_failure = first_failure or (url, failed)
+            if failed.fix:
+                fixes.append(f"{mask_url(url)}: {failed.fix}")
         reports.append({"url": mask_url(url), "steps": steps})
     status = _worst(statuses)
     if first_failure is None:
@@ -172,7 +161,7 @@ def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
                        {"targets": reports})
     url, step = first_failure
     return Outcome(status, f"{mask_url(url)}: step '{step.name}' {step.status}: {step.detail}", {"targets": reports},
-                   subject={"url": mask_url(url)}, fix_first=fixes)
+                   subject={"target": mask_url(url)}, fix_first=fixes)
 
 
 # ---------------------------------------------------------------- HTTP and logs

@@ -19,6 +19,7 @@ USAGE_ERROR_EXIT = 2
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = "List the symptom guides, or run one: live checks with evidence, fixes and a verify step."
     parser.add_argument("guide_id", nargs="?", metavar="ID", help="guide to run; without it, list the guides")
+    parser.add_argument("--config", metavar="FILE", help="TOML config (default ~/.config/tshoot/config.toml)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--db", action="append", default=[], metavar="URL", help="database URL to test (repeatable)")
     parser.add_argument("--pid", action="append", default=[], type=int, metavar="PID",
@@ -33,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(getattr(args, "config", None))
+        config = load_config(args.config)
         book = load_guides(config.guides_dir)
     except (ConfigError, GuideError) as exc:
         print(f"tshoot guide: {exc}", file=sys.stderr)

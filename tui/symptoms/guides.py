@@ -81,7 +81,7 @@ class Guide:
         return None
 
     def matches(self, finding: Finding) -> bool:
-        return finding.guide == self.id or (finding.guide is None and self.check_reading(finding.id) is not None)
+        return finding.guide == self.id or self.check_reading(finding.id) is not None
 
 
 @dataclass

@@ -30,7 +30,7 @@ def evidence_lines(evidence: dict[str, Any]) -> list[str]:
         elif key == "targets":
             for target in value:
                 lines.append(f"{target['url']}" + (f"  error: {target['error']}" if target.get("error") else ""))
-                lines += [f"  {s['status']:<7} {s['name']:<6} {s['detail']}" for s in target["steps"]]
+                lines += [f"  {s['status']:<7} {s['name']:<14} {s['detail']}" for s in target["steps"]]
         elif value not in (None, [], {}, ""):
             lines.append(f"{key}: {_compact(value)}")
     return lines
@@ -91,5 +91,5 @@ def result_lines(result: CheckResult) -> list[str]:
 
 
 def _compact(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(", ", ": "))
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 1] + "…"

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from tui.config import Config
+from tui.snapshot import collect_all
 from tui.symptoms.checks import CHECKS, CheckContext, Collection, Outcome
 from tui.symptoms.guides import Fix, Guide, GuideCheck
 
@@ -19,7 +20,7 @@ STATUS_EXIT = {"pass": 0, "skipped": 0, "warn": 1, "fail": 2}
 
 @dataclass
 class GuideOptions:
-    """What the operator named for this run; each list, when given, replaces the config's list."""
+    """What the operator named for this run, added to the targets the config already names."""
 
     db_urls: list[str] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
@@ -29,13 +30,17 @@ class GuideOptions:
 
 
 def effective_config(config: Config, options: GuideOptions) -> Config:
-    """The config the checks and the collection see, with the operator's targets for this run."""
+    """The config the checks and the collection see: the config's targets plus this run's (as `tshoot doctor`)."""
+
+    def merged(configured: list[Any], named: list[Any]) -> list[Any]:
+        return list(dict.fromkeys([*configured, *named]))
+
     return dataclasses.replace(
         config,
-        db_urls=options.db_urls or config.db_urls,
-        pids=options.pids or config.pids,
-        probe_urls=options.urls or config.probe_urls,
-        log_paths=options.logs or config.log_paths,
+        db_urls=merged(config.db_urls, options.db_urls),
+        pids=merged(config.pids, options.pids),
+        probe_urls=merged(config.probe_urls, options.urls),
+        log_paths=merged(config.log_paths, options.logs),
     )
 
 
@@ -102,23 +107,6 @@ def run_check(item: GuideCheck, context: CheckContext) -> CheckResult:
     return CheckResult(item.id, item.title, outcome.status, outcome.summary, outcome.evidence, fix, jump)
 
 
-@dataclass
-class _NoCollection:
-    """Stand-in until `tui.snapshot.collect_all` exists: every other source reads as not available."""
-
-    sections: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    findings: list[Any] = field(default_factory=list)
-
-
 def live_collection(config: Config, observe: float) -> Callable[[], Collection]:
     """Collect every source once (the `tshoot doctor` path), when the first check asks for it."""
-
-    def fetch() -> Collection:
-        try:
-            from tui.snapshot import collect_all
-        except ImportError:
-            return _NoCollection()
-        return collect_all(config, observe)
-
-    return fetch
+    return lambda: collect_all(config, observe)
