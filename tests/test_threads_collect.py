@@ -1,0 +1,135 @@
+"""The Threads collector on bad input: non-Python pids, exiting pids, a hung py-spy, refused ptrace."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
+from tui.config import Config
+from tui.threads import pyspy
+from tui.threads.locksites import SourceIndex
+from tui.threads.source import ThreadsSource
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_one_bad_pid_never_hides_the_others(program, tmp_path):
+    python = program("deadlock_module_locks.py")
+    not_python = subprocess.Popen(["sleep", "60"])
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    try:
+        source = ThreadsSource(Config(pids=[not_python.pid, gone.pid, python.pid], thread_samples=2,
+                                      thread_sample_interval=0.1))
+        section = source.collect()
+    finally:
+        not_python.kill()
+        not_python.wait()
+    assert section.processes[str(not_python.pid)].error == "not a Python process"
+    assert section.processes[str(not_python.pid)].python is False
+    assert "does not exist" in section.processes[str(gone.pid)].error
+    assert section.processes[str(python.pid)].error is None
+    assert {t.name for t in section.processes[str(python.pid)].threads} >= {"order-worker", "restock-worker"}
+    assert [f.id for f in source.analyze(section)] == ["deadlock"]
+    assert python.pid in [c.pid for c in section.candidates]
+    assert not_python.pid not in [c.pid for c in section.candidates]
+
+
+def test_pid_exiting_mid_dump_is_reported_as_exited(program):
+    process = program("exits_soon.py")
+    source = ThreadsSource(Config(pids=[process.pid], thread_samples=6, thread_sample_interval=0.2))
+    record = source.collect().processes[str(process.pid)]
+    assert record.error is not None and "exited" in record.error
+    assert record.threads == []
+
+
+def test_watch_and_unwatch_at_runtime(program):
+    process = program("contention.py")
+    source = ThreadsSource(Config(thread_samples=1))
+    assert source.collect().processes == {}
+    source.watch(process.pid)
+    source.watch(process.pid)
+    assert source.watched == [process.pid]
+    assert source.collect().processes[str(process.pid)].threads
+    source.unwatch(process.pid)
+    assert source.collect().processes == {}
+
+
+def test_hung_pyspy_is_killed_and_the_target_resumed(pyspy_works, tmp_path):
+    """A py-spy that stops the target and hangs: the dump times out and the target runs again."""
+    target = subprocess.Popen(["sleep", "60"])
+    hanging = tmp_path / "py-spy"
+    hanging.write_text(f"#!/bin/sh\nkill -STOP {target.pid}\nexec sleep 60\n")
+    hanging.chmod(hanging.stat().st_mode | stat.S_IEXEC)
+    try:
+        with pytest.raises(pyspy.DumpError) as failure:
+            pyspy.dump(target.pid, locals_=False, native=False, timeout=0.5, binary=str(hanging))
+        assert "did not finish within 0.5s" in failure.value.reason
+        state = Path(f"/proc/{target.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        assert state not in ("T", "t")
+    finally:
+        target.kill()
+        target.wait()
+
+
+def test_missing_pyspy_says_how_to_install_it(tmp_path):
+    with pytest.raises(pyspy.DumpError) as failure:
+        pyspy.dump(os.getpid(), locals_=False, native=False, timeout=1, binary=str(tmp_path / "no-py-spy"))
+    assert "cannot run py-spy" in failure.value.reason and "pip install" in failure.value.remedy
+
+
+def test_pyspy_binary_comes_from_the_installed_package():
+    found = pyspy.find_pyspy()
+    assert found is not None and Path(found).parent == Path(sys.executable).parent
+
+
+@pytest.mark.parametrize("facts, reason, remedy", [
+    ((1000, 0, 1, 0), "belongs to uid 0", "sudo"),
+    ((1000, 1000, 1, 0), "kernel.yama.ptrace_scope=1", "sysctl -w kernel.yama.ptrace_scope=0"),
+    ((0, 0, 1, 0), "without the SYS_PTRACE capability", "--cap-add SYS_PTRACE"),
+    ((0, 0, 3, 1 << 19), "ptrace_scope=3", "reboot"),
+])
+def test_permission_refusals_name_the_cause_and_the_exact_remedy(facts, reason, remedy):
+    got_reason, got_remedy = pyspy.permission_remedy(*facts)
+    assert reason in got_reason and remedy in got_remedy
+
+
+def test_lock_sites_from_source():
+    index = SourceIndex(textwrap.dedent("""\
+        import threading
+        GUARD = threading.Lock()
+        def update(box, cond):
+            with GUARD:
+                box.lock.acquire()
+                try:
+                    with cond:
+                        cond.wait()
+                    with box.other, open("f") as fh:
+                        pass
+                finally:
+                    box.lock.release()
+                GUARD.acquire()
+        """))
+    waiting = index.context(5)
+    assert (waiting.waits.expr, waiting.waits.line) == ("box.lock", 5)
+    assert [(h.expr, h.line, h.module_level) for h in waiting.held] == [("GUARD", 4, True)]
+    assert [h.expr for h in index.context(8).held] == ["GUARD", "box.lock"]  # cond is released by wait()
+    assert index.context(9).waits.expr == "box.other"  # open(...) is a call, not a lock
+    assert [h.expr for h in index.context(10).held] == ["GUARD", "box.lock", "box.other"]
+    after_release = index.context(13)
+    assert after_release.waits.expr == "GUARD" and [h.expr for h in after_release.held] == ["GUARD"]
+    assert SourceIndex("def broken(:\n").context(1).waits is None
+
+
+def test_collector_modules_import_no_textual():
+    modules = [f"tui.threads.{p.stem}" for p in (ROOT / "tui" / "threads").glob("*.py") if p.stem != "pane"]
+    code = f"import sys; import {', '.join(modules)}; print('textual' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr

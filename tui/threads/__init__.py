@@ -1,0 +1,1 @@
+"""Threads pane: Python thread stacks from py-spy, stuck threads and lock deadlocks."""

@@ -1,0 +1,280 @@
+"""Wait-for graph between the stuck threads of one process: deadlocks (cycles) and lock contention.
+
+Pure functions over the collected records, so a replayed snapshot gives the same findings.
+A lock's identity is its source expression qualified by the object it hangs on (address from py-spy's
+--locals): `self._lock` on two objects is two locks, the same object under two names is one; a
+module-level lock is its module and name. Waits inside Condition/Event/queue/join/sleep/socket have
+no owner and never make an edge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from tui.findings import Finding
+from tui.threads.records import Frame, LockRef, ProcessThreads, ThreadRecord
+
+# Frames of the synchronisation primitives themselves: their internal locks are not the program's.
+_SYNC_INTERNALS = ("threading.py", "queue.py")
+_LOCK_WRAPPERS = {"Condition.__enter__", "Condition.__exit__", "__enter__", "__exit__"}
+# Waiting with no owner to blame: stdlib waits, and calls that block on time or I/O.
+_NO_OWNER_FILES = ("threading.py", "queue.py", "selectors.py", "socket.py", "ssl.py", "subprocess.py",
+                   "base_events.py", "connection.py", "_base.py", "popen_fork.py")
+_NO_OWNER_CALL = re.compile(r"\b(sleep|recv\w*|accept|select|poll|epoll|wait\w*|join|get|read\w*|communicate|result)\s*\(")
+_ROOT = re.compile(r"^([A-Za-z_]\w*)(.*)$", re.S)
+_TYPE_IN_REPR = re.compile(r"^<([\w.]+) (?:object )?at 0x")
+
+
+@dataclass
+class LockId:
+    key: str  # identity used for matching
+    label: str  # what the operator reads
+    resolved: bool  # identity rests on an address or a module-level name, not on a guess
+
+
+@dataclass
+class Holding:
+    lock: LockId
+    at: str  # file:line
+
+
+@dataclass
+class ThreadLocks:
+    thread: ThreadRecord
+    waits: LockId | None = None
+    waits_at: str = ""
+    waits_line: str = ""
+    holds: list[Holding] = field(default_factory=list)
+
+
+def _at(frame: Frame, line: int | None = None) -> str:
+    return f"{frame.filename}:{line or frame.line}"
+
+
+def _is_sync_internal(frame: Frame) -> bool:
+    return PurePath(frame.filename).name in _SYNC_INTERNALS and "python" in frame.filename
+
+
+def lock_id(frame: Frame, ref: LockRef) -> LockId:
+    """The identity of the lock `ref.expr` names in `frame`."""
+    match = _ROOT.match(ref.expr)
+    root, rest = (match.group(1), match.group(2)) if match else (ref.expr, "")
+    local = next((v for v in frame.locals if v.name == root and v.addr), None)
+    if local is not None:
+        type_match = _TYPE_IN_REPR.match(local.repr)
+        kind = type_match.group(1) if type_match else "object"
+        return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x})", True)
+    module = PurePath(frame.filename).stem
+    if ref.module_level:
+        return LockId(f"{frame.filename}:{ref.expr}", f"{module}.{ref.expr}", True)
+    return LockId(f"{frame.filename}:{frame.function}:{ref.expr}", f"{ref.expr} (in {module}.{frame.function})", False)
+
+
+def program_frame(thread: ThreadRecord) -> Frame | None:
+    """The innermost frame of the program's own statement (skipping Condition's __enter__ wrapper)."""
+    for frame in thread.frames:
+        if _is_sync_internal(frame) and frame.function in _LOCK_WRAPPERS:
+            continue
+        return frame
+    return None
+
+
+def thread_locks(thread: ThreadRecord) -> ThreadLocks:
+    """What the thread waits for (if it is blocked acquiring a lock) and every lock it holds."""
+    result = ThreadLocks(thread)
+    waiting_frame = program_frame(thread)
+    if (waiting_frame is not None and waiting_frame.waits is not None and not _is_sync_internal(waiting_frame)
+            and not thread.active and thread.native_lock_wait is not False):
+        result.waits = lock_id(waiting_frame, waiting_frame.waits)
+        result.waits_at = _at(waiting_frame, waiting_frame.waits.line)
+        result.waits_line = waiting_frame.line_text
+    for frame in thread.frames:
+        if _is_sync_internal(frame):
+            continue
+        for ref in frame.held:
+            result.holds.append(Holding(lock_id(frame, ref), _at(frame, ref.line)))
+    return result
+
+
+def thread_state(thread: ThreadRecord) -> str:
+    """idle / active / GIL / waiting (no owner) / waiting for a lock, plus "stuck Ns"."""
+    locks = thread_locks(thread)
+    if locks.waits is not None:
+        state = f"waiting for {locks.waits.label}"
+    elif thread.owns_gil:
+        state = "GIL"
+    elif thread.active:
+        state = "active"
+    elif _waits_without_owner(thread):
+        return "waiting (no owner)"
+    else:
+        state = "idle"
+    if thread.stuck and (locks.waits is not None or state == "idle"):
+        return f"{state}, stuck for {_seconds(thread.stuck_for_s)}"
+    return state
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
+
+
+def _waits_without_owner(thread: ThreadRecord) -> bool:
+    if not thread.frames:
+        return False
+    innermost = thread.frames[0]
+    if PurePath(innermost.filename).name in _NO_OWNER_FILES:
+        return True
+    return bool(_NO_OWNER_CALL.search(innermost.line_text))
+
+
+def analyze_process(process: ProcessThreads, stuck_threshold_s: float) -> list[Finding]:
+    """`deadlock` for every cycle in the wait-for graph; `lock-contention` for stuck waiters outside cycles."""
+    if process.error or not process.threads:
+        return []
+    one_sample = process.samples <= 1  # cannot tell stuck from busy: consider every waiter, as probable
+    locks = [thread_locks(t) for t in process.threads]
+    by_ident = {t.thread.ident: t for t in locks}
+    waiters = [t for t in locks if t.waits is not None and (t.thread.stuck or one_sample)]
+    edges: dict[int, list[tuple[ThreadLocks, bool]]] = {}  # waiter tid -> (holder, confirmed from memory)
+    for waiter in waiters:
+        edges[waiter.thread.tid] = _holders(waiter, locks, by_ident, process)
+    findings = []
+    in_cycles: set[int] = set()
+    for number, cycle in enumerate(_cycles(waiters, edges)):
+        in_cycles.update(t.thread.tid for t in cycle)
+        findings.append(_deadlock_finding(process, cycle, number, one_sample))
+    findings.extend(_contention_findings(process, waiters, edges, in_cycles, stuck_threshold_s, one_sample))
+    return findings
+
+
+def _holders(waiter: ThreadLocks, locks: list[ThreadLocks], by_ident: dict[int, ThreadLocks],
+             process: ProcessThreads) -> list[tuple[ThreadLocks, bool]]:
+    owner_addr = waiter.waits.key if waiter.waits.key.startswith("0x") and "." not in waiter.waits.key else None
+    owner = process.rlock_owners.get(owner_addr) if owner_addr else None
+    if owner is not None:  # an RLock whose owner was read from memory: no need to guess
+        holder = by_ident.get(owner.owner_ident)
+        return [(holder, True)] if holder is not None and holder is not waiter else []
+    holders = []
+    for other in locks:
+        if any(h.lock.key == waiter.waits.key for h in other.holds):
+            if other is waiter and waiter.thread.native_reentrant is not False:
+                continue  # re-entering a lock it holds only blocks on a plain Lock, proven by native frames
+            holders.append((other, False))
+    return holders
+
+
+def _cycles(waiters: list[ThreadLocks], edges: dict[int, list[tuple[ThreadLocks, bool]]]) -> list[list[ThreadLocks]]:
+    """Every elementary cycle, each once, starting at its lowest tid."""
+    found: list[list[ThreadLocks]] = []
+    by_tid = {w.thread.tid: w for w in waiters}
+
+    def walk(start: int, node: ThreadLocks, path: list[ThreadLocks], on_path: set[int]) -> None:
+        for holder, _ in edges.get(node.thread.tid, []):
+            tid = holder.thread.tid
+            if tid == start:
+                found.append(list(path))
+            elif tid > start and tid in by_tid and tid not in on_path:
+                walk(start, holder, path + [holder], on_path | {tid})
+
+    for start in sorted(by_tid):
+        walk(start, by_tid[start], [by_tid[start]], {start})
+    return found
+
+
+def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number: int, one_sample: bool) -> Finding:
+    entries = []
+    for index, member in enumerate(cycle):
+        previous = cycle[index - 1]  # it waits for a lock this member holds
+        held = next((h for h in member.holds if h.lock.key == previous.waits.key), None)
+        entries.append({
+            "name": member.thread.name,
+            "tid": member.thread.tid,
+            "holds": held.lock.label if held else previous.waits.label,
+            "held_at": held.at if held else "unknown (owner read from process memory)",
+            "waits_for": member.waits.label,
+            "waits_at": member.waits_at,
+            "waits_line": member.waits_line,
+            "stack": [f"{f.function} ({f.filename}:{f.line})" for f in member.thread.frames[:12]],
+        })
+    confirmed = not one_sample and all(
+        m.thread.native_lock_wait and m.waits.resolved and all(h.lock.resolved for h in m.holds) for m in cycle)
+    names = " and ".join(f'"{m.thread.name}"' for m in cycle)
+    subject = {"pid": process.pid} if number == 0 else {"pid": process.pid, "cycle": number + 1}
+    return Finding(
+        id="deadlock",
+        severity="critical",
+        source="threads",
+        title=f"Deadlock in pid {process.pid} ({process.name}): {names} wait for each other's locks",
+        detail=("Each of these threads holds a lock the next one waits for, so none can ever proceed. "
+                "Restart the process to recover; fix the code so every path takes these locks in one order "
+                "(or use one lock). The report lists where each lock was taken and where each thread waits."),
+        subject=subject,
+        evidence={"threads": entries, "confidence": "confirmed" if confirmed else "probable"},
+        guide="deadlock",
+    )
+
+
+def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
+                         edges: dict[int, list[tuple[ThreadLocks, bool]]], in_cycles: set[int],
+                         stuck_threshold_s: float, one_sample: bool) -> list[Finding]:
+    by_lock: dict[str, list[ThreadLocks]] = {}
+    for waiter in waiters:
+        if waiter.thread.tid in in_cycles or (not one_sample and waiter.thread.stuck_for_s < stuck_threshold_s):
+            continue
+        by_lock.setdefault(waiter.waits.key, []).append(waiter)
+    findings = []
+    for queued in by_lock.values():
+        lock = queued[0].waits
+        holders = [h for h, _ in edges.get(queued[0].thread.tid, [])]
+        holder = holders[0] if holders else None
+        holder_text = (f'held by "{holder.thread.name}" (tid {holder.thread.tid}, {thread_state(holder.thread)})'
+                       if holder else "no thread shows it held (acquired without release, or by native code?)")
+        longest = max(w.thread.stuck_for_s for w in queued)
+        findings.append(Finding(
+            id="lock-contention",
+            severity="warning",
+            source="threads",
+            title=f"{len(queued)} thread(s) of pid {process.pid} queued for {lock.label}, {holder_text}",
+            detail=("Threads are blocked on a lock that another thread keeps. This is not a deadlock: it clears "
+                    "when the holder releases it. Look at what the holder does while holding the lock "
+                    "(slow I/O, sleep, a long computation) and shorten that critical section."),
+            subject={"pid": process.pid, "lock": lock.label},
+            evidence={
+                "lock": lock.label,
+                "holder": ({"name": holder.thread.name, "tid": holder.thread.tid, "state": thread_state(holder.thread),
+                            "held_at": next((h.at for h in holder.holds if h.lock.key == lock.key), "unknown")}
+                           if holder else None),
+                "waiters": [{"name": w.thread.name, "tid": w.thread.tid, "waits_at": w.waits_at,
+                             "stuck_for_s": w.thread.stuck_for_s} for w in queued],
+                "longest_wait_s": longest,
+            },
+            guide="lock-contention",
+        ))
+    return findings
+
+
+def format_deadlock_report(finding: Finding) -> str:
+    """The jstack-style text of a `deadlock` finding, for the pane and `tshoot doctor`."""
+    threads = finding.evidence.get("threads", [])
+    pid = finding.subject.get("pid")
+    rule = "=" * 60
+    lines = [f"Found one Python-level deadlock in pid {pid} ({finding.evidence.get('confidence', 'probable')}):", rule]
+    for index, entry in enumerate(threads):
+        holder = threads[(index + 1) % len(threads)]
+        lines += [f'"{entry["name"]}" (tid {entry["tid"]}):',
+                  f"  waiting to lock {entry['waits_for']},",
+                  f'  which is held by "{holder["name"]}" (tid {holder["tid"]})']
+    lines += ["", "Python stack information for the threads listed above:", rule]
+    for entry in threads:
+        lines.append(f'"{entry["name"]}" (tid {entry["tid"]}):')
+        code = f"    {entry['waits_line']}" if entry.get("waits_line") else ""
+        lines.append(f"  - waiting to lock {entry['waits_for']} at {entry['waits_at']}")
+        if code:
+            lines.append(code)
+        lines.append(f"  - locked {entry['holds']} at {entry['held_at']}")
+        lines += [f"    at {frame}" for frame in entry.get("stack", [])]
+        lines.append("")
+    lines.append("Found 1 deadlock.")
+    return "\n".join(lines)

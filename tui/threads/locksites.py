@@ -1,0 +1,143 @@
+"""Which locks a line of Python source waits for and holds, read from the source itself (pure, `ast`).
+
+A thread blocked in `with X:` or `X.acquire()` shows that line in its innermost frame; the locks it
+holds are the items of every `with` block around the current line, and `X.acquire()` calls earlier in
+the same function that no `X.release()` undid before the current line (the acquire/try/finally
+pattern). `with cond: cond.wait()` does not hold `cond`: Condition.wait releases it while waiting.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from tui.threads.records import LockRef
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_RELEASING_WAITS = {"wait", "wait_for"}  # Condition methods that release the lock while they block
+
+
+@dataclass
+class LockContext:
+    waits: LockRef | None = None
+    held: list[LockRef] = field(default_factory=list)
+
+
+class SourceIndex:
+    """One parsed source file; answers `context(line)` for any frame in it."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        try:
+            self._tree: ast.Module | None = ast.parse(text)
+        except (SyntaxError, ValueError):
+            self._tree = None  # a file we cannot parse still shows its lines, without lock analysis
+        self._module_names = _bound_names(self._tree.body) if self._tree else set()
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+
+    def context(self, line: int) -> LockContext:
+        if self._tree is None or line <= 0:
+            return LockContext()
+        scope = _innermost_scope(self._tree, line)
+        body = scope.body if isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)) else [scope.body]
+        local_names = set() if isinstance(scope, ast.Module) else _scope_locals(scope)
+
+        def ref(expr: ast.expr, at: int) -> LockRef:
+            root = _root_name(expr)
+            module_level = root is not None and root in self._module_names and root not in local_names
+            return LockRef(expr=ast.unparse(expr), line=at, module_level=module_level)
+
+        context = LockContext()
+        acquired: list[LockRef] = []
+        released_wait: set[str] = set()
+        for node in _walk_scope(body):
+            if isinstance(node, (ast.With, ast.AsyncWith)):
+                lock_items = [item.context_expr for item in node.items if not isinstance(item.context_expr, ast.Call)]
+                if not lock_items or not (node.lineno <= line <= node.end_lineno):
+                    continue
+                if line < node.body[0].lineno:  # executing the `with` statement itself: acquiring
+                    if context.waits is None:
+                        on_line = [e for e in lock_items if e.lineno <= line <= e.end_lineno]
+                        context.waits = ref((on_line or lock_items)[0], node.lineno)
+                else:
+                    context.held.extend(ref(expr, node.lineno) for expr in lock_items)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                method, target = node.func.attr, node.func.value
+                if method == "acquire":
+                    if node.lineno <= line <= node.end_lineno:
+                        context.waits = context.waits or ref(target, node.lineno)
+                    elif node.end_lineno < line:
+                        acquired.append(ref(target, node.lineno))
+                elif method == "release" and node.end_lineno < line:
+                    _drop_last(acquired, ast.unparse(target))
+                elif method in _RELEASING_WAITS and node.lineno <= line <= node.end_lineno:
+                    released_wait.add(ast.unparse(target))
+        acquired.sort(key=lambda r: r.line)
+        context.held = [r for r in context.held + acquired if r.expr not in released_wait]
+        context.held.sort(key=lambda r: r.line)
+        return context
+
+
+def _innermost_scope(tree: ast.Module, line: int) -> ast.AST:
+    scope: ast.AST = tree
+    for node in ast.walk(tree):
+        if isinstance(node, _SCOPES) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            if scope is tree or node.lineno >= scope.lineno:  # ast.walk is breadth-first: deeper wins
+                scope = node
+    return scope
+
+
+def _walk_scope(body: list[ast.AST]):
+    """Every node of a function body in source order, without entering nested functions or classes."""
+    nodes = list(body)
+    found = []
+    while nodes:
+        node = nodes.pop()
+        found.append(node)
+        if not isinstance(node, (*_SCOPES, ast.ClassDef)):
+            nodes.extend(ast.iter_child_nodes(node))
+    found.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+    return found
+
+
+def _drop_last(acquired: list[LockRef], expr: str) -> None:
+    for index in range(len(acquired) - 1, -1, -1):
+        if acquired[index].expr == expr:
+            del acquired[index]
+            return
+
+
+def _root_name(expr: ast.expr) -> str | None:
+    while isinstance(expr, (ast.Attribute, ast.Subscript, ast.Call)):
+        expr = expr.func if isinstance(expr, ast.Call) else expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
+
+
+def _bound_names(body: list[ast.stmt]) -> set[str]:
+    """Names a module binds at top level (assignments, imports, defs) — including inside if/try blocks."""
+    names: set[str] = set()
+    for node in _walk_scope(body):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def _scope_locals(scope: ast.AST) -> set[str]:
+    """Parameters and names the function assigns, minus those it declares `global`."""
+    args = scope.args
+    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    names.update(a.arg for a in (args.vararg, args.kwarg) if a)
+    body = scope.body if isinstance(scope.body, list) else [scope.body]
+    declared_global: set[str] = set()
+    for node in _walk_scope(body):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Global):
+            declared_global.update(node.names)
+    return names - declared_global

@@ -1,0 +1,194 @@
+"""Run `py-spy dump` on one process, always under a timeout, and parse its JSON into thread records.
+
+py-spy pauses the target while it reads it. A dump that outlives its timeout is killed, and the target
+is sent SIGCONT if it was left stopped, so neither tshoot nor the inspected process ever stays frozen.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tui.redact import redact_value
+from tui.threads.records import Frame, LocalVar, ThreadRecord
+
+CAP_SYS_PTRACE = 19
+# Native functions a thread sits in while it blocks on a threading.Lock / RLock (CPython 3.8-3.13).
+_LOCK_ACQUIRE_NATIVE = {"lock_PyThread_acquire_lock", "rlock_acquire", "PyThread_acquire_lock_timed",
+                        "acquire_timed", "_PyMutex_LockTimed", "_PyRecursiveMutex_LockTimed"}
+_REENTRANT_NATIVE = {"rlock_acquire", "_PyRecursiveMutex_LockTimed"}
+
+
+class DumpError(Exception):
+    """A dump failed; `reason` says why in the operator's words and `remedy` what to do."""
+
+    def __init__(self, reason: str, remedy: str = "", *, not_python: bool = False, exited: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.remedy = remedy
+        self.not_python = not_python
+        self.exited = exited
+
+
+@dataclass
+class Dump:
+    threads: list[ThreadRecord] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the py-spy run: an upper bound on how long the target was paused
+
+
+def find_pyspy() -> str | None:
+    """The py-spy binary of the installed package (venv bin, then the distribution's files), else PATH."""
+    beside_python = shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if beside_python:
+        return beside_python
+    try:
+        files = importlib.metadata.distribution("py-spy").files or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for file in files:
+        if file.name == "py-spy":
+            located = Path(file.locate()).resolve()
+            if located.is_file() and os.access(located, os.X_OK):
+                return str(located)
+    return shutil.which("py-spy")
+
+
+def dump(pid: int, *, locals_: bool, native: bool, timeout: float, binary: str | None = None) -> Dump:
+    """One `py-spy dump --json` of `pid`; raises DumpError with the reason and the remedy."""
+    binary = binary or find_pyspy()
+    if binary is None:
+        raise DumpError("py-spy is not installed", "pip install py-spy (it ships the binary); or put py-spy on PATH")
+    command = [binary, "dump", "--pid", str(pid), "--json"]
+    command += ["--locals"] if locals_ else []
+    command += ["--native"] if native else []
+    started = time.monotonic()
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:  # run() has killed py-spy; make sure the target runs again
+        _resume_if_stopped(pid)
+        raise DumpError(f"py-spy did not finish within {timeout:g}s (killed; the process was resumed)",
+                        "the process may be huge or py-spy may not support its Python version; retry, or raise "
+                        "collector_timeout in the config") from None
+    except OSError as exc:
+        raise DumpError(f"cannot run py-spy at {binary}: {exc}", "reinstall py-spy: pip install --force-reinstall py-spy") from None
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        raise explain_failure(pid, result.stderr + result.stdout)
+    try:
+        raw = json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise DumpError(f"py-spy printed output that is not JSON ({exc})", "check the py-spy version: pip install -U py-spy") from None
+    return Dump(threads=parse_threads(raw), seconds=seconds)
+
+
+def parse_threads(raw: list[dict]) -> list[ThreadRecord]:
+    """Thread records from py-spy's JSON: Python frames innermost first, native frames folded into flags."""
+    threads = []
+    for entry in raw:
+        python_frames, native_names = [], []
+        for frame in entry.get("frames") or []:
+            if frame.get("module") is None:  # py-spy sets `module` only on native frames
+                python_frames.append(_frame(frame))
+            elif not python_frames:  # native frames inside the innermost Python frame
+                native_names.append(frame.get("name", ""))
+        unwound = any(frame.get("module") is not None for frame in entry.get("frames") or [])
+        threads.append(ThreadRecord(
+            tid=int(entry.get("os_thread_id") or 0),
+            ident=int(entry.get("thread_id") or 0),
+            name=entry.get("thread_name") or "",
+            active=bool(entry.get("active")),
+            owns_gil=bool(entry.get("owns_gil")),
+            frames=python_frames,
+            native_lock_wait=bool(_LOCK_ACQUIRE_NATIVE.intersection(native_names)) if unwound else None,
+            native_reentrant=bool(_REENTRANT_NATIVE.intersection(native_names)) if unwound else None,
+        ))
+    return threads
+
+
+def _frame(frame: dict) -> Frame:
+    return Frame(
+        function=frame.get("name") or "?",
+        filename=frame.get("filename") or "?",
+        line=int(frame.get("line") or 0),
+        locals=[LocalVar(name=v.get("name", "?"), repr=redact_value(v.get("name", ""), v.get("repr") or ""),
+                         addr=int(v.get("addr") or 0), is_arg=bool(v.get("arg")))
+                for v in frame.get("locals") or []],
+    )
+
+
+def explain_failure(pid: int, output: str) -> DumpError:
+    """Turn py-spy's error text into the reason and the exact remedy."""
+    text = output.lower()
+    if "permission denied" in text or "operation not permitted" in text or "os error 1)" in text:
+        reason, remedy = diagnose_permission(pid)
+        return DumpError(reason, remedy)
+    if not Path(f"/proc/{pid}").exists() or "check that the process is running" in text:
+        return DumpError(f"process {pid} exited", "pick another process", exited=True)
+    if "failed to find python version" in text or "failed to find a python interpreter" in text:
+        return DumpError(f"pid {pid} is not a Python process (or py-spy cannot read its Python version)",
+                         "choose a Python process; for an unusual Python build try: pip install -U py-spy",
+                         not_python=True)
+    first_error = next((line for line in output.splitlines() if line.strip().lower().startswith("error")), output.strip()[:200])
+    return DumpError(f"py-spy failed on pid {pid}: {first_error}", "pip install -U py-spy; check the Python version is supported")
+
+
+def diagnose_permission(pid: int) -> tuple[str, str]:
+    """Why ptrace was refused here: not root, kernel.yama.ptrace_scope, or a container without SYS_PTRACE."""
+    try:
+        target_uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        target_uid = None
+    return permission_remedy(os.geteuid(), target_uid, _read_int("/proc/sys/kernel/yama/ptrace_scope"), _cap_eff())
+
+
+def permission_remedy(euid: int, target_uid: int | None, ptrace_scope: int | None, cap_eff: int | None) -> tuple[str, str]:
+    """The reason and remedy for a refused ptrace, from the facts that decide it (pure, so it is testable)."""
+    has_ptrace_cap = cap_eff is not None and bool(cap_eff >> CAP_SYS_PTRACE & 1)
+    if ptrace_scope == 3:
+        return ("ptrace is disabled on this host (kernel.yama.ptrace_scope=3)",
+                "the setting cannot be lowered until reboot: set kernel.yama.ptrace_scope=1 in /etc/sysctl.d and reboot")
+    if euid == 0 and not has_ptrace_cap:
+        return ("tshoot runs as root but without the SYS_PTRACE capability (a container?)",
+                "docker run --cap-add SYS_PTRACE ... (Kubernetes: securityContext.capabilities.add: [SYS_PTRACE])")
+    if euid != 0 and target_uid is not None and target_uid != euid:
+        return (f"the process belongs to uid {target_uid} and tshoot runs as uid {euid}",
+                "run tshoot with sudo, or as the process's user")
+    if euid != 0 and ptrace_scope in (1, 2):
+        return (f"kernel.yama.ptrace_scope={ptrace_scope} lets only root attach to other processes",
+                "run tshoot with sudo, or: sudo sysctl -w kernel.yama.ptrace_scope=0")
+    return ("permission denied attaching to the process", "run tshoot with sudo (root with CAP_SYS_PTRACE)")
+
+
+def _resume_if_stopped(pid: int) -> None:
+    """A killed py-spy normally detaches cleanly; if the target is still stopped ('T'), continue it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state in ("T", "t"):
+            os.kill(pid, signal.SIGCONT)
+    except (OSError, IndexError):
+        pass  # gone, or not ours to signal: nothing to resume
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _cap_eff() -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return None

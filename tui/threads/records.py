@@ -1,0 +1,84 @@
+"""The records the Threads source collects; plain JSON-friendly dataclasses (they go into snapshots)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LocalVar:
+    name: str
+    repr: str  # masked with tui.redact before it is stored
+    addr: int = 0  # object address in the target process; qualifies lock identity
+    is_arg: bool = False
+
+
+@dataclass
+class LockRef:
+    expr: str  # source expression of the lock, e.g. "self._lock", "ACCOUNTS_LOCK"
+    line: int  # the `with` / `acquire()` line
+    module_level: bool = False  # the expression starts at a module-level name of the frame's file
+
+
+@dataclass
+class Frame:
+    function: str
+    filename: str
+    line: int
+    line_text: str = ""  # the source line, read through /proc/<pid>/root
+    locals: list[LocalVar] = field(default_factory=list)
+    waits: LockRef | None = None  # lock the statement at `line` acquires (`with X:`, `X.acquire()`)
+    held: list[LockRef] = field(default_factory=list)  # locks this frame holds at `line`
+
+
+@dataclass
+class ThreadRecord:
+    tid: int  # OS thread id (what top -H shows)
+    ident: int  # Python thread ident (pthread id); RLock owners are stored as this
+    name: str
+    active: bool  # py-spy: on CPU (not idle in a syscall)
+    owns_gil: bool
+    frames: list[Frame] = field(default_factory=list)  # innermost first
+    stuck: bool = False  # stack unchanged across every sample of the poll
+    stuck_for_s: float = 0.0  # since the stack was first seen unchanged (across polls too)
+    native_lock_wait: bool | None = None  # native frames show a lock acquire; None when not unwound
+    native_reentrant: bool | None = None  # the native acquire is an RLock's
+
+
+@dataclass
+class RLockOwner:
+    owner_ident: int  # 0 when nobody owns it
+    count: int
+
+
+@dataclass
+class ProcessThreads:
+    pid: int
+    name: str = ""
+    cmdline: str = ""
+    python: bool = True
+    python_version: str = ""
+    error: str | None = None  # why this pid could not be dumped
+    remedy: str = ""
+    threads: list[ThreadRecord] = field(default_factory=list)
+    samples: int = 0
+    sample_interval: float = 0.0
+    dump_seconds: float = 0.0  # slowest single py-spy dump: how long the target was paused
+    warnings: list[str] = field(default_factory=list)  # e.g. source files newer than the process
+    rlock_owners: dict[str, RLockOwner] = field(default_factory=dict)  # hex address -> owner read from memory
+    jstack: str | None = None  # a JVM's own thread dump, when jstack is on PATH
+
+
+@dataclass
+class PythonCandidate:
+    pid: int
+    name: str
+    cmdline: str
+    python_version: str = ""
+
+
+@dataclass
+class ThreadsSection:
+    processes: dict[str, ProcessThreads] = field(default_factory=dict)  # keyed by str(pid)
+    candidates: list[PythonCandidate] = field(default_factory=list)  # Python processes, for the chooser
+    collected_at: float = 0.0

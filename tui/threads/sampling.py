@@ -1,0 +1,131 @@
+"""Several dumps a short interval apart: which threads are stuck, and for how long; source lines per frame.
+
+A thread is stuck when its Python stack is identical in every sample of a poll; how long is counted
+from the first poll that saw that same stack, so it keeps growing across refreshes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tui.threads import pyspy
+from tui.threads.locksites import SourceIndex
+from tui.threads.pythonprocs import source_path
+from tui.threads.records import ThreadRecord
+
+Signature = tuple[tuple[str, str, int], ...]
+
+
+def signature(thread: ThreadRecord) -> Signature:
+    return tuple((f.filename, f.function, f.line) for f in thread.frames)
+
+
+@dataclass
+class Sampled:
+    threads: list[ThreadRecord]
+    samples: int
+    dump_seconds: float  # slowest single dump
+
+
+def sample(pid: int, samples: int, interval: float, timeout: float, binary: str | None) -> Sampled:
+    """`samples` dumps; the last one with locals and native frames (falling back without native)."""
+    samples = max(1, samples)
+    signatures: list[dict[int, Signature]] = []
+    slowest = 0.0
+    for index in range(samples):
+        last = index == samples - 1
+        if index:
+            time.sleep(interval)
+        if last:
+            try:
+                result = pyspy.dump(pid, locals_=True, native=True, timeout=timeout, binary=binary)
+            except pyspy.DumpError as exc:
+                if exc.exited or exc.not_python:
+                    raise
+                # some builds cannot be unwound natively; the Python stacks are what matter
+                result = pyspy.dump(pid, locals_=True, native=False, timeout=timeout, binary=binary)
+        else:
+            result = pyspy.dump(pid, locals_=False, native=False, timeout=timeout, binary=binary)
+        slowest = max(slowest, result.seconds)
+        signatures.append({t.tid: signature(t) for t in result.threads})
+    threads = result.threads
+    if samples > 1:
+        for thread in threads:
+            mine = signature(thread)
+            thread.stuck = all(sample_sigs.get(thread.tid) == mine for sample_sigs in signatures)
+    return Sampled(threads=threads, samples=samples, dump_seconds=slowest)
+
+
+class StuckClock:
+    """Remembers since when each (pid, tid) has shown its current stack, across polls."""
+
+    def __init__(self) -> None:
+        self._since: dict[tuple[int, int], tuple[Signature, float]] = {}
+
+    def update(self, pid: int, threads: list[ThreadRecord], window_s: float, now: float) -> None:
+        seen = set()
+        for thread in threads:
+            key = (pid, thread.tid)
+            seen.add(key)
+            mine = signature(thread)
+            previous = self._since.get(key)
+            if not thread.stuck:
+                self._since.pop(key, None)
+                continue
+            if previous is None or previous[0] != mine:
+                previous = (mine, now - window_s)  # it was already unchanged for the sampling window
+                self._since[key] = previous
+            thread.stuck_for_s = round(now - previous[1], 1)
+        for key in [k for k in self._since if k[0] == pid and k not in seen]:
+            del self._since[key]
+
+    def forget(self, pid: int) -> None:
+        for key in [k for k in self._since if k[0] == pid]:
+            del self._since[key]
+
+
+@dataclass
+class SourceCache:
+    """Parsed source files per (pid, filename), re-read when the file changes."""
+
+    _files: dict[tuple[int, str], tuple[float, SourceIndex | None]] = field(default_factory=dict)
+
+    def annotate(self, pid: int, threads: list[ThreadRecord], process_started: float) -> list[str]:
+        """Fill each frame's line text and lock context; return warnings about files newer than the process."""
+        warnings = []
+        for thread in threads:
+            for frame in thread.frames:
+                index, mtime = self._index(pid, frame.filename)
+                if index is None:
+                    continue
+                if mtime > process_started:
+                    warning = f"{frame.filename} changed after the process started: lines may not match"
+                    if warning not in warnings:
+                        warnings.append(warning)
+                frame.line_text = index.line_text(frame.line)
+                context = index.context(frame.line)
+                frame.waits, frame.held = context.waits, context.held
+        return warnings
+
+    def _index(self, pid: int, filename: str) -> tuple[SourceIndex | None, float]:
+        path = source_path(pid, filename)
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            return None, 0.0
+        cached = self._files.get((pid, filename))
+        if cached is None or cached[0] != mtime:
+            try:
+                text = Path(path).read_text(encoding="utf-8", errors="replace")
+                cached = (mtime, SourceIndex(text))
+            except OSError:
+                cached = (mtime, None)
+            self._files[(pid, filename)] = cached
+        return cached[1], mtime
+
+    def forget(self, pid: int) -> None:
+        for key in [k for k in self._files if k[0] == pid]:
+            del self._files[key]

@@ -1,0 +1,143 @@
+"""ThreadsSource: dumps of the watched Python processes, stuck threads, deadlocks and contention.
+
+Watched pids are `config.pids` plus those added at runtime with `watch(pid)` (the Processes pane's
+Enter, `--pid`). Each pid fails alone: its error and remedy are stored in its own entry.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import psutil
+
+from tui.config import Config
+from tui.findings import Finding
+from tui.source import Source
+from tui.threads import pyspy, pythonprocs
+from tui.threads.deadlock import analyze_process
+from tui.threads.records import ProcessThreads, ThreadsSection
+from tui.threads.sampling import SourceCache, StuckClock, sample
+
+CANDIDATES_EVERY_S = 10.0  # the process list changes slowly; scanning /proc/*/maps each poll is waste
+MAX_THREADS_KEPT = 1000  # a process with thousands of threads still renders; the rest is counted
+
+
+class ThreadsSource(Source):
+    name = "threads"
+    title = "Threads"
+    section_type = ThreadsSection
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self._watched: list[int] = list(dict.fromkeys(config.pids))
+        self._only: int | None = None  # live mode: re-dump just this pid
+        self._lock = threading.Lock()
+        self._stuck_clock = StuckClock()
+        self._sources = SourceCache()
+        self._candidates: list = []
+        self._candidates_at = -CANDIDATES_EVERY_S
+        self._binary = pyspy.find_pyspy()
+
+    @property
+    def watched(self) -> list[int]:
+        with self._lock:
+            return list(self._watched)
+
+    def watch(self, pid: int) -> None:
+        with self._lock:
+            if pid not in self._watched:
+                self._watched.append(pid)
+
+    def unwatch(self, pid: int) -> None:
+        with self._lock:
+            if pid in self._watched:
+                self._watched.remove(pid)
+            if self._only == pid:
+                self._only = None
+        self._stuck_clock.forget(pid)
+        self._sources.forget(pid)
+
+    def focus(self, pid: int | None) -> None:
+        """Re-dump only `pid` on each poll (the pane's live mode); None dumps every watched pid."""
+        with self._lock:
+            self._only = pid
+
+    def collect(self) -> ThreadsSection:
+        with self._lock:
+            pids = [self._only] if self._only in self._watched else list(self._watched)
+        section = ThreadsSection(collected_at=time.time())
+        for pid in pids:
+            section.processes[str(pid)] = self.collect_pid(pid)
+        section.candidates = self._python_candidates()
+        return section
+
+    def collect_pid(self, pid: int) -> ProcessThreads:
+        """Sample one process; every failure becomes this pid's error with its remedy."""
+        entry = ProcessThreads(pid=pid, samples=self.config.thread_samples,
+                               sample_interval=self.config.thread_sample_interval)
+        try:
+            entry.name, entry.cmdline, started = pythonprocs.describe(pid)
+        except psutil.NoSuchProcess:
+            entry.error, entry.remedy = f"process {pid} does not exist (it exited?)", "pick another process"
+            return entry
+        except psutil.Error as exc:
+            entry.error, entry.remedy = f"cannot read process {pid}: {exc}", "run tshoot with sudo"
+            return entry
+        runtime = pythonprocs.runtime_of(pid)
+        entry.python_version = runtime.version
+        if runtime.kind == "jvm":
+            entry.python = False
+            entry.jstack = pythonprocs.jstack(pid, self.config.collector_timeout)
+            entry.error = "not a Python process (a JVM)" + ("" if entry.jstack else "; jstack is not on PATH")
+            entry.remedy = "its jstack output is shown below" if entry.jstack else "install a JDK to get jstack"
+            return entry
+        if runtime.kind != "python":
+            if not psutil.pid_exists(pid):
+                entry.error, entry.remedy = f"process {pid} exited", "pick another process"
+                return entry
+            entry.python = False
+            entry.error, entry.remedy = "not a Python process", "choose a process from the Python list"
+            return entry
+        try:
+            sampled = sample(pid, self.config.thread_samples, self.config.thread_sample_interval,
+                             self._dump_timeout(), self._binary)
+        except pyspy.DumpError as exc:
+            entry.error, entry.remedy, entry.python = exc.reason, exc.remedy, not exc.not_python
+            if exc.exited:
+                self._stuck_clock.forget(pid)
+            return entry
+        entry.samples, entry.dump_seconds = sampled.samples, round(sampled.dump_seconds, 3)
+        threads = sampled.threads
+        if len(threads) > MAX_THREADS_KEPT:
+            entry.warnings.append(f"{len(threads)} threads: showing the first {MAX_THREADS_KEPT}")
+            threads = threads[:MAX_THREADS_KEPT]
+        window = (sampled.samples - 1) * self.config.thread_sample_interval
+        self._stuck_clock.update(pid, threads, window, time.monotonic())
+        entry.warnings += self._sources.annotate(pid, threads, started)
+        entry.rlock_owners = pythonprocs.read_rlock_owners(pid, runtime.version, _rlock_addresses(threads))
+        entry.threads = threads
+        return entry
+
+    def analyze(self, section: ThreadsSection) -> list[Finding]:
+        findings: list[Finding] = []
+        for process in section.processes.values():
+            findings += analyze_process(process, self.config.thresholds.stuck_thread_s)
+        return findings
+
+    def _dump_timeout(self) -> float:
+        return max(2.0, min(self.config.collector_timeout / 2, 10.0))
+
+    def _python_candidates(self) -> list:
+        now = time.monotonic()
+        if now - self._candidates_at >= CANDIDATES_EVERY_S:
+            self._candidates = pythonprocs.python_candidates(exclude={os.getpid()})
+            self._candidates_at = now
+        return self._candidates
+
+
+def _rlock_addresses(threads) -> list[int]:
+    """Addresses of RLock objects held in locals: their owner can be read from memory."""
+    return sorted({v.addr for t in threads for f in t.frames for v in f.locals
+                   if v.addr and v.repr.startswith("<_thread.RLock")})
