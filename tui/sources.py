@@ -7,9 +7,11 @@ from tui.containers.source import ContainersSource
 from tui.env.source import EnvSource
 from tui.processes.source import ProcessesSource
 from tui.source import Source
+from tui.threads.source import ThreadsSource
 
 SOURCE_CLASSES: list[type[Source]] = [
     ProcessesSource,
+    ThreadsSource,
     ContainersSource,
     EnvSource,
 ]
