@@ -88,7 +88,7 @@ def format_table(diff: EnvDiff, include_same: bool, width: int) -> str:
     counts = diff.counts()
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "nothing to compare"
     hidden_same = "" if include_same or not counts[SAME] else f" ({counts[SAME]} same not listed; --all lists them)"
-    lines += ["" if rows else "no differences", summary + hidden_same]
+    lines += ["" if diff.differs else "no differences", summary + hidden_same]
     return "\n".join(lines) + "\n"
 
 

@@ -29,8 +29,9 @@ _MYSQL_SETTINGS = ("max_connections", "wait_timeout", "interactive_timeout", "lo
 def load_database(url: str, spec: str) -> Side:
     label = mask_url(url)
     try:
-        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool,
-                                          connect_args=_connect_args(url))
+        parsed = sqlalchemy.engine.make_url(url)
+        engine = sqlalchemy.create_engine(parsed, poolclass=sqlalchemy.pool.NullPool,
+                                          connect_args=_connect_args(parsed))
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise SideError(f"db:{label}: not a database URL SQLAlchemy understands ({redact_text(str(exc))})") from None
     except ImportError as exc:
@@ -46,11 +47,11 @@ def load_database(url: str, spec: str) -> Side:
     return Side(spec, "db", label, {DATABASE: values})
 
 
-def _connect_args(url: str) -> dict[str, Any]:
-    """Bound the connect; PostgreSQL also gets a statement timeout so a locked catalog cannot hang us."""
-    backend = url.split(":", 1)[0].split("+", 1)[0]
-    if backend.startswith("postgres"):
-        return {"connect_timeout": CONNECT_TIMEOUT_S, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"}
+def _connect_args(url: sqlalchemy.engine.URL) -> dict[str, Any]:
+    """Bound the connect (and, for MariaDB, each read)."""
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return {"connect_timeout": CONNECT_TIMEOUT_S}
     if backend in ("mysql", "mariadb"):
         return {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": STATEMENT_TIMEOUT_MS // 1000}
     return {}
@@ -59,7 +60,9 @@ def _connect_args(url: str) -> dict[str, Any]:
 def _settings(connection) -> dict[str, str]:
     dialect = connection.dialect.name
     if dialect == "postgresql":
-        rows = connection.execute(text("SELECT name, setting, unit FROM pg_settings WHERE name = ANY(:names)"),
+        # Our own timeout, so a locked catalog cannot hang us; reset_val reports the session default, not it.
+        connection.execute(text(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+        rows = connection.execute(text("SELECT name, reset_val, unit FROM pg_settings WHERE name = ANY(:names)"),
                                   {"names": list(_PG_SETTINGS)})
         values = {f"setting.{name}": f"{setting}{_pg_unit(unit)}" for name, setting, unit in rows}
         values["setting.version"] = connection.execute(text("SHOW server_version")).scalar_one()

@@ -92,8 +92,7 @@ def _env_files_in(directory: str, configured: set[str], problems: list[str]) -> 
 
 
 def tshoot_family() -> set[int]:
-    """tshoot, its children and the shells above it: their environment is the operator's, not an app's."""
+    """tshoot and the shells above it: their environment is the operator's, not an app's. (tshoot's own
+    children are short-lived probes; they are not excluded, so a tested child process is seen.)"""
     me = psutil.Process()
-    pids = {me.pid} | {child.pid for child in me.children(recursive=True)}
-    pids |= {parent.pid for parent in me.parents()}
-    return pids
+    return {me.pid} | {parent.pid for parent in me.parents()}
