@@ -26,6 +26,7 @@ class Thresholds:
     swap_in_out_mb_per_s: float = 10.0  # swapping this hard is memory pressure too
     idle_in_transaction_s: float = 60.0
     slow_query_s: float = 30.0
+    blocked_query_s: float = 1.0  # lock waits shorter than this are ordinary contention, not a finding
     connection_saturation_percent: float = 80.0
     container_memory_percent: float = 90.0
     stuck_thread_s: float = 5.0

@@ -1,0 +1,170 @@
+"""PostgreSQL: sessions, lock waits, connection usage, scan statistics and pg_stat_statements in one poll.
+
+Every statement is prefixed with TSHOOT_SQL so tshoot's own statements can be left out of pg_stat_statements.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Callable
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from tui.databases.connection import APPLICATION_NAME, describe_error
+from tui.databases.records import ConnectionUsage, DbSession, LockWait, ServerState, TableScans, TopStatement
+from tui.redact import redact_text
+
+TSHOOT_SQL = "/* tshoot */ "
+QUERY_TEXT_LIMIT = 4000
+
+_SERVER = TSHOOT_SQL + """SELECT current_setting('server_version'), current_setting('server_version_num')::int,
+  current_setting('max_connections')::int"""
+
+_SESSIONS = TSHOOT_SQL + """SELECT pid, coalesce(usename, ''), coalesce(datname, ''), coalesce(application_name, ''),
+  host(client_addr), client_port, coalesce(state, ''),
+  coalesce(wait_event_type || ':' || wait_event, ''),
+  extract(epoch FROM now() - xact_start)::float8, extract(epoch FROM now() - query_start)::float8,
+  extract(epoch FROM now() - state_change)::float8, left(query, %d),
+  pid = pg_backend_pid() OR application_name = '%s' AS own,
+  CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END
+FROM pg_stat_activity WHERE backend_type = 'client backend'""" % (QUERY_TEXT_LIMIT, APPLICATION_NAME)
+
+# The lock each waiting backend asked for; a row-lock waiter's relation is that of the tuple lock it holds.
+_LOCK_WAITS = TSHOOT_SQL + """SELECT DISTINCT ON (l.pid) l.pid, l.locktype, l.mode, l.relation::regclass::text,
+  (SELECT t.relation::regclass::text FROM pg_locks t WHERE t.pid = l.pid AND t.locktype = 'tuple' LIMIT 1),
+  l.transactionid::text, {waited}
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE NOT l.granted ORDER BY l.pid"""
+
+_TABLE_SCANS = TSHOOT_SQL + """SELECT schemaname || '.' || relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0),
+  n_live_tup
+FROM pg_stat_user_tables WHERE seq_tup_read > 0 ORDER BY seq_tup_read DESC LIMIT 20"""
+
+_TOP_STATEMENTS = TSHOOT_SQL + """SELECT left(query, %d), calls, {total}, {mean}, rows FROM pg_stat_statements
+WHERE query NOT LIKE :own_statements ORDER BY {total} DESC LIMIT 10""" % QUERY_TEXT_LIMIT
+
+
+def collect(connection: Connection) -> ServerState:
+    version, version_num, max_connections = connection.exec_driver_sql(_SERVER).one()
+    state = ServerState(version=f"PostgreSQL {version}")
+    rows = connection.exec_driver_sql(_SESSIONS).all()
+    state.sessions = [_session(row) for row in rows if not row[12]]
+    state.usage = connection_usage(rows, max_connections)
+    if any(s.blocking_ids for s in state.sessions):
+        waited = "extract(epoch FROM now() - coalesce(l.waitstart, a.query_start))::float8" if version_num >= 140000 \
+            else "extract(epoch FROM now() - a.query_start)::float8"
+        blocking = {s.id: s.blocking_ids for s in state.sessions}
+        lock_rows = connection.exec_driver_sql(_LOCK_WAITS.format(waited=waited)).all()
+        state.lock_waits = [_lock_wait(row, blocking) for row in lock_rows if blocking.get(row[0])]
+    state.tables = _optional(state.notes, "table scan statistics", lambda: [
+        TableScans(*row) for row in connection.exec_driver_sql(_TABLE_SCANS).all()
+    ]) or []
+    state.top_statements = _top_statements(connection, version_num, state.notes)
+    return state
+
+
+def _session(row: Any) -> DbSession:
+    (pid, user, database, application, client_addr, client_port, state, wait, xact_age, query_age, state_age,
+     query, _own, blocking) = row
+    return DbSession(
+        id=pid, user=user, database=database, application=application, client_addr=client_addr,
+        client_port=client_port if client_port and client_port > 0 else None, state=state, wait=wait,
+        xact_age_s=xact_age, query_age_s=query_age, state_age_s=state_age, query=redact_text(query or ""),
+        blocking_ids=sorted(blocking or []),
+    )
+
+
+def connection_usage(rows: list[Any], max_connections: int) -> ConnectionUsage:
+    """All client connections (tshoot's included: they count against the limit too), broken down three ways."""
+    return ConnectionUsage(
+        connections=len(rows),
+        max_connections=max_connections,
+        by_user=dict(Counter(row[1] or "?" for row in rows).most_common()),
+        by_application=dict(Counter(row[3] or "(none)" for row in rows).most_common()),
+        by_client=dict(Counter(row[4] or "local socket" for row in rows).most_common()),
+    )
+
+
+def _lock_wait(row: Any, blocking: dict[int, list[int]]) -> LockWait:
+    pid, locktype, mode, relation, tuple_relation, transaction_id, waited = row
+    table = relation or tuple_relation
+    if locktype == "transactionid":
+        lock = f"{mode} on transaction {transaction_id}" + (f" (row of {table})" if table else "")
+    else:
+        lock = f"{mode} on {locktype}" + (f" of {table}" if table else "")
+    return LockWait(blocked_id=pid, blocking_ids=blocking[pid], lock=lock, mode=mode, relation=table,
+                    waited_s=round(waited or 0.0, 3))
+
+
+def _top_statements(connection: Connection, version_num: int, notes: list[str]) -> list[TopStatement]:
+    installed = connection.exec_driver_sql(
+        TSHOOT_SQL + "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").first()
+    if not installed:
+        notes.append("pg_stat_statements is not installed in this database: CREATE EXTENSION pg_stat_statements "
+                     "(the server needs shared_preload_libraries = 'pg_stat_statements')")
+        return []
+    columns = ("total_exec_time", "mean_exec_time") if version_num >= 130000 else ("total_time", "mean_time")
+    sql = _TOP_STATEMENTS.format(total=columns[0], mean=columns[1])
+    rows = _optional(notes, "pg_stat_statements", lambda: connection.execute(
+        text(sql), {"own_statements": TSHOOT_SQL.strip() + "%"}).all()) or []
+    return [TopStatement(redact_text(q or ""), calls, round(total, 3), round(mean, 3), n) for q, calls, total, mean, n
+            in rows]
+
+
+def _optional(notes: list[str], what: str, read: Callable[[], Any]) -> Any:
+    """Read something a server may refuse (permissions, missing library) without losing the rest of the poll."""
+    try:
+        return read()
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
+        notes.append(f"{what}: {describe_error(exc)}")
+        return None
+
+
+_EXPLAINABLE = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE|MERGE)\b", re.IGNORECASE)
+
+
+def explain(connection: Connection, pid: int) -> str:
+    """The plan of the statement a backend is running (EXPLAIN only: nothing is executed)."""
+    row = connection.execute(
+        text(TSHOOT_SQL + "SELECT query, state, current_setting('server_version_num')::int "
+             "FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).first()
+    if row is None:
+        raise ValueError(f"backend {pid} no longer exists")
+    query, state, version_num = row
+    statement = explainable_statement(query or "")
+    prefix = "EXPLAIN "
+    if re.search(r"\$\d+", statement):
+        if version_num < 160000:
+            raise ValueError("the query has bind parameters ($1, ...): PostgreSQL before 16 cannot plan it without "
+                             "values (EXPLAIN (GENERIC_PLAN) needs 16+)")
+        prefix = "EXPLAIN (GENERIC_PLAN) "
+    plan = connection.exec_driver_sql(TSHOOT_SQL + prefix + statement).scalars().all()
+    heading = f"backend {pid} ({state}): {redact_text(statement)[:200]}"
+    return redact_text("\n".join([heading, "", *plan]))
+
+
+def explainable_statement(query: str) -> str:
+    """One plannable statement, or ValueError saying why not (utility commands, several statements, none)."""
+    statement = query.strip().rstrip(";").strip()
+    if not statement:
+        raise ValueError("the session has no query to explain")
+    if ";" in statement:
+        raise ValueError("the query text holds several statements: EXPLAIN only plans one")
+    if not _EXPLAINABLE.match(statement):
+        first = statement.split(None, 1)[0].upper()
+        raise ValueError(f"{first} statements have no plan: EXPLAIN works on SELECT, INSERT, UPDATE, DELETE")
+    return statement
+
+
+def interrupt(connection: Connection, pid: int, terminate: bool) -> str:
+    """pg_cancel_backend (cancel the running query) or pg_terminate_backend (end the session)."""
+    function = "pg_terminate_backend" if terminate else "pg_cancel_backend"
+    done = connection.execute(text(f"{TSHOOT_SQL}SELECT {function}(:pid)"), {"pid": pid}).scalar()
+    if not done:
+        raise RuntimeError(f"backend {pid} did not take the signal: it has already ended")
+    return f"terminated backend {pid}" if terminate else f"cancelled the query of backend {pid}"

@@ -1,0 +1,187 @@
+"""DatabasesSource: every target polled concurrently over one connection each; a slow or dead one delays no other."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from types import ModuleType
+from typing import Any, Callable
+
+from sqlalchemy.engine import Connection
+
+from tui.config import Config
+from tui.databases import analysis, mysql, postgres
+from tui.databases.connection import UrlError, describe_error, open_connection, parse_url
+from tui.databases.doctor import diagnose
+from tui.databases.peers import attach_local_pids
+from tui.databases.records import ConnectionReport, DatabasesSection, TargetResult
+from tui.databases.targets import Target, discover_targets
+from tui.findings import Finding
+from tui.source import Source, SourceUnavailable
+
+CONNECT_TIMEOUT_S = 3.0
+DISCOVERY_INTERVAL_S = 30.0  # re-scan processes for new targets this often, not on every poll
+RETRY_FAILED_S = 10.0  # a failing target is reconnected (and re-diagnosed) at most this often
+ACTION_WAIT_S = 10.0  # an action waits at most this long for the target's connection to be free
+DIALECT_MODULES: dict[str, ModuleType] = {"postgresql": postgres, "mysql": mysql}
+
+
+class TargetConnection:
+    """tshoot's single connection to one target; the lock keeps polls and actions from sharing it at once."""
+
+    def __init__(self, target: Target, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        self.info = target.info
+        self._url = target.secret_url
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+        self._last_failure: TargetResult | None = None
+        self._failed_at = 0.0
+
+    def poll(self) -> TargetResult:
+        if not self._lock.acquire(blocking=False):
+            return TargetResult(self.info, error="the previous poll of this target is still running",
+                                doctor=self._last_failure.doctor if self._last_failure else None)
+        started = time.perf_counter()
+        try:
+            if self._last_failure and time.monotonic() - self._failed_at < RETRY_FAILED_S:
+                return self._last_failure
+            try:
+                state = self._module().collect(self._connected())
+            except Exception as exc:  # any failure of this target is its result, never the others'
+                self._drop_connection()
+                self._last_failure = TargetResult(self.info, error=_error_text(exc),
+                                                  doctor=diagnose(self._url, self._timeout))
+                self._failed_at = time.monotonic()
+                return self._last_failure
+            self._last_failure = None
+            return TargetResult(self.info, state=state, collect_ms=round((time.perf_counter() - started) * 1000, 2))
+        finally:
+            self._lock.release()
+
+    def use(self, work: Callable[[ModuleType, Connection], Any]) -> Any:
+        """Run an on-demand statement (EXPLAIN, cancel) on this target's connection."""
+        if not self._lock.acquire(timeout=ACTION_WAIT_S):
+            raise TimeoutError(f"{self.info.url} is busy: its poll has not finished in {ACTION_WAIT_S:g}s")
+        try:
+            try:
+                return work(self._module(), self._connected())
+            except Exception as exc:
+                if getattr(exc, "connection_invalidated", False):
+                    self._drop_connection()
+                raise
+        finally:
+            self._lock.release()
+
+    def diagnose(self) -> ConnectionReport:
+        return diagnose(self._url, self._timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_connection()
+
+    def _module(self) -> ModuleType:
+        if self.info.dialect not in DIALECT_MODULES:
+            raise UrlError(f"not a PostgreSQL or MySQL URL: {self.info.url}")
+        return DIALECT_MODULES[self.info.dialect]
+
+    def _connected(self) -> Connection:
+        if self._connection is None or self._connection.closed or self._connection.invalidated:
+            self._connection = open_connection(parse_url(self._url), self._timeout)
+        return self._connection
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception:  # an already broken connection: nothing more to release
+                pass
+            self._connection = None
+
+
+def _error_text(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, UrlError) else describe_error(exc)
+
+
+class DatabasesSource(Source):
+    name = "databases"
+    title = "Databases"
+    section_type = DatabasesSection
+
+    def __init__(self, config: Config, scan_processes: bool = True) -> None:
+        super().__init__(config)
+        self._scan_processes = scan_processes
+        self._targets: dict[str, TargetConnection] = {}
+        self._discovery_notes: list[str] = []
+        self._discovered_at = float("-inf")
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="tshoot-db")
+        # The whole poll stays inside the app's collector timeout even when a target hangs.
+        self.poll_budget_s = max(1.0, min(config.collector_timeout * 0.8, 8.0))
+
+    def collect(self) -> DatabasesSection:
+        self._refresh_targets()
+        if not self._targets:
+            raise SourceUnavailable(
+                "no database to watch",
+                "Pass --db URL (repeatable), add db_urls to the config file or set DATABASE_URL. Apps' DATABASE_URL "
+                "and config/database.yml are found when tshoot may read their environment (run as root).",
+            )
+        futures = {target_id: self._pool.submit(tc.poll) for target_id, tc in self._targets.items()}
+        deadline = time.monotonic() + self.poll_budget_s
+        results = []
+        for target_id, future in futures.items():
+            try:
+                results.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
+            except concurrent.futures.TimeoutError:
+                results.append(TargetResult(self._targets[target_id].info,
+                                            error=f"no answer within {self.poll_budget_s:g}s (still trying; the other "
+                                                  "targets are not held up)"))
+        attach_local_pids([s for r in results if r.state for s in r.state.sessions])
+        return DatabasesSection(targets=results, discovery_notes=list(self._discovery_notes))
+
+    def analyze(self, section: DatabasesSection) -> list[Finding]:
+        return analysis.analyze(section, self.config.thresholds)
+
+    def close(self) -> None:
+        for target in self._targets.values():
+            target.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def target_ids(self) -> list[str]:
+        return list(self._targets)
+
+    def explain(self, target_id: str, session_id: int) -> str:
+        """The plan of a session's running statement (EXPLAIN, never ANALYZE)."""
+        return self._target(target_id).use(lambda module, conn: module.explain(conn, session_id))
+
+    def cancel(self, target_id: str, session_id: int) -> str:
+        """Cancel the running statement: pg_cancel_backend / KILL QUERY."""
+        return self._target(target_id).use(lambda module, conn: module.interrupt(conn, session_id, terminate=False))
+
+    def terminate(self, target_id: str, session_id: int) -> str:
+        """End the session: pg_terminate_backend / KILL."""
+        return self._target(target_id).use(lambda module, conn: module.interrupt(conn, session_id, terminate=True))
+
+    def diagnose(self, target_id: str) -> ConnectionReport:
+        """Run the connection doctor on a target now (also for one that works)."""
+        return self._target(target_id).diagnose()
+
+    def _target(self, target_id: str) -> TargetConnection:
+        try:
+            return self._targets[target_id]
+        except KeyError:
+            raise ValueError(f"no target {target_id} (it is no longer discovered)") from None
+
+    def _refresh_targets(self) -> None:
+        if time.monotonic() - self._discovered_at < DISCOVERY_INTERVAL_S:
+            return
+        targets, self._discovery_notes = discover_targets(self.config, scan_processes=self._scan_processes)
+        self._discovered_at = time.monotonic()
+        wanted = {t.info.id: t for t in targets}
+        for gone in set(self._targets) - set(wanted):
+            self._pool.submit(self._targets.pop(gone).close)  # waits for its poll, but not here
+        for target_id, target in wanted.items():
+            if target_id not in self._targets:
+                self._targets[target_id] = TargetConnection(target)
+

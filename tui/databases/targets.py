@@ -1,0 +1,160 @@
+"""Which databases to watch: `--db` / config URLs, tshoot's own DATABASE_URL, and the ones running apps use.
+
+Apps are found through their environment (`DATABASE_URL`, `*_DATABASE_URL`) and Rails' `config/database.yml`
+under their working directory (readable as root). A `Target` carries the real URL to connect with; only its
+`info` (masked URL and origin) goes into records.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple
+
+import psutil
+import yaml
+from sqlalchemy.engine import URL
+
+from tui.config import Config
+from tui.databases.connection import UrlError, dialect_of_scheme, parse_url
+from tui.databases.records import TargetInfo
+from tui.redact import mask_url
+
+RAILS_ADAPTERS = {"postgresql": "postgresql", "postgis": "postgresql", "mysql2": "mysql", "trilogy": "mysql",
+                  "mysql": "mysql"}
+# ERB that reads the environment: <%= ENV['X'] %>, <%= ENV.fetch("X") { "d" } %>, <%= ENV.fetch("X", "d") %>
+_ERB_ENV = re.compile(
+    r"""<%=\s*ENV(?:\[\s*['"](?P<k1>\w+)['"]\s*\]|\.fetch\(\s*['"](?P<k2>\w+)['"]\s*"""
+    r"""(?:,\s*['"]?(?P<d1>[^'")]*)['"]?\s*)?\)(?:\s*\{\s*['"]?(?P<d2>[^'"}]*?)['"]?\s*\})?)\s*%>"""
+)
+
+
+class Target(NamedTuple):
+    """A target with the URL to reconnect with. Not a dataclass on purpose: it is never serialised."""
+
+    info: TargetInfo
+    secret_url: str
+
+
+def discover_targets(config: Config, environ: Mapping[str, str] | None = None,
+                     scan_processes: bool = True) -> tuple[list[Target], list[str]]:
+    """All targets, each once (the first origin wins), and notes about settings that could not be read."""
+    environ = os.environ if environ is None else environ
+    found: list[tuple[str, str, int | None]] = [(url, "--db / config file", None) for url in config.db_urls]
+    if environ.get("DATABASE_URL"):
+        found.append((environ["DATABASE_URL"], "DATABASE_URL (tshoot's environment)", None))
+    notes: list[str] = []
+    if scan_processes:
+        found.extend(_process_urls(notes))
+    return _unique_targets(found), notes
+
+
+def _unique_targets(found: list[tuple[str, str, int | None]]) -> list[Target]:
+    targets: list[Target] = []
+    by_key: dict[str, Target] = {}
+    ids: set[str] = set()
+    for url, origin, pid in found:
+        url = url.strip()
+        key = _identity(url)
+        if key in by_key:
+            continue
+        masked = mask_url(url)
+        target_id, n = masked, 1
+        while target_id in ids:  # same URL but another password: still a separate target
+            n += 1
+            target_id = f"{masked} #{n}"
+        ids.add(target_id)
+        info = TargetInfo(id=target_id, url=masked, dialect=dialect_of_scheme(url) or "unknown", origin=origin,
+                          origin_pid=pid)
+        by_key[key] = Target(info, url)
+        targets.append(by_key[key])
+    return targets
+
+
+def _identity(url: str) -> str:
+    """postgres:// and postgresql+psycopg:// spellings of one URL are one target."""
+    try:
+        return parse_url(url).render_as_string(hide_password=False)
+    except UrlError:
+        return url
+
+
+def _process_urls(notes: list[str]) -> list[tuple[str, str, int | None]]:
+    found: list[tuple[str, str, int | None]] = []
+    seen_dirs: set[str] = set()
+    own = os.getpid()
+    for proc in psutil.process_iter(["pid", "name"]):
+        if proc.pid == own:
+            continue
+        label = f"pid {proc.pid} ({proc.info['name']})"
+        try:
+            environ = proc.environ()
+        except (psutil.Error, OSError):
+            continue  # other users' processes without root: nothing to learn
+        for key, value in environ.items():
+            if (key == "DATABASE_URL" or key.endswith("_DATABASE_URL")) and dialect_of_scheme(value):
+                found.append((value, f"{label} {key}", proc.pid))
+        try:
+            cwd = proc.cwd()
+        except (psutil.Error, OSError):
+            continue
+        if cwd in seen_dirs:
+            continue
+        seen_dirs.add(cwd)
+        database_yml = Path(cwd) / "config" / "database.yml"
+        if database_yml.is_file():
+            rails_env = environ.get("RAILS_ENV") or environ.get("RACK_ENV") or "development"
+            try:
+                for url in rails_database_urls(database_yml.read_text(encoding="utf-8"), rails_env, environ):
+                    found.append((url, f"{label} {database_yml} [{rails_env}]", proc.pid))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+                notes.append(f"{database_yml} ({label}): cannot read it: {str(exc).splitlines()[0]}")
+    return found
+
+
+def rails_database_urls(text: str, rails_env: str, environ: Mapping[str, str]) -> list[str]:
+    """URLs of one environment of a Rails database.yml (one per database in multi-database setups)."""
+    data = yaml.safe_load(_expand_erb(text, environ))
+    if not isinstance(data, dict):
+        raise ValueError("not a mapping of environments")
+    section = data.get(rails_env)
+    if not isinstance(section, dict):
+        return []
+    configs = [section] if "adapter" in section or "url" in section else [
+        value for value in section.values() if isinstance(value, dict)
+    ]
+    return [url for url in (_rails_url(c) for c in configs) if url]
+
+
+def _expand_erb(text: str, environ: Mapping[str, str]) -> str:
+    """Fill in ERB that reads ENV; other ERB is left out (its value cannot be known without Ruby)."""
+    def env_value(match: re.Match[str]) -> str:
+        key = match["k1"] or match["k2"]
+        return environ.get(key, match["d1"] or match["d2"] or "")
+
+    return re.sub(r"<%.*?%>", "", _ERB_ENV.sub(env_value, text))
+
+
+def _rails_url(config: dict[str, Any]) -> str | None:
+    if isinstance(config.get("url"), str):
+        return config["url"]
+    dialect = RAILS_ADAPTERS.get(str(config.get("adapter", "")))
+    if dialect is None:
+        return None  # sqlite3 and friends: not a server to watch
+    port = config.get("port")
+    socket_path = _str_or_none(config.get("socket"))
+    url = URL.create(
+        "postgresql" if dialect == "postgresql" else "mysql",
+        username=_str_or_none(config.get("username")),
+        password=_str_or_none(config.get("password")),
+        host=_str_or_none(config.get("host")) or (socket_path if dialect == "postgresql" else None),
+        port=int(port) if str(port or "").isdigit() else None,
+        database=_str_or_none(config.get("database")),
+        query={"unix_socket": socket_path} if dialect == "mysql" and socket_path else {},
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
