@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from tui.config import Config, ConfigError, load_config
+from tui.redact import redact_deep
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import GuideBook, GuideError, load_guides
 from tui.symptoms.render import result_lines
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     context = build_context(config, options, args.observe)
     outcome = run_guide(guide, context)
     if args.json:
-        print(json.dumps(outcome.to_json(), indent=2, default=str))
+        print(json.dumps(redact_deep(outcome.to_json()), indent=2, default=str, ensure_ascii=False))
         return outcome.exit_code
     print(f"{guide.title}  [{guide.id}]")
     print(f"What it usually means: {' '.join(guide.meaning.split())}")
