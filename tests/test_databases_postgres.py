@@ -10,7 +10,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from tests.databases_helpers import Sessions, unique_name, wait_until
+from tests.test_databases_helpers import Sessions, unique_name, wait_until
 from tui.config import Config, Thresholds
 from tui.databases.analysis import blocking_tree, root_blockers
 from tui.databases.source import DatabasesSource

@@ -1,4 +1,4 @@
-"""Real database sessions for the databases tests: opened by the test, closed by the fixture."""
+"""Real database sessions for the databases tests (no tests here): opened by a test, closed by its fixture."""
 
 from __future__ import annotations
 
