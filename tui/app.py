@@ -25,6 +25,7 @@ from textual.widgets import Footer, Input, TabbedContent, TabPane
 from tui import __version__
 from tui.actions import Action, ActionLog
 from tui.config import Config
+from tui.containers.pane import ContainersPane
 from tui.findings import Finding, by_severity
 from tui.processes.pane import ProcessesPane
 from tui.snapshot import LoadedSnapshot, build_snapshot, default_snapshot_name, write_snapshot
@@ -45,6 +46,7 @@ PANE_TITLES = {
 }
 PANES: dict[str, type[SourcePane]] = {
     "processes": ProcessesPane,
+    "containers": ContainersPane,
 }
 PENDING_TEXT = {
     "threads": "Threads: live Python thread stacks (py-spy), stuck threads and deadlock detection. Not built yet.",
