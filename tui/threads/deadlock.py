@@ -255,8 +255,8 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
     return findings
 
 
-def format_deadlock_report(finding: Finding) -> str:
-    """The jstack-style text of a `deadlock` finding, for the pane and `tshoot doctor`."""
+def format_deadlock_report(finding: Finding, stacks: bool = True) -> str:
+    """The jstack-style text of a `deadlock` finding, for the pane and `tshoot doctor`; `stacks=False` is the summary."""
     threads = finding.evidence.get("threads", [])
     pid = finding.subject.get("pid")
     rule = "=" * 60
@@ -266,6 +266,8 @@ def format_deadlock_report(finding: Finding) -> str:
         lines += [f'"{entry["name"]}" (tid {entry["tid"]}):',
                   f"  waiting to lock {entry['waits_for']},",
                   f'  which is held by "{holder["name"]}" (tid {holder["tid"]})']
+    if not stacks:
+        return "\n".join(lines)
     lines += ["", "Python stack information for the threads listed above:", rule]
     for entry in threads:
         lines.append(f'"{entry["name"]}" (tid {entry["tid"]}):')

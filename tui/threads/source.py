@@ -32,7 +32,10 @@ class ThreadsSource(Source):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self._watched: list[int] = list(dict.fromkeys(config.pids))
-        self._only: int | None = None  # live mode: re-dump just this pid
+        self._only: int | None = None  # re-dump just this pid (the pane's selected one)
+        self._live = True  # False holds the last dumps so an operator can read a stack that keeps still
+        self._dump_requested = False
+        self._last: dict[int, ProcessThreads] = {}
         self._lock = threading.Lock()
         self._stuck_clock = StuckClock()
         self._sources = SourceCache()
@@ -60,16 +63,31 @@ class ThreadsSource(Source):
         self._sources.forget(pid)
 
     def focus(self, pid: int | None) -> None:
-        """Re-dump only `pid` on each poll (the pane's live mode); None dumps every watched pid."""
+        """Re-dump only `pid` on each poll, keeping the other watched pids' last dumps; None dumps all."""
         with self._lock:
             self._only = pid
 
+    def set_live(self, live: bool) -> None:
+        """Live: re-dump on every poll. Held: keep the last dumps until `request_dump()`."""
+        with self._lock:
+            self._live = live
+
+    def request_dump(self) -> None:
+        """The next poll dumps even when held."""
+        with self._lock:
+            self._dump_requested = True
+
     def collect(self) -> ThreadsSection:
         with self._lock:
-            pids = [self._only] if self._only in self._watched else list(self._watched)
+            pids, only, live, forced = list(self._watched), self._only, self._live, self._dump_requested
+            self._dump_requested = False
         section = ThreadsSection(collected_at=time.time())
         for pid in pids:
-            section.processes[str(pid)] = self.collect_pid(pid)
+            keep = pid in self._last and ((only is not None and pid != only) or not (live or forced))
+            entry = self._last[pid] if keep else self.collect_pid(pid)
+            self._last[pid] = section.processes[str(pid)] = entry
+        for gone in self._last.keys() - set(pids):
+            del self._last[gone]
         section.candidates = self._python_candidates()
         return section
 
