@@ -162,12 +162,12 @@ def test_events_and_actions_update_the_picture_without_a_full_resync(docker_clie
         assert _state(source.collect(), name) == "running"
 
         events.clear()
-        assert "exited" in source.run_action(container.id, "stop")
+        assert source.run_action(container.id, "stop") == f"{name} is now exited"
         wait_until(events.is_set, "the engine's die/stop events")
         after_stop = _record(source.collect(), name)
         assert (after_stop.state, after_stop.exit_code, len(after_stop.recent_exits)) == ("exited", 0, 1)
 
-        assert "running" in source.run_action(container.id, "start")
+        assert source.run_action(container.id, "start") == f"{name} is now running"
         assert _state(source.collect(), name) == "running"
 
         docker_client.api.remove_container(container.id, force=True)

@@ -24,5 +24,6 @@ def container_action(client: docker.DockerClient, container: str, verb: str) -> 
             client.api.restart(container, timeout=STOP_TIMEOUT_S)
     except docker.errors.NotFound as exc:
         raise ContainerNotFound(f"no container {container!r}") from exc
-    state = (client.api.inspect_container(container).get("State") or {}).get("Status", "?")
-    return f"{verb}: {container} is now {state}"
+    attrs = client.api.inspect_container(container)
+    name = (attrs.get("Name") or container).lstrip("/")
+    return f"{name} is now {(attrs.get('State') or {}).get('Status', '?')}"

@@ -266,14 +266,18 @@ def row_cells(r: ContainerRecord, flag: str, now: float) -> tuple:
 
 
 def age(iso: str | None, now: float) -> str:
-    """How long ago an engine timestamp was, e.g. "3m ago"; "-" for never."""
+    """How long ago an engine timestamp was, e.g. "3m05s"; "-" for never."""
     if not iso:
         return "-"
     try:
         at = datetime.fromisoformat(iso[:19] + "+00:00").timestamp()
     except ValueError:
         return iso
-    return f"{human_duration(max(0.0, now - at))} ago"
+    return human_duration(max(0.0, now - at))
+
+
+def ago(iso: str | None, now: float) -> str:
+    return "never" if not iso else f"{age(iso, now)} ago"
 
 
 def why_card(r: ContainerRecord, findings: list[Finding], now: float) -> Text:
@@ -299,9 +303,9 @@ def why_card(r: ContainerRecord, findings: list[Finding], now: float) -> Text:
     loop = crash_loop_reason(r, now)
     text.append(f" — crash loop: {loop}\n" if loop else "\n", style="red" if loop else "")
     text.append("Started ", style="bold")
-    text.append(f"{age(r.started_at, now)}   ")
+    text.append(f"{ago(r.started_at, now)}   ")
     text.append("finished ", style="bold")
-    text.append(f"{age(r.finished_at, now)}\n")
+    text.append(f"{ago(r.finished_at, now)}\n")
     text.append("Command ", style="bold")
     text.append(f"{' '.join(r.command) or '-'}   ")
     text.append("entrypoint ", style="bold")
@@ -467,7 +471,7 @@ class ProcessesScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,q", "close", "Close"),
-        Binding("enter", "jump('processes')", "Show in Processes"),
+        Binding("o", "jump('processes')", "Show in Processes (or Enter)"),
         Binding("t", "jump('threads')", "Show Python threads"),
     ]
 
@@ -489,6 +493,11 @@ class ProcessesScreen(ModalScreen[None]):
             table.add_row(str(process.host_pid), str(process.ppid), process.user,
                           "py" if process.looks_like_python else "", Text(process.command), key=str(process.host_pid))
         table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: the table consumes the key, so the jump answers its RowSelected."""
+        event.stop()
+        self.action_jump("processes")
 
     def action_jump(self, pane: str) -> None:
         table = self.query_one("#ct-processes", DataTable)
