@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from textual.widgets import Static, TabbedContent
 
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
@@ -37,8 +39,10 @@ async def test_jump_to_a_pid_dumps_it_and_shows_the_deadlock_report(program):
         report = app.query_one("#thr-deadlock", Static)
         await wait_for(pilot, lambda: report.display)
         text = str(report.render())
-        assert f"Found one Python-level deadlock in pid {process.pid}" in text
-        assert '"order-worker"' in text and '"restock-worker"' in text
+        assert f"DEADLOCK in pid {process.pid} (confirmed)" in text
+        assert '"order-worker" holds deadlock_module_locks.ORDERS_LOCK, waits for deadlock_module_locks.STOCK_LOCK ' \
+               'at deadlock_module_locks.py:13' in text
+        assert '"restock-worker" holds deadlock_module_locks.STOCK_LOCK' in text
 
         threads = rows(app.query_one("#thr-threads", KeyedTable))
         by_name = {cells[1]: cells for cells in threads.values()}
@@ -56,18 +60,17 @@ async def test_jump_to_a_pid_dumps_it_and_shows_the_deadlock_report(program):
         assert "self = <Thread" in str(app.query_one("#thr-stack", Static).render())  # Thread.run's locals
 
         await pilot.press("D")
-        assert isinstance(app.screen, TextScreen)
+        assert isinstance(app.screen, TextScreen) and "Found one Python-level deadlock" in app.screen.body
         await pilot.press("escape")
 
 
-async def test_a_non_python_pid_says_so(program):
-    import subprocess
-
+async def test_a_non_python_pid_says_so(pyspy_works):
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         config = Config(thread_samples=1, interval=60)
         app = TshootApp(config, sources=[ThreadsSource(config)], host="test")
         async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
             app.jump_to("threads", {"pid": sleeper.pid})
             banner = app.query_one("#thr-banner", Static)
             await wait_for(pilot, lambda: banner.display and "not a Python process" in str(banner.render()))

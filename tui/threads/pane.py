@@ -1,0 +1,283 @@
+"""The Threads pane: choose a process, see its threads and stacks, and any deadlock in jstack's words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from tui.findings import Finding
+from tui.threads.deadlock import format_deadlock_report, thread_state
+from tui.threads.records import ProcessThreads, ThreadRecord, ThreadsSection
+from widgets.dialogs import TextScreen
+from widgets.keyed_table import KeyedTable
+from widgets.pane import SourcePane
+
+PROCESS_COLUMNS = [("pid", "PID"), ("name", "NAME"), ("python", "PY"), ("status", "STATUS")]
+THREAD_COLUMNS = [("tid", "TID"), ("name", "THREAD"), ("state", "STATE"), ("where", "WHERE")]
+
+
+class ThreadsPane(SourcePane):
+    source_name = "threads"
+
+    DEFAULT_CSS = """
+    ThreadsPane #thr-top { height: 1fr; }
+    ThreadsPane #thr-processes { width: 38%; }
+    ThreadsPane #thr-threads { width: 1fr; }
+    ThreadsPane #thr-stack-box { height: 1fr; border: round $primary 40%; padding: 0 1; }
+    ThreadsPane .deadlock { height: auto; max-height: 10; border: heavy $error; color: $text; padding: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("enter", "choose", "Dump this process", show=False),
+        Binding("v", "toggle_locals", "Show/hide locals"),
+        Binding("space", "toggle_live", "Live / hold"),
+        Binding("u", "dump_now", "Dump now"),
+        Binding("D", "deadlock_report", "Deadlock report"),
+        Binding("x", "unwatch", "Stop watching process"),
+        Binding("tab", "switch_table", "Processes / threads", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.section: ThreadsSection | None = None
+        self.selected_pid: int | None = None
+        self.show_locals = False
+        self.live = True
+        self.filter_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="thr-banner", classes="banner")
+        yield Static(id="thr-deadlock", classes="deadlock")
+        with Horizontal(id="thr-top"):
+            yield KeyedTable(PROCESS_COLUMNS, id="thr-processes")
+            yield KeyedTable(THREAD_COLUMNS, id="thr-threads")
+        with VerticalScroll(id="thr-stack-box"):
+            yield Static("Choose a process (Enter). Python processes are listed first.", id="thr-stack")
+
+    def on_mount(self) -> None:
+        self.query_one("#thr-banner").display = False
+        self.query_one("#thr-deadlock").display = False
+        self.query_one("#thr-processes", KeyedTable).border_title = "processes"
+
+    def focus(self, scroll_visible: bool = True) -> "ThreadsPane":
+        table = self.query_one("#thr-threads" if self.selected_pid else "#thr-processes", KeyedTable)
+        table.focus(scroll_visible)
+        return self
+
+    # ----- SourcePane contract -----
+    def show_section(self, section: ThreadsSection) -> None:
+        self.section = section
+        if self.selected_pid is None and section.processes:
+            self.selected_pid = int(next(iter(section.processes)))
+        self._refresh_view()
+
+    def show_unavailable(self, reason: str, remedy: str = "") -> None:
+        self._banner(f"Threads: {reason}" + (f" — {remedy}" if remedy else ""))
+
+    def select_subject(self, subject: dict[str, Any]) -> bool:
+        pid = subject.get("pid")
+        if not isinstance(pid, int):
+            return False
+        source = self.app.source("threads")
+        if source is None and (self.section is None or str(pid) not in self.section.processes):
+            return False  # a replay shows only what was dumped
+        self._select(pid)
+        return True
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip().lower()
+        self._refresh_view()
+
+    # ----- selection -----
+    def _select(self, pid: int) -> None:
+        self.selected_pid = pid
+        source = self.app.source("threads")
+        if source is not None:
+            source.watch(pid)
+            source.focus(pid)
+            source.request_dump()
+            self.app.poll_now("threads")
+        self._refresh_view()
+        self.query_one("#thr-processes", KeyedTable).move_to_key(str(pid), scroll=True)
+        self.query_one("#thr-threads", KeyedTable).focus()
+
+    def _process(self) -> ProcessThreads | None:
+        if self.section is None or self.selected_pid is None:
+            return None
+        return self.section.processes.get(str(self.selected_pid))
+
+    def _findings(self) -> list[Finding]:
+        return [f for f in self.app.findings_for("threads") if f.subject.get("pid") == self.selected_pid]
+
+    # ----- rendering -----
+    def _refresh_view(self) -> None:
+        self._render_processes()
+        process = self._process()
+        findings = self._findings()
+        deadlocks = [f for f in findings if f.id == "deadlock"]
+        report = self.query_one("#thr-deadlock", Static)
+        report.display = bool(deadlocks)
+        if deadlocks:
+            report.update(deadlock_summary(deadlocks))
+        notes = [f"{f.title}" for f in findings if f.id != "deadlock"]
+        if process is not None:
+            if process.error:
+                notes.insert(0, f"pid {process.pid}: {process.error}" + (f" — {process.remedy}" if process.remedy else ""))
+            notes += process.warnings
+        if not self.live:
+            notes.append("HOLD: stacks are not refreshed (space: live, u: dump now)")
+        self._banner("\n".join(notes))
+        self._render_threads(process)
+        self._render_stack(process)
+
+    def _banner(self, text: str) -> None:
+        banner = self.query_one("#thr-banner", Static)
+        banner.display = bool(text)
+        banner.update(Text(text))
+
+    def _render_processes(self) -> None:
+        if self.section is None:
+            return
+        rows: list[tuple[str, tuple]] = []
+        for key, process in self.section.processes.items():
+            rows.append((key, (key, process.name[:20], process.python_version or ("-" if not process.python else "?"),
+                               self._process_status(process))))
+        for candidate in self.section.candidates:
+            if str(candidate.pid) not in self.section.processes:
+                rows.append((str(candidate.pid), (str(candidate.pid), candidate.name[:20], candidate.python_version,
+                                                  "Python — Enter to dump")))
+        if self.filter_text:
+            rows = [r for r in rows if self.filter_text in " ".join(r[1]).lower()]
+        self.query_one("#thr-processes", KeyedTable).sync(rows)
+
+    def _process_status(self, process: ProcessThreads) -> str:
+        if process.error:
+            return process.error
+        dead = any(f.id == "deadlock" and f.subject.get("pid") == process.pid for f in self.app.findings_for("threads"))
+        stuck = sum(t.stuck for t in process.threads)
+        return ("DEADLOCK — " if dead else "") + f"{len(process.threads)} threads, {stuck} unchanged"
+
+    def _render_threads(self, process: ProcessThreads | None) -> None:
+        table = self.query_one("#thr-threads", KeyedTable)
+        threads = process.threads if process else []
+        rows = []
+        for thread in threads:
+            cells = (str(thread.tid), thread.name, thread_state(thread), _where(thread))
+            if not self.filter_text or self.filter_text in " ".join(cells).lower():
+                rows.append((str(thread.tid), cells))
+        table.sync(rows)
+        if process is not None:
+            paused = f", paused ≤{process.dump_seconds * 1000:.0f} ms per dump" if process.dump_seconds else ""
+            table.border_title = f"pid {process.pid} {process.name}: {len(threads)} threads{paused}"
+
+    def _selected_thread(self, process: ProcessThreads | None) -> ThreadRecord | None:
+        key = self.query_one("#thr-threads", KeyedTable).selected_key
+        if process is None or key is None:
+            return None
+        return next((t for t in process.threads if str(t.tid) == key), None)
+
+    def _render_stack(self, process: ProcessThreads | None) -> None:
+        view = self.query_one("#thr-stack", Static)
+        if process is None:
+            view.update("Choose a process (Enter). Python processes are listed first.")
+            return
+        if process.jstack:
+            view.update(Text(process.jstack))
+            return
+        thread = self._selected_thread(process)
+        view.update(stack_text(thread, self.show_locals) if thread else Text("Select a thread to see its stack."))
+
+    # ----- events and keys -----
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "thr-threads":
+            self._render_stack(self._process())
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "thr-processes" and event.row_key.value:
+            self._select(int(event.row_key.value))
+
+    def action_choose(self) -> None:
+        key = self.query_one("#thr-processes", KeyedTable).selected_key
+        if key:
+            self._select(int(key))
+
+    def action_toggle_locals(self) -> None:
+        self.show_locals = not self.show_locals
+        self._render_stack(self._process())
+
+    def action_toggle_live(self) -> None:
+        self.live = not self.live
+        source = self.app.source("threads")
+        if source is not None:
+            source.set_live(self.live)
+        self._refresh_view()
+
+    def action_dump_now(self) -> None:
+        source = self.app.source("threads")
+        if source is not None:
+            source.request_dump()
+            self.app.poll_now("threads")
+
+    def action_deadlock_report(self) -> None:
+        deadlocks = [f for f in self._findings() if f.id == "deadlock"]
+        body = "\n\n".join(format_deadlock_report(f) for f in deadlocks) or "No deadlock found in this process."
+        self.app.push_screen(TextScreen(f"Deadlocks in pid {self.selected_pid}", escape(body)))
+
+    def action_unwatch(self) -> None:
+        source = self.app.source("threads")
+        if source is not None and self.selected_pid is not None:
+            source.unwatch(self.selected_pid)
+            self.selected_pid = None
+            self.app.poll_now("threads")
+
+    def action_switch_table(self) -> None:
+        processes = self.query_one("#thr-processes", KeyedTable)
+        target = self.query_one("#thr-threads", KeyedTable) if processes.has_focus else processes
+        target.focus()
+
+
+def deadlock_summary(deadlocks: list[Finding]) -> Text:
+    """One line per thread of each cycle, so the box stays small; D opens the jstack-style report."""
+    text = Text()
+    for finding in deadlocks:
+        text.append(f"DEADLOCK in pid {finding.subject['pid']} ({finding.evidence.get('confidence')})", style="bold red")
+        text.append("  D: full jstack-style report\n", style="dim")
+        for entry in finding.evidence.get("threads", []):
+            text.append(f'  "{entry["name"]}" holds {entry["holds"]}, waits for {entry["waits_for"]} '
+                        f'at {entry["waits_at"].rsplit("/", 1)[-1]}\n')
+    text.rstrip()
+    return text
+
+
+def _where(thread: ThreadRecord) -> str:
+    if not thread.frames:
+        return "(no Python frames)"
+    frame = thread.frames[0]
+    return f"{frame.function} {frame.filename.rsplit('/', 1)[-1]}:{frame.line}"
+
+
+def stack_text(thread: ThreadRecord, show_locals: bool) -> Text:
+    """A thread's stack, innermost first, with the source line, the locks each frame holds and (on demand) locals."""
+    text = Text()
+    text.append(f'"{thread.name}" tid {thread.tid} — {thread_state(thread)}\n', style="bold")
+    for depth, frame in enumerate(thread.frames):
+        text.append(f"#{depth:<2} {frame.function} ", style="bold" if depth == 0 else "")
+        text.append(f"{frame.filename}:{frame.line}\n", style="dim")
+        if frame.line_text:
+            text.append(f"      {frame.line_text}\n", style="cyan")
+        if frame.waits is not None and depth == 0:
+            text.append(f"      waits for {frame.waits.expr}\n", style="red")
+        for held in frame.held:
+            text.append(f"      holds {held.expr} (taken at line {held.line})\n", style="yellow")
+        if show_locals:
+            for var in frame.locals:
+                text.append(f"      {var.name} = {var.repr}\n", style="dim")
+    if not thread.frames:
+        text.append("no Python frames (a thread running native code only)\n", style="dim")
+    return text
