@@ -79,3 +79,4 @@ class Sessions:
                 pass
         for thread in self._threads:
             thread.join(timeout=10)
+        self._connections, self._threads = [], []

@@ -34,7 +34,9 @@ def table(sessions):
     admin.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, v int)")
     admin.execute(f"INSERT INTO {name} VALUES (1, 0)")
     yield name
-    admin.execute(f"DROP TABLE IF EXISTS {name}")
+    sessions.close()  # end the test's transactions first, or DROP waits for their locks
+    sessions.pg(unique_name("tshoot-test-admin")).execute(f"DROP TABLE IF EXISTS {name}")
+    sessions.close()
 
 
 def make_source(pg_url: str, **thresholds) -> DatabasesSource:

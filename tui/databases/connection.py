@@ -115,7 +115,8 @@ def describe_error(exc: BaseException) -> str:
     else:
         text = str(original) or type(original).__name__
     # MySQL's "(using password: YES)" says whether one was sent, not what it is: keep it readable, not masked.
-    text = re.sub(r"\(using password: (YES|NO)\)", lambda m: "(password sent)" if m[1] == "YES" else "(no password sent)", text)
+    text = re.sub(r"\(using password: (YES|NO)\)",
+                  lambda m: "(password sent)" if m[1] == "YES" else "(no password sent)", text)
     return redact_text(" ".join(line.strip() for line in text.splitlines() if line.strip()))
 
 
@@ -123,3 +124,19 @@ def error_code(exc: BaseException) -> int | None:
     """MySQL's numeric error code, when the error has one."""
     args = getattr(getattr(exc, "orig", None) or exc, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
+
+
+_EXPLAINABLE = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|VALUES|TABLE|MERGE)\b", re.IGNORECASE)
+
+
+def explainable_statement(query: str) -> str:
+    """One plannable statement, or ValueError saying why not (utility commands, several statements, none)."""
+    statement = query.strip().rstrip(";").strip()
+    if not statement:
+        raise ValueError("the session has no query to explain")
+    if ";" in statement:
+        raise ValueError("the query text holds several statements: EXPLAIN only plans one")
+    if not _EXPLAINABLE.match(statement):
+        first = statement.split(None, 1)[0].upper()
+        raise ValueError(f"{first} statements have no plan: EXPLAIN works on SELECT, INSERT, UPDATE, DELETE")
+    return statement

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from tui.databases.connection import describe_error
+from tui.databases.connection import describe_error, explainable_statement
 from tui.databases.records import ConnectionUsage, DbSession, LockWait, ServerState
 from tui.redact import redact_text
 
@@ -108,19 +108,29 @@ def _lock_waits(connection: Connection, version: str, notes: list[str]) -> list[
 
 
 def explain(connection: Connection, thread_id: int) -> str:
-    """The plan of the statement a thread is running, read from the server (nothing is executed)."""
-    version = str(connection.exec_driver_sql("SELECT VERSION()").scalar())
-    sql = f"SHOW EXPLAIN FOR {int(thread_id)}" if is_mariadb(version) else f"EXPLAIN FOR CONNECTION {int(thread_id)}"
+    """The plan of the statement a thread is running: EXPLAIN of its text (plain EXPLAIN executes nothing).
+
+    Not SHOW EXPLAIN FOR: a thread waiting for a row lock never answers it, and blocked statements are the ones
+    worth explaining.
+    """
+    row = connection.exec_driver_sql(
+        f"SELECT COMMAND, DB, INFO FROM information_schema.PROCESSLIST WHERE ID = {int(thread_id)}").first()
+    if row is None:
+        raise ValueError(f"thread {thread_id} no longer exists")
+    command, database, info = row
+    statement = explainable_statement(info or "")
+    if database:
+        connection.exec_driver_sql(f"USE `{database.replace('`', '``')}`")
     try:
-        result = connection.exec_driver_sql(sql)
+        result = connection.exec_driver_sql(f"EXPLAIN {statement}")
     except Exception as exc:
         raise ValueError(f"thread {thread_id}: {describe_error(exc)}") from exc
     columns = list(result.keys())
     rows = [[("" if v is None else str(v)) for v in row] for row in result.all()]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows]
-    return redact_text("\n".join([f"thread {thread_id}:", "", *lines]))
+    return redact_text("\n".join([f"thread {thread_id} ({command}): {statement[:200]}", "", *lines]))
 
 
 def interrupt(connection: Connection, thread_id: int, terminate: bool) -> str:

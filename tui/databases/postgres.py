@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from tui.databases.connection import APPLICATION_NAME, describe_error
+from tui.databases.connection import APPLICATION_NAME, describe_error, explainable_statement
 from tui.databases.records import ConnectionUsage, DbSession, LockWait, ServerState, TableScans, TopStatement
 from tui.redact import redact_text
 
@@ -125,9 +125,6 @@ def _optional(notes: list[str], what: str, read: Callable[[], Any]) -> Any:
         return None
 
 
-_EXPLAINABLE = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE|MERGE)\b", re.IGNORECASE)
-
-
 def explain(connection: Connection, pid: int) -> str:
     """The plan of the statement a backend is running (EXPLAIN only: nothing is executed)."""
     row = connection.execute(
@@ -146,19 +143,6 @@ def explain(connection: Connection, pid: int) -> str:
     plan = connection.exec_driver_sql(TSHOOT_SQL + prefix + statement).scalars().all()
     heading = f"backend {pid} ({state}): {redact_text(statement)[:200]}"
     return redact_text("\n".join([heading, "", *plan]))
-
-
-def explainable_statement(query: str) -> str:
-    """One plannable statement, or ValueError saying why not (utility commands, several statements, none)."""
-    statement = query.strip().rstrip(";").strip()
-    if not statement:
-        raise ValueError("the session has no query to explain")
-    if ";" in statement:
-        raise ValueError("the query text holds several statements: EXPLAIN only plans one")
-    if not _EXPLAINABLE.match(statement):
-        first = statement.split(None, 1)[0].upper()
-        raise ValueError(f"{first} statements have no plan: EXPLAIN works on SELECT, INSERT, UPDATE, DELETE")
-    return statement
 
 
 def interrupt(connection: Connection, pid: int, terminate: bool) -> str:

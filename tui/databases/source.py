@@ -144,9 +144,10 @@ class DatabasesSource(Source):
         return analysis.analyze(section, self.config.thresholds)
 
     def close(self) -> None:
+        """Close every connection once its poll is done, without waiting here for a hung one."""
         for target in self._targets.values():
-            target.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.submit(target.close)
+        self._pool.shutdown(wait=False)
 
     def target_ids(self) -> list[str]:
         return list(self._targets)
