@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
+import pytest
+from textual.widgets import TabbedContent
+
 from tests.samples import containers as sample
 from tests.uihelpers import feed, frozen_app
 from tui.actions import Action
+from tui.app import TshootApp
 from tui.config import Config
-from tui.containers.pane import LogsScreen
+from tui.containers.pane import LogsScreen, ProcessesScreen
+from tui.containers.source import ContainersSource
 from widgets.dialogs import ConfirmScreen
 from widgets.keyed_table import KeyedTable
 
@@ -100,3 +108,49 @@ async def test_logs_screen_searches_the_recorded_lines():
         assert len(view.lines) == 1 and "boom: cannot reach db" in view.lines[0].text
         await pilot.press("escape")
         assert not isinstance(app.screen, LogsScreen)
+
+
+async def wait_for(pilot, condition, what: str, timeout: float = 20.0):
+    """Let the app run until `condition()` holds (real engine, real polls); fail naming what never happened."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.mark.services
+async def test_live_pane_follows_the_engine_and_jumps_to_host_processes(docker_client, docker_image):
+    name = f"tshoot-test-{uuid.uuid4().hex[:6]}-pane"
+    container = docker_client.containers.run(
+        docker_image, ["sh", "-c", 'trap "exit 0" TERM; while true; do sleep 1; done'], name=name, detach=True)
+    app = TshootApp(Config(interval=30.0), sources=[ContainersSource(Config())])  # slow ticks: events drive updates
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.press("4")
+            pane = app.pane("containers")
+            await wait_for(pilot, lambda: pane.select_subject({"name": name}), "the container's row")
+            assert state_cell(app, container.id) == "running"
+
+            await pilot.press("t")
+            await wait_for(pilot, lambda: isinstance(app.screen, ProcessesScreen), "the processes screen")
+            container.reload()
+            assert container.attrs["State"]["Pid"] in [p.host_pid for p in app.screen.processes]
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.query_one(TabbedContent).active == "processes"
+
+            await pilot.press("4")
+            docker_client.api.kill(container.id)
+            await wait_for(pilot, lambda: state_cell(app, container.id) == "exited", "the die event to show")
+    finally:
+        docker_client.api.remove_container(name, force=True)
+
+
+def state_cell(app, container_id: str) -> str:
+    table = app.query_one("#ct-table", KeyedTable)
+    try:
+        return str(table.get_cell(container_id, "state"))
+    except Exception:  # the row is not there yet
+        return ""
