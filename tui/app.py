@@ -30,6 +30,7 @@ from tui.findings import Finding, by_severity
 from tui.processes.pane import ProcessesPane
 from tui.snapshot import LoadedSnapshot, build_snapshot, default_snapshot_name, write_snapshot
 from tui.source import Source, SourceUnavailable
+from tui.symptoms.pane import SymptomsPane
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.pane import PendingPane, SourcePane
 from widgets.status import StatusHeader
@@ -47,6 +48,7 @@ PANE_TITLES = {
 PANES: dict[str, type[SourcePane]] = {
     "processes": ProcessesPane,
     "containers": ContainersPane,
+    "symptoms": SymptomsPane,
 }
 PENDING_TEXT = {
     "threads": "Threads: live Python thread stacks (py-spy), stuck threads and deadlock detection. Not built yet.",
