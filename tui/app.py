@@ -26,11 +26,14 @@ from tui import __version__
 from tui.actions import Action, ActionLog
 from tui.config import Config
 from tui.containers.pane import ContainersPane
+from tui.databases.pane import DatabasesPane
+from tui.env.pane import EnvPane
 from tui.findings import Finding, by_severity
 from tui.processes.pane import ProcessesPane
 from tui.snapshot import LoadedSnapshot, build_snapshot, default_snapshot_name, write_snapshot
 from tui.source import Source, SourceUnavailable
 from tui.symptoms.pane import SymptomsPane
+from tui.threads.pane import ThreadsPane
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.pane import PendingPane, SourcePane
 from widgets.status import StatusHeader
@@ -47,7 +50,10 @@ PANE_TITLES = {
 }
 PANES: dict[str, type[SourcePane]] = {
     "processes": ProcessesPane,
+    "threads": ThreadsPane,
+    "databases": DatabasesPane,
     "containers": ContainersPane,
+    "env": EnvPane,
     "symptoms": SymptomsPane,
 }
 PENDING_TEXT = {
@@ -106,6 +112,8 @@ class TshootApp(App):
         sources: Iterable[Source] = (),
         replay: LoadedSnapshot | None = None,
         snapshot_dir: str | Path = ".",
+        host: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.config = config
@@ -117,8 +125,9 @@ class TshootApp(App):
         self.sections: dict[str, Any] = {}
         self.findings: dict[str, list[Finding]] = {}
         self.paused = False
-        self.host = replay.host if replay else socket.gethostname()
-        self._filters: dict[str, str] = {}
+        self.host = replay.host if replay else (host or socket.gethostname())
+        self.clock = clock  # tests freeze it so screenshots are stable
+        self._pane_filters: dict[str, str] = {}
 
     # ----- layout -----
     def compose(self) -> ComposeResult:
@@ -136,6 +145,7 @@ class TshootApp(App):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.call_after_refresh(self.pane("processes").focus)
         if self.replay:
             self._show_replay(self.replay)
         else:
@@ -199,7 +209,7 @@ class TshootApp(App):
 
     # ----- polling -----
     def _schedule(self, name: str, delay: float) -> None:
-        self.set_timer(delay, partial(self._start_poll, name), name=f"poll-{name}")
+        self.set_timer(max(delay, 0.01), partial(self._start_poll, name), name=f"poll-{name}")
 
     def _start_poll(self, name: str) -> None:
         status = self.status[name]
@@ -225,7 +235,7 @@ class TshootApp(App):
         self.post_message(SourceUpdated(name, section, findings, error, time.monotonic() - started))
 
     def on_source_updated(self, message: SourceUpdated) -> None:
-        status = self.status[message.name]
+        status = self.status.setdefault(message.name, SourceStatus())
         status.polling_since = None
         status.took_s = message.took_s
         self._deliver(message.name, message.section, message.findings, message.error)
@@ -240,7 +250,7 @@ class TshootApp(App):
             pane.show_unavailable(error.reason, error.remedy)
         else:
             status.error, status.remedy = None, ""
-            status.last_ok = time.time()
+            status.last_ok = self.clock()
             self.sections[name] = section
             self.findings[name] = findings
             pane.show_section(section)
@@ -312,6 +322,7 @@ class TshootApp(App):
     # ----- actions bound to keys -----
     def action_show_pane(self, name: str) -> None:
         tabs = self.query_one(TabbedContent)
+        self.screen.set_focus(None)  # focus left in the old pane would pull its tab back to the front
         tabs.active = name
         self.pane(name).focus()
         if name in self.sources:
@@ -326,13 +337,13 @@ class TshootApp(App):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.value = self._filters.get(self._active(), "")
+        box.value = self._pane_filters.get(self._active(), "")
         box.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             name = self._active()
-            self._filters[name] = event.value
+            self._pane_filters[name] = event.value
             self.pane(name).set_filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -352,7 +363,7 @@ class TshootApp(App):
 
     def _sync_filter_box(self, name: str) -> None:
         box = self.query_one("#filter", Input)
-        text = self._filters.get(name, "")
+        text = self._pane_filters.get(name, "")
         box.display = bool(text)
         if box.value != text:
             with box.prevent(Input.Changed):

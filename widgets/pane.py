@@ -17,11 +17,20 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 
 class SourcePane(Vertical):
     source_name: ClassVar[str] = ""
+
+    def focus(self, scroll_visible: bool = True) -> "SourcePane":
+        """Focus the pane's first visible focusable widget, so its keys work right after switching to it."""
+        candidates = [w for w in self.query("*") if w.focusable and w.display and w.visible]
+        # Prefer a table or list over a text input, so digits and letters stay pane/app keys.
+        candidates.sort(key=lambda w: isinstance(w, Input))
+        if candidates:
+            candidates[0].focus(scroll_visible)
+        return self
 
     def show_section(self, section: Any) -> None:
         """Render the latest section record. Update tables by key: never clear and refill."""

@@ -1,0 +1,6 @@
+"""Prepared records for UI tests and screenshots, built from the same record types the collectors produce.
+
+Each module `tests/samples/<pane>.py` exposes `section()` and `findings()` for its pane.
+"""
+
+FROZEN_NOW = 1_795_000_000.0  # a fixed clock: 2026-11-18 08:26:40 UTC

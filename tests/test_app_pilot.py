@@ -1,0 +1,222 @@
+"""Pilot tests of the app: navigation, bindings, filter, sort, confirmation, failure isolation, snapshot, replay."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+from textual.widgets import TabbedContent
+
+from tests.samples import processes as sample
+from tests.uihelpers import feed, frozen_app
+from tui.app import TshootApp
+from tui.config import Config
+from tui.processes.source import ProcessesSource
+from tui.snapshot import load_snapshot
+from tui.source import Source, SourceUnavailable
+from widgets.dialogs import ConfirmScreen, TextScreen
+from widgets.keyed_table import KeyedTable
+
+
+def table_pids(app) -> list[str]:
+    table = app.query_one("#proc-table", KeyedTable)
+    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+
+
+async def fed(pilot):
+    feed(pilot.app, "processes", sample.section(), sample.findings())
+    await pilot.pause()
+
+
+async def test_number_keys_switch_panes():
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        for key, name in zip("123456", ["processes", "threads", "databases", "containers", "env", "symptoms"]):
+            await pilot.press(key)
+            assert app.query_one(TabbedContent).active == name
+        await pilot.press("1")
+        assert app.query_one(TabbedContent).active == "processes"
+
+
+async def test_rows_sort_filter_and_tree():
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        assert table_pids(app)[0] == "1200"  # sorted by CPU, highest first
+        await pilot.press("M")
+        assert table_pids(app)[0] == "901"  # by memory
+        await pilot.press("I")
+        assert table_pids(app)[-1] == "901"
+        await pilot.press("slash", *"gunicorn", "enter")
+        assert sorted(table_pids(app)) == ["900", "901", "902"]
+        await pilot.press("slash", "escape")
+        assert len(table_pids(app)) == 10
+        await pilot.press("t")
+        pids = table_pids(app)
+        assert pids.index("900") < pids.index("901") < pids.index("1400") or pids.index("900") < pids.index("1400")
+        assert pids[0] == "1"
+
+
+async def test_cursor_stays_on_the_same_process_across_refreshes():
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        table = app.query_one("#proc-table", KeyedTable)
+        table.move_to_key("612")
+        section = sample.section()
+        next(r for r in section.rows if r.pid == 612).cpu_percent = 150.0  # now first by CPU
+        feed(app, "processes", section, [])
+        await pilot.pause()
+        assert table.selected_key == "612" and table_pids(app)[0] == "612"
+
+
+async def test_findings_flag_their_rows():
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        table = app.query_one("#proc-table", KeyedTable)
+        assert str(table.get_cell("901", "flag")) == "L" and str(table.get_cell("1200", "flag")) == "C"
+        assert str(table.get_cell("1", "flag")) == ""
+
+
+async def test_help_lists_bindings():
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, TextScreen)
+        for text in ["SIGTERM", "Filter", "Snapshot", "Pause", "Tree view", "Listening ports", "1=Processes"]:
+            assert text in app.screen.body, text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TextScreen)
+
+
+async def test_pause_stops_live_polls():
+    app = TshootApp(Config(interval=0.2), [ProcessesSource(Config())])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause(0.6)
+        await pilot.press("p")
+        assert app.paused
+        await pilot.pause(0.3)
+        before = app.status["processes"].last_ok
+        await pilot.pause(0.8)
+        assert app.status["processes"].last_ok == before
+        await pilot.press("p")
+        await pilot.pause(0.8)
+        assert app.status["processes"].last_ok != before
+
+
+@pytest.fixture
+def sleeper():
+    proc = subprocess.Popen(["sleep", "300"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+async def _select(app, pilot, pid: int) -> None:
+    for _ in range(50):
+        await pilot.pause(0.1)
+        if app.pane("processes").select_subject({"pid": pid}):
+            return
+    raise AssertionError(f"pid {pid} never appeared")
+
+
+async def test_sigterm_asks_naming_the_target_then_kills_and_logs(sleeper):
+    app = TshootApp(Config(interval=0.3), [ProcessesSource(Config())])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _select(app, pilot, sleeper.pid)
+        await pilot.press("k")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"pid {sleeper.pid} (sleep)" in app.screen.target and "sleep 300" in app.screen.target
+        await pilot.press("n")
+        assert sleeper.poll() is None and app.actions.entries[-1].outcome == "cancelled"
+        await pilot.press("k")
+        await pilot.press("y")
+        assert sleeper.wait(timeout=5) == -15
+        await app.workers.wait_for_complete()
+        entry = app.actions.entries[-1]
+        assert (entry.verb, entry.outcome, entry.subject["pid"]) == ("SIGTERM", "done", sleeper.pid)
+
+
+async def test_read_only_refuses_and_logs(sleeper):
+    app = TshootApp(Config(interval=0.3, read_only=True), [ProcessesSource(Config())])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _select(app, pilot, sleeper.pid)
+        await pilot.press("K")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert sleeper.poll() is None
+        assert app.actions.entries[-1].outcome == "refused"
+
+
+class BrokenSource(Source):
+    name = "databases"
+    title = "Databases"
+    section_type = dict
+
+    def collect(self):
+        raise SourceUnavailable("connection refused on 127.0.0.1:1", "start the database")
+
+
+class HangingProcesses(ProcessesSource):
+    """The real processes collector, except that its second poll hangs."""
+
+    polls = 0
+
+    def collect(self):
+        self.polls += 1
+        if self.polls == 2:
+            time.sleep(3)
+        return super().collect()
+
+
+async def test_a_failing_and_a_hung_collector_mark_only_their_own_panes():
+    config = Config(interval=0.3, collector_timeout=1.0)
+    app = TshootApp(config, [HangingProcesses(config), BrokenSource(config)])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause(2.0)
+        assert app.status["databases"].error == "connection refused on 127.0.0.1:1"
+        assert app.status["processes"].error.startswith("stale")
+        assert app.sections["processes"].rows  # the last data stays
+        await pilot.pause(2.5)
+        assert app.status["processes"].error is None
+        await pilot.press("exclamation_mark")
+        assert "start the database" in app.screen.body
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+
+
+async def test_snapshot_key_writes_the_state(tmp_path):
+    app = frozen_app(snapshot_dir=tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        await pilot.press("S")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    files = list(tmp_path.glob("tshoot-web-1-*.json"))
+    assert len(files) == 1
+    doc = json.loads(files[0].read_text())
+    assert {r["pid"] for r in doc["processes"]["rows"]} >= {901, 1200}
+    assert {f["id"] for f in doc["findings"]} >= {"memory-growth", "cpu-hog"}
+    assert doc["threads"]["error"]  # not built yet here: the key is there and says why
+
+
+async def test_replay_shows_the_saved_state_read_only(tmp_path):
+    app = frozen_app(snapshot_dir=tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        await pilot.press("S")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    loaded = load_snapshot(next(tmp_path.glob("*.json")))
+    replay = TshootApp(Config(), replay=loaded)
+    async with replay.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        assert replay.is_replay and replay.host == "web-1"
+        assert "1200" in table_pids(replay)
+        replay.pane("processes").select_subject({"pid": 1200})
+        await pilot.press("k")
+        assert not isinstance(replay.screen, ConfirmScreen)
+        assert replay.actions.entries[-1].outcome == "refused"
