@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,7 +21,7 @@ from tui.snapshot import Collection
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import Guide, GuideBook, load_guides
 from tui.symptoms.notes import PROMPTS, WORKFLOW, IncidentNotes
-from tui.symptoms.render import STATUS_LABEL, evidence_lines, fix_lines, result_lines
+from tui.symptoms.render import STATUS_LABEL, evidence_lines, result_lines
 from tui.symptoms.runner import CheckResult, run_guide
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
@@ -251,7 +252,8 @@ class SymptomsPane(SourcePane):
             guide = self.book.guides[self.view]
             results = self.results.get(guide.id, [])
             state = "running…" if self.running == guide.id else ("r: run" if not results else "r: verify (re-run)")
-            heading.update(f"[b]{guide.title}[/b]  ({guide.id}, {state})\n{' '.join(guide.meaning.split())}")
+            heading.update(Text.assemble((guide.title, "bold"), f"  ({guide.id}, {state})\n",
+                                         " ".join(guide.meaning.split())))  # guide text is data, never markup
             table.sync([(r.id, (STATUS_LABEL[r.status], r.jump.pane if r.jump else "", f"{r.title}: {r.summary}"))
                         for r in results])
             if not results:
