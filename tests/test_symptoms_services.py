@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_service
 from symptoms_support import context, result_of
 from tui.config import Config, Thresholds
 from tui.snapshot import collect_all
@@ -165,7 +166,7 @@ def test_hang_guide_finds_the_deadlocked_process(tmp_path):
                         thresholds=Thresholds(stuck_thread_s=0.2))
         collection = collect_all(config, 0, sources=[ThreadsSource(config)])
         if "threads" in collection.errors:
-            pytest.skip(f"py-spy cannot read processes here: {collection.errors['threads'][0]}")
+            require_service("py-spy", collection.errors["threads"][0])
         result = result_of("hang", "deadlock", context(config, collection=collection))
     finally:
         child.kill()
