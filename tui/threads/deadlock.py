@@ -81,12 +81,17 @@ def program_frame(thread: ThreadRecord) -> Frame | None:
     return None
 
 
+def waits_for_lock(thread: ThreadRecord) -> bool:
+    """The thread is blocked at a lock statement of the program (before any native confirmation)."""
+    frame = program_frame(thread)
+    return frame is not None and frame.waits is not None and not _is_sync_internal(frame) and not thread.active
+
+
 def thread_locks(thread: ThreadRecord) -> ThreadLocks:
     """What the thread waits for (if it is blocked acquiring a lock) and every lock it holds."""
     result = ThreadLocks(thread)
-    waiting_frame = program_frame(thread)
-    if (waiting_frame is not None and waiting_frame.waits is not None and not _is_sync_internal(waiting_frame)
-            and not thread.active and thread.native_lock_wait is not False):
+    if waits_for_lock(thread) and thread.native_lock_wait is not False:
+        waiting_frame = program_frame(thread)
         result.waits = lock_id(waiting_frame, waiting_frame.waits)
         result.waits_at = _at(waiting_frame, waiting_frame.waits.line)
         result.waits_line = waiting_frame.line_text

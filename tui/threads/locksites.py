@@ -33,11 +33,18 @@ class SourceIndex:
         except (SyntaxError, ValueError):
             self._tree = None  # a file we cannot parse still shows its lines, without lock analysis
         self._module_names = _bound_names(self._tree.body) if self._tree else set()
+        self._contexts: dict[int, LockContext] = {}  # many threads share lines (threading.py above all)
 
     def line_text(self, line: int) -> str:
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
 
     def context(self, line: int) -> LockContext:
+        if line not in self._contexts:
+            self._contexts[line] = self._analyze(line)
+        context = self._contexts[line]
+        return LockContext(context.waits, list(context.held))
+
+    def _analyze(self, line: int) -> LockContext:
         if self._tree is None or line <= 0:
             return LockContext()
         scope = _innermost_scope(self._tree, line)

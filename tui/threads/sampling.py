@@ -31,24 +31,14 @@ class Sampled:
 
 
 def sample(pid: int, samples: int, interval: float, timeout: float, binary: str | None) -> Sampled:
-    """`samples` dumps; the last one with locals and native frames (falling back without native)."""
+    """`samples` dumps, the last one with locals (object addresses qualify lock identities)."""
     samples = max(1, samples)
     signatures: list[dict[int, Signature]] = []
     slowest = 0.0
     for index in range(samples):
-        last = index == samples - 1
         if index:
             time.sleep(interval)
-        if last:
-            try:
-                result = pyspy.dump(pid, locals_=True, native=True, timeout=timeout, binary=binary)
-            except pyspy.DumpError as exc:
-                if exc.exited or exc.not_python:
-                    raise
-                # some builds cannot be unwound natively; the Python stacks are what matter
-                result = pyspy.dump(pid, locals_=True, native=False, timeout=timeout, binary=binary)
-        else:
-            result = pyspy.dump(pid, locals_=False, native=False, timeout=timeout, binary=binary)
+        result = pyspy.dump(pid, locals_=index == samples - 1, native=False, timeout=timeout, binary=binary)
         slowest = max(slowest, result.seconds)
         signatures.append({t.tid: signature(t) for t in result.threads})
     threads = result.threads
@@ -57,6 +47,25 @@ def sample(pid: int, samples: int, interval: float, timeout: float, binary: str 
             mine = signature(thread)
             thread.stuck = all(sample_sigs.get(thread.tid) == mine for sample_sigs in signatures)
     return Sampled(threads=threads, samples=samples, dump_seconds=slowest)
+
+
+def confirm_native(pid: int, threads: list[ThreadRecord], timeout: float, binary: str | None) -> float:
+    """One `--native` dump to confirm that suspected lock waiters sit in a native lock acquire.
+
+    Native unwinding pauses the target several times longer than a plain dump, so it is taken only
+    when the source shows a stuck thread at a lock statement. A thread whose stack moved meanwhile is
+    left unconfirmed. Returns the dump's duration (0 when it could not be taken).
+    """
+    try:
+        result = pyspy.dump(pid, locals_=False, native=True, timeout=timeout, binary=binary)
+    except pyspy.DumpError:
+        return 0.0  # some builds cannot be unwound natively: the waits stay "probable"
+    native = {t.tid: t for t in result.threads}
+    for thread in threads:
+        again = native.get(thread.tid)
+        if again is not None and signature(again) == signature(thread):
+            thread.native_lock_wait, thread.native_reentrant = again.native_lock_wait, again.native_reentrant
+    return result.seconds
 
 
 class StuckClock:
