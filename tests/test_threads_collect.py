@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,34 @@ def test_collector_modules_import_no_textual():
     code = f"import sys; import {', '.join(modules)}; print('textual' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_focus_and_hold_redump_only_what_the_pane_shows(program):
+    shown, other = program("contention.py"), program("waits_no_owner.py")
+    source = ThreadsSource(Config(pids=[shown.pid, other.pid], thread_samples=1))
+    first = source.collect()
+    source.focus(shown.pid)
+    second = source.collect()
+    assert second.processes[str(other.pid)] is first.processes[str(other.pid)]  # kept, not re-dumped
+    assert second.processes[str(shown.pid)] is not first.processes[str(shown.pid)]
+    source.set_live(False)
+    third = source.collect()
+    assert third.processes[str(shown.pid)] is second.processes[str(shown.pid)]
+    source.request_dump()
+    assert source.collect().processes[str(shown.pid)] is not third.processes[str(shown.pid)]
+
+
+def test_source_file_newer_than_the_process_is_warned_about(pyspy_works, tmp_path):
+    script = tmp_path / "contention_copy.py"
+    script.write_text((Path(__file__).parent / "programs" / "threads" / "contention.py").read_text())
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        future = time.time() + 60
+        os.utime(script, (future, future))
+        record = ThreadsSource(Config(pids=[process.pid], thread_samples=1)).collect().processes[str(process.pid)]
+        assert any(str(script) in w and "changed after the process started" in w for w in record.warnings)
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
