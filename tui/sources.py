@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tui.config import Config
 from tui.containers.source import ContainersSource
+from tui.databases.source import DatabasesSource
 from tui.env.source import EnvSource
 from tui.processes.source import ProcessesSource
 from tui.source import Source
@@ -12,6 +13,7 @@ from tui.threads.source import ThreadsSource
 SOURCE_CLASSES: list[type[Source]] = [
     ProcessesSource,
     ThreadsSource,
+    DatabasesSource,
     ContainersSource,
     EnvSource,
 ]

@@ -1,0 +1,363 @@
+"""The Databases pane: targets, the selected target's sessions, its blocking chains and (when it fails) its doctor.
+
+Keys act on the highlighted session: EXPLAIN it, cancel or terminate it, or jump to the local process on the
+other end of its connection (Processes, or its Python stack in Threads).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from tui.actions import Action
+from tui.databases.analysis import blocking_tree
+from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
+from tui.findings import Finding
+from widgets.dialogs import TextScreen
+from widgets.keyed_table import KeyedTable
+from widgets.pane import SourcePane
+from widgets.status import human_duration
+
+TARGET_COLUMNS = [("flag", "!"), ("url", "TARGET"), ("origin", "FOUND IN"), ("status", "STATUS"),
+                  ("server", "SERVER"), ("conns", "CONNS"), ("sessions", "SESS"), ("waits", "WAITS"), ("ms", "POLL ms")]
+SESSION_COLUMNS = [("flag", "!"), ("id", "PID/ID"), ("user", "USER"), ("db", "DB"), ("app", "APPLICATION"),
+                   ("client", "CLIENT"), ("local", "LOCAL PID"), ("state", "STATE"), ("wait", "WAIT"),
+                   ("xact", "XACT"), ("age", "QUERY AGE"), ("query", "QUERY")]
+FLAG_FOR_FINDING = {"blocked-query": "B", "idle-in-transaction": "I", "slow-query": "S"}
+STEP_MARK = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "bold red"), "skipped": ("-", "dim")}
+# Sort orders the `o` key cycles through: (label, key function, descending).
+SORTS = [
+    ("blocking first", lambda s: (not s.blocking_ids, -(s.query_age_s or 0))),
+    ("query age", lambda s: -(s.query_age_s or 0)),
+    ("transaction age", lambda s: -(s.xact_age_s or 0)),
+    ("state", lambda s: (s.state, -(s.query_age_s or 0))),
+    ("id", lambda s: s.id),
+]
+
+
+def _age(seconds: float | None) -> str:
+    return "-" if seconds is None else human_duration(max(0.0, seconds))
+
+
+class DatabasesPane(SourcePane):
+    source_name = "databases"
+
+    DEFAULT_CSS = """
+    DatabasesPane #db-targets { height: auto; max-height: 8; }
+    DatabasesPane #db-sessions { height: 1fr; }
+    DatabasesPane #db-detail { height: 1fr; border: round $primary 40%; padding: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("e", "explain", "EXPLAIN the session's query (no ANALYZE)"),
+        Binding("c", "interrupt(False)", "Cancel the session's query"),
+        Binding("K", "interrupt(True)", "Terminate the session"),
+        Binding("g", "jump('processes')", "Go to the client's local process"),
+        Binding("s", "jump('threads')", "Python stack of the client's local process"),
+        Binding("d", "doctor", "Run the connection doctor on the target"),
+        Binding("o", "sort", "Change session sort order"),
+        Binding("left_square_bracket", "target(-1)", "Previous target"),
+        Binding("right_square_bracket", "target(1)", "Next target"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.section: DatabasesSection | None = None
+        self.filter_text = ""
+        self.sort_index = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="db-banner", classes="banner")
+        yield KeyedTable(TARGET_COLUMNS, id="db-targets")
+        yield KeyedTable(SESSION_COLUMNS, id="db-sessions")
+        with VerticalScroll(id="db-detail"):
+            yield Static("Waiting for the first poll of the databases.", id="db-detail-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#db-banner").display = False
+
+    def focus(self, scroll_visible: bool = True) -> "DatabasesPane":
+        self.query_one("#db-sessions", KeyedTable).focus(scroll_visible)
+        return self
+
+    # ----- SourcePane contract -----
+    def show_section(self, section: DatabasesSection) -> None:
+        self.section = section
+        banner = self.query_one("#db-banner", Static)
+        banner.display = bool(section.discovery_notes)
+        banner.update(Text("\n".join(section.discovery_notes)))
+        self._render_targets()
+        self._render_sessions()
+        self._render_detail()
+
+    def show_unavailable(self, reason: str, remedy: str = "") -> None:
+        banner = self.query_one("#db-banner", Static)
+        banner.display = True
+        banner.update(Text(f"Databases: {reason}" + (f"\nWhat to do: {remedy}" if remedy else "")))
+
+    def select_subject(self, subject: dict[str, Any]) -> bool:
+        if self.section is None:
+            return False
+        target_id, pid = subject.get("target"), subject.get("pid")
+        results = [r for r in self.section.targets if target_id in (None, r.target.id)]
+        for result in results:
+            if pid is not None and not any(s.id == pid for s in (result.state.sessions if result.state else [])):
+                continue
+            self.query_one("#db-targets", KeyedTable).move_to_key(result.target.id, scroll=True)
+            self._render_sessions()
+            self._render_detail()
+            if pid is None:
+                return True
+            sessions = self.query_one("#db-sessions", KeyedTable)
+            if not sessions.move_to_key(str(pid), scroll=True):
+                self.filter_text = ""  # a jump must land even when a filter would hide the row
+                self._render_sessions()
+                sessions.move_to_key(str(pid), scroll=True)
+            sessions.focus()
+            self._render_detail()
+            return True
+        return False
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip().lower()
+        self._render_sessions()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "db-targets":
+            self._render_sessions()
+        self._render_detail()
+
+    # ----- what is selected -----
+    def _selected_result(self) -> TargetResult | None:
+        if self.section is None or not self.section.targets:
+            return None
+        key = self.query_one("#db-targets", KeyedTable).selected_key
+        return next((r for r in self.section.targets if r.target.id == key), self.section.targets[0])
+
+    def _selected_session(self) -> DbSession | None:
+        result = self._selected_result()
+        if result is None or result.state is None:
+            return None
+        key = self.query_one("#db-sessions", KeyedTable).selected_key
+        return next((s for s in result.state.sessions if str(s.id) == key), None)
+
+    def _findings(self, target_id: str) -> list[Finding]:
+        return [f for f in self.app.findings_for(self.source_name) if f.subject.get("target") == target_id]
+
+    # ----- rendering -----
+    def _render_targets(self) -> None:
+        if self.section is None:
+            return
+        rows = [(r.target.id, target_cells(r, self._findings(r.target.id))) for r in self.section.targets]
+        table = self.query_one("#db-targets", KeyedTable)
+        table.sync(rows)
+        failing = sum(1 for r in self.section.targets if r.state is None)
+        table.border_title = f"{len(rows)} database targets" + (f", {failing} failing" if failing else "")
+
+    def _visible_sessions(self, result: TargetResult) -> list[DbSession]:
+        sessions = result.state.sessions if result.state else []
+        if self.filter_text:
+            sessions = [s for s in sessions if self.filter_text in
+                        f"{s.id} {s.user} {s.database} {s.application} {s.client_addr} {s.state} {s.query}".lower()]
+        return sorted(sessions, key=SORTS[self.sort_index][1])
+
+    def _render_sessions(self) -> None:
+        result = self._selected_result()
+        table = self.query_one("#db-sessions", KeyedTable)
+        if result is None:
+            return
+        flags: dict[int, str] = {}
+        for finding in self._findings(result.target.id):
+            if finding.id in FLAG_FOR_FINDING and "pid" in finding.subject:
+                flags[finding.subject["pid"]] = flags.get(finding.subject["pid"], "") + FLAG_FOR_FINDING[finding.id]
+        visible = self._visible_sessions(result)
+        table.sync([(str(s.id), session_cells(s, flags.get(s.id, ""))) for s in visible])
+        total = len(result.state.sessions) if result.state else 0
+        shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
+        table.border_title = f"{total} sessions on {result.target.url} — sorted by {SORTS[self.sort_index][0]}{shown}"
+
+    def _render_detail(self) -> None:
+        result = self._selected_result()
+        if result is None:
+            return
+        self.query_one("#db-detail-text", Static).update(detail_text(result, self._selected_session()))
+
+    # ----- key actions -----
+    def action_sort(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self._render_sessions()
+
+    def action_target(self, step: int) -> None:
+        table = self.query_one("#db-targets", KeyedTable)
+        if table.row_count:
+            table.move_cursor(row=(table.cursor_row + step) % table.row_count)
+
+    def action_jump(self, pane: str) -> None:
+        session = self._selected_session()
+        if session is None:
+            return
+        if session.local_pid is None:
+            self.app.notify(f"Session {session.id}: its client ({session.client_addr or 'Unix socket'}) is not a "
+                            "process tshoot can see on this machine", severity="warning")
+            return
+        self.app.jump_to(pane, {"pid": session.local_pid})
+
+    def _live_source(self) -> Any:
+        source = self.app.source(self.source_name)
+        if source is None:
+            self.app.notify("A replay has no live database connection", severity="warning")
+        return source
+
+    def action_interrupt(self, terminate: bool) -> None:
+        result, session = self._selected_result(), self._selected_session()
+        source = self._live_source()
+        if result is None or session is None or source is None:
+            return
+        verb = "terminate session" if terminate else "cancel query"
+        query = session.query.replace("\n", " ")[:120] or "(no query)"
+        action = Action(
+            verb=verb,
+            source=self.source_name,
+            target=f"session {session.id} ({session.user}@{session.client_addr or 'socket'}, {session.state}) on "
+                   f"{result.target.url}: {query}",
+            subject={"target": result.target.id, "pid": session.id},
+        )
+        run = source.terminate if terminate else source.cancel
+        self.app.request_action(action, lambda: run(result.target.id, session.id))
+
+    def action_explain(self) -> None:
+        result, session = self._selected_result(), self._selected_session()
+        source = self._live_source()
+        if result is not None and session is not None and source is not None:
+            self._explain(source, result.target.id, session.id)
+
+    @work(thread=True, exit_on_error=False, group="db-explain")
+    def _explain(self, source: Any, target_id: str, session_id: int) -> None:
+        try:
+            plan = source.explain(target_id, session_id)
+        except Exception as exc:  # the session ended, a utility statement, parameters: say why, keep the pane
+            self.app.call_from_thread(self.app.notify, f"EXPLAIN of {session_id}: {exc}", severity="warning")
+            return
+        self.app.call_from_thread(self.app.push_screen, TextScreen(f"EXPLAIN of session {session_id}", plan,
+                                                                   markup=False))
+
+    def action_doctor(self) -> None:
+        result = self._selected_result()
+        source = self._live_source()
+        if result is None:
+            return
+        if source is None:
+            if result.doctor:
+                self.app.push_screen(TextScreen(f"Doctor: {result.target.url}", doctor_text(result.doctor).plain,
+                                                markup=False))
+            return
+        self._doctor(source, result.target.id)
+
+    @work(thread=True, exit_on_error=False, group="db-doctor")
+    def _doctor(self, source: Any, target_id: str) -> None:
+        try:
+            report = source.diagnose(target_id)
+        except ValueError as exc:
+            self.app.call_from_thread(self.app.notify, str(exc), severity="warning")
+            return
+        self.app.call_from_thread(self.app.push_screen, TextScreen(f"Doctor: {report.url}",
+                                                                   doctor_text(report).plain, markup=False))
+
+
+def target_cells(result: TargetResult, findings: list[Finding]) -> tuple:
+    flag = "!" if any(f.severity == "critical" for f in findings) else ("?" if findings else "")
+    if result.state is None:
+        failed = next((s.name for s in result.doctor.steps if s.status == "fail"), None) if result.doctor else None
+        status = f"FAILED at {failed}" if failed else "error"
+        return (flag, result.target.url, result.target.origin, status, "-", "-", "-", "-", "-")
+    state = result.state
+    usage = state.usage
+    conns = f"{usage.connections}/{usage.max_connections} {usage.percent:3.0f}%" if usage else "-"
+    return (flag, result.target.url, result.target.origin, "ok", state.version[:28], conns,
+            str(len(state.sessions)), str(len(state.lock_waits)), f"{result.collect_ms:.0f}")
+
+
+def session_cells(s: DbSession, flag: str) -> tuple:
+    client = f"{s.client_addr}:{s.client_port}" if s.client_addr and s.client_port else (s.client_addr or "socket")
+    local = f"{s.local_pid} {s.local_process or ''}".strip() if s.local_pid else ""
+    wait = s.wait + (f" <- {','.join(map(str, s.blocking_ids))}" if s.blocking_ids else "")
+    return (flag, str(s.id), s.user, s.database, s.application[:20], client, local, s.state, wait[:30],
+            _age(s.xact_age_s), _age(s.query_age_s), " ".join(s.query.split())[:200])
+
+
+def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
+    text = Text()
+    text.append(f"{result.target.url}", style="bold")
+    text.append(f"  found in {result.target.origin}\n", style="dim")
+    if result.state is None:
+        text.append(f"Cannot read it: {result.error}\n", style="red")
+        if result.doctor:
+            text.append_text(doctor_text(result.doctor))
+        return text
+    state = result.state
+    if state.usage:
+        u = state.usage
+        text.append("Connections ", style="bold")
+        text.append(f"{u.connections} of {u.max_connections} ({u.percent:.0f}%)  by user: {_top(u.by_user)}")
+        if u.by_application:
+            text.append(f"  by application: {_top(u.by_application)}")
+        text.append(f"  by client: {_top(u.by_client)}\n")
+    sessions = {s.id: s for s in state.sessions}
+    if state.lock_waits:
+        text.append("Blocking chains (head blocker first, waiting sessions below it):\n", style="bold")
+        waits = {w.blocked_id: w for w in state.lock_waits}
+        for depth, session_id in blocking_tree(state.lock_waits):
+            session = sessions.get(session_id)
+            text.append("  " + "  " * depth + ("└ " if depth else ""))
+            text.append(f"{session_id} ", style="bold red" if depth == 0 else "bold")
+            if session:
+                text.append(f"{session.user} {session.state} {_age(session.state_age_s)}")
+                if session.local_pid:
+                    text.append(f" local pid {session.local_pid} ({session.local_process})", style="cyan")
+            if session_id in waits:
+                wait = waits[session_id]
+                text.append(f" waits {wait.waited_s:.0f}s for {wait.lock}", style="yellow")
+            if session and session.query:
+                text.append(f": {' '.join(session.query.split())[:80]}", style="dim")
+            text.append("\n")
+    if selected is not None:
+        text.append(f"Session {selected.id}", style="bold")
+        if selected.local_pid:
+            text.append(f"  client is local pid {selected.local_pid} ({selected.local_process}) — g: process, "
+                        "s: Python stack", style="cyan")
+        text.append(f"\n{selected.query or '(no query)'}\n")
+    if state.top_statements:
+        text.append("Top statements by total time (pg_stat_statements):\n", style="bold")
+        for statement in state.top_statements[:5]:
+            text.append(f"  {statement.total_ms:10.0f} ms {statement.calls:8d} calls {statement.mean_ms:8.1f} ms avg  ")
+            text.append(f"{' '.join(statement.query.split())[:90]}\n", style="dim")
+    if state.tables:
+        text.append("Most rows read by sequential scans:\n", style="bold")
+        for table in state.tables[:5]:
+            text.append(f"  {table.table}: {table.seq_scan} seq scans, {table.seq_rows_read:,} rows read, "
+                        f"{table.idx_scan} index scans, {table.live_rows:,} rows\n")
+    for note in state.notes:
+        text.append(f"Note: {note}\n", style="dim")
+    return text
+
+
+def doctor_text(report: ConnectionReport) -> Text:
+    text = Text()
+    text.append(f"Connection doctor for {report.url}\n", style="bold")
+    for step in report.steps:
+        mark, style = STEP_MARK.get(step.status, ("?", ""))
+        text.append(f"  {mark} {step.name:15} ", style=style)
+        text.append(f"{step.detail}\n")
+        if step.fix and step.status in ("fail", "warn"):
+            text.append(f"      fix: {step.fix}\n", style="yellow")
+    return text
+
+
+def _top(counts: dict[str, int], n: int = 3) -> str:
+    return ", ".join(f"{k} {v}" for k, v in list(counts.items())[:n]) or "-"
