@@ -217,7 +217,7 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
                 "(or use one lock). The report lists where each lock was taken and where each thread waits."),
         subject=subject,
         evidence={"threads": entries, "confidence": "confirmed" if confirmed else "probable"},
-        guide="deadlock",
+        guide="hang",
     )
 
 
@@ -255,7 +255,7 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
                              "stuck_for_s": w.thread.stuck_for_s} for w in queued],
                 "longest_wait_s": longest,
             },
-            guide="lock-contention",
+            guide="hang",
         ))
     return findings
 
