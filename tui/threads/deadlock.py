@@ -149,7 +149,7 @@ def analyze_process(process: ProcessThreads, stuck_threshold_s: float) -> list[F
     in_cycles: set[int] = set()
     for number, cycle in enumerate(_cycles(waiters, edges)):
         in_cycles.update(t.thread.tid for t in cycle)
-        findings.append(_deadlock_finding(process, cycle, number, one_sample))
+        findings.append(_deadlock_finding(process, cycle, number, one_sample, edges))
     findings.extend(_contention_findings(process, waiters, edges, in_cycles, stuck_threshold_s, one_sample))
     return findings
 
@@ -188,7 +188,8 @@ def _cycles(waiters: list[ThreadLocks], edges: dict[int, list[tuple[ThreadLocks,
     return found
 
 
-def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number: int, one_sample: bool) -> Finding:
+def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number: int, one_sample: bool,
+                      edges: dict[int, list[tuple[ThreadLocks, bool]]]) -> Finding:
     entries = []
     for index, member in enumerate(cycle):
         previous = cycle[index - 1]  # it waits for a lock this member holds
@@ -203,8 +204,14 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
             "waits_line": member.waits_line,
             "stack": [f"{f.function} ({f.filename}:{f.line})" for f in member.thread.frames[:12]],
         })
+    def edge_confirmed(index: int, member: ThreadLocks) -> bool:
+        """Native frames show it in a lock acquire, or the owner of its RLock was read from memory."""
+        holder = cycle[(index + 1) % len(cycle)]
+        from_memory = any(h is holder and confirmed for h, confirmed in edges.get(member.thread.tid, []))
+        return bool(member.thread.native_lock_wait) or from_memory
+
     confirmed = not one_sample and all(
-        m.thread.native_lock_wait and m.waits.resolved and all(h.lock.resolved for h in m.holds) for m in cycle)
+        edge_confirmed(i, m) and m.waits.resolved and all(h.lock.resolved for h in m.holds) for i, m in enumerate(cycle))
     names = " and ".join(f'"{m.thread.name}"' for m in cycle)
     subject = {"pid": process.pid} if number == 0 else {"pid": process.pid, "cycle": number + 1}
     return Finding(

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.redact import redact_text
 from tui.threads import pyspy
 from tui.threads.locksites import SourceIndex
 from tui.threads.pythonprocs import source_path
@@ -114,7 +115,7 @@ class SourceCache:
                     warning = f"{frame.filename} changed after the process started: lines may not match"
                     if warning not in warnings:
                         warnings.append(warning)
-                frame.line_text = index.line_text(frame.line)
+                frame.line_text = redact_text(index.line_text(frame.line))  # source may hold `PASSWORD = "..."`
                 context = index.context(frame.line)
                 frame.waits, frame.held = context.waits, context.held
         return warnings

@@ -17,7 +17,7 @@ from tui.findings import Finding
 from tui.source import Source
 from tui.threads import pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
-from tui.threads.records import ProcessThreads, ThreadsSection
+from tui.threads.records import ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection
 from tui.threads.sampling import SourceCache, StuckClock, confirm_native, sample
 
 CANDIDATES_EVERY_S = 10.0  # the process list changes slowly; scanning /proc/*/maps each poll is waste
@@ -39,7 +39,7 @@ class ThreadsSource(Source):
         self._lock = threading.Lock()
         self._stuck_clock = StuckClock()
         self._sources = SourceCache()
-        self._candidates: list = []
+        self._candidates: list[PythonCandidate] = []
         self._candidates_at = -CANDIDATES_EVERY_S
         self._binary = pyspy.find_pyspy()
 
@@ -122,7 +122,10 @@ class ThreadsSource(Source):
             sampled = sample(pid, self.config.thread_samples, self.config.thread_sample_interval,
                              self._dump_timeout(), self._binary)
         except pyspy.DumpError as exc:
-            entry.error, entry.remedy, entry.python = exc.reason, exc.remedy, not exc.not_python
+            entry.error, entry.remedy = exc.reason, exc.remedy
+            if exc.not_python:  # we saw python in its executable or maps: py-spy cannot read this build
+                entry.error = f"py-spy cannot read this Python ({runtime.version or 'version unknown'})"
+                entry.remedy = "pip install -U py-spy (newer releases support newer CPython versions)"
             if exc.exited:
                 self._stuck_clock.forget(pid)
             return entry
@@ -150,7 +153,7 @@ class ThreadsSource(Source):
     def _dump_timeout(self) -> float:
         return max(2.0, min(self.config.collector_timeout / 2, 10.0))
 
-    def _python_candidates(self) -> list:
+    def _python_candidates(self) -> list[PythonCandidate]:
         now = time.monotonic()
         if now - self._candidates_at >= CANDIDATES_EVERY_S:
             self._candidates = pythonprocs.python_candidates(exclude={os.getpid()})
@@ -158,7 +161,7 @@ class ThreadsSource(Source):
         return self._candidates
 
 
-def _rlock_addresses(threads) -> list[int]:
+def _rlock_addresses(threads: list[ThreadRecord]) -> list[int]:
     """Addresses of RLock objects held in locals: their owner can be read from memory."""
     return sorted({v.addr for t in threads for f in t.frames for v in f.locals
                    if v.addr and v.repr.startswith("<_thread.RLock")})
