@@ -20,14 +20,14 @@ def unique_name(prefix: str = "tshoot_test") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = 15.0, every: float = 0.05) -> Any:
     """Wait for a server-side state the test created (a lock wait, a flushed statistic); fail naming it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.05)
+        time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
 
 

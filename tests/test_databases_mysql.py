@@ -67,7 +67,8 @@ def test_innodb_lock_wait_behind_an_idle_transaction(sessions, table, source_fac
         cursor.execute(f"UPDATE {table} SET v = v + 1 WHERE id = 1")
     waiter, watcher = sessions.mysql(), sessions.mysql()
     outcome = sessions.in_background(waiter, f"UPDATE {table} SET v = v + 10 WHERE id = 1")
-    wait_until(lambda: _lock_waiting(watcher, waiter.thread_id()), "the waiter to block")
+    # InnoDB refreshes its INNODB_TRX cache only after 100 ms without readers: poll slower than that.
+    wait_until(lambda: _lock_waiting(watcher, waiter.thread_id()), "the waiter to block", every=0.25)
 
     source = source_factory(blocked_query_s=0, idle_in_transaction_s=0)
     section = source.collect()
