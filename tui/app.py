@@ -35,6 +35,7 @@ from tui.source import Source, SourceUnavailable
 from tui.symptoms.pane import SymptomsPane
 from tui.threads.pane import ThreadsPane
 from widgets.dialogs import ConfirmScreen, TextScreen
+from widgets.keyed_table import KeyedTable
 from widgets.pane import PendingPane, SourcePane
 from widgets.status import StatusHeader
 
@@ -381,7 +382,7 @@ class TshootApp(App):
         self.poll_now(self._active())
 
     def action_help(self) -> None:
-        self.push_screen(TextScreen("tshoot help", help_text(self.screen, self.config)))
+        self.push_screen(TextScreen("tshoot help", help_text(self)))
 
     def action_problems(self) -> None:
         lines = []
@@ -450,23 +451,27 @@ class TshootApp(App):
                 pass
 
 
-def help_text(screen: Screen, config: Config) -> str:
-    """Every binding active on this screen (app, pane, focused widget), with what it does."""
-    lines = ["[b]Keys[/b]"]
-    seen = set()
-    for key, active in screen.active_bindings.items():
-        binding = active.binding
-        if not binding.description or (key, binding.description) in seen:
+def help_text(app: "TshootApp") -> str:
+    """Every binding: panes, the visible pane's own keys, the focused widget's extra keys, then the global ones."""
+    pane = app.pane(app._active())
+    lines = ["  " + "  ".join(f"{i + 1}={PANE_TITLES[n]}" for i, n in enumerate(PANE_ORDER)), ""]
+    sections = [(f"{PANE_TITLES.get(pane.source_name, pane.source_name)} pane", pane._bindings)]
+    focused = app.focused
+    if focused is not None and focused is not pane and type(focused).BINDINGS and not isinstance(focused, KeyedTable):
+        sections.append(("Focused widget", focused._bindings))
+    sections.append(("Everywhere", app._bindings))
+    for title, bindings in sections:
+        entries = [(b.key_display or key, b.description) for key, group in bindings.key_to_bindings.items() for b in group if b.description]
+        if not entries:
             continue
-        seen.add((key, binding.description))
-        lines.append(f"  {binding.key_display or key:>12}  {binding.description}")
+        lines.append(f"[b]{title}[/b]")
+        lines += [f"  {k:>12}  {d}" for k, d in dict(entries).items()]
+        lines.append("")
     lines += [
+        "  arrows / PgUp / PgDn / Home / End move in tables; Tab moves between widgets; ctrl+p opens the command palette",
         "",
-        "  " + "  ".join(f"{i + 1}={PANE_TITLES[n]}" for i, n in enumerate(PANE_ORDER)),
-        "  ctrl+p  command palette (every action by name)",
-        "",
-        f"[b]Refresh[/b] every {config.interval:g}s (hidden panes x{config.hidden_interval_factor:g}); "
-        f"config: {config.source_file or 'defaults'}; read-only: {'yes' if config.read_only else 'no'}",
+        f"[b]Refresh[/b] every {app.config.interval:g}s (hidden panes x{app.config.hidden_interval_factor:g}); "
+        f"config: {app.config.source_file or 'defaults'}; read-only: {'yes' if app.actions.read_only else 'no'}",
         f"tshoot {__version__}",
     ]
     return "\n".join(lines)

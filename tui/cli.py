@@ -185,6 +185,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def doctor_text(findings, errors) -> str:
     from tui.redact import redact_text
+    from tui.threads.deadlock import format_deadlock_report
 
     lines = []
     if not findings:
@@ -194,6 +195,8 @@ def doctor_text(findings, errors) -> str:
         lines.append(f"[{f.severity.upper()}] {f.title}" + (f"  ({subject})" if subject else ""))
         for line in f.detail.splitlines():
             lines.append(f"    {line}")
+        if f.id == "deadlock":
+            lines += [f"    {line}" for line in format_deadlock_report(f).splitlines()]
         if f.guide:
             lines.append(f"    guide: tshoot guide {f.guide}")
         lines.append("")

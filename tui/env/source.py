@@ -100,7 +100,7 @@ def drift_findings(section: EnvSection) -> list[Finding]:
                     "of 'works there, fails here'."),
             subject={"baseline": diff.left, "side": diff.right},
             evidence={**counts, "keys": [row.key for row in rows[:MAX_KEYS_IN_EVIDENCE]]},
-            guide="env-drift",
+            guide="dev-prod",
         ))
     return findings
 
@@ -116,7 +116,7 @@ def missing_env_findings(section: EnvSection) -> list[Finding]:
                     "shell without `set -a`). Restart it the way the file gets loaded, then compare again."),
             subject={"pid": check.pid, "name": check.name},
             evidence={"env_file": check.env_file, "missing": check.missing[:MAX_KEYS_IN_EVIDENCE]},
-            guide="missing-env",
+            guide="dev-prod",
         )
         for check in section.process_checks
     ]
