@@ -33,7 +33,7 @@ FLAG_FOR_FINDING = {"blocked-query": "B", "idle-in-transaction": "I", "slow-quer
 STEP_MARK = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "bold red"), "skipped": ("-", "dim")}
 # Sort orders the `o` key cycles through: (label, key function, descending).
 SORTS = [
-    ("blocking first", lambda s: (not s.blocking_ids, -(s.query_age_s or 0))),
+    ("lock waits first", lambda s: (not s.blocking_ids, -(s.query_age_s or 0))),
     ("query age", lambda s: -(s.query_age_s or 0)),
     ("transaction age", lambda s: -(s.xact_age_s or 0)),
     ("state", lambda s: (s.state, -(s.query_age_s or 0))),

@@ -144,10 +144,12 @@ class DatabasesSource(Source):
         return analysis.analyze(section, self.config.thresholds)
 
     def close(self) -> None:
-        """Close every connection once its poll is done, without waiting here for a hung one."""
-        for target in self._targets.values():
-            self._pool.submit(target.close)
-        self._pool.shutdown(wait=False)
+        """Close every connection once its poll is done, without waiting here for a hung one. Idempotent."""
+        targets, self._targets = list(self._targets.values()), {}
+        if targets:
+            for target in targets:
+                self._pool.submit(target.close)
+            self._pool.shutdown(wait=False)
 
     def target_ids(self) -> list[str]:
         return list(self._targets)

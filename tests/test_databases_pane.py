@@ -1,0 +1,148 @@
+"""Pilot tests of the Databases pane, fed prepared records through the app's real message path, plus one live run."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.samples import databases as sample
+from tests.test_databases_helpers import Sessions, unique_name
+from tests.uihelpers import feed, frozen_app
+from tui.config import Config
+from tui.databases.source import DatabasesSource
+from widgets.dialogs import ConfirmScreen, TextScreen
+from widgets.keyed_table import KeyedTable
+
+
+def column(app, table_id: str, index: int) -> list[str]:
+    table = app.query_one(table_id, KeyedTable)
+    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+
+
+def detail(app) -> str:
+    return str(app.query_one("#db-detail-text").render())
+
+
+async def shown(pilot):
+    feed(pilot.app, "databases", sample.section(), sample.findings())
+    await pilot.pause()  # the app's initial focus lands first
+    await pilot.press("3")
+    await pilot.pause()
+
+
+async def test_targets_and_sessions_with_blocking_first_and_flags():
+    app = frozen_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        assert column(app, "#db-targets", 3) == ["ok", "ok", "FAILED at tcp"]
+        assert column(app, "#db-targets", 1)[2] == sample.DEAD.url  # masked, as collected
+        assert column(app, "#db-sessions", 1)[:2] == ["4102", "4103"]  # waiting ones first, longest first
+        flags = dict(zip(column(app, "#db-sessions", 1), column(app, "#db-sessions", 0)))
+        assert flags == {"4101": "I", "4102": "B", "4103": "B", "4104": "S", "4105": ""}
+        text = detail(app)
+        assert "Blocking chains" in text and "4101" in text and "waits 41s for ShareLock" in text
+        assert "86 of 100 (86%)" in text and "gunicorn 78" in text
+
+
+async def test_a_failing_target_shows_its_doctor_and_the_others_stay():
+    app = frozen_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await pilot.pause()
+        text = detail(app)
+        assert "✗ tcp" in text and "refused" in text and "listens on 5432" in text
+        assert app.query_one("#db-sessions", KeyedTable).row_count == 0
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert column(app, "#db-sessions", 1) == ["77"]
+
+
+async def test_jump_from_a_finding_subject_and_filter():
+    app = frozen_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        pane = app.pane("databases")
+        pane.set_filter("reports")
+        await pilot.pause()
+        assert column(app, "#db-sessions", 1) == ["4104"]
+        assert pane.select_subject({"target": sample.PG.id, "pid": 4101})  # hidden by the filter: the jump clears it
+        await pilot.pause()
+        assert app.query_one("#db-sessions", KeyedTable).selected_key == "4101"
+        assert "Session 4101" in detail(app) and "local pid 2231" in detail(app)
+        assert not pane.select_subject({"target": sample.PG.id, "pid": 999})
+
+
+async def test_keys_jump_to_the_client_process_and_its_python_stack():
+    app = frozen_app()
+    jumps = []
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        app.jump_to = lambda pane, subject: jumps.append((pane, subject))
+        app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4102})
+        await pilot.press("g", "s")
+        assert jumps == [("processes", {"pid": 2232}), ("threads", {"pid": 2232})]
+
+
+async def test_terminate_asks_for_confirmation_naming_the_session_and_query():
+    source = DatabasesSource(Config(), scan_processes=False)  # no targets: it only has to be there to act through
+    app = frozen_app()
+    requested = []
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        app.source = lambda name: source if name == "databases" else None
+        app.request_action = lambda action, run: requested.append(action)
+        app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})
+        await pilot.press("K")
+        (action,) = requested
+        assert action.verb == "terminate session" and action.subject == {"target": sample.PG.id, "pid": 4101}
+        assert "session 4101" in action.target and "UPDATE orders SET status = 'paid'" in action.target
+
+
+async def test_read_only_refuses_a_cancel():
+    app = frozen_app(Config(read_only=True), sources=[DatabasesSource(Config(), scan_processes=False)])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4104})
+        await pilot.press("c")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        (entry,) = app.actions.entries
+        assert (entry.verb, entry.outcome) == ("cancel query", "refused")
+
+
+@pytest.mark.services
+async def test_live_pane_finds_this_tests_connection_and_explains_it(pg_url):
+    """Real source, real session: the test's own connection is linked to the test process, EXPLAIN opens a plan."""
+    sessions = Sessions(pg_url=pg_url)
+    application = unique_name("tshoot-test-live")
+    client = sessions.pg(application)
+    client.execute("SELECT 1")
+    config = Config(db_urls=[pg_url])
+    source = DatabasesSource(config, scan_processes=False)
+    app = frozen_app(config, sources=[source])
+    jumps = []
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.press("3")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.sections.get("databases"):
+                    break
+            (result,) = app.sections["databases"].targets
+            (mine,) = [s for s in result.state.sessions if s.application == application]
+            assert mine.local_pid == os.getpid()
+            app.jump_to = lambda pane, subject: jumps.append((pane, subject))
+            assert app.pane("databases").select_subject({"target": result.target.id, "pid": mine.id})
+            await pilot.press("g")
+            assert jumps == [("processes", {"pid": os.getpid()})]
+            await pilot.press("e")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, TextScreen):
+                    break
+            assert isinstance(app.screen, TextScreen) and "Result" in str(app.screen.body)
+    finally:
+        sessions.close()
+        source.close()
