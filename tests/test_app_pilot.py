@@ -220,3 +220,15 @@ async def test_replay_shows_the_saved_state_read_only(tmp_path):
         await pilot.press("k")
         assert not isinstance(replay.screen, ConfirmScreen)
         assert replay.actions.entries[-1].outcome == "refused"
+
+
+async def test_g_opens_the_guide_of_the_selected_rows_finding():
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        app.pane("processes").select_subject({"pid": 1301})  # the process stuck in D state
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "symptoms"
+        assert app.pane("symptoms").view == "hang"
+        await app.workers.wait_for_complete()

@@ -103,6 +103,7 @@ class TshootApp(App):
         Binding("r", "refresh_now", "Refresh now"),
         Binding("S", "snapshot", "Snapshot"),
         Binding("exclamation_mark", "problems", "Collector problems", show=False),
+        Binding("g", "guide", "Guide for this finding", show=False),
         Binding("q", "quit", "Quit"),
         Binding("escape", "close_filter", "Close filter", show=False),
     ]
@@ -319,6 +320,7 @@ class TshootApp(App):
         if extra:
             self.findings["symptoms"] = extra
             self._findings_changed()
+        self.pane("symptoms").load_notes(replay.notes)
 
     # ----- actions bound to keys -----
     def action_show_pane(self, name: str) -> None:
@@ -372,6 +374,21 @@ class TshootApp(App):
 
     def _active(self) -> str:
         return self.query_one(TabbedContent).active or "processes"
+
+    def action_guide(self) -> None:
+        """Open the guide of the finding about the selected row (else the pane's most severe finding)."""
+        name = self._active()
+        if name == "symptoms":
+            return  # the Symptoms pane binds its own `g`
+        findings = self.findings_for(name)
+        if not findings:
+            self.notify(f"{PANE_TITLES.get(name, name)}: no findings here to guide you through")
+            return
+        selected = self.pane(name).selected_subject() or {}
+        about = [f for f in findings if selected and all(f.subject.get(k) == v for k, v in selected.items())]
+        finding = by_severity(about or findings)[0]
+        self.action_show_pane("symptoms")
+        self.pane("symptoms").open_guide_for(finding)
 
     def action_pause(self) -> None:
         self.paused = not self.paused

@@ -4,7 +4,8 @@ The app calls, on the event loop:
 - `show_section(section)` with the latest record of the pane's source (live or replayed);
 - `show_unavailable(reason, remedy)` when the source failed (the pane keeps its last data visible);
 - `select_subject(subject)` to jump to a row named by a finding's or another pane's subject;
-- `set_filter(text)` when the operator types a filter with `/`.
+- `set_filter(text)` when the operator types a filter with `/`;
+- `selected_subject()` when the operator presses `g` (guide for the finding about the selected row).
 
 A pane reaches the rest of the app only through these TshootApp methods:
 `app.request_action(action, run)` (confirmation, --read-only, action log), `app.jump_to(pane, subject)`,
@@ -41,6 +42,10 @@ class SourcePane(Vertical):
     def select_subject(self, subject: dict[str, Any]) -> bool:
         """Move the cursor to the row `subject` names; False when there is no such row."""
         return False
+
+    def selected_subject(self) -> dict[str, Any] | None:
+        """The subject of the selected row (as findings name it), so `g` can open the guide for it."""
+        return None
 
     def set_filter(self, text: str) -> None:
         """Show only rows matching `text` (case-insensitive substring); empty shows all."""

@@ -126,6 +126,10 @@ class ProcessesPane(SourcePane):
             table.focus()
         return found
 
+    def selected_subject(self) -> dict[str, Any] | None:
+        pid = self._selected_pid()
+        return {"pid": pid} if pid is not None else None
+
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip().lower()
         self._render_rows()
