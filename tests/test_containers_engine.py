@@ -16,7 +16,9 @@ from socketserver import ThreadingMixIn, UnixStreamServer
 import pytest
 
 from tui.config import Config
+from tui.containers.cgroups import read_cgroup_sample
 from tui.containers.details import ContainerNotFound, container_env
+from tui.containers.inventory import parse_stats
 from tui.containers.source import ContainersSource
 from tui.redact import MASK
 from tui.source import SourceUnavailable
@@ -277,3 +279,27 @@ def test_engine_answering_errors_is_reported_with_its_message(monkeypatch, tmp_p
         server.server_close()
     assert "answers with errors" in error.reason and "500" in error.reason
     assert "journalctl -u docker" in error.remedy
+
+
+def test_cgroup_sample_agrees_with_the_engine_stats(docker_client, section, scenario):
+    healthy = next(c for c in section.containers if c.name == scenario["healthy"])
+    local = read_cgroup_sample(healthy.id, healthy.host_pid)
+    engine = parse_stats(docker_client.api.stats(healthy.id, stream=False, one_shot=True))
+    assert local is not None and local.origin == "cgroup" and engine.origin == "engine"
+    assert abs(local.memory_used_bytes - engine.memory_used_bytes) < 2 << 20
+    assert local.cpu_total_ns >= engine.cpu_total_ns > 0
+    assert read_cgroup_sample("0" * 64, healthy.host_pid) is None  # a pid that is not this container's
+
+
+def test_engine_stats_are_used_when_cgroups_cannot_be_read(monkeypatch, scenario):
+    """As with an engine on another host: samples come from background rounds of the stats API."""
+    monkeypatch.setattr("tui.containers.source.read_cgroup_sample", lambda container_id, host_pid: None)
+    remote = ContainersSource(Config())
+    try:
+        def healthy_memory():
+            record = next(c for c in remote.collect().containers if c.name == scenario["healthy"])
+            return record.memory_used_bytes
+
+        assert wait_until(healthy_memory, "a finished round of engine stats", timeout=15) > 0
+    finally:
+        remote.close()

@@ -79,6 +79,7 @@ class StatsSample:
     system_ns: int  # the host's cumulative CPU time, all cores
     online_cpus: int
     memory_used_bytes: int
+    origin: str = "engine"  # "engine" (stats API) or "cgroup" (read locally): their clocks differ
 
 
 def parse_stats(stats: dict[str, Any]) -> StatsSample | None:
@@ -106,7 +107,7 @@ def memory_used(memory_stats: dict[str, Any]) -> int:
 
 def cpu_percent(previous: StatsSample | None, current: StatsSample) -> float | None:
     """CPU use between two samples in % of one core (100% = one busy core), None for the first sample."""
-    if previous is None:
+    if previous is None or previous.origin != current.origin:
         return None
     cpu_delta = current.cpu_total_ns - previous.cpu_total_ns
     system_delta = current.system_ns - previous.system_ns

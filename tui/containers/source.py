@@ -1,8 +1,9 @@
 """ContainersSource: keeps a live picture of every container from the engine's event stream.
 
 A poll does not re-list and re-inspect everything: it re-inspects only the containers that events
-touched since the last poll, samples stats of the running ones in parallel (one-shot stats, CPU%
-from two of our own samples), and re-lists every FULL_SYNC_INTERVAL_S to catch anything missed.
+touched since the last poll, reads CPU and memory of the running ones from their cgroups (the stats
+API, in the background, for an engine on another host), and re-lists every FULL_SYNC_INTERVAL_S to
+catch anything missed.
 After the event stream (re)connects, events may have been lost, so everything is re-inspected.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -22,6 +23,7 @@ import requests.exceptions
 
 from tui.config import Config
 from tui.containers import analysis
+from tui.containers.cgroups import read_cgroup_sample
 from tui.containers.control import container_action
 from tui.containers.details import container_processes, fetch_logs
 from tui.containers.engine import EventWatcher, classify_failure, connect, resolve_host
@@ -51,6 +53,8 @@ class ContainersSource(Source):
         self._watcher: EventWatcher | None = None
         self._watcher_connections_seen = 0
         self._pool = ThreadPoolExecutor(max_workers=ENGINE_WORKERS, thread_name_prefix="tshoot-docker")
+        self._stats_coordinator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tshoot-docker-stats")
+        self._stats_round: Future[dict[str, StatsSample]] | None = None
         self._records: dict[str, ContainerRecord] = {}
         self._dirty: set[str] = set()
         self._dirty_lock = threading.Lock()
@@ -97,6 +101,7 @@ class ContainersSource(Source):
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        self._stats_coordinator.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._drop_client()
 
@@ -205,12 +210,15 @@ class ContainersSource(Source):
         return record
 
     def _sample_stats(self, client: docker.DockerClient, now: float) -> None:
-        running = [cid for cid, record in self._records.items() if record.state == "running"]
-        one_shot = docker.utils.version_gte(client.api.api_version, "1.41")
-        samples = self._pool.map(lambda cid: _stats(client, cid, one_shot), running)
-        for container_id, sample in zip(running, samples):
-            if sample is None:
-                continue
+        """CPU and memory of running containers: from their cgroups when local, else from the engine."""
+        running = {cid: record for cid, record in self._records.items() if record.state == "running"}
+        samples: dict[str, StatsSample] = {}
+        for container_id, record in running.items():
+            sample = read_cgroup_sample(container_id, record.host_pid)
+            if sample is not None:
+                samples[container_id] = sample
+        samples.update(self._engine_stats(client, [cid for cid in running if cid not in samples]))
+        for container_id, sample in samples.items():
             cpu = cpu_percent(self._previous_stats.get(container_id), sample)
             self._previous_stats[container_id] = sample
             self._live[container_id] = (cpu, sample.memory_used_bytes)
@@ -219,6 +227,25 @@ class ContainersSource(Source):
         for stopped in set(self._live) - set(running):
             del self._live[stopped]
             self._previous_stats.pop(stopped, None)
+
+    def _engine_stats(self, client: docker.DockerClient, ids: list[str]) -> dict[str, StatsSample]:
+        """Stats API samples, gathered in the background: a poll takes the last finished round and starts
+        the next, because the engine answers each request only at its next 1-second collection tick."""
+        finished: dict[str, StatsSample] = {}
+        if self._stats_round is not None and self._stats_round.done():
+            try:
+                finished = self._stats_round.result()
+            except ENGINE_ERRORS:
+                finished = {}  # the engine went away meanwhile; this poll's own calls will say so
+            self._stats_round = None
+        if ids and self._stats_round is None:
+            self._stats_round = self._stats_coordinator.submit(self._engine_stats_round, client, ids)
+        return {cid: sample for cid, sample in finished.items() if cid in ids}
+
+    def _engine_stats_round(self, client: docker.DockerClient, ids: list[str]) -> dict[str, StatsSample]:
+        one_shot = docker.utils.version_gte(client.api.api_version, "1.41")
+        samples = self._pool.map(lambda cid: _stats(client, cid, one_shot), ids)
+        return {cid: sample for cid, sample in zip(ids, samples) if sample is not None}
 
     def _live_record(self, record: ContainerRecord) -> ContainerRecord:
         """The inspected record plus what we sampled and remembered about it (copied: sections are snapshots)."""
