@@ -116,6 +116,13 @@ def sleeper():
     proc.wait()
 
 
+async def wait_until(pilot, condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        await pilot.pause(0.1)
+
+
 async def _select(app, pilot, pid: int) -> None:
     for _ in range(50):
         await pilot.pause(0.1)
@@ -168,7 +175,7 @@ class HangingProcesses(ProcessesSource):
     def collect(self):
         self.polls += 1
         if self.polls == 2:
-            time.sleep(3)
+            time.sleep(4)
         return super().collect()
 
 
@@ -176,12 +183,10 @@ async def test_a_failing_and_a_hung_collector_mark_only_their_own_panes():
     config = Config(interval=0.3, collector_timeout=1.0)
     app = TshootApp(config, [HangingProcesses(config), BrokenSource(config)])
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.pause(2.0)
+        await wait_until(pilot, lambda: (app.status["processes"].error or "").startswith("stale"), 6)
         assert app.status["databases"].error == "connection refused on 127.0.0.1:1"
-        assert app.status["processes"].error.startswith("stale")
         assert app.sections["processes"].rows  # the last data stays
-        await pilot.pause(2.5)
-        assert app.status["processes"].error is None
+        await wait_until(pilot, lambda: app.status["processes"].error is None, 8)
         await pilot.press("exclamation_mark")
         assert "start the database" in app.screen.body
         await pilot.press("escape")

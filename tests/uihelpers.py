@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from tests.samples import FROZEN_NOW
@@ -19,3 +20,28 @@ def frozen_app(config: Config | None = None, **kwargs: Any) -> TshootApp:
 def feed(app: TshootApp, name: str, section: Any, findings: list[Finding]) -> None:
     """Deliver a section exactly as a finished poll does."""
     app.post_message(SourceUpdated(name, section, findings, None, 0.01))
+
+
+SAMPLED_PANES = ["processes", "threads", "databases", "containers", "env"]
+
+
+def sample_module(name: str):
+    return importlib.import_module(f"tests.samples.{name}")
+
+
+async def populate(pilot) -> None:
+    """Feed every pane its prepared sample records, as finished polls would."""
+    for name in SAMPLED_PANES:
+        module = sample_module(name)
+        feed(pilot.app, name, module.section(), module.findings())
+    await pilot.pause()
+
+
+async def show(pilot, pane: str) -> None:
+    """Switch to `pane` and do what its sample needs to look populated (e.g. pick a process)."""
+    pilot.app.action_show_pane(pane)
+    await pilot.pause()
+    prepare = getattr(sample_module(pane), "prepare", None) if pane in SAMPLED_PANES else None
+    if prepare:
+        prepare(pilot.app)
+    await pilot.pause()
