@@ -18,19 +18,22 @@ from tui.findings import by_severity, exit_code
 EXIT_BAD_INPUT = 2
 
 
-def _positive_float(text: str) -> float:
+def _number(text: str, minimum: float, inclusive: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    if value < minimum or (value == minimum and not inclusive):
+        raise argparse.ArgumentTypeError(f"must be {'at least' if inclusive else 'greater than'} {minimum:g}: {text!r}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    return _number(text, 0, inclusive=False)
 
 
 def _non_negative_float(text: str) -> float:
-    value = _positive_float(text) if text not in ("0", "0.0") else 0.0
-    return value
+    return _number(text, 0, inclusive=True)
 
 
 def _pid(text: str) -> int:
@@ -63,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     _target_options(snap)
     snap.add_argument("-o", "--output", metavar="FILE", help="output file (default tshoot-<host>-<time>.json|md)")
     snap.add_argument("--format", choices=["json", "md"], default="json")
-    snap.add_argument("--observe", type=_non_negative_float, default=5.0, metavar="SECONDS",
-                      help="sample for this long so rates and trends exist (default 5)")
+    snap.add_argument("--observe", type=_non_negative_float, default=3.0, metavar="SECONDS",
+                      help="sample for this long so rates and trends exist (default 3)")
 
     replay = sub.add_parser("replay", help="open a saved snapshot in the UI (read-only)")
     replay.add_argument("file", metavar="FILE")
@@ -72,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="collect, analyse and print findings; exit 0 ok, 1 warnings, 2 critical")
     _target_options(doctor)
     doctor.add_argument("--json", action="store_true", help="findings as JSON")
-    doctor.add_argument("--observe", type=_non_negative_float, default=5.0, metavar="SECONDS",
-                        help="sample for this long before judging (default 5)")
+    doctor.add_argument("--observe", type=_non_negative_float, default=3.0, metavar="SECONDS",
+                        help="sample for this long before judging (default 3)")
 
     env_command.configure(sub.add_parser(
         "env-diff", help="compare two environments key by key, secrets never shown; exit 0 same, 1 differ, 2 bad input"))
