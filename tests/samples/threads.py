@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.samples import FROZEN_NOW
 from tui.config import Thresholds
 from tui.findings import Finding
 from tui.threads.deadlock import analyze_process
 from tui.threads.records import (Frame, LocalVar, LockRef, ProcessThreads, PythonCandidate, ThreadRecord,
                                  ThreadsSection)
-from tests.samples import FROZEN_NOW
 
 APP = "/srv/shop/shop"
 STDLIB = "/usr/lib/python3.11"
