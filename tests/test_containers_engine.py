@@ -11,7 +11,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from socketserver import ThreadingMixIn, UnixStreamServer
+from socketserver import BaseRequestHandler, ThreadingMixIn, UnixStreamServer
 
 import pytest
 
@@ -259,7 +259,9 @@ class _FailingEngine(BaseHTTPRequestHandler):
         pass
 
 
-class _UnixHTTPServer(ThreadingMixIn, UnixStreamServer):
+class _UnixServer(ThreadingMixIn, UnixStreamServer):
+    """A threaded unix socket server whose handlers get a (host, port) address, as http.server expects."""
+
     daemon_threads = True
 
     def get_request(self):
@@ -269,7 +271,7 @@ class _UnixHTTPServer(ThreadingMixIn, UnixStreamServer):
 
 def test_engine_answering_errors_is_reported_with_its_message(monkeypatch, tmp_path):
     path = tmp_path / "docker.sock"
-    server = _UnixHTTPServer(str(path), _FailingEngine)
+    server = _UnixServer(str(path), _FailingEngine)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -283,11 +285,12 @@ def test_engine_answering_errors_is_reported_with_its_message(monkeypatch, tmp_p
 
 def test_cgroup_sample_agrees_with_the_engine_stats(docker_client, section, scenario):
     healthy = next(c for c in section.containers if c.name == scenario["healthy"])
-    local = read_cgroup_sample(healthy.id, healthy.host_pid)
+    before = read_cgroup_sample(healthy.id, healthy.host_pid)
     engine = parse_stats(docker_client.api.stats(healthy.id, stream=False, one_shot=True))
-    assert local is not None and local.origin == "cgroup" and engine.origin == "engine"
-    assert abs(local.memory_used_bytes - engine.memory_used_bytes) < 2 << 20
-    assert local.cpu_total_ns >= engine.cpu_total_ns > 0
+    after = read_cgroup_sample(healthy.id, healthy.host_pid)
+    assert before is not None and before.origin == "cgroup" and engine.origin == "engine"
+    assert abs(after.memory_used_bytes - engine.memory_used_bytes) < 2 << 20
+    assert 0 < before.cpu_total_ns <= after.cpu_total_ns and engine.cpu_total_ns <= after.cpu_total_ns
     assert read_cgroup_sample("0" * 64, healthy.host_pid) is None  # a pid that is not this container's
 
 
@@ -303,3 +306,73 @@ def test_engine_stats_are_used_when_cgroups_cannot_be_read(monkeypatch, scenario
         assert wait_until(healthy_memory, "a finished round of engine stats", timeout=15) > 0
     finally:
         remote.close()
+
+
+class _EngineProxy:
+    """A unix socket forwarding to the real engine; stopping it looks like the daemon going away."""
+
+    def __init__(self, path: Path, engine_socket: str = "/var/run/docker.sock") -> None:
+        self.path, self.engine_socket = path, engine_socket
+        self.server: UnixStreamServer | None = None
+        self.connections: list[socket.socket] = []
+
+    def start(self) -> None:
+        proxy = self
+
+        class Pipe(BaseRequestHandler):
+            def handle(self):
+                upstream = socket.socket(socket.AF_UNIX)
+                upstream.connect(proxy.engine_socket)
+                proxy.connections += [self.request, upstream]
+                threading.Thread(target=_pump, args=(upstream, self.request), daemon=True).start()
+                _pump(self.request, upstream)
+
+        self.server = _UnixServer(str(self.path), Pipe)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        for connection in self.connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the other side
+            connection.close()
+        self.connections.clear()
+        self.path.unlink(missing_ok=True)
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass  # one side closed: the pipe is over
+    finally:
+        try:
+            target.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def test_source_reports_the_engine_going_away_and_reconnects_when_it_returns(docker_client, tmp_path):
+    proxy = _EngineProxy(tmp_path / "docker.sock")
+    proxy.start()
+    source = ContainersSource(Config(docker_host=f"unix://{proxy.path}"))
+    try:
+        first = source.collect()
+        assert first.watching_events
+        proxy.stop()
+        wait_until(lambda: not source.watching_events, "the event watcher to notice the engine left")
+        with pytest.raises(SourceUnavailable, match="socket missing"):
+            source.collect()
+
+        proxy.start()
+        wait_until(lambda: source.watching_events, "the event watcher to reconnect")
+        again = source.collect()
+        assert again.watching_events and {c.id for c in again.containers} == {c.id for c in first.containers}
+    finally:
+        source.close()
+        if proxy.path.exists():
+            proxy.stop()

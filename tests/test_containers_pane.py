@@ -117,7 +117,8 @@ async def wait_for(pilot, condition, what: str, timeout: float = 20.0):
         if condition():
             return
         await pilot.pause(0.1)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+    status = pilot.app.status.get("containers")
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (source error: {status and status.error})")
 
 
 @pytest.mark.services

@@ -25,7 +25,7 @@ from tui.config import Config
 from tui.containers import analysis
 from tui.containers.cgroups import read_cgroup_sample
 from tui.containers.control import container_action
-from tui.containers.details import container_processes, fetch_logs
+from tui.containers.details import ContainerNotFound, container_processes, fetch_logs
 from tui.containers.engine import EventWatcher, classify_failure, connect, resolve_host
 from tui.containers.inventory import StatsSample, cpu_percent, parse_stats, record_from_inspect
 from tui.containers.records import ContainerProcess, ContainerRecord, ContainersSection, LogLine, MemorySample
@@ -90,7 +90,7 @@ class ContainersSource(Source):
             engine_version=self._engine_version,
             collected_at=now,
             containers=[self._live_record(record) for record in sorted(self._records.values(), key=lambda r: r.name)],
-            watching_events=bool(self._watcher and self._watcher.connected),
+            watching_events=self.watching_events,
             last_full_sync=self._last_full_sync,
         )
 
@@ -106,6 +106,11 @@ class ContainersSource(Source):
         self._drop_client()
 
     # -- for the pane: early polls, on-demand details, actions -----------------------------------
+
+    @property
+    def watching_events(self) -> bool:
+        """False while the engine's event stream is down: changes then show at each re-list only."""
+        return self._watcher is not None and self._watcher.connected
 
     def set_change_listener(self, callback: Callable[[], None] | None) -> None:
         """`callback` runs in the watcher thread after each engine event (the pane asks for an early poll)."""
@@ -176,8 +181,7 @@ class ContainersSource(Source):
 
     def _resync_if_due(self, client: docker.DockerClient, now: float) -> None:
         """List all containers when due (or every poll while the event stream is down); inspect what changed."""
-        watching = self._watcher is not None and self._watcher.connected
-        if not (self._inspect_everything or not watching or now - self._last_full_sync >= FULL_SYNC_INTERVAL_S):
+        if not (self._inspect_everything or not self.watching_events or now - self._last_full_sync >= FULL_SYNC_INTERVAL_S):
             return
         listed = {summary["Id"]: summary.get("State") for summary in client.api.containers(all=True)}
         for gone in set(self._records) - set(listed):
@@ -198,14 +202,17 @@ class ContainersSource(Source):
                 self._records[record.id] = record
 
     def _inspect_one(self, client: docker.DockerClient, container_id: str) -> ContainerRecord | None:
+        """The fresh record; None when the container is gone. One container's error never fails the poll."""
         try:
             record = record_from_inspect(client.api.inspect_container(container_id))
         except docker.errors.NotFound:
             return None  # removed since the event or the listing
+        except docker.errors.APIError:
+            return self._records.get(container_id)  # the engine answered, about this container only: keep what we had
         if _troubled(record):
             try:
                 record.last_logs = fetch_logs(client, container_id, tail=CARD_LOG_LINES)
-            except (docker.errors.NotFound, docker.errors.APIError):
+            except (ContainerNotFound, docker.errors.APIError):
                 record.last_logs = []  # removed meanwhile, or a logging driver that cannot be read back
         return record
 
