@@ -6,11 +6,15 @@ Run from the repository root: .venv/bin/python scripts/screenshots.py
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ["TZ"] = "UTC"  # the same zone as the snapshot tests
+time.tzset()
 
 from tests.uihelpers import frozen_app, populate, show  # noqa: E402  (needs the path above)
 from tui.app import PANE_ORDER  # noqa: E402
@@ -30,6 +34,7 @@ async def shoot(pane: str, out_dir: Path) -> Path:
 
 
 def main() -> int:
+    os.chdir(ROOT)  # the Env pane's quick picks list files in the current folder
     out_dir = ROOT / "screenshots"
     out_dir.mkdir(exist_ok=True)
     for pane in PANE_ORDER:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 import sys
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ["TZ"] = "UTC"  # times on screen are local: screenshots must not depend on the machine's zone
+time.tzset()
 SERVICES_ENV = Path(os.environ.get("TSHOOT_SERVICES_DIR", "/tmp/tshoot-services")) / "env"
 
 
