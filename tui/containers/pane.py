@@ -163,7 +163,8 @@ class ContainersPane(SourcePane):
         total = len(self.section.containers)
         running = sum(r.state == "running" for r in self.section.containers)
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
-        table.border_title = f"{total} containers, {running} running — engine {self.section.engine_version}{shown}"
+        noun = "container" if total == 1 else "containers"
+        table.border_title = f"{total} {noun}, {running} running — engine {self.section.engine_version}{shown}"
 
     def _render_card(self) -> None:
         record = self._selected()
