@@ -290,7 +290,9 @@ def test_cgroup_sample_agrees_with_the_engine_stats(docker_client, section, scen
     after = read_cgroup_sample(healthy.id, healthy.host_pid)
     assert before is not None and before.origin == "cgroup" and engine.origin == "engine"
     assert abs(after.memory_used_bytes - engine.memory_used_bytes) < 2 << 20
-    assert 0 < before.cpu_total_ns <= after.cpu_total_ns and engine.cpu_total_ns <= after.cpu_total_ns
+    assert 0 < before.cpu_total_ns <= after.cpu_total_ns
+    # the engine and tshoot read different cgroup counters at different instants: equal within 5% or 20 ms
+    assert abs(engine.cpu_total_ns - after.cpu_total_ns) <= max(0.05 * engine.cpu_total_ns, 20e6)
     assert read_cgroup_sample("0" * 64, healthy.host_pid) is None  # a pid that is not this container's
 
 

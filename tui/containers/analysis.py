@@ -142,7 +142,7 @@ def _memory_near_limit(record: ContainerRecord, threshold_percent: float) -> Fin
 def _finding(record: ContainerRecord, finding_id: str, severity: str, title: str, detail: str, **evidence) -> Finding:
     return Finding(
         id=finding_id, severity=severity, source=SOURCE, title=title, detail=detail,
-        subject=record.subject, evidence=evidence,
+        subject=record.subject, evidence=evidence, guide="container-restart",
     )
 
 
