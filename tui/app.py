@@ -248,7 +248,7 @@ class TshootApp(App):
         status = self.status.setdefault(name, SourceStatus())
         pane = self.pane(name)
         if error is not None:
-            status.error, status.remedy = error.reason, error.remedy
+            status.error, status.remedy = (None, "") if error.idle else (error.reason, error.remedy)
             pane.show_unavailable(error.reason, error.remedy)
         else:
             status.error, status.remedy = None, ""

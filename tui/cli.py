@@ -182,11 +182,11 @@ def _doctor(args: argparse.Namespace) -> int:
         }
         print(json.dumps(redact_deep(doc), indent=1, default=str))
     else:
-        print(doctor_text(findings, collection.errors))
+        print(doctor_text(findings, collection.errors, collection.idle))
     return exit_code(findings)
 
 
-def doctor_text(findings, errors) -> str:
+def doctor_text(findings: list, errors: dict[str, tuple[str, str]], idle: set[str] | frozenset = frozenset()) -> str:
     from tui.redact import redact_text
     from tui.threads.deadlock import format_deadlock_report
 
@@ -204,7 +204,8 @@ def doctor_text(findings, errors) -> str:
             lines.append(f"    guide: tshoot guide {f.guide}")
         lines.append("")
     for name, (reason, remedy) in errors.items():
-        lines.append(f"[NOT COLLECTED] {name}: {reason}" + (f" — {remedy}" if remedy else ""))
+        label = "NOTHING TO WATCH" if name in idle else "NOT COLLECTED"
+        lines.append(f"[{label}] {name}: {reason}" + (f" — {remedy}" if remedy else ""))
     return redact_text("\n".join(lines).rstrip())
 
 

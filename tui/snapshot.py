@@ -40,6 +40,7 @@ class Collection:
 
     sections: dict[str, Any] = field(default_factory=dict)  # name -> section record (None when it failed)
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (reason, remedy)
+    idle: set[str] = field(default_factory=set)  # sources with nothing to watch (not a failure)
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -52,7 +53,8 @@ def collect_all(config: Config, observe: float, sources: list[Source] | None = N
     owned = sources is None
     sources = build_sources(config) if sources is None else sources
     results: dict[str, tuple[Any, list[Finding], tuple[str, str] | None]] = {}
-    step = max(0.5, min(1.0, observe / 5)) if observe > 0 else 0
+    idle: set[str] = set()
+    step = max(0.25, min(1.0, observe / 8)) if observe > 0 else 0  # enough samples for a trend
 
     def run(source: Source) -> None:
         deadline = time.monotonic() + observe
@@ -64,6 +66,8 @@ def collect_all(config: Config, observe: float, sources: list[Source] | None = N
             results[source.name] = (section, source.analyze(section), None)
         except SourceUnavailable as exc:
             results[source.name] = (None, [], (exc.reason, exc.remedy))
+            if exc.idle:
+                idle.add(source.name)
         except Exception as exc:  # a collector bug: say so, keep the others
             results[source.name] = (None, [], (f"collector failed: {type(exc).__name__}: {exc}", "this is a tshoot bug"))
 
@@ -73,7 +77,7 @@ def collect_all(config: Config, observe: float, sources: list[Source] | None = N
     deadline = time.monotonic() + observe + config.collector_timeout
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
-    collection = Collection()
+    collection = Collection(idle=idle)
     for source in sources:
         section, findings, error = results.get(
             source.name, (None, [], (f"timed out after {observe + config.collector_timeout:.0f}s", "the source is slow or hung"))

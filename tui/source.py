@@ -18,12 +18,17 @@ from tui.findings import Finding
 
 
 class SourceUnavailable(Exception):
-    """The source cannot be read at all; `reason` says why, `remedy` what to do about it."""
+    """The source cannot be read at all; `reason` says why, `remedy` what to do about it.
 
-    def __init__(self, reason: str, remedy: str = "") -> None:
+    `idle` marks the harmless case of nothing to watch (no database configured): the pane says so,
+    but it is not shown as a failing collector.
+    """
+
+    def __init__(self, reason: str, remedy: str = "", idle: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.remedy = remedy
+        self.idle = idle
 
 
 class Source(ABC):

@@ -126,6 +126,7 @@ class DatabasesSource(Source):
                 "no database to watch",
                 "Pass --db URL (repeatable), add db_urls to the config file or set DATABASE_URL. Apps' DATABASE_URL "
                 "and config/database.yml are found when tshoot may read their environment (run as root).",
+                idle=True,
             )
         futures = {target_id: self._pool.submit(tc.poll) for target_id, tc in self._targets.items()}
         deadline = time.monotonic() + self.poll_budget_s
