@@ -1,26 +1,49 @@
-"""A DataTable updated in place by row key.
+"""A DataTable updated in place by row key, repainting only the lines that changed.
 
 `clear()` + re-add on every tick loses the cursor and scroll and costs a full layout (textual#5273);
 this table changes only the cells whose value changed, adds and removes only the rows that came and
 went, and keeps the cursor on the same row key when the order changes.
+
+DataTable repaints the whole widget for any change (a cell, a row added or removed, the title), and
+a repaint re-renders every visible cell and rewrites every visible line to the terminal. At one
+refresh a second that was most of tshoot's CPU and of the bytes crossing the SSH link
+(docs/performance.md), so `sync` repaints only the visible lines whose key or cells changed, and a
+change of row count repaints nothing but the scrollbar unless the column widths changed. Plain text
+cells (all of ours) are drawn as one padded segment instead of through Rich's general renderer, and
+the render caches are sized to a few screens: DataTable keys them by a counter that moves on every
+change, so at 1 Hz its 10,000-cell cache fills with dead entries (about 20 MB a table).
 """
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from typing import Any, Iterable
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
+from textual.geometry import Region
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 from textual._two_way_dict import TwoWayDict  # DataTable's own row-index map; Textual is pinned exactly
 
 
 class KeyedTable(DataTable):
+    _layout_without_repaint = False  # set while DataTable lays out after rows came or went
+
     def __init__(self, columns: Iterable[tuple[str, str]], **kwargs: Any) -> None:
         kwargs.setdefault("cursor_type", "row")
         kwargs.setdefault("zebra_stripes", False)
         super().__init__(**kwargs)
         self._column_spec = list(columns)
         self._cells: dict[str, tuple] = {}
+        self._title: str | None = None
+        self._cell_render_cache = LRUCache(2000)
+        self._row_render_cache = LRUCache(200)
+        self._row_renderable_cache = LRUCache(200)
+        self._line_cache = LRUCache(200)
 
     def on_mount(self) -> None:
         for key, label in self._column_spec:
@@ -38,23 +61,65 @@ class KeyedTable(DataTable):
     def sync(self, rows: list[tuple[str, tuple]]) -> None:
         """Show exactly `rows` (key, cells), in this order, touching only what changed."""
         selected = self.selected_key
+        first, shown_before = self._visible_lines()
         wanted = dict(rows)
+        gone = self._cells.keys() - wanted.keys()
+        if gone:
+            self._remove_rows(gone)
         column_keys = [key for key, _ in self._column_spec]
-        for gone in self._cells.keys() - wanted.keys():
-            self.remove_row(gone)
-            del self._cells[gone]
+        changed = False
         for key, cells in rows:
             old = self._cells.get(key)
             if old is None:
                 self.add_row(*map(_literal, cells), key=key)
             elif old != cells:
-                for column, (before, after) in zip(column_keys, zip(old, cells)):
+                data = self._data[RowKey(key)]
+                for column, before, after in zip(column_keys, old, cells):
                     if before != after:
-                        self.update_cell(key, column, _literal(after))
+                        data[column] = _literal(after)
+                changed = True
             self._cells[key] = cells
+        if changed:
+            self._update_count += 1  # DataTable's render caches are keyed by it
         self._apply_order([key for key, _ in rows])
         if selected in wanted:
             self.move_to_key(selected)
+        _, shown_after = self._visible_lines(first)
+        for offset, (before, after) in enumerate(zip_longest(shown_before, shown_after)):
+            if before != after:
+                self.refresh_row(first + offset)
+
+    def set_title(self, title: str) -> None:
+        """Set the border title, repainting the top border only (`border_title = ...` repaints all)."""
+        if title == self._title:
+            return
+        self._title = title
+        self._border_title = self.render_str(title).expand_tabs(4).split()[0]  # what border_title stores
+        left, top = self.content_offset
+        super().refresh(Region(-left, -top, self.outer_size.width, 1))
+
+    def _visible_lines(self, first: int | None = None) -> tuple[int, list[tuple[str, tuple | None]]]:
+        """The keys and cells of the rows on screen (rows are one line high), from row `first` on."""
+        first = int(self.scroll_y) if first is None else first
+        last = min(self.row_count, first + self.size.height)
+        keys = [self._row_locations.get_key(index).value for index in range(first, last)]
+        return first, [(key, self._cells.get(key)) for key in keys]
+
+    def _remove_rows(self, keys: set[str]) -> None:
+        """What remove_row does, for many rows at once: remove_row rebuilds the index map per row (O(n²))."""
+        for key in keys:
+            del self.rows[RowKey(key)]
+            del self._data[RowKey(key)]
+            del self._cells[key]
+        locations = self._row_locations
+        kept = sorted((locations.get(row_key), row_key.value) for row_key in locations if row_key.value not in keys)
+        self._row_locations = TwoWayDict({RowKey(key): new for new, (_, key) in enumerate(kept)})
+        self._updated_cells = {cell for cell in self._updated_cells if cell.row_key.value not in keys}
+        self.cursor_coordinate = self.cursor_coordinate  # clamped to the shorter table
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self._require_update_dimensions = True
+        self.check_idle()
 
     def _apply_order(self, keys: list[str]) -> None:
         current = [self._row_locations.get_key(i).value for i in range(len(keys))] if keys else []
@@ -63,7 +128,44 @@ class KeyedTable(DataTable):
         index = {key: i for i, key in enumerate(keys)}
         self._row_locations = TwoWayDict({row_key: index[row_key.value] for row_key in self._data})
         self._update_count += 1
-        self.refresh()
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Rows came or went: lay out again (scrollbar), but repaint everything only if a column width changed."""
+        widths = [column.get_render_width(self) for column in self.ordered_columns]
+        self._layout_without_repaint = True
+        try:
+            super()._update_dimensions(new_rows)
+        finally:
+            self._layout_without_repaint = False
+        if [column.get_render_width(self) for column in self.ordered_columns] != widths:
+            self.refresh()
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False) -> "KeyedTable":
+        if self._layout_without_repaint and not regions:
+            repaint = False
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                     cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
+        """A plain one-line text cell as a single segment, styled exactly as DataTable styles it."""
+        text = None
+        if row_index >= 0 and column_index >= 0 and width > 2 * self.cell_padding:
+            row_key = self._row_locations.get_key(row_index)
+            if self.rows[row_key].height == 1:
+                text = _plain_line(self._data[row_key].get(self._column_locations.get_key(column_index)))
+        if text is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
+        component_style, post_style = self._get_styles_to_render_cell(
+            False, False, fixed, hover, cursor, self.show_cursor, self._show_hover_cursor,
+            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
+        )
+        style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style + post_style
+        inner = width - 2 * self.cell_padding
+        if cell_len(text) > inner:
+            text = set_cell_size(text, inner - 1) + "…"
+        padding = " " * self.cell_padding
+        return [[Segment(padding + set_cell_size(text, inner) + padding, style)]]
 
     def move_to_key(self, key: str, scroll: bool = False) -> bool:
         try:
@@ -73,6 +175,20 @@ class KeyedTable(DataTable):
         if row != self.cursor_row:
             self.move_cursor(row=row, animate=False, scroll=scroll)
         return True
+
+
+def _plain_line(cell: Any) -> str | None:
+    """The text of a cell drawn as it is on one line (no styles, left-aligned, "…" when cut), else None."""
+    if (
+        isinstance(cell, Text)
+        and not cell.spans
+        and not cell.style
+        and cell.justify in (None, "default", "left")
+        and cell.overflow == "ellipsis"
+        and cell.plain.isprintable()
+    ):
+        return cell.plain
+    return None
 
 
 def _literal(cell: Any) -> Any:

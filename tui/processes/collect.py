@@ -1,8 +1,9 @@
 """The processes collector: one psutil pass per poll, plus per-pid history for trends.
 
-Costs matter here (tshoot must be light on a sick server): one `process_iter` with a fixed attribute
-list, CPU% computed from cpu_times deltas we keep ourselves, user names cached by uid, and the
-listening-socket table refreshed only every few polls.
+Costs matter here (tshoot must be light on a sick server; see docs/performance.md): one read of
+/proc/<pid>/stat per process per poll with os.open/os.read (half the cost of open()), CPU% from tick
+deltas we keep ourselves, owner and command line read once per process (again only when exec()
+changes its name), user names cached by uid, and the listening-socket table refreshed every few polls.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tui.processes.records import (
 from tui.redact import redact_mapping, redact_text
 
 HISTORY_LEN = 60  # samples per pid: the trend window (two minutes at the default 2 s interval)
-LISTEN_EVERY = 5  # polls between refreshes of the listening-socket table and of command lines
+LISTEN_EVERY = 5  # polls between refreshes of the listening-socket table
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _STATES = {
@@ -43,6 +44,7 @@ class _PidHistory:
     """Sliding window of samples for one process, with running sums so a trend costs O(1) per poll."""
 
     started: float
+    name: str  # changes when the process exec()s another program: its command line is read again
     user: str
     cmdline: str
     cmdline_denied: bool
@@ -93,8 +95,8 @@ class _PidHistory:
 class ProcessCollector:
     """Reads /proc/<pid>/stat once per process per poll (as htop does); psutil for the system-wide figures.
 
-    Command line and owner are read when a process first appears and re-read every few polls;
-    everything else comes from the one stat line.
+    Command line and owner are read when a process first appears (and the command line again when
+    exec() changes the name); everything else comes from the one stat line.
     """
 
     def __init__(self) -> None:
@@ -109,15 +111,14 @@ class ProcessCollector:
 
     def poll(self) -> ProcessesSection:
         now = time.time()
-        refresh = self._polls % LISTEN_EVERY == 0
         rows = []
         for entry in os.listdir("/proc"):
-            if entry.isdigit() and (row := self._row(int(entry), now, refresh)):
+            if entry.isdigit() and (row := self._row(int(entry), now)):
                 rows.append(row)
         live = {row.pid for row in rows}
         for gone in self._history.keys() - live:
             del self._history[gone]
-        if refresh:
+        if self._polls % LISTEN_EVERY == 0:
             self._listening = listening_ports()
         self._polls += 1
         notes = []
@@ -128,12 +129,11 @@ class ProcessCollector:
             )
         return ProcessesSection(taken_at=now, system=self._system(now), rows=rows, listening=self._listening, notes=notes)
 
-    def _row(self, pid: int, now: float, refresh: bool) -> ProcessRow | None:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read().decode("utf-8", "replace")
-        except OSError:
+    def _row(self, pid: int, now: float) -> ProcessRow | None:
+        raw = _read_small(f"/proc/{pid}/stat")
+        if not raw:
             return None  # vanished between listing and reading
+        stat = raw.decode("utf-8", "replace")
         open_paren, close_paren = stat.find("("), stat.rfind(")")
         name = stat[open_paren + 1 : close_paren]
         fields = stat[close_paren + 2 :].split()
@@ -145,7 +145,8 @@ class ProcessCollector:
         hist = self._history.get(pid)
         if hist is None or hist.started != started:  # a new process, or a reused pid
             hist = self._history[pid] = self._new_history(pid, name, started, now)
-        elif refresh:
+        elif name != hist.name:  # exec(): same pid and start time, another program
+            hist.name = name
             hist.cmdline, hist.cmdline_denied = _cmdline(pid, name)
         if hist.times and now > hist.times[-1]:
             cpu = max(0.0, (ticks - hist.last_ticks) / CLK_TCK / (now - hist.times[-1]) * 100)
@@ -176,7 +177,7 @@ class ProcessCollector:
         except OSError:
             user = "-"
         cmdline, denied = _cmdline(pid, name)
-        return _PidHistory(started=started, user=user, cmdline=cmdline, cmdline_denied=denied, t0=now)
+        return _PidHistory(started=started, name=name, user=user, cmdline=cmdline, cmdline_denied=denied, t0=now)
 
     def _user(self, uid: int) -> str:
         if uid not in self._users:
@@ -232,6 +233,20 @@ class ProcessCollector:
         """CPU% and RSS history of a live pid, oldest first (for the detail view's sparklines)."""
         hist = self._history.get(pid)
         return (list(hist.cpu), list(hist.rss)) if hist else ([], [])
+
+
+def _read_small(path: str) -> bytes | None:
+    """A /proc file of one short line (stat is a few hundred bytes); None or b"" once the process is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _cmdline(pid: int, name: str) -> tuple[str, bool]:

@@ -179,7 +179,7 @@ class ProcessesPane(SourcePane):
         arrow = "▼" if self.reverse else "▲"
         mode = "tree" if self.tree_view else f"sorted by {self.sort_key} {arrow}"
         filt = f", filter '{self.filter_text}' ({shown}/{total})" if self.filter_text else ""
-        self.query_one("#proc-table", KeyedTable).border_title = f"{total} processes, {mode}{filt}"
+        self.query_one("#proc-table", KeyedTable).set_title(f"{total} processes, {mode}{filt}")
 
     def _visible_table(self) -> KeyedTable:
         ports = self.query_one("#proc-ports", KeyedTable)

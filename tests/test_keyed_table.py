@@ -1,0 +1,68 @@
+"""KeyedTable draws the same lines as DataTable and repaints only the rows that changed."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from textual.app import App, ComposeResult
+from textual.strip import Strip
+
+from widgets.keyed_table import KeyedTable
+
+COLUMNS = [("pid", "PID"), ("name", "NAME"), ("cmd", "COMMAND")]
+ROWS = [
+    ("1", ("1", "init", "/sbin/init splash")),
+    ("2", ("2", "[kthreadd]", "[red]not markup[/red]")),
+    ("3", ("3", "長い名前", "x" * 300)),
+    ("4", ("4", "tab", "a\tb")),  # not printable: DataTable's own path
+]
+
+
+class TableApp(App):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS, id="table")
+
+
+def lines(table: KeyedTable, fast: bool) -> list[list[Segment]]:
+    """Every line of the table, rendered by the fast cell path or by DataTable's general one."""
+    table._line_cache.clear()
+    table._row_render_cache.clear()
+    table._cell_render_cache.clear()
+    render_cell = table._render_cell
+    if not fast:
+        table._render_cell = super(KeyedTable, table)._render_cell
+    try:
+        return [list(Strip(table._render_line(y, 0, table.size.width, table.rich_style)).simplify())
+                for y in range(table.row_count + 1)]
+    finally:
+        table._render_cell = render_cell
+
+
+async def test_plain_cells_render_exactly_as_datatable_renders_them():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        await pilot.pause()
+        table.move_to_key("3")  # the cursor row has its own style
+        await pilot.pause()
+        assert lines(table, fast=True) == lines(table, fast=False)
+
+
+async def test_sync_repaints_only_the_rows_that_changed():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        await pilot.pause()
+        table._repaint_regions.clear()
+        changed = [ROWS[0], ("2", ("2", "kthreadd", "now different")), *ROWS[2:]]
+        table.sync(changed)
+        assert table._repaint_regions and all(region.height == 1 for region in table._repaint_regions)
+        assert {region.y for region in table._repaint_regions} == {table.content_offset.y + 1 + 1}  # header, row 0, row 1
+        assert str(table.get_cell("2", "cmd")) == "now different"
+        table.sync(list(reversed(changed)))
+        await pilot.pause()
+        assert [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(4)] == ["4", "3", "2", "1"]
+        table.sync(changed[:2])
+        await pilot.pause()
+        assert table.row_count == 2 and str(table.get_cell("1", "name")) == "init"
