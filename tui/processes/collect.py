@@ -12,6 +12,7 @@ import os
 import pwd
 import signal
 import socket
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,9 +34,9 @@ LISTEN_EVERY = 5  # polls between refreshes of the listening-socket table
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _STATES = {
-    "R": psutil.STATUS_RUNNING, "S": psutil.STATUS_SLEEPING, "D": psutil.STATUS_DISK_SLEEP,
-    "Z": psutil.STATUS_ZOMBIE, "T": psutil.STATUS_STOPPED, "t": psutil.STATUS_TRACING_STOP,
-    "X": psutil.STATUS_DEAD, "I": psutil.STATUS_IDLE, "P": psutil.STATUS_PARKED, "W": psutil.STATUS_WAKING,
+    b"R": psutil.STATUS_RUNNING, b"S": psutil.STATUS_SLEEPING, b"D": psutil.STATUS_DISK_SLEEP,
+    b"Z": psutil.STATUS_ZOMBIE, b"T": psutil.STATUS_STOPPED, b"t": psutil.STATUS_TRACING_STOP,
+    b"X": psutil.STATUS_DEAD, b"I": psutil.STATUS_IDLE, b"P": psutil.STATUS_PARKED, b"W": psutil.STATUS_WAKING,
 }
 
 
@@ -43,8 +44,10 @@ _STATES = {
 class _PidHistory:
     """Sliding window of samples for one process, with running sums so a trend costs O(1) per poll."""
 
+    start_ticks: int  # field 22 of /proc/<pid>/stat: with the pid, identifies the process
     started: float
-    name: str  # changes when the process exec()s another program: its command line is read again
+    raw_name: bytes  # changes when the process exec()s another program: its command line is read again
+    name: str
     user: str
     cmdline: str
     cmdline_denied: bool
@@ -54,6 +57,7 @@ class _PidHistory:
     cpu: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LEN))
     rising: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LEN - 1))
     sums: list = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # Σx, Σy, Σxx, Σxy over the window
+    rising_count: int = 0  # sum(rising), kept as samples come and go
     last_ticks: int = 0
     d_streak: int = 0
 
@@ -61,7 +65,11 @@ class _PidHistory:
         if len(self.times) == HISTORY_LEN:  # the oldest sample leaves the regression
             self._account(self.times[0], self.rss[0], -1)
         if self.rss:
-            self.rising.append(rss >= self.rss[-1])
+            if len(self.rising) == self.rising.maxlen:
+                self.rising_count -= self.rising[0]
+            step_up = rss >= self.rss[-1]
+            self.rising.append(step_up)
+            self.rising_count += step_up
         self.times.append(t)
         self.rss.append(rss)
         if cpu is not None:
@@ -86,7 +94,7 @@ class _PidHistory:
             window_s=round(self.times[-1] - self.times[0], 2),
             rss_first=self.rss[0],
             rss_slope_mb_per_min=round(slope * 60, 3),
-            rss_rising_fraction=round(sum(self.rising) / len(self.rising), 2) if self.rising else 0.0,
+            rss_rising_fraction=round(self.rising_count / len(self.rising), 2) if self.rising else 0.0,
             cpu_min_percent=round(min(self.cpu), 1) if self.cpu else 0.0,
             d_state_samples=self.d_streak,
         )
@@ -104,6 +112,7 @@ class ProcessCollector:
         self._users: dict[int, str] = {}
         self._prev_counters: tuple[float, dict] | None = None
         self._listening: list[ListeningPort] = []
+        self._ports = ListeningSockets()
         self._polls = 0
         self._mem_total = psutil.virtual_memory().total
         self._boot_time = psutil.boot_time()
@@ -119,7 +128,7 @@ class ProcessCollector:
         for gone in self._history.keys() - live:
             del self._history[gone]
         if self._polls % LISTEN_EVERY == 0:
-            self._listening = listening_ports()
+            self._listening = self._ports.poll({row.pid: row.name for row in rows})
         self._polls += 1
         notes = []
         if os.geteuid() != 0:
@@ -130,24 +139,23 @@ class ProcessCollector:
         return ProcessesSection(taken_at=now, system=self._system(now), rows=rows, listening=self._listening, notes=notes)
 
     def _row(self, pid: int, now: float) -> ProcessRow | None:
-        raw = _read_small(f"/proc/{pid}/stat")
-        if not raw:
+        stat = _read_small(f"/proc/{pid}/stat")
+        if not stat:
             return None  # vanished between listing and reading
-        stat = raw.decode("utf-8", "replace")
-        open_paren, close_paren = stat.find("("), stat.rfind(")")
-        name = stat[open_paren + 1 : close_paren]
-        fields = stat[close_paren + 2 :].split()
+        close_paren = stat.rfind(b")")
+        raw_name = stat[stat.find(b"(") + 1 : close_paren]
+        fields = stat[close_paren + 2 :].split()  # bytes all the way: int() reads them, only names are decoded
         # fields[0] is field 3 of proc(5): state, ppid, ..., utime(14), stime(15), ..., threads(20), starttime(22), rss(24)
-        state = _STATES.get(fields[0], fields[0])
+        state = _STATES.get(fields[0]) or fields[0].decode()
         ticks = int(fields[11]) + int(fields[12])
-        started = round(self._boot_time + int(fields[19]) / CLK_TCK, 2)
+        start_ticks = int(fields[19])
         rss = int(fields[21]) * PAGE_SIZE
         hist = self._history.get(pid)
-        if hist is None or hist.started != started:  # a new process, or a reused pid
-            hist = self._history[pid] = self._new_history(pid, name, started, now)
-        elif name != hist.name:  # exec(): same pid and start time, another program
-            hist.name = name
-            hist.cmdline, hist.cmdline_denied = _cmdline(pid, name)
+        if hist is None or hist.start_ticks != start_ticks:  # a new process, or a reused pid
+            hist = self._history[pid] = self._new_history(pid, raw_name, start_ticks, now)
+        elif raw_name != hist.raw_name:  # exec(): same pid and start time, another program
+            hist.raw_name, hist.name = raw_name, raw_name.decode("utf-8", "replace")
+            hist.cmdline, hist.cmdline_denied = _cmdline(pid, hist.name)
         if hist.times and now > hist.times[-1]:
             cpu = max(0.0, (ticks - hist.last_ticks) / CLK_TCK / (now - hist.times[-1]) * 100)
         else:
@@ -158,26 +166,36 @@ class ProcessCollector:
         return ProcessRow(
             pid=pid,
             ppid=int(fields[1]),
-            name=name,
+            name=hist.name,
             user=hist.user,
             state=state,
             cpu_percent=round(cpu or 0.0, 1),
             rss=rss,
             mem_percent=round(rss / self._mem_total * 100, 2),
             threads=int(fields[17]),
-            started=started,
+            started=hist.started,
             cmdline=hist.cmdline,
             trend=hist.trend(),
             denied=["cmdline"] if hist.cmdline_denied else [],
         )
 
-    def _new_history(self, pid: int, name: str, started: float, now: float) -> _PidHistory:
+    def _new_history(self, pid: int, raw_name: bytes, start_ticks: int, now: float) -> _PidHistory:
         try:
             user = self._user(os.stat(f"/proc/{pid}").st_uid)
         except OSError:
             user = "-"
+        name = raw_name.decode("utf-8", "replace")
         cmdline, denied = _cmdline(pid, name)
-        return _PidHistory(started=started, name=name, user=user, cmdline=cmdline, cmdline_denied=denied, t0=now)
+        return _PidHistory(
+            start_ticks=start_ticks,
+            started=round(self._boot_time + start_ticks / CLK_TCK, 2),
+            raw_name=raw_name,
+            name=name,
+            user=user,
+            cmdline=cmdline,
+            cmdline_denied=denied,
+            t0=now,
+        )
 
     def _user(self, uid: int) -> str:
         if uid not in self._users:
@@ -265,27 +283,102 @@ def _cmdline(pid: int, name: str) -> tuple[str, bool]:
 
 def listening_ports() -> list[ListeningPort]:
     """What `netstat -tlnp` shows: listening TCP sockets and bound UDP sockets with their owners."""
-    try:
-        conns = psutil.net_connections(kind="inet")
-    except psutil.AccessDenied:
-        return []
-    names: dict[int, str] = {}
-    ports: dict[tuple, ListeningPort] = {}
-    for c in conns:
-        is_tcp = c.type == socket.SOCK_STREAM
-        if (is_tcp and c.status != psutil.CONN_LISTEN) or not c.laddr:
+    return ListeningSockets().poll()
+
+
+class ListeningSockets:
+    """The listening-socket table, cheap enough to refresh every few polls.
+
+    The socket tables in /proc/net are small, but a socket's owner is found only by reading every fd
+    link of every process (what psutil.net_connections does: ~40 ms with 1,000 processes). So owners
+    are looked up again only when a listening socket appears, one of its owners exits, or every
+    OWNER_SCAN_EVERY refreshes (a worker forked since then holds the socket too).
+    """
+
+    OWNER_SCAN_EVERY = 12
+
+    def __init__(self) -> None:
+        self._owners: dict[int, list[int]] = {}  # socket inode -> pids holding it
+        self._refreshes = 0
+
+    def poll(self, names: dict[int, str] | None = None) -> list[ListeningPort]:
+        """`names`: pid -> process name of every live process (None: read the owners' names from /proc)."""
+        sockets = _listening_sockets()
+        inodes = {inode for *_, inode in sockets}
+        stale = (
+            self._refreshes % self.OWNER_SCAN_EVERY == 0
+            or not inodes <= self._owners.keys()
+            or (names is not None and any(pid not in names for inode in inodes for pid in self._owners[inode]))
+        )
+        if stale:
+            self._owners = _socket_owners(inodes)
+        self._refreshes += 1
+        ports: dict[tuple, ListeningPort] = {}
+        for proto, address, port, inode in sockets:
+            for pid in self._owners.get(inode) or [None]:
+                name = "-" if pid is None else (names or {}).get(pid) or _process_name(pid)
+                ports[(proto, address, port, pid)] = ListeningPort(proto, address, port, pid, name)
+        return sorted(ports.values(), key=lambda p: (p.port, p.proto, p.address))
+
+
+_SOCKET_TABLES = (("tcp", "/proc/net/tcp"), ("tcp6", "/proc/net/tcp6"), ("udp", "/proc/net/udp"), ("udp6", "/proc/net/udp6"))
+_TCP_LISTEN = "0A"
+
+
+def _listening_sockets() -> list[tuple[str, str, int, int]]:
+    """(proto, address, port, inode) of listening TCP and bound, unconnected UDP sockets, from /proc/net."""
+    found = []
+    for proto, path in _SOCKET_TABLES:
+        try:
+            with open(path) as table:
+                lines = table.readlines()[1:]
+        except OSError:  # no IPv6 on this kernel
             continue
-        if not is_tcp and c.raddr:
-            continue  # a connected UDP socket is a client, not a listener
-        proto = ("tcp" if is_tcp else "udp") + ("6" if c.family == socket.AF_INET6 else "")
-        if c.pid is not None and c.pid not in names:
+        for line in lines:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+            if proto.startswith("tcp") and state != _TCP_LISTEN:
+                continue
+            if proto.startswith("udp") and not remote.endswith(":0000"):
+                continue  # a connected UDP socket is a client, not a listener
+            address, port = local.split(":")
+            found.append((proto, _proc_net_address(address), int(port, 16), inode))
+    return found
+
+
+def _proc_net_address(hex_address: str) -> str:
+    """/proc/net prints addresses as 32-bit words in host byte order."""
+    raw = bytes.fromhex(hex_address)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+
+
+def _socket_owners(inodes: set[int]) -> dict[int, list[int]]:
+    """pids holding each socket inode; another user's fds are hidden without root (no owner then)."""
+    owners: dict[int, list[int]] = {inode: [] for inode in inodes}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fd_dir = f"/proc/{entry}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:  # gone, or not ours to read
+            continue
+        for fd in fds:
             try:
-                names[c.pid] = psutil.Process(c.pid).name()
-            except psutil.Error:
-                names[c.pid] = "?"
-        key = (proto, c.laddr.ip, c.laddr.port, c.pid)
-        ports[key] = ListeningPort(proto, c.laddr.ip, c.laddr.port, c.pid, names.get(c.pid, "-") if c.pid else "-")
-    return sorted(ports.values(), key=lambda p: (p.port, p.proto, p.address))
+                link = os.readlink(f"{fd_dir}/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:[") and (holders := owners.get(int(link[8:-1]))) is not None:
+                if int(entry) not in holders:
+                    holders.append(int(entry))
+    return owners
+
+
+def _process_name(pid: int) -> str:
+    comm = _read_small(f"/proc/{pid}/comm")
+    return comm.decode("utf-8", "replace").strip() if comm else "?"
 
 
 def process_detail(pid: int, collector: ProcessCollector | None = None) -> ProcessDetail:

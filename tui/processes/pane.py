@@ -56,6 +56,12 @@ PORT_COLUMNS = [("proto", "PROTO"), ("address", "ADDRESS"), ("port", " PORT"), (
 class ProcessesPane(SourcePane):
     source_name = "processes"
 
+    # No horizontal scrollbar (left/right still scroll; `d` shows the whole command line): Textual
+    # redraws it, cell by cell, whenever the row count changes, which was half the bytes sent per refresh.
+    DEFAULT_CSS = """
+    ProcessesPane #proc-table { scrollbar-size-horizontal: 0; }
+    """
+
     BINDINGS = [
         Binding("enter", "threads", "Threads of process"),
         Binding("d", "detail", "Detail"),
