@@ -5,7 +5,7 @@ def test_secret_keys_are_recognised():
     for key in ["DB_PASSWORD", "SECRET_KEY", "GITHUB_TOKEN", "API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                 "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_CLIENT_SECRET", "SENTRY_DSN", "x.db.password", "PGPASSWORD"]:
         assert is_secret_key(key), key
-    for key in ["PATH", "HOME", "KEYBOARD_LAYOUT", "LANG", "DATABASE_HOST", "PORT"]:
+    for key in ["PATH", "HOME", "KEYBOARD_LAYOUT", "LANG", "DATABASE_HOST", "PORT", "AWS_CA_BUNDLE", "AWS_REGION"]:
         assert not is_secret_key(key), key
 
 

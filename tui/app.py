@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -130,6 +131,7 @@ class TshootApp(App):
         self.host = replay.host if replay else (host or socket.gethostname())
         self.clock = clock  # tests freeze it so screenshots are stable
         self._pane_filters: dict[str, str] = {}
+        self._warned_small = False
 
     # ----- layout -----
     def compose(self) -> ComposeResult:
@@ -451,14 +453,16 @@ class TshootApp(App):
         self._check_size()
 
     def _check_size(self) -> None:
+        """Warn once each time the terminal becomes too small, not on every resize event."""
         width, height = self.size
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
-        if too_small:
+        if too_small and not self._warned_small:
             self.notify(
                 f"Terminal is {width}x{height}; tshoot needs at least {MIN_WIDTH}x{MIN_HEIGHT} to show every column.",
                 severity="warning",
                 timeout=5,
             )
+        self._warned_small = too_small
 
     def on_unmount(self) -> None:
         for source in self.sources.values():
@@ -477,12 +481,20 @@ def help_text(app: "TshootApp") -> str:
     if focused is not None and focused is not pane and type(focused).BINDINGS and not isinstance(focused, KeyedTable):
         sections.append(("Focused widget", focused._bindings))
     sections.append(("Everywhere", app._bindings))
+    shadowed: set[str] = set()  # a pane's own key hides the global one bound to the same key
     for title, bindings in sections:
-        entries = [(b.key_display or key, b.description) for key, group in bindings.key_to_bindings.items() for b in group if b.description]
+        entries = {}
+        for key, group in bindings.key_to_bindings.items():
+            if key in shadowed:
+                continue
+            for binding in group:
+                if binding.description:
+                    entries.setdefault(app.get_key_display(binding), binding.description)
+        shadowed |= set(bindings.key_to_bindings)
         if not entries:
             continue
         lines.append(f"[b]{title}[/b]")
-        lines += [f"  {k:>12}  {d}" for k, d in dict(entries).items()]
+        lines += [f"  {escape(k):>12}  {d}" for k, d in entries.items()]
         lines.append("")
     lines += [
         "  arrows / PgUp / PgDn / Home / End move in tables; Tab moves between widgets; ctrl+p opens the command palette",

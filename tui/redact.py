@@ -19,7 +19,12 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 # Keys that contain a secret-looking word but are not secrets (KEYBOARD, KEYMAP, ...).
-_NOT_SECRET_KEY = re.compile(r"KEYBOARD|KEYMAP|KEYTAB_PATH|^XDG_SESSION_(TYPE|CLASS|DESKTOP|ID)$|^SSH_AUTH_SOCK$", re.I)
+# Keys that match the rule above but hold no secret: paths, layouts, regions, public identifiers.
+_NOT_SECRET_KEY = re.compile(
+    r"KEYBOARD|KEYMAP|KEYTAB_PATH|^XDG_SESSION_(TYPE|CLASS|DESKTOP|ID)$|^SSH_AUTH_SOCK$|"
+    r"^AWS_(CA_BUNDLE|REGION|DEFAULT_REGION|PROFILE|CONFIG_FILE|SHARED_CREDENTIALS_FILE|DEFAULT_OUTPUT)$",
+    re.I,
+)
 _URL_WITH_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s/]*)@")
 _INLINE_SECRET = re.compile(
     r"(?P<k>\b[\w.-]*(?:password|passwd|secret|token|api_?key)[\w.-]*\s*[=:]\s*)(?P<v>\"[^\"]*\"|'[^']*'|[^\s&,;]+)",
