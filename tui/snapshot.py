@@ -21,13 +21,25 @@ from typing import Any
 from tui import __version__
 from tui.actions import ActionRecord
 from tui.config import Config
+from tui.containers import report as containers_report
+from tui.databases import report as databases_report
+from tui.env import report as env_report
 from tui.findings import Finding, by_severity
+from tui.processes import report as processes_report
 from tui.redact import redact_deep
 from tui.source import Source, SourceUnavailable, section_from_json, section_to_json, unavailable_json
 from tui.sources import SOURCE_CLASSES, build_sources
+from tui.threads import report as threads_report
 
 SCHEMA = 1
 SECTION_NAMES = ("processes", "threads", "databases", "containers", "env")
+SECTION_REPORTS = {  # name -> markdown(section JSON) -> lines, for `tshoot snapshot --format md`
+    "processes": processes_report.markdown,
+    "threads": threads_report.markdown,
+    "databases": databases_report.markdown,
+    "containers": containers_report.markdown,
+    "env": env_report.markdown,
+}
 
 
 class SnapshotError(Exception):
@@ -246,30 +258,8 @@ def markdown_report(doc: dict[str, Any]) -> str:
 
 
 def _section_summary(name: str, section: dict[str, Any]) -> list[str]:
-    if name == "processes":
-        return _processes_summary(section)
-    counts = {k: len(v) for k, v in section.items() if isinstance(v, (list, dict)) and v}
-    return [", ".join(f"{k}: {n}" for k, n in counts.items()) or "No data."]
-
-
-def _processes_summary(section: dict[str, Any]) -> list[str]:
-    s = section["system"]
-    rows = section["rows"]
-    mb = 2**20
-    lines = [
-        f"Load {' '.join(str(x) for x in s['load'])} on {s['cores']} cores; CPU {s['cpu_percent']}% "
-        f"(iowait {s['iowait_percent']}%); memory {s['mem_percent']}% used, "
-        f"{s['mem_available'] / mb:.0f} MB available; swap {s['swap_used'] / mb:.0f}/{s['swap_total'] / mb:.0f} MB.",
-        f"{len(rows)} processes.",
-        "",
-        "| pid | user | name | CPU% | RSS MB | state | command |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    top = sorted(rows, key=lambda r: (r["cpu_percent"], r["rss"]), reverse=True)[:10]
-    top += [r for r in sorted(rows, key=lambda r: r["rss"], reverse=True)[:10] if r not in top][:5]
-    for r in top:
-        cmd = r["cmdline"].replace("|", "\\|")[:80]
-        lines.append(f"| {r['pid']} | {r['user']} | {r['name']} | {r['cpu_percent']} | {r['rss'] / mb:.0f} | {r['state']} | {cmd} |")
-    if section.get("listening"):
-        lines += ["", "Listening: " + ", ".join(f"{p['proto']}/{p['port']} ({p['process']})" for p in section["listening"])]
-    return lines
+    """The pane's own report; a section it cannot render is said so, and the rest of the report is still written."""
+    try:
+        return SECTION_REPORTS[name](section)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [f"Could not render this section ({type(exc).__name__}: {exc}); the JSON snapshot holds its data."]
