@@ -17,7 +17,7 @@ from widgets.keyed_table import KeyedTable
 
 def column(app, table_id: str, index: int) -> list[str]:
     table = app.query_one(table_id, KeyedTable)
-    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+    return [str(table.get_row_at(i)[index]).strip() for i in range(table.row_count)]  # numbers are padded
 
 
 def detail(app) -> str:
@@ -146,3 +146,47 @@ async def test_live_pane_finds_this_tests_connection_and_explains_it(pg_url):
     finally:
         sessions.close()
         source.close()
+
+
+def table_lines(app, table_id: str) -> list[str]:
+    """The table's lines as drawn: header first, then the rows on screen."""
+    table = app.query_one(table_id, KeyedTable)
+    return [table.render_line(y).text for y in range(table.row_count + 1)]
+
+
+async def test_columns_fit_the_width_numbers_right_aligned_and_the_query_takes_the_rest():
+    app = frozen_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        header, *rows = table_lines(app, "#db-sessions")
+        idle = next(line for line in rows if " 4101 " in line)
+        assert " 1m35s      1m34s " in idle  # whole ages, not "1m3…"
+        for label in ("PID/ID", "XACT", "QUERY AGE"):  # right-aligned: the value ends where its header ends
+            end = header.index(label) + len(label)
+            assert all(line[end - 1] != " " for line in rows if line.strip()), label
+        wide_query = app.query_one("#db-sessions", KeyedTable).columns["query"].width
+        assert wide_query >= 32 and "UPDATE orders SET status = 'pa" in idle
+        assert len(header.rstrip()) <= app.query_one("#db-sessions", KeyedTable).scrollable_content_region.width
+
+        targets_header, first, *_ = table_lines(app, "#db-targets")
+        for label in ("CONNS", "SESS", "WAITS", "POLL ms"):
+            end = targets_header.index(label) + len(label)
+            assert first[end - 1] != " ", label
+        assert "86/100 86%" in first
+
+        await pilot.resize_terminal(120, 45)
+        await pilot.pause()
+        await pilot.resize_terminal(200, 45)
+        await pilot.pause()
+        assert app.query_one("#db-sessions", KeyedTable).columns["query"].width > wide_query  # refitted on resize
+        assert "UPDATE orders SET status = 'paid' WHERE id = 7" in table_lines(app, "#db-sessions")[3]
+
+
+async def test_counts_in_titles_are_singular_or_plural():
+    app = frozen_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        assert app.query_one("#db-targets", KeyedTable).border_title.startswith("3 database targets, 1 failing")
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert app.query_one("#db-sessions", KeyedTable).border_title.startswith("1 session on mysql://")

@@ -56,11 +56,13 @@ def app_process(tmp_path):
 
 
 def test_targets_from_a_running_apps_environment_and_database_yml(app_process):
-    config = Config(db_urls=["postgresql://ops:cfg-Secret-0@127.0.0.1:6000/ops"])
+    flag_url = "postgresql://ops:flag-Secret-5@127.0.0.1:6005/ops"
+    config = Config(db_urls=["postgresql://ops:cfg-Secret-0@127.0.0.1:6000/ops", flag_url], db_url_flags=[flag_url])
     targets, notes = discover_targets(config, environ={"DATABASE_URL": "mariadb://me:env-Secret-4@127.0.0.1:6004/x"})
     by_url = {t.info.url: t.info for t in targets}
     mine = {url: info for url, info in by_url.items() if info.origin_pid in (None, app_process.pid)}
-    assert mine["postgresql://ops:••••••@127.0.0.1:6000/ops"].origin == "--db / config file"
+    assert mine["postgresql://ops:••••••@127.0.0.1:6000/ops"].origin == "config file"
+    assert mine["postgresql://ops:••••••@127.0.0.1:6005/ops"].origin == "--db"
     assert mine["mariadb://me:••••••@127.0.0.1:6004/x"].origin == "DATABASE_URL (tshoot's environment)"
     app_origin = mine["postgres://app:••••••@127.0.0.1:6001/app"].origin
     assert app_origin.startswith(f"pid {app_process.pid} (") and app_origin.endswith(") DATABASE_URL")
@@ -72,7 +74,7 @@ def test_targets_from_a_running_apps_environment_and_database_yml(app_process):
     ]
     assert not any("redis" in url for url in by_url)
     records = json.dumps([dataclasses.asdict(t.info) for t in targets])
-    assert not any(secret in records for secret in ("cfg-Secret-0", "env-Secret-1", "env-Secret-2", "yml-Secret-3"))
+    assert not any(secret in records for secret in ("cfg-Secret-0", "flag-Secret-5", "env-Secret-1", "env-Secret-2", "yml-Secret-3"))
     secrets = {t.secret_url for t in targets}
     assert "postgresql://app:yml-Secret-3@127.0.0.1:6543/app_prod" in secrets  # kept, outside the records
 
@@ -143,3 +145,16 @@ def test_a_hung_and_a_dead_target_do_not_hold_up_a_healthy_one(pg_url, silent_se
         assert {f.subject["target"] for f in findings if f.id == "db-unreachable"} >= {dead.target.id}
     finally:
         source.close()
+
+
+def test_a_target_says_whether_it_came_from_db_or_the_config_file(tmp_path):
+    from tui.cli import _config, build_parser
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('db_urls = ["postgresql://ops@127.0.0.1:6010/from_file"]\n')
+    args = build_parser().parse_args(["--config", str(config_file), "--db", "postgresql://ops@127.0.0.1:6011/from_flag"])
+    targets, _ = discover_targets(_config(args), environ={}, scan_processes=False)
+    assert {t.info.url: t.info.origin for t in targets} == {
+        "postgresql://ops@127.0.0.1:6010/from_file": "config file",
+        "postgresql://ops@127.0.0.1:6011/from_flag": "--db",
+    }

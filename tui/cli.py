@@ -87,8 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
+    guide_command.check_pids(args.pid)
     config.pids = list(dict.fromkeys([*config.pids, *args.pid]))
     config.db_urls = list(dict.fromkeys([*config.db_urls, *args.db]))
+    config.db_url_flags = list(args.db)
     if getattr(args, "interval", None):
         config.interval = args.interval
     if getattr(args, "read_only", False):

@@ -40,6 +40,7 @@ class Config:
     read_only: bool = False
     pids: list[int] = field(default_factory=list)  # Python processes to dump in the Threads pane
     db_urls: list[str] = field(default_factory=list)
+    db_url_flags: list[str] = field(default_factory=list)  # those of db_urls given with --db: the rest are the file's
     env_files: list[str] = field(default_factory=list)
     env_baseline: str | None = None  # env file or snapshot the Env pane compares against
     log_paths: list[str] = field(default_factory=list)
@@ -77,7 +78,7 @@ def load_config(path: str | None = None) -> Config:
 
 
 def _from_mapping(cls: type, data: dict[str, Any], file: str, prefix: str = "") -> Any:
-    known = {f.name: f for f in fields(cls) if f.name != "source_file"}
+    known = {f.name: f for f in fields(cls) if f.name not in ("source_file", "db_url_flags")}
     values: dict[str, Any] = {}
     for key, value in data.items():
         name = key.replace("-", "_")

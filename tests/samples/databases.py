@@ -12,7 +12,7 @@ from tui.findings import Finding
 PG = TargetInfo(id="postgresql://app:••••••@127.0.0.1:5432/shop", url="postgresql://app:••••••@127.0.0.1:5432/shop",
                 dialect="postgresql", origin="pid 812 (gunicorn) DATABASE_URL", origin_pid=812)
 MY = TargetInfo(id="mysql://root:••••••@127.0.0.1:3306/crm", url="mysql://root:••••••@127.0.0.1:3306/crm",
-                dialect="mysql", origin="--db / config file")
+                dialect="mysql", origin="--db")
 DEAD = TargetInfo(id="postgres://report:••••••@127.0.0.1:6543/reports", url="postgres://report:••••••@127.0.0.1:6543/reports",
                   dialect="postgresql", origin="DATABASE_URL (tshoot's environment)")
 

@@ -6,6 +6,7 @@ from tui.config import Thresholds
 from tui.databases.doctor import doctor_finding
 from tui.databases.records import DatabasesSection, DbSession, LockWait, TargetResult
 from tui.findings import Finding
+from tui.wording import count
 
 SOURCE = "databases"
 RUNNING_STATES = {"active", "Query", "Execute"}  # PostgreSQL state / MySQL command of a statement in progress
@@ -62,8 +63,8 @@ def _target_findings(result: TargetResult, thresholds: Thresholds) -> list[Findi
                 and table.idx_scan < table.seq_scan * MISSING_INDEX_MAX_INDEX_SHARE):
             findings.append(Finding(
                 "missing-index", "info", SOURCE,
-                f"{table.table}: {table.seq_scan} sequential scans of ~{rows_per_scan:,.0f} rows, "
-                f"{table.idx_scan} index scans",
+                f"{table.table}: {count(table.seq_scan, 'sequential scan')} of ~{rows_per_scan:,.0f} rows, "
+                f"{count(table.idx_scan, 'index scan')}",
                 "Queries read this table whole again and again. Find them (top statements, EXPLAIN) and add an "
                 "index on the columns they filter or join on.",
                 {"target": target, "table": table.table},

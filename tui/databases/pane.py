@@ -19,16 +19,28 @@ from tui.actions import Action
 from tui.databases.analysis import blocking_tree
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
 from tui.findings import Finding
+from tui.wording import count
+from widgets.column_fit import ColumnFit, aligned, columns_spec, fit_columns
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_duration
 
-TARGET_COLUMNS = [("flag", "!"), ("url", "TARGET"), ("origin", "FOUND IN"), ("status", "STATUS"),
-                  ("server", "SERVER"), ("conns", "CONNS"), ("sessions", "SESS"), ("waits", "WAITS"), ("ms", "POLL ms")]
-SESSION_COLUMNS = [("flag", "!"), ("id", "PID/ID"), ("user", "USER"), ("db", "DB"), ("app", "APPLICATION"),
-                   ("client", "CLIENT"), ("local", "LOCAL PID"), ("state", "STATE"), ("wait", "WAIT"),
-                   ("xact", "XACT"), ("age", "QUERY AGE"), ("query", "QUERY")]
+# Numbers and ages have fixed widths (right-aligned, never cut); names fit their content; the URL and the
+# query take the width that is left.
+TARGET_COLUMNS = [
+    ColumnFit("flag", "!", width=1), ColumnFit("url", "TARGET", cap=30, flexible=True),
+    ColumnFit("origin", "FOUND IN", cap=34), ColumnFit("status", "STATUS", cap=24), ColumnFit("server", "SERVER", cap=28),
+    ColumnFit("conns", "CONNS", width=15, right=True), ColumnFit("sessions", "SESS", width=5, right=True),
+    ColumnFit("waits", "WAITS", width=5, right=True), ColumnFit("ms", "POLL ms", width=7, right=True),
+]
+SESSION_COLUMNS = [
+    ColumnFit("flag", "!", width=3), ColumnFit("id", "PID/ID", width=7, right=True), ColumnFit("user", "USER", cap=12),
+    ColumnFit("db", "DB", cap=12), ColumnFit("app", "APPLICATION", cap=20), ColumnFit("client", "CLIENT", cap=21),
+    ColumnFit("local", "LOCAL PID", cap=18), ColumnFit("state", "STATE", cap=19), ColumnFit("wait", "WAIT", cap=28),
+    ColumnFit("xact", "XACT", width=6, right=True), ColumnFit("age", "QUERY AGE", width=9, right=True),
+    ColumnFit("query", "QUERY", cap=32, flexible=True),
+]
 FLAG_FOR_FINDING = {"blocked-query": "B", "idle-in-transaction": "I", "slow-query": "S"}
 STEP_MARK = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "bold red"), "skipped": ("-", "dim")}
 # Sort orders the `o` key cycles through: (label, key function, descending).
@@ -71,16 +83,25 @@ class DatabasesPane(SourcePane):
         self.section: DatabasesSection | None = None
         self.filter_text = ""
         self.sort_index = 0
+        self._target_cells: list[tuple] = []  # what the tables show, to fit their columns again on a resize
+        self._session_cells: list[tuple] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="db-banner", classes="banner")
-        yield KeyedTable(TARGET_COLUMNS, id="db-targets")
-        yield KeyedTable(SESSION_COLUMNS, id="db-sessions")
+        yield KeyedTable(columns_spec(TARGET_COLUMNS), id="db-targets")
+        yield KeyedTable(columns_spec(SESSION_COLUMNS), id="db-sessions")
         with VerticalScroll(id="db-detail"):
             yield Static("Waiting for the first poll of the databases.", id="db-detail-text")
 
     def on_mount(self) -> None:
         self.query_one("#db-banner").display = False
+
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        fit_columns(self.query_one("#db-targets", KeyedTable), TARGET_COLUMNS, self._target_cells)
+        fit_columns(self.query_one("#db-sessions", KeyedTable), SESSION_COLUMNS, self._session_cells)
 
     def focus(self, scroll_visible: bool = True) -> "DatabasesPane":
         self.query_one("#db-sessions", KeyedTable).focus(scroll_visible)
@@ -156,9 +177,11 @@ class DatabasesPane(SourcePane):
             return
         rows = [(r.target.id, target_cells(r, self._findings(r.target.id))) for r in self.section.targets]
         table = self.query_one("#db-targets", KeyedTable)
+        self._target_cells = [cells for _, cells in rows]
+        fit_columns(table, TARGET_COLUMNS, self._target_cells)
         table.sync(rows)
         failing = sum(1 for r in self.section.targets if r.state is None)
-        table.border_title = f"{len(rows)} database targets" + (f", {failing} failing" if failing else "")
+        table.border_title = count(len(rows), "database target") + (f", {failing} failing" if failing else "")
 
     def _visible_sessions(self, result: TargetResult) -> list[DbSession]:
         sessions = result.state.sessions if result.state else []
@@ -177,10 +200,13 @@ class DatabasesPane(SourcePane):
             if finding.id in FLAG_FOR_FINDING and "pid" in finding.subject:
                 flags[finding.subject["pid"]] = flags.get(finding.subject["pid"], "") + FLAG_FOR_FINDING[finding.id]
         visible = self._visible_sessions(result)
-        table.sync([(str(s.id), session_cells(s, flags.get(s.id, ""))) for s in visible])
+        rows = [(str(s.id), session_cells(s, flags.get(s.id, ""))) for s in visible]
+        self._session_cells = [cells for _, cells in rows]
+        fit_columns(table, SESSION_COLUMNS, self._session_cells)
+        table.sync(rows)
         total = len(result.state.sessions) if result.state else 0
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
-        table.border_title = f"{total} sessions on {result.target.url} — sorted by {SORTS[self.sort_index][0]}{shown}"
+        table.border_title = f"{count(total, 'session')} on {result.target.url} — sorted by {SORTS[self.sort_index][0]}{shown}"
 
     def _render_detail(self) -> None:
         result = self._selected_result()
@@ -275,20 +301,20 @@ def target_cells(result: TargetResult, findings: list[Finding]) -> tuple:
     if result.state is None:
         failed = next((s.name for s in result.doctor.steps if s.status == "fail"), None) if result.doctor else None
         status = f"FAILED at {failed}" if failed else "error"
-        return (flag, result.target.url, result.target.origin, status, "-", "-", "-", "-", "-")
+        return aligned(TARGET_COLUMNS, (flag, result.target.url, result.target.origin, status, "-", "-", "-", "-", "-"))
     state = result.state
     usage = state.usage
-    conns = f"{usage.connections}/{usage.max_connections} {usage.percent:3.0f}%" if usage else "-"
-    return (flag, result.target.url, result.target.origin, "ok", state.version[:28], conns,
-            str(len(state.sessions)), str(len(state.lock_waits)), f"{result.collect_ms:.0f}")
+    conns = f"{usage.connections}/{usage.max_connections} {usage.percent:.0f}%" if usage else "-"
+    return aligned(TARGET_COLUMNS, (flag, result.target.url, result.target.origin, "ok", state.version, conns,
+                                    str(len(state.sessions)), str(len(state.lock_waits)), f"{result.collect_ms:.0f}"))
 
 
 def session_cells(s: DbSession, flag: str) -> tuple:
     client = f"{s.client_addr}:{s.client_port}" if s.client_addr and s.client_port else (s.client_addr or "socket")
     local = f"{s.local_pid} {s.local_process or ''}".strip() if s.local_pid else ""
     wait = s.wait + (f" <- {','.join(map(str, s.blocking_ids))}" if s.blocking_ids else "")
-    return (flag, str(s.id), s.user, s.database, s.application[:20], client, local, s.state, wait[:30],
-            _age(s.xact_age_s), _age(s.query_age_s), " ".join(s.query.split())[:200])
+    return aligned(SESSION_COLUMNS, (flag, str(s.id), s.user, s.database, s.application, client, local, s.state, wait,
+                                     _age(s.xact_age_s), _age(s.query_age_s), " ".join(s.query.split())[:500]))
 
 
 def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
@@ -335,13 +361,13 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     if state.top_statements:
         text.append("Top statements by total time (pg_stat_statements):\n", style="bold")
         for statement in state.top_statements[:5]:
-            text.append(f"  {statement.total_ms:10.0f} ms {statement.calls:8d} calls {statement.mean_ms:8.1f} ms avg  ")
+            text.append(f"  {statement.total_ms:10.0f} ms {count(statement.calls, 'call'):>14} {statement.mean_ms:8.1f} ms avg  ")
             text.append(f"{' '.join(statement.query.split())[:90]}\n", style="dim")
     if state.tables:
         text.append("Most rows read by sequential scans:\n", style="bold")
         for table in state.tables[:5]:
-            text.append(f"  {table.table}: {table.seq_scan} seq scans, {table.seq_rows_read:,} rows read, "
-                        f"{table.idx_scan} index scans, {table.live_rows:,} rows\n")
+            text.append(f"  {table.table}: {count(table.seq_scan, 'seq scan')}, {table.seq_rows_read:,} rows read, "
+                        f"{count(table.idx_scan, 'index scan')}, {table.live_rows:,} rows\n")
     for note in state.notes:
         text.append(f"Note: {note}\n", style="dim")
     return text

@@ -13,7 +13,7 @@ class TargetInfo:
     id: str
     url: str  # password masked
     dialect: str  # "postgresql" or "mysql"
-    origin: str  # where it was found: "--db / config", "DATABASE_URL (tshoot's environment)", "pid 42 (...)"
+    origin: str  # where it was found: "--db", "config file", "DATABASE_URL (tshoot's environment)", "pid 42 (...)"
     origin_pid: int | None = None
 
 

@@ -41,7 +41,9 @@ def discover_targets(config: Config, environ: Mapping[str, str] | None = None,
                      scan_processes: bool = True) -> tuple[list[Target], list[str]]:
     """All targets, each once (the first origin wins), and notes about settings that could not be read."""
     environ = os.environ if environ is None else environ
-    found: list[tuple[str, str, int | None]] = [(url, "--db / config file", None) for url in config.db_urls]
+    found: list[tuple[str, str, int | None]] = [
+        (url, "--db" if url in config.db_url_flags else "config file", None) for url in config.db_urls
+    ]
     if environ.get("DATABASE_URL"):
         found.append((environ["DATABASE_URL"], "DATABASE_URL (tshoot's environment)", None))
     notes: list[str] = []

@@ -1,0 +1,95 @@
+"""Column widths that fit a table into its width: one column (a query, a URL) takes what the others leave.
+
+DataTable sizes a column to the cells it had when rows were first added and never again when a cell
+changes in place (which is how KeyedTable updates), so a value that grows is cut ("1m3…") and a long
+free-text column pushes the table wider than the screen. A pane describes its columns once — fixed width
+(numbers and ages, right-aligned), fitted to content up to a cap (names), or the one flexible column — and
+calls `fit_columns` when its rows or its size change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
+
+SHORT = 8  # a fitted column is not cut below this many cells of its content
+
+
+@dataclass(frozen=True)
+class ColumnFit:
+    key: str
+    label: str
+    width: int = 0  # > 0: always this wide (numbers, ages); 0: as wide as the content, up to `cap`
+    cap: int = 30
+    right: bool = False  # right-aligned: cells are padded by `align`, the header by its justification
+    flexible: bool = False  # takes the width the other columns leave, at least `cap`
+
+    def align(self, value: str) -> str:
+        """The cell text as this column shows it: right-aligned columns are padded to their width."""
+        return value.rjust(self.width) if self.right else value
+
+
+def columns_spec(columns: list[ColumnFit]) -> list[tuple[str, str]]:
+    """(key, label) pairs, as KeyedTable takes them."""
+    return [(column.key, column.label) for column in columns]
+
+
+def aligned(columns: list[ColumnFit], values: tuple) -> tuple:
+    """A row's cells as the columns show them (right-aligned ones padded)."""
+    return tuple(column.align(value) for column, value in zip(columns, values))
+
+
+def fitted_widths(columns: list[ColumnFit], rows: list[tuple], available: int, padding: int = 1) -> list[int]:
+    """The width of each column's content so that the row fits `available` cells, when it can.
+
+    Fitted columns get their widest cell (or label) up to their cap; if that leaves the flexible column
+    less than its minimum, the widest fitted columns give up cells first — never below their label, nor
+    below `SHORT` cells of their content, so short values ("app", "shop") stay whole.
+    """
+    widths, floors = [], {}
+    for index, column in enumerate(columns):
+        if column.width or column.flexible:
+            widths.append(column.width)
+            continue
+        content = max((cell_len(str(row[index])) for row in rows), default=0)
+        label = cell_len(column.label)
+        widths.append(min(column.cap, max(content, label)))
+        floors[index] = min(widths[-1], max(label, min(content, SHORT)))
+    flexible = next((i for i, column in enumerate(columns) if column.flexible), None)
+    if flexible is None:
+        return widths
+    minimum = columns[flexible].cap
+    spare = available - sum(widths) - 2 * padding * len(columns)
+    while spare < minimum:
+        shrinkable = [i for i in floors if widths[i] > floors[i]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+        spare += 1
+    widths[flexible] = max(minimum, spare)
+    return widths
+
+
+def fit_columns(table: DataTable, columns: list[ColumnFit], rows: list[tuple]) -> None:
+    """Give `table`'s columns the widths that fit its current width, repainting only when one changed."""
+    available = table.scrollable_content_region.width
+    if available <= 0:  # not laid out yet: the next resize fits it
+        return
+    changed = False
+    for column, width in zip(columns, fitted_widths(columns, rows, available, table.cell_padding)):
+        shown = table.columns[ColumnKey(column.key)]
+        if shown.auto_width or shown.width != width:
+            shown.auto_width, shown.width = False, width
+            if column.right:
+                shown.label = Text(column.label, justify="right")
+            changed = True
+    if changed:
+        table._update_count += 1  # DataTable keys its line caches by this counter, not by column widths
+        table._require_update_dimensions = True  # the virtual width (horizontal scrolling)
+        table.check_idle()
+        table.refresh()
