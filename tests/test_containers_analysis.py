@@ -58,7 +58,20 @@ def test_on_failure_policy_that_gave_up_is_a_crash_loop_not_an_exit_error():
     rec = record(state="exited", exit_code=3, restart_policy="on-failure", restart_max_retries=2, restart_count=2,
                  finished_at="2027-01-15T08:00:00Z")
     assert finding_ids(rec) == ["crash-loop"]
-    assert "gave up" in crash_loop_reason(rec, NOW)
+    assert "failed 2 restarts and the engine gave up" in crash_loop_reason(rec, NOW)
+
+
+def test_crash_loop_evidence_names_whose_count_each_number_is():
+    """The engine counted 5 restarts before tshoot started; tshoot itself saw none: the keys must say so."""
+    rec = record(state="exited", exit_code=3, restart_policy="on-failure", restart_max_retries=5, restart_count=5,
+                 finished_at="2027-01-15T08:00:00Z", recent_exits=[NOW - 7200])
+    [finding] = container_findings(rec, NOW, Thresholds())
+    assert finding.evidence["restart_count"] == 5
+    assert finding.evidence["exits_seen_by_tshoot_last_10_min"] == 0  # the one seen is two hours old
+    assert "recent_exits" not in finding.evidence
+    once = dataclasses.replace(rec, restart_max_retries=1, restart_count=1)
+    assert "(1 restart)" in container_findings(once, NOW, Thresholds())[0].title
+    assert "failed 1 restart and" in crash_loop_reason(once, NOW)
 
 
 def test_repeated_deaths_seen_by_the_watcher_are_a_crash_loop():

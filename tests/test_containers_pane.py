@@ -52,6 +52,8 @@ async def test_card_explains_why_the_selected_container_died():
         assert "127: command not found" in card
         assert "E sh: migrat: not found" in card
         assert "Suggested fix: Fix the command/entrypoint" in card
+        assert "Command sh -c 'migrat up'   entrypoint /entry.sh" in card  # quoted as a shell needs it
+        assert "Environment (secrets masked): none" in str(app.query_one("#ct-more").render())
         assert app.pane("containers").select_subject({"id": "c3d4c3d4c3d4"})
         await pilot.pause()
         card = str(app.query_one("#ct-why").render())

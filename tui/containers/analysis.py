@@ -8,6 +8,7 @@ from tui.config import Thresholds
 from tui.containers.exitcodes import explain_exit
 from tui.containers.records import ContainerRecord, ContainersSection
 from tui.findings import Finding
+from tui.wording import count
 
 SOURCE = "containers"
 CRASH_WINDOW_S = 600.0  # restarts closer together than this count towards a crash loop
@@ -42,16 +43,22 @@ def crash_loop_reason(record: ContainerRecord, now: float) -> str | None:
         return f"the engine is restarting it (restart #{record.restart_count})"
     if record.restart_policy == "no":
         return None
-    recent = [at for at in record.recent_exits if now - at <= CRASH_WINDOW_S]
+    recent = _recent_exits(record, now)
     if len(recent) >= CRASH_LOOP_RESTARTS:
         return f"it died {len(recent)} times in the last {CRASH_WINDOW_S / 60:.0f} minutes"
     gave_up = record.restart_policy == "on-failure" and 0 < record.restart_max_retries <= record.restart_count
     if gave_up and record.state in STOPPED_STATES and record.exit_code != 0:
-        return f"it failed {record.restart_count} restarts and the engine gave up (on-failure:{record.restart_max_retries})"
+        return (f"it failed {count(record.restart_count, 'restart')} and the engine gave up "
+                f"(on-failure:{record.restart_max_retries})")
     finished = _unix_time(record.finished_at)
     if record.restart_count >= CRASH_LOOP_RESTARTS and finished is not None and now - finished <= CRASH_WINDOW_S:
         return f"it has been restarted {record.restart_count} times and last died {now - finished:.0f}s ago"
     return None
+
+
+def _recent_exits(record: ContainerRecord, now: float) -> list[float]:
+    """The exits tshoot's event watcher saw within the crash window."""
+    return [at for at in record.recent_exits if now - at <= CRASH_WINDOW_S]
 
 
 def suggested_fix(record: ContainerRecord) -> str:
@@ -74,10 +81,11 @@ def _crash_loop(record: ContainerRecord, now: float) -> Finding | None:
     meaning = explain_exit(record.exit_code, record.oom_killed)
     return _finding(
         record, "crash-loop", "critical",
-        f"{record.name} is crash-looping ({record.restart_count} restarts)",
+        f"{record.name} is crash-looping ({count(record.restart_count, 'restart')})",
         f"{reason}. Last exit: {record.exit_code}, {meaning.summary}. {meaning.fix}",
         restart_count=record.restart_count, exit_code=record.exit_code, restart_policy=_policy(record),
-        recent_exits=len(record.recent_exits),
+        # The engine's restart count covers the container's whole life; tshoot sees exits only while it runs.
+        exits_seen_by_tshoot_last_10_min=len(_recent_exits(record, now)),
     )
 
 
@@ -102,7 +110,7 @@ def _health_failing(record: ContainerRecord) -> Finding | None:
     output = f" Last check (exit {last.exit_code}): {last.output or '(no output)'}" if last else ""
     return _finding(
         record, "health-failing", "critical" if persistent else "warning",
-        f"{record.name} is unhealthy ({record.health_failing_streak} failed checks in a row)",
+        f"{record.name} is unhealthy ({count(record.health_failing_streak, 'failed check')} in a row)",
         f"Its health check keeps failing{', for a long time' if persistent else ''}.{output}",
         failing_streak=record.health_failing_streak,
     )

@@ -6,6 +6,7 @@ at the next refresh tick. Logs and the container's processes open in their own s
 
 from __future__ import annotations
 
+import shlex
 import time
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from tui.containers.analysis import crash_loop_reason, suggested_fix
 from tui.containers.exitcodes import explain_exit
 from tui.containers.records import ContainerProcess, ContainerRecord, ContainersSection, LogLine
 from tui.findings import SEVERITY_RANK, Finding
+from tui.wording import count
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_bytes, human_duration
@@ -163,8 +165,7 @@ class ContainersPane(SourcePane):
         total = len(self.section.containers)
         running = sum(r.state == "running" for r in self.section.containers)
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
-        noun = "container" if total == 1 else "containers"
-        table.border_title = f"{total} {noun}, {running} running — engine {self.section.engine_version}{shown}"
+        table.border_title = f"{count(total, 'container')}, {running} running — engine {self.section.engine_version}{shown}"
 
     def _render_card(self) -> None:
         record = self._selected()
@@ -308,11 +309,11 @@ def why_card(r: ContainerRecord, findings: list[Finding], now: float) -> Text:
     text.append("finished ", style="bold")
     text.append(f"{ago(r.finished_at, now)}\n")
     text.append("Command ", style="bold")
-    text.append(f"{' '.join(r.command) or '-'}   ")
+    text.append(f"{shlex.join(r.command) or '-'}   ")  # quoted as a shell needs it: `sh -c 'echo boom >&2'`
     text.append("entrypoint ", style="bold")
-    text.append(f"{' '.join(r.entrypoint) or '-'}\n")
+    text.append(f"{shlex.join(r.entrypoint) or '-'}\n")
     if r.health_log:
-        text.append(f"Health checks ({r.health_failing_streak} failing in a row):\n", style="bold")
+        text.append(f"Health checks ({count(r.health_failing_streak, 'failure')} in a row):\n", style="bold")
         for run in r.health_log:
             style = "green" if run.exit_code == 0 else "red"
             text.append(f"  {run.started[11:19]} exit {run.exit_code}  ", style=style)
@@ -342,7 +343,8 @@ def details_text(r: ContainerRecord) -> Text:
     text.append("Ports ", style="bold")
     text.append(", ".join(r.ports) or "none")
     text.append(f"   host pid {r.host_pid or '-'}\n")
-    text.append("Environment (secrets masked):\n", style="bold")
+    text.append("Environment (secrets masked):", style="bold")
+    text.append("\n" if r.env else " none\n")
     for key, value in sorted(r.env.items()):
         text.append(f"  {key}=", style="dim")
         text.append(f"{value}\n")
@@ -395,7 +397,7 @@ class LogsScreen(ModalScreen[None]):
     def _title(self) -> str:
         mode = "following" if self.following else ("paused (f follows)" if self.live else "from the snapshot")
         found = f", search '{self.needle}'" if self.needle else ""
-        return f"[b]logs of {self.record.name}[/b]  {len(self.lines)} lines, {mode}{found}  [dim](Esc closes, / searches)[/dim]"
+        return f"[b]logs of {self.record.name}[/b]  {count(len(self.lines), 'line')}, {mode}{found}  [dim](Esc closes, / searches)[/dim]"
 
     def _redraw(self) -> None:
         view = self.query_one("#logs-view", RichLog)
