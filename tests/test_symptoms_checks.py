@@ -19,6 +19,8 @@ from tui.config import Config
 from tui.snapshot import Collection
 from tui.symptoms.checks import STATUSES
 from tui.symptoms.probes import TokenError, decode_token
+from tui.symptoms.render import result_lines
+from tui.threads.records import ProcessThreads, ThreadsSection
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -200,9 +202,13 @@ def test_findings_check_reads_other_panes_by_contract_and_skips_when_a_source_fa
     from tui.findings import Finding
 
     deadlock = Finding("deadlock", "critical", "threads", "2 threads deadlocked", "", {"pid": 77}, {"cycle": [1, 2]})
-    collection = Collection(sections={"threads": object(), "processes": object()}, errors={}, findings=[deadlock])
+    threads = ThreadsSection(processes={"77": ProcessThreads(pid=77, name="python")})
+    collection = Collection(sections={"threads": threads, "processes": object()}, errors={}, findings=[deadlock])
     result = result_of("hang", "deadlock", context(collection=collection))
     assert result.status == "fail" and result.jump.pane == "threads" and result.jump.subject == {"pid": 77}
+    lines = [line.strip() for line in result_lines(result)]
+    assert "$ py-spy dump --pid 77 --locals" in lines and "$ kill -USR1 77  # if the app registered faulthandler" in lines
+    assert lines[-1] == "see: Threads pane, pid 77" and not any('{"pid"' in line for line in lines)
     assert result_of("hang", "d-state", context(collection=collection)).status == "pass"
     failed = Collection(sections={"databases": None}, errors={"databases": ("no driver", "pip install")}, findings=[])
     skipped = result_of("hang", "db-locks", context(collection=failed))

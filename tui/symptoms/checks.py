@@ -19,6 +19,7 @@ from tui.databases.doctor import diagnose
 from tui.findings import SEVERITY_RANK, Finding, by_severity
 from tui.redact import mask_url
 from tui.symptoms import probes
+from tui.threads.scan import describe_process, scan_python_processes
 
 Status = str  # "pass" | "warn" | "fail" | "skipped"
 STATUSES = ("pass", "warn", "fail", "skipped")
@@ -40,6 +41,7 @@ class Outcome:
     subject: dict[str, Any] | None = None  # the row to jump to in the pane the guide names
     pane: str | None = None  # overrides the guide's pane (findings know their own source)
     fix_first: list[str] = field(default_factory=list)  # specific steps, shown before the guide's general fix
+    placeholders: dict[str, str] = field(default_factory=dict)  # e.g. IMAGE, when the subject does not say it
 
 
 def skipped(why: str) -> Outcome:
@@ -91,6 +93,8 @@ class CheckContext:
 CHECKS: dict[str, Callable[..., Outcome]] = {}
 # Checks that read findings besides the generic `findings` check: the guide's live badge counts these too.
 READS_FINDINGS: dict[str, list[str]] = {"cpu_saturation": ["cpu-hog"]}
+# Checks that read the finding ids named in their `ids` param.
+READS_FINDING_IDS = ("findings", "python_threads")
 
 
 def check(function: Callable[..., Outcome]) -> Callable[..., Outcome]:
@@ -124,11 +128,69 @@ def findings(ctx: CheckContext, ids: list[str], source: str, healthy: str = "not
     if not found:
         problem = ctx.source_problem(source)
         return skipped(problem) if problem else Outcome("pass", healthy)
-    worst = found[0]
+    outcome = _graded_findings(found)
+    if source == "containers":
+        outcome.placeholders["IMAGE"] = _container_image(ctx, outcome.subject or {})
+    return outcome
+
+
+def _container_image(ctx: CheckContext, subject: dict[str, Any]) -> str:
+    section = ctx.collection.sections.get("containers") if ctx.collection else None
+    record = next((c for c in getattr(section, "containers", []) if c.name == subject.get("name")), None)
+    return record.image if record is not None else ""
+
+
+def _graded_findings(found: list[Finding], evidence: dict[str, Any] | None = None) -> Outcome:
+    """The worst finding decides: critical fails, warning warns, info passes; it is the row to jump to."""
+    worst = by_severity(found)[0]
     status = {2: "fail", 1: "warn", 0: "pass"}[SEVERITY_RANK[worst.severity]]
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-    return Outcome(status, worst.title + more, {"findings": [_finding_json(f) for f in found]},
+    return Outcome(status, worst.title + more, {"findings": [_finding_json(f) for f in by_severity(found)],
+                                                **(evidence or {})},
                    subject=dict(worst.subject), pane=worst.source)
+
+
+# ---------------------------------------------------------------- Python threads
+
+@dataclass
+class _ThreadDumps:
+    how: str  # "watched" (named with --pid or chosen in the Threads pane) or "dumped just now" (by this check)
+    processes: list[Any]  # ProcessThreads records, dumped or with the error that stopped the dump
+    findings: list[Finding]
+    problems: list[str] = field(default_factory=list)  # why nothing could be dumped at all, or what was left out
+
+
+def _thread_dumps(ctx: CheckContext, limit: int) -> _ThreadDumps:
+    """The Threads pane's dumps when it has any (or pids were named); otherwise the machine's Python processes, now."""
+    collection = ctx.collection
+    section = collection.sections.get("threads") if collection else None
+    watched = list(getattr(section, "processes", {}).values())
+    if watched or ctx.config.pids:
+        problem = None if watched else ctx.source_problem("threads")
+        return _ThreadDumps("watched", watched, [f for f in collection.findings if f.source == "threads"] if collection
+                            else [], [problem] if problem else [])
+    scan = scan_python_processes(ctx.config, limit)
+    left_out = [f"{len(scan.left_out)} more Python process(es) not dumped (limit {limit}): name one with --pid"]
+    return _ThreadDumps("dumped just now", scan.processes, scan.findings, left_out if scan.left_out else [])
+
+
+@check
+def python_threads(ctx: CheckContext, ids: list[str], healthy: str, limit: int = 8) -> Outcome:
+    """Threads findings (deadlock, contention) of the watched Python processes; with none watched, of up to
+    `limit` of the machine's Python processes dumped now. Nothing dumped is never a pass."""
+    dumps = ctx.memo(f"thread-dumps:{limit}", lambda: _thread_dumps(ctx, limit))
+    dumped = [p for p in dumps.processes if not p.error]
+    evidence: dict[str, Any] = {
+        "dumped": [describe_process(p) for p in dumped],
+        "not_dumped": [f"{describe_process(p)}: {p.error}" for p in dumps.processes if p.error] + dumps.problems}
+    if not dumped:
+        why = "; ".join(evidence["not_dumped"]) or "no Python process found on this machine"
+        return Outcome("skipped", f"no Python process dumped — pass --pid or press Enter in Threads ({why})", evidence)
+    found = [f for f in dumps.findings if f.id in ids]
+    if found:
+        return _graded_findings(found, evidence)
+    pids = ", ".join(str(p.pid) for p in dumped)
+    return Outcome("pass", f"{healthy} in {len(dumped)} Python process(es) {dumps.how} (pid {pids})", evidence)
 
 
 # ---------------------------------------------------------------- databases
@@ -258,7 +320,8 @@ def container_log_errors(ctx: CheckContext, window_minutes: float = 15.0) -> Out
     worst = max(scans, key=lambda c: (c.scan.recent_tracebacks, c.scan.recent_error_lines))
     return Outcome(status, f"container {worst.name}: {worst.scan.recent_tracebacks} traceback(s), "
                            f"{worst.scan.recent_error_lines} error line(s) in the last {window_minutes:g} min",
-                   evidence, subject={"name": worst.name, "id": worst.id}, pane="containers")
+                   evidence, subject={"name": worst.name, "id": worst.id}, pane="containers",
+                   placeholders={"IMAGE": worst.image})
 
 
 # ---------------------------------------------------------------- machine resources

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import psutil
+
 from tui.config import Config, ConfigError, load_config
 from tui.redact import redact_deep
 from tui.symptoms.checks import CheckContext
@@ -48,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         guide = book.get(args.guide_id)
         token = read_token(args.token_file)
-    except (GuideError, ValueError) as exc:
+        check_pids(args.pid)
+    except (GuideError, ConfigError, ValueError) as exc:
         print(f"tshoot guide: {exc}", file=sys.stderr)
         return USAGE_ERROR_EXIT
     options = GuideOptions(db_urls=args.db, pids=args.pid, urls=args.url, logs=args.log, token=token)
@@ -77,6 +80,15 @@ def print_list(book: GuideBook) -> None:
     width = max(len(guide_id) for guide_id in book.guides)
     for guide in book.guides.values():
         print(f"{guide.id:<{width}}  {guide.title} — {guide.summary}")
+
+
+def check_pids(pids: list[int]) -> None:
+    """A named pid must be a running process: checking a typo would otherwise report a healthy machine.
+
+    Also used by `tshoot doctor` / `snapshot` / the live UI, which report ConfigError as bad input (exit 2)."""
+    for pid in pids:
+        if pid <= 0 or not psutil.pid_exists(pid):
+            raise ConfigError(f"pid {pid}: no such process")
 
 
 def read_token(path: str | None) -> str | None:

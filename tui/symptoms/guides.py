@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.findings import Finding
-from tui.symptoms.checks import CHECKS, READS_FINDINGS
+from tui.symptoms.checks import CHECKS, READS_FINDING_IDS, READS_FINDINGS
 
 BUILTIN_ORDER = ("db-connection", "http-500", "slow", "auth", "intermittent", "container-restart", "dev-prod", "hang")
 PANES = ("processes", "threads", "databases", "containers", "env", "symptoms")
@@ -75,7 +75,7 @@ class Guide:
     def check_reading(self, finding_id: str) -> int | None:
         """Position of the first check that reads this finding id (its live badge counts those), or None."""
         for position, item in enumerate(self.checks):
-            if finding_id in item.params.get("ids", []) and item.check == "findings" or (
+            if finding_id in item.params.get("ids", []) and item.check in READS_FINDING_IDS or (
                     finding_id in READS_FINDINGS.get(item.check, [])):
                 return position
         return None

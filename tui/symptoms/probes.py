@@ -252,6 +252,7 @@ class ContainerLogScan:
     status: str
     restart_count: int
     scan: LogScan
+    image: str = ""
 
 
 def scan_container_logs(window_minutes: float, docker_host: str | None = None, limit: int = 20,
@@ -278,7 +279,8 @@ def scan_container_logs(window_minutes: float, docker_host: str | None = None, l
                                   window_minutes, now, undated=now)
             scans.append(ContainerLogScan(
                 name=container.name, id=container.short_id, status=container.status,
-                restart_count=int(container.attrs.get("RestartCount", 0)), scan=scan))
+                restart_count=int(container.attrs.get("RestartCount", 0)), scan=scan,
+                image=str(container.attrs.get("Config", {}).get("Image", ""))))
     finally:
         client.close()
     return scans, ""

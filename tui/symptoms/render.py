@@ -26,11 +26,14 @@ def evidence_lines(evidence: dict[str, Any]) -> list[str]:
             for scan in value:
                 lines += log_scan_lines(scan)
         elif key == "findings":
-            lines += [f"{f['severity']:<8} {f['source']}: {f['title']}  {_compact(f['subject'])}" for f in value]
+            lines += [f"{f['severity']:<8} {f['source']}: {f['title']}  ({subject_words(f['subject'])})" for f in value]
         elif key == "targets":
             for target in value:
                 lines.append(f"{target['url']}" + (f"  error: {target['error']}" if target.get("error") else ""))
                 lines += [f"  {s['status']:<7} {s['name']:<14} {s['detail']}" for s in target["steps"]]
+        elif isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+            lines.append(f"{key.replace('_', ' ')}:")
+            lines += [f"  {_compact(item)}" for item in value]
         elif value not in (None, [], {}, ""):
             lines.append(f"{key}: {_compact(value)}")
     return lines
@@ -86,8 +89,19 @@ def result_lines(result: CheckResult) -> list[str]:
         lines.append("       fix:")
         lines += [f"         {line}" for line in fix_lines(result.fix)]
     if result.jump:
-        lines.append(f"       see: {result.jump.pane} pane, {_compact(result.jump.subject)}")
+        lines.append(f"       see: {jump_words(result.jump.pane, result.jump.subject)}")
     return lines
+
+
+def subject_words(subject: dict[str, Any]) -> str:
+    """A finding's subject as an operator says it: `pid 21732, lock self._lock`."""
+    return ", ".join(f"{key.replace('_', ' ')} {_compact(value)}" for key, value in subject.items())
+
+
+def jump_words(pane: str, subject: dict[str, Any]) -> str:
+    """Where a check points: `Threads pane, pid 21732`."""
+    words = subject_words(subject)
+    return f"{pane.capitalize()} pane" + (f", {words}" if words else "")
 
 
 def _compact(value: Any) -> str:

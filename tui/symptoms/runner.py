@@ -6,9 +6,11 @@ The CLI and the pane both come here; "verify" is simply running the same guide a
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from tui.config import Config
 from tui.snapshot import collect_all
@@ -16,6 +18,7 @@ from tui.symptoms.checks import CHECKS, CheckContext, Collection, Outcome
 from tui.symptoms.guides import Fix, Guide, GuideCheck
 
 STATUS_EXIT = {"pass": 0, "skipped": 0, "warn": 1, "fail": 2}
+_PLACEHOLDER = re.compile(r"\b(PID|CONTAINER|IMAGE|URL|HOST|USER|DB)\b")
 
 
 @dataclass
@@ -101,10 +104,40 @@ def run_check(item: GuideCheck, context: CheckContext) -> CheckResult:
     failing = outcome.status in ("warn", "fail")
     fix = None
     if failing:
-        fix = Fix(outcome.fix_first + item.fix.steps, list(item.fix.commands), item.fix.code)
+        values = placeholder_values(outcome)
+        fix = Fix(outcome.fix_first + item.fix.steps, [fill_placeholders(c, values) for c in item.fix.commands],
+                  fill_placeholders(item.fix.code, values))
     pane = outcome.pane or item.jump
     jump = Jump(pane, outcome.subject) if failing and pane and outcome.subject is not None else None
     return CheckResult(item.id, item.title, outcome.status, outcome.summary, outcome.evidence, fix, jump)
+
+
+def placeholder_values(outcome: Outcome) -> dict[str, str]:
+    """What the fix's PID, CONTAINER, IMAGE, URL, HOST, USER and DB stand for, from the failing check's subject."""
+    subject = outcome.subject or {}
+    values = {}
+    if isinstance(subject.get("pid"), int):
+        values["PID"] = str(subject["pid"])
+    container = subject.get("container") or (subject.get("name") if outcome.pane == "containers" else None)
+    if container:
+        values["CONTAINER"] = str(container)
+    url = subject.get("url") or subject.get("target")
+    if isinstance(url, str) and "://" in url:
+        values["URL"] = url  # already masked by the check
+        try:
+            parts = urlsplit(url)
+            values |= {"HOST": parts.hostname or "", "USER": parts.username or "", "DB": parts.path.lstrip("/")}
+        except ValueError:
+            pass
+    values |= outcome.placeholders
+    return {name: value for name, value in values.items() if value}
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """Replace the upper-case placeholder words the guide's commands and code use; unknown ones stay."""
+    if not values:
+        return text
+    return _PLACEHOLDER.sub(lambda m: values.get(m[0], m[0]), text)
 
 
 def live_collection(config: Config, observe: float) -> Callable[[], Collection]:

@@ -47,7 +47,7 @@ def runtime_of(pid: int) -> Runtime:
 def python_candidates(exclude: set[int]) -> list[PythonCandidate]:
     """Python processes on the host, busiest first, for the pane's chooser."""
     found = []
-    for proc in psutil.process_iter(["pid", "name", "cmdline", "cpu_times"]):
+    for proc in psutil.process_iter(["pid", "name", "cmdline", "cpu_times", "num_threads", "create_time"]):
         pid = proc.info["pid"]
         if pid in exclude:
             continue
@@ -55,11 +55,12 @@ def python_candidates(exclude: set[int]) -> list[PythonCandidate]:
         if runtime.kind != "python":
             continue
         cpu = proc.info["cpu_times"]
-        found.append((cpu.user + cpu.system if cpu else 0.0, PythonCandidate(
+        found.append(PythonCandidate(
             pid=pid, name=proc.info["name"] or "", cmdline=redact_text(" ".join(proc.info["cmdline"] or [])),
-            python_version=runtime.version)))
-    found.sort(key=lambda item: -item[0])
-    return [candidate for _, candidate in found]
+            python_version=runtime.version, threads=proc.info["num_threads"] or 0,
+            cpu_seconds=round(cpu.user + cpu.system, 2) if cpu else 0.0, started=proc.info["create_time"] or 0.0))
+    found.sort(key=lambda candidate: -candidate.cpu_seconds)
+    return found
 
 
 def describe(pid: int) -> tuple[str, str, float]:

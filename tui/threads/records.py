@@ -75,6 +75,9 @@ class PythonCandidate:
     name: str
     cmdline: str
     python_version: str = ""
+    threads: int = 0
+    cpu_seconds: float = 0.0  # user + system since it started
+    started: float = 0.0  # epoch seconds
 
 
 @dataclass
