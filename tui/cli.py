@@ -88,7 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
     guide_command.check_pids(args.pid)
-    guide_command.check_pids(args.pid)
     config.pids = list(dict.fromkeys([*config.pids, *args.pid]))
     config.db_urls = list(dict.fromkeys([*config.db_urls, *args.db]))
     config.db_url_flags = list(args.db)
