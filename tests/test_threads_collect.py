@@ -14,6 +14,8 @@ import pytest
 
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
 from tui.config import Config
+from tui.redact import MASK
+from tui.snapshot import build_snapshot, write_snapshot
 from tui.threads import pyspy
 from tui.threads.locksites import SourceIndex
 from tui.threads.source import ThreadsSource
@@ -165,3 +167,17 @@ def test_source_file_newer_than_the_process_is_warned_about(pyspy_works, tmp_pat
         process.kill()
         process.wait()
         process.stdout.close()
+
+
+def test_a_secret_masked_in_one_local_is_masked_in_every_other_local_and_source_line(program, tmp_path):
+    process = program("secret_locals.py")
+    source = ThreadsSource(Config(pids=[process.pid], thread_samples=1))
+    section = source.collect()
+    record = section.processes[str(process.pid)]
+    serve = next(f for t in record.threads for f in t.frames if f.function == "serve")
+    shown = {v.name: v.repr for v in serve.locals}
+    assert shown["note"] == f'"connect with {MASK} please"' and shown["db_url"] == f'"postgresql://app:{MASK}@db/x"'
+    assert serve.line_text.endswith(f"reconnect by hand with {MASK}")
+    written = write_snapshot(build_snapshot(sections={"threads": section}, errors={}, findings=source.analyze(section),
+                                            actions=[]), tmp_path / "snap.json", "json")
+    assert b"LocalPw-777" not in written.read_bytes()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.redact import redact_value
+from tui.redact import is_secret_key, redact_value
 from tui.threads.records import Frame, LocalVar, ThreadRecord
 
 CAP_SYS_PTRACE = 19
@@ -25,6 +26,8 @@ CAP_SYS_PTRACE = 19
 _LOCK_ACQUIRE_NATIVE = {"lock_PyThread_acquire_lock", "rlock_acquire", "PyThread_acquire_lock_timed",
                         "acquire_timed", "_PyMutex_LockTimed", "_PyRecursiveMutex_LockTimed"}
 _REENTRANT_NATIVE = {"rlock_acquire", "_PyRecursiveMutex_LockTimed"}
+_URL_PASSWORD = re.compile(r"[A-Za-z][\w+.-]*://[^:/@\s]*:([^@\s/]+)@")
+MIN_SECRET_CHARS = 4  # shorter values ("", "x", "1") would mask unrelated text everywhere
 
 
 class DumpError(Exception):
@@ -42,6 +45,7 @@ class DumpError(Exception):
 class Dump:
     threads: list[ThreadRecord] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the py-spy run: an upper bound on how long the target was paused
+    secrets: set[str] = field(default_factory=set)  # values masked in locals; never stored, used to mask repeats
 
 
 def find_pyspy() -> str | None:
@@ -86,7 +90,7 @@ def dump(pid: int, *, locals_: bool, native: bool, timeout: float, binary: str |
         raw = json.loads(result.stdout)
     except json.JSONDecodeError as exc:
         raise DumpError(f"py-spy printed output that is not JSON ({exc})", "check the py-spy version: pip install -U py-spy") from None
-    return Dump(threads=parse_threads(raw), seconds=seconds)
+    return Dump(threads=parse_threads(raw), seconds=seconds, secrets=secrets_in_locals(raw))
 
 
 def parse_threads(raw: list[dict]) -> list[ThreadRecord]:
@@ -111,6 +115,26 @@ def parse_threads(raw: list[dict]) -> list[ThreadRecord]:
             native_reentrant=bool(_REENTRANT_NATIVE.intersection(native_names)) if unwound else None,
         ))
     return threads
+
+
+def secrets_in_locals(raw: list[dict]) -> set[str]:
+    """The secret values py-spy's locals hold (a secret-named local's value, a URL's password), 4+ characters,
+    so the same text can be masked wherever else it shows up in this dump."""
+    found = set()
+    for entry in raw:
+        for frame in entry.get("frames") or []:
+            for var in frame.get("locals") or []:
+                value = _unquoted(var.get("repr") or "")
+                if is_secret_key(var.get("name", "")):
+                    found.add(value)
+                found.update(match[1] for match in _URL_PASSWORD.finditer(value))
+    return {secret for secret in found if len(secret) >= MIN_SECRET_CHARS}
+
+
+def _unquoted(text: str) -> str:
+    """A str/bytes repr without its quotes: `'abc'` and `b"abc"` are abc."""
+    body = text[1:] if text[:1] == "b" else text
+    return body[1:-1] if len(body) >= 2 and body[0] in "'\"" and body[-1] == body[0] else text
 
 
 def _frame(frame: dict) -> Frame:

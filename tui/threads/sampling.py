@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.redact import redact_text
+from tui.redact import MASK, redact_text
 from tui.threads import pyspy
 from tui.threads.locksites import SourceIndex
 from tui.threads.pythonprocs import source_path
@@ -29,6 +29,7 @@ class Sampled:
     threads: list[ThreadRecord]
     samples: int
     dump_seconds: float  # slowest single dump
+    secrets: set[str] = field(default_factory=set)  # secret values seen in the locals, to mask where they repeat
 
 
 def sample(pid: int, samples: int, interval: float, timeout: float, binary: str | None) -> Sampled:
@@ -47,7 +48,7 @@ def sample(pid: int, samples: int, interval: float, timeout: float, binary: str 
         for thread in threads:
             mine = signature(thread)
             thread.stuck = all(sample_sigs.get(thread.tid) == mine for sample_sigs in signatures)
-    return Sampled(threads=threads, samples=samples, dump_seconds=slowest)
+    return Sampled(threads=threads, samples=samples, dump_seconds=slowest, secrets=result.secrets)
 
 
 def confirm_native(pid: int, threads: list[ThreadRecord], timeout: float, binary: str | None) -> float:
@@ -67,6 +68,27 @@ def confirm_native(pid: int, threads: list[ThreadRecord], timeout: float, binary
         if again is not None and signature(again) == signature(thread):
             thread.native_lock_wait, thread.native_reentrant = again.native_lock_wait, again.native_reentrant
     return result.seconds
+
+
+def mask_known_secrets(threads: list[ThreadRecord], secrets: set[str]) -> None:
+    """Mask every repeat of a secret already masked in some local: in the other locals and the source lines.
+
+    Longest first, so a secret that contains a shorter one is masked whole.
+    """
+    ordered = sorted(secrets, key=len, reverse=True)
+
+    def masked(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, MASK)
+        return text
+
+    if not ordered:
+        return
+    for thread in threads:
+        for frame in thread.frames:
+            frame.line_text = masked(frame.line_text)
+            for var in frame.locals:
+                var.repr = masked(var.repr)
 
 
 class StuckClock:

@@ -18,7 +18,7 @@ from tui.source import Source
 from tui.threads import pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
 from tui.threads.records import ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection
-from tui.threads.sampling import SourceCache, StuckClock, confirm_native, sample
+from tui.threads.sampling import SourceCache, StuckClock, confirm_native, mask_known_secrets, sample
 
 CANDIDATES_EVERY_S = 10.0  # the process list changes slowly; scanning /proc/*/maps each poll is waste
 MAX_THREADS_KEPT = 1000  # a process with thousands of threads still renders; the rest is counted
@@ -137,6 +137,7 @@ class ThreadsSource(Source):
         window = (sampled.samples - 1) * self.config.thread_sample_interval
         self._stuck_clock.update(pid, threads, window, time.monotonic())
         entry.warnings += self._sources.annotate(pid, threads, started)
+        mask_known_secrets(threads, sampled.secrets)
         if any(t.stuck or sampled.samples == 1 for t in threads if waits_for_lock(t)):
             native_seconds = confirm_native(pid, threads, self._dump_timeout(), self._binary)
             entry.dump_seconds = round(max(entry.dump_seconds, native_seconds), 3)
