@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
@@ -153,20 +154,29 @@ def test_focus_and_hold_redump_only_what_the_pane_shows(program):
     assert source.collect().processes[str(shown.pid)] is not third.processes[str(shown.pid)]
 
 
-def test_source_file_newer_than_the_process_is_warned_about(pyspy_works, tmp_path):
+@pytest.mark.parametrize(("written_after_start_s", "warned"), [(60, True), (0.9, False)])
+def test_source_file_newer_than_the_process_is_warned_about(pyspy_works, tmp_path, written_after_start_s, warned):
+    """Start times are whole seconds: a file written within a second or so of the start is not "changed"."""
     script = tmp_path / "contention_copy.py"
     script.write_text((Path(__file__).parent / "programs" / "threads" / "contention.py").read_text())
     process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().strip() == "ready"
-        future = time.time() + 60
-        os.utime(script, (future, future))
+        written = psutil.Process(process.pid).create_time() + written_after_start_s
+        os.utime(script, (written, written))
         record = ThreadsSource(Config(pids=[process.pid], thread_samples=1)).collect().processes[str(process.pid)]
-        assert any(str(script) in w and "changed after the process started" in w for w in record.warnings)
+        changed = any(str(script) in w and "changed after the process started" in w for w in record.warnings)
+        assert changed is warned, record.warnings
     finally:
         process.kill()
         process.wait()
         process.stdout.close()
+
+
+def test_the_main_thread_without_a_name_is_called_mainthread():
+    raw = [{"os_thread_id": 500, "thread_id": 1, "thread_name": None, "frames": []},
+           {"os_thread_id": 501, "thread_id": 2, "thread_name": None, "frames": []}]
+    assert [t.name for t in pyspy.parse_threads(raw, pid=500)] == ["MainThread", "(no name)"]
 
 
 def test_a_secret_masked_in_one_local_is_masked_in_every_other_local_and_source_line(program, tmp_path):

@@ -91,8 +91,10 @@ def test_condition_queue_event_join_sleep_and_socket_waits_have_no_owner(program
     record, findings = observe(process.pid)
     assert findings == []
     states = {t.name: thread_state(t) for t in record.threads}
-    for name in ("cond-waiter", "queue-consumer", "event-waiter", "socket-acceptor", "sleeper", "joiner"):
+    for name in ("cond-waiter", "queue-consumer", "event-waiter", "joiner"):
         assert states[name] == "waiting (no owner)", (name, states[name])
+    assert states["sleeper"] == "sleeping" and states["socket-acceptor"] == "waiting on I/O"
+    assert states["MainThread"] == "waiting (no owner)"  # joins the joiner
     assert "hunter2" not in json.dumps(section_to_json(ThreadsSection(processes={"x": record})))
     sleeper = next(t for t in record.threads if t.name == "sleeper")
     assert any(v.name == "api_token" and "hunter2" not in v.repr for f in sleeper.frames for v in f.locals)

@@ -19,10 +19,12 @@ from tui.threads.records import Frame, LockRef, ProcessThreads, ThreadRecord
 # Frames of the synchronisation primitives themselves: their internal locks are not the program's.
 _SYNC_INTERNALS = ("threading.py", "queue.py")
 _LOCK_WRAPPERS = {"Condition.__enter__", "Condition.__exit__", "__enter__", "__exit__"}
-# Waiting with no owner to blame: stdlib waits, and calls that block on time or I/O.
-_NO_OWNER_FILES = ("threading.py", "queue.py", "selectors.py", "socket.py", "ssl.py", "subprocess.py",
-                   "base_events.py", "connection.py", "_base.py", "popen_fork.py")
-_NO_OWNER_CALL = re.compile(r"\b(sleep|recv\w*|accept|select|poll|epoll|wait\w*|join|get|read\w*|communicate|result)\s*\(")
+# Waiting with no owner to blame: a sleep, I/O, or a stdlib wait (Condition, Event, queue, join, a child process).
+_SLEEP_CALL = re.compile(r"\bsleep\s*\(")
+_IO_FILES = ("selectors.py", "socket.py", "ssl.py", "connection.py", "base_events.py")
+_IO_CALL = re.compile(r"\b(recv\w*|accept|select|poll|epoll|read\w*|sendall|connect)\s*\(")
+_NO_OWNER_FILES = ("threading.py", "queue.py", "subprocess.py", "_base.py", "popen_fork.py")
+_NO_OWNER_CALL = re.compile(r"\b(wait\w*|join|get|communicate|result)\s*\(")
 _ROOT = re.compile(r"^([A-Za-z_]\w*)(.*)$", re.S)
 _TYPE_IN_REPR = re.compile(r"^<([\w.]+) (?:object )?at 0x")
 
@@ -104,7 +106,8 @@ def thread_locks(thread: ThreadRecord) -> ThreadLocks:
 
 
 def thread_state(thread: ThreadRecord) -> str:
-    """idle / active / GIL / waiting (no owner) / waiting for a lock, plus "stuck Ns"."""
+    """waiting for a lock / GIL / active / sleeping / waiting on I/O / waiting (no owner) / idle, plus how long
+    it has been stuck at least."""
     locks = thread_locks(thread)
     if locks.waits is not None:
         state = f"waiting for {locks.waits.label}"
@@ -112,26 +115,37 @@ def thread_state(thread: ThreadRecord) -> str:
         state = "GIL"
     elif thread.active:
         state = "active"
-    elif _waits_without_owner(thread):
-        return "waiting (no owner)"
+    elif (wait := _wait_without_owner(thread)) is not None:
+        return wait
     else:
         state = "idle"
     if thread.stuck and (locks.waits is not None or state == "idle"):
-        return f"{state}, stuck for {_seconds(thread.stuck_for_s)}"
+        return f"{state}, {stuck_words(thread.stuck_for_s)}"
     return state
+
+
+def stuck_words(seconds: float) -> str:
+    """How long a stack has not moved, honestly: tshoot only knows since it first looked."""
+    return f"stuck ≥ {_seconds(seconds)} (since first seen)"
 
 
 def _seconds(value: float) -> str:
     return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
 
 
-def _waits_without_owner(thread: ThreadRecord) -> bool:
+def _wait_without_owner(thread: ThreadRecord) -> str | None:
+    """"sleeping", "waiting on I/O" or "waiting (no owner)" (Condition, Event, queue, join), else None."""
     if not thread.frames:
-        return False
+        return None
     innermost = thread.frames[0]
-    if PurePath(innermost.filename).name in _NO_OWNER_FILES:
-        return True
-    return bool(_NO_OWNER_CALL.search(innermost.line_text))
+    filename = PurePath(innermost.filename).name
+    if _SLEEP_CALL.search(innermost.line_text):
+        return "sleeping"
+    if filename in _IO_FILES or _IO_CALL.search(innermost.line_text):
+        return "waiting on I/O"
+    if filename in _NO_OWNER_FILES or _NO_OWNER_CALL.search(innermost.line_text):
+        return "waiting (no owner)"
+    return None
 
 
 def analyze_process(process: ProcessThreads, stuck_threshold_s: float) -> list[Finding]:
@@ -259,8 +273,8 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
                             "held_at": next((h.at for h in holder.holds if h.lock.key == lock.key), "unknown")}
                            if holder else None),
                 "waiters": [{"name": w.thread.name, "tid": w.thread.tid, "waits_at": w.waits_at,
-                             "stuck_for_s": w.thread.stuck_for_s} for w in queued],
-                "longest_wait_s": longest,
+                             "stuck_at_least_s": w.thread.stuck_for_s} for w in queued],
+                "longest_stuck_at_least_s": longest,  # since tshoot first saw it: the wait may be older
             },
             guide="hang",
         ))

@@ -144,17 +144,16 @@ class ThreadsPane(SourcePane):
     def _render_processes(self) -> None:
         if self.section is None:
             return
-        rows: list[tuple[str, tuple]] = []
+        rows: dict[str, tuple] = {}  # one row per pid: a watched process, else a Python candidate
         for key, process in self.section.processes.items():
-            rows.append((key, (key, process.name[:20], process.python_version or ("-" if not process.python else "?"),
-                               self._process_status(process))))
+            rows[key] = (key, process.name[:20], process.python_version or ("-" if not process.python else "?"),
+                         self._process_status(process))
         for candidate in self.section.candidates:
-            if str(candidate.pid) not in self.section.processes:
-                rows.append((str(candidate.pid), (str(candidate.pid), candidate.name[:20], candidate.python_version,
-                                                  "Python — Enter to dump")))
-        if self.filter_text:
-            rows = [r for r in rows if self.filter_text in " ".join(r[1]).lower()]
-        self.query_one("#thr-processes", KeyedTable).sync(rows)
+            rows.setdefault(str(candidate.pid), (str(candidate.pid), candidate.name[:20], candidate.python_version,
+                                                 "Python — Enter to dump"))
+        shown = [(key, cells) for key, cells in rows.items()
+                 if not self.filter_text or self.filter_text in " ".join(cells).lower()]
+        self.query_one("#thr-processes", KeyedTable).sync(shown)
 
     def _process_status(self, process: ProcessThreads) -> str:
         if process.error:

@@ -90,11 +90,14 @@ def dump(pid: int, *, locals_: bool, native: bool, timeout: float, binary: str |
         raw = json.loads(result.stdout)
     except json.JSONDecodeError as exc:
         raise DumpError(f"py-spy printed output that is not JSON ({exc})", "check the py-spy version: pip install -U py-spy") from None
-    return Dump(threads=parse_threads(raw), seconds=seconds, secrets=secrets_in_locals(raw))
+    return Dump(threads=parse_threads(raw, pid), seconds=seconds, secrets=secrets_in_locals(raw))
 
 
-def parse_threads(raw: list[dict]) -> list[ThreadRecord]:
-    """Thread records from py-spy's JSON: Python frames innermost first, native frames folded into flags."""
+def parse_threads(raw: list[dict], pid: int = 0) -> list[ThreadRecord]:
+    """Thread records from py-spy's JSON: Python frames innermost first, native frames folded into flags.
+
+    py-spy leaves the name empty when it cannot read it; the main thread (os thread id == pid) is MainThread.
+    """
     threads = []
     for entry in raw:
         python_frames, native_names = [], []
@@ -104,10 +107,11 @@ def parse_threads(raw: list[dict]) -> list[ThreadRecord]:
             elif not python_frames:  # native frames inside the innermost Python frame
                 native_names.append(frame.get("name", ""))
         unwound = any(frame.get("module") is not None for frame in entry.get("frames") or [])
+        tid = int(entry.get("os_thread_id") or 0)
         threads.append(ThreadRecord(
-            tid=int(entry.get("os_thread_id") or 0),
+            tid=tid,
             ident=int(entry.get("thread_id") or 0),
-            name=entry.get("thread_name") or "",
+            name=entry.get("thread_name") or ("MainThread" if pid and tid == pid else "(no name)"),
             active=bool(entry.get("active")),
             owns_gil=bool(entry.get("owns_gil")),
             frames=python_frames,

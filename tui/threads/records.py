@@ -40,7 +40,7 @@ class ThreadRecord:
     owns_gil: bool
     frames: list[Frame] = field(default_factory=list)  # innermost first
     stuck: bool = False  # stack unchanged across every sample of the poll
-    stuck_for_s: float = 0.0  # since the stack was first seen unchanged (across polls too)
+    stuck_for_s: float = 0.0  # at least: since tshoot first saw this stack unchanged (across polls too)
     native_lock_wait: bool | None = None  # native frames show a lock acquire; None when not unwound
     native_reentrant: bool | None = None  # the native acquire is an RLock's
 

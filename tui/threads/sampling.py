@@ -18,6 +18,9 @@ from tui.threads.pythonprocs import source_path
 from tui.threads.records import ThreadRecord
 
 Signature = tuple[tuple[str, str, int], ...]
+# A process's start time is derived from boot time in whole seconds: a file written just before the start
+# can look newer. Only a clearly later write means the lines on screen may not be the code that runs.
+MTIME_TOLERANCE_S = 2.0
 
 
 def signature(thread: ThreadRecord) -> Signature:
@@ -133,7 +136,7 @@ class SourceCache:
                 index, mtime = self._index(pid, frame.filename)
                 if index is None:
                     continue
-                if mtime > process_started:
+                if mtime > process_started + MTIME_TOLERANCE_S:
                     warning = f"{frame.filename} changed after the process started: lines may not match"
                     if warning not in warnings:
                         warnings.append(warning)
