@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from textual.app import App, ComposeResult
+from textual.render import measure
 from textual.strip import Strip
 
-from widgets.keyed_table import KeyedTable
+from widgets.keyed_table import KeyedTable, _literal
 
 COLUMNS = [("pid", "PID"), ("name", "NAME"), ("cmd", "COMMAND")]
 ROWS = [
@@ -43,6 +44,9 @@ async def test_plain_cells_render_exactly_as_datatable_renders_them():
         table = app.query_one(KeyedTable)
         table.sync(ROWS)
         await pilot.pause()
+        for index, column in enumerate(table.ordered_columns):  # widths measured as Rich measures them
+            cells = [_literal(cells[index]) for _, cells in ROWS] + [column.label]
+            assert column.content_width == max(measure(app.console, cell, 1) for cell in cells)
         table.move_to_key("3")  # the cursor row has its own style
         await pilot.pause()
         assert lines(table, fast=True) == lines(table, fast=False)

@@ -44,6 +44,7 @@ class KeyedTable(DataTable):
         self._row_render_cache = LRUCache(200)
         self._row_renderable_cache = LRUCache(200)
         self._line_cache = LRUCache(200)
+        self._cell_styles: LRUCache[tuple, Style] = LRUCache(2000)  # Style sums with meta are slow to build
 
     def on_mount(self) -> None:
         for key, label in self._column_spec:
@@ -130,11 +131,27 @@ class KeyedTable(DataTable):
         self._update_count += 1
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        """Rows came or went: lay out again (scrollbar), but repaint everything only if a column width changed."""
-        widths = [column.get_render_width(self) for column in self.ordered_columns]
+        """Rows came or went: lay out again (scrollbar), but repaint everything only if a column width changed.
+
+        New rows of plain text are measured here (their width is their cell length); DataTable measures
+        every cell through Rich, which was most of the first paint of a thousand processes.
+        """
+        columns = self.ordered_columns
+        widths = [column.get_render_width(self) for column in columns]
+        measure_with_rich = []
+        for row_key in new_rows:
+            row = self.rows.get(row_key)
+            if row is None:  # removed before the table went idle
+                continue
+            texts = [_plain_line(self._data[row_key].get(column.key)) for column in columns]
+            if row.label is not None or row.auto_height or None in texts:
+                measure_with_rich.append(row_key)
+                continue
+            for column, text in zip(columns, texts):
+                column.content_width = max(column.content_width, cell_len(text))
         self._layout_without_repaint = True
         try:
-            super()._update_dimensions(new_rows)
+            super()._update_dimensions(measure_with_rich)
         finally:
             self._layout_without_repaint = False
         if [column.get_render_width(self) for column in self.ordered_columns] != widths:
@@ -144,6 +161,14 @@ class KeyedTable(DataTable):
         if self._layout_without_repaint and not regions:
             repaint = False
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cell_styles.clear()  # CSS (theme, focus) changed: cursor and hover styles with it
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._cell_styles.clear()
 
     def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
                      cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
@@ -155,12 +180,16 @@ class KeyedTable(DataTable):
                 text = _plain_line(self._data[row_key].get(self._column_locations.get_key(column_index)))
         if text is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
-        component_style, post_style = self._get_styles_to_render_cell(
-            False, False, fixed, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
-        )
-        style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style + post_style
+        style_key = (base_style, row_index, column_index, cursor, hover, self._show_hover_cursor, self._pseudo_class_state)
+        style = self._cell_styles.get(style_key)
+        if style is None:
+            fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
+            component_style, post_style = self._get_styles_to_render_cell(
+                False, False, fixed, hover, cursor, self.show_cursor, self._show_hover_cursor,
+                self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
+            )
+            meta = Style.from_meta({"row": row_index, "column": column_index})
+            style = self._cell_styles[style_key] = base_style + meta + component_style + post_style
         inner = width - 2 * self.cell_padding
         if cell_len(text) > inner:
             text = set_cell_size(text, inner - 1) + "…"

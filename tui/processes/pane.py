@@ -84,6 +84,8 @@ class ProcessesPane(SourcePane):
         self.tree_view = False
         self.filter_text = ""
         self.flags: dict[int, str] = {}
+        self._notes_shown: str | None = None
+        self._summary_lines = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="proc-summary")
@@ -107,16 +109,23 @@ class ProcessesPane(SourcePane):
             pid = finding.subject.get("pid")
             if pid is not None and finding.id in FLAG_FOR_FINDING:
                 self.flags[pid] = self.flags.get(pid, "") + FLAG_FOR_FINDING[finding.id]
-        banner = self.query_one("#proc-banner", Static)
-        banner.display = bool(section.notes)
-        banner.update("\n".join(section.notes))
-        self.query_one("#proc-summary", Static).update(summary_text(section))
+        notes = "\n".join(section.notes)
+        if notes != self._notes_shown:  # an update lays the whole screen out again: only on change
+            self._notes_shown = notes
+            banner = self.query_one("#proc-banner", Static)
+            banner.display = bool(notes)
+            banner.update(notes)
+        summary = summary_text(section)
+        lines = summary.plain.count("\n")
+        self.query_one("#proc-summary", Static).update(summary, layout=lines != self._summary_lines)
+        self._summary_lines = lines
         self._render_rows()
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#proc-banner", Static)
         banner.display = True
         banner.update(f"Processes: {reason}" + (f" — {remedy}" if remedy else ""))
+        self._notes_shown = None  # the next good section puts its own notes back
 
     def select_subject(self, subject: dict[str, Any]) -> bool:
         pid = subject.get("pid")
