@@ -237,3 +237,16 @@ async def test_g_opens_the_guide_of_the_selected_rows_finding():
         assert app.query_one(TabbedContent).active == "symptoms"
         assert app.pane("symptoms").view == "hang"
         await app.workers.wait_for_complete()
+
+
+async def test_rows_that_go_away_leave_no_ghost_lines():
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        section = sample.section()
+        section.rows = [r for r in section.rows if r.pid not in (2222, 1400)]  # narrow rows: no width change
+        feed(app, "processes", section, [])
+        await pilot.pause()
+        table = app.query_one("#proc-table", KeyedTable)
+        drawn = "\n".join(strip.text for strip in table._styles_cache._cache.values())  # what the screen shows
+        assert "sshd: ops@pts/0" not in drawn and table.row_count == 8

@@ -86,6 +86,9 @@ class KeyedTable(DataTable):
         if selected in wanted:
             self.move_to_key(selected)
         _, shown_after = self._visible_lines(first)
+        if len(shown_after) != len(shown_before):
+            self.refresh()  # lines below the last row must be blanked: refresh_row ignores rows that are gone
+            return
         for offset, (before, after) in enumerate(zip_longest(shown_before, shown_after)):
             if before != after:
                 self.refresh_row(first + offset)
