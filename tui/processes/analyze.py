@@ -14,7 +14,8 @@ MB = 2**20
 def analyze(section: ProcessesSection, limits: Thresholds) -> list[Finding]:
     findings: list[Finding] = []
     for row in section.rows:
-        findings += _row_findings(row, limits)
+        if row.pid != section.inspector_pid:
+            findings += _row_findings(row, limits)
     findings += _memory_pressure(section, limits)
     zombies = [r for r in section.rows if r.state == "zombie"]
     if zombies:
@@ -45,11 +46,13 @@ def _row_findings(row: ProcessRow, limits: Thresholds) -> list[Finding]:
     out = []
     t = row.trend
     subject = {"pid": row.pid, "name": row.name}
+    grown_mb = (row.rss - t.rss_first) / MB
     if (
         t.samples >= limits.memory_growth_min_samples
         and t.rss_slope_mb_per_min >= limits.memory_growth_mb_per_min
         and t.rss_rising_fraction >= 0.8
-        and row.rss > t.rss_first
+        # a few MB of warm-up (imports, caches filling) is not a leak, however steep over a short window
+        and grown_mb >= max(limits.memory_growth_min_mb, t.rss_first / MB * 0.05)
     ):
         out.append(
             Finding(

@@ -136,7 +136,10 @@ class ProcessCollector:
                 "Not running as root: other users' environments, open files and socket owners are hidden "
                 "(shown as '-'); run `sudo tshoot` to see everything."
             )
-        return ProcessesSection(taken_at=now, system=self._system(now), rows=rows, listening=self._listening, notes=notes)
+        return ProcessesSection(
+            taken_at=now, system=self._system(now), rows=rows, listening=self._listening, notes=notes,
+            inspector_pid=os.getpid(),
+        )
 
     def _row(self, pid: int, now: float) -> ProcessRow | None:
         stat = _read_small(f"/proc/{pid}/stat")

@@ -223,6 +223,13 @@ class ProcessesPane(SourcePane):
         else:
             self.sort_key, self.reverse = key, key in ("cpu", "rss", "mem", "threads", "started")
         self._render_rows()
+        self._to_top()
+
+    def _to_top(self) -> None:
+        """A new order is read from the top, as in htop: the biggest consumer must be in view."""
+        table = self.query_one("#proc-table", KeyedTable)
+        if table.row_count:
+            table.move_cursor(row=0, animate=False, scroll=True)
 
     def action_cycle_sort(self, step: int) -> None:
         index = SORT_CYCLE.index(self.sort_key) if self.sort_key in SORT_CYCLE else 0
@@ -231,6 +238,7 @@ class ProcessesPane(SourcePane):
     def action_invert(self) -> None:
         self.reverse = not self.reverse
         self._render_rows()
+        self._to_top()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         key = event.column_key.value

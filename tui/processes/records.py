@@ -73,6 +73,7 @@ class ProcessesSection:
     rows: list[ProcessRow]
     listening: list[ListeningPort]
     notes: list[str] = field(default_factory=list)  # e.g. what needs root when not running as root
+    inspector_pid: int = 0  # tshoot's own process: shown, but never judged (its start-up growth is not a leak)
 
 
 @dataclass
