@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -223,6 +224,30 @@ def test_machine_checks_measure_for_real():
         assert result.status in STATUSES and result.summary, (guide, check)
     cpu = result_of("slow", "cpu", ctx)
     assert 0 <= cpu.evidence["cpu_percent"] <= 100 and cpu.evidence["cores"] >= 1
+
+
+def test_cpu_check_measures_machine_and_processes_in_one_window_and_leaves_tshoot_out():
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    stop = threading.Event()
+
+    def spin() -> None:  # tshoot's own CPU use must not be reported as a culprit
+        while not stop.is_set():
+            pass
+
+    threading.Thread(target=spin, daemon=True).start()
+    try:
+        result = result_of("slow", "cpu", context())
+    finally:
+        stop.set()
+        burner.kill()
+        burner.wait()
+    evidence = result.evidence
+    top = {row["pid"]: row["cpu_percent"] for row in evidence["top_cpu"]}
+    assert os.getpid() not in top and burner.pid in top
+    # processes in % of one core, the machine in % of all cores, over the same window: they cannot disagree
+    assert sum(top.values()) / evidence["cores"] <= evidence["cpu_percent"] + 5, (top, evidence["cpu_percent"])
+    assert result.summary.startswith(f"CPU {evidence['cpu_percent']:.0f}% busy (of all {evidence['cores']} cores)")
+    assert "(% of one core)" in result.summary
 
 
 def test_a_crashing_check_is_skipped_with_the_error_and_the_guide_goes_on(monkeypatch):

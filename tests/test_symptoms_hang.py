@@ -32,7 +32,8 @@ def test_without_a_pid_the_machines_python_processes_are_dumped_and_the_deadlock
     ctx = context(FAST, collection=Collection())  # nothing watched in Threads, no --pid
     result = run_check(hang_check("deadlock", limit=64), ctx)
     assert result.status == "fail", (result.summary, result.evidence)
-    assert process.pid in [f["subject"]["pid"] for f in result.evidence["findings"] if f["id"] == "deadlock"]
+    deadlocked = [f["subject"]["pid"] for f in result.evidence["findings"] if f["id"] == "deadlock"]
+    assert process.pid in deadlocked, (result.evidence["dumped"], result.evidence["not_dumped"], deadlocked)
     assert any(line.startswith(f"pid {process.pid} ") for line in result.evidence["dumped"])
     shown = result.jump.subject["pid"]  # other deadlocked test programs may run on a shared machine
     lines = [line.strip() for line in result_lines(result)]

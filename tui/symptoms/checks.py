@@ -339,7 +339,8 @@ def cpu_saturation(ctx: CheckContext, warn_percent: float = 80.0, fail_percent: 
     if hogs and status == "pass":
         status = "warn"
     users = ", ".join(f"{row['name']} ({row['pid']}) {row['cpu_percent']:.0f}%" for row in sample.top_cpu[:3])
-    summary = f"CPU {sample.cpu_percent:.0f}% busy on {sample.cores} core(s)" + (f"; top: {users}" if users else "")
+    summary = (f"CPU {sample.cpu_percent:.0f}% busy (of all {sample.cores} cores)"
+               + (f"; busiest (% of one core): {users}" if users else ""))
     evidence = {"cpu_percent": sample.cpu_percent, "cores": sample.cores, "steal_percent": sample.steal_percent,
                 "top_cpu": sample.top_cpu, "cpu_hogs": [_finding_json(f) for f in hogs]}
     subject = hogs[0].subject if hogs else (

@@ -454,16 +454,25 @@ class SystemSample:
 
 
 def system_sample(interval: float = 1.0, top: int = 5) -> SystemSample:
-    """CPU split (user/system/iowait/steal), load, memory and swap rates, and the busiest processes, over `interval`."""
+    """CPU split (user/system/iowait/steal), load, memory and swap rates, and the busiest processes, over `interval`.
+
+    The machine's figures and the processes' come from one window: the machine's CPU times are read before the
+    processes are first read and after they are read again, so a process never shows more CPU than the machine
+    had. Processes are in % of one core (as top shows them), the machine in % of all its cores. tshoot itself
+    is left out of the processes.
+    """
+    machine_before = psutil.cpu_times()
     procs = []
     for proc in psutil.process_iter(["pid", "name"]):
+        if proc.pid == os.getpid():
+            continue
         try:
             proc.cpu_percent(None)
             procs.append(proc)
         except psutil.Error:
             continue
     swap_before = psutil.swap_memory()
-    times = psutil.cpu_times_percent(interval)
+    time.sleep(interval)
     swap_after = psutil.swap_memory()
     busiest = []
     for proc in procs:
@@ -471,20 +480,32 @@ def system_sample(interval: float = 1.0, top: int = 5) -> SystemSample:
             busiest.append({"pid": proc.pid, "name": proc.info["name"], "cpu_percent": proc.cpu_percent(None)})
         except psutil.Error:
             continue
+    shares = cpu_shares(machine_before, psutil.cpu_times())
     busiest.sort(key=lambda row: -row["cpu_percent"])
     memory = psutil.virtual_memory()
     swapped = (swap_after.sin - swap_before.sin) + (swap_after.sout - swap_before.sout)
     return SystemSample(
         cores=psutil.cpu_count() or 1,
-        cpu_percent=round(100.0 - times.idle, 1),
-        iowait_percent=getattr(times, "iowait", None),
-        steal_percent=getattr(times, "steal", None),
+        cpu_percent=round(100.0 - shares["idle"] - shares.get("iowait", 0.0), 1),
+        iowait_percent=shares.get("iowait"),
+        steal_percent=shares.get("steal"),
         load=[round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else [],
         memory_available_percent=round(memory.available * 100 / memory.total, 1),
         swap_used_percent=swap_after.percent,
         swap_in_out_mb_per_s=round(swapped / 1024 / 1024 / interval, 2),
         top_cpu=[row for row in busiest[:top] if row["cpu_percent"] > 0],
     )
+
+
+def cpu_shares(before: Any, after: Any) -> dict[str, float]:
+    """Each CPU time field's share of all cores' time between two `psutil.cpu_times()` readings, in percent.
+
+    Linux counts guest time inside user time as well, so it is not added twice."""
+    deltas = {name: max(0.0, getattr(after, name) - getattr(before, name)) for name in after._fields}
+    total = sum(deltas.values()) - deltas.get("guest", 0.0) - deltas.get("guest_nice", 0.0)
+    if total <= 0:
+        return {name: 0.0 for name in deltas} | {"idle": 100.0}
+    return {name: round(value * 100 / total, 1) for name, value in deltas.items()}
 
 
 # ---------------------------------------------------------------- open files and threads
