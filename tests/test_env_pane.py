@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+from textual import events
+from textual.widgets import Input
+
 from tests.uihelpers import feed, frozen_app
 from tui.config import Config
 from tui.env.pane import EnvPane
@@ -53,7 +58,7 @@ async def test_typed_comparison_and_reveal_refused_for_files(tmp_path):
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         await pilot.press("5")
-        await pilot.press("L", *baseline, "enter", *current, "enter")
+        await pilot.press("L", *baseline, "enter", "R", *current, "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         pane = app.query_one(EnvPane)
@@ -97,3 +102,74 @@ async def test_missing_env_subject_opens_process_against_its_file(tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+async def burst(app, *keys: str) -> None:
+    """Keys as a fast typist or a paste sends them: all queued before the app handles the first."""
+    for key in keys:
+        char = key if len(key) == 1 else None
+        name = {"/": "slash", ".": "full_stop", "-": "minus", "_": "underscore"}.get(key, key)
+        event = events.Key(name, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def test_enter_compares_and_gives_keys_back_so_no_key_is_typed_into_an_input_or_lost(tmp_path):
+    baseline, current = env_files(tmp_path)
+    app = frozen_app(Config())
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()  # the app's initial focus lands first
+        await pilot.press("5")
+        await pilot.pause()
+        await burst(app, "L", *baseline, "enter", "R", *current, "enter", "s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        pane = app.query_one(EnvPane)
+        assert app.query_one("#envdiff-right", Input).value == current  # the R was a key, not a letter typed
+        assert pane.custom == (baseline, current)
+        assert isinstance(app.focused, KeyedTable)  # Enter gave the keys back to the diff table...
+        assert "SAME_KEY" in table_rows(app)  # ...so `s` right after it showed the same keys
+
+
+async def test_edit_keys_select_the_side_so_typing_replaces_it(tmp_path):
+    baseline, current = env_files(tmp_path)
+    app = frozen_app(Config())
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()  # the app's initial focus lands first
+        await pilot.press("5")
+        await pilot.pause()
+        await burst(app, "L", *"old-left", "enter")
+        await pilot.pause()
+        assert "press R to type the right side" in str(app.query_one("#envdiff-banner").render())
+        assert isinstance(app.focused, KeyedTable)
+        await burst(app, "L", *baseline, "enter", "R", *current, "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.query_one(EnvPane).custom == (baseline, current)
+
+
+async def test_the_operators_comparison_is_in_the_next_snapshot_without_a_drift_finding(tmp_path):
+    baseline, current = env_files(tmp_path)
+    config = Config()
+    source = EnvSource(config)
+    app = frozen_app(config, sources=[source], snapshot_dir=tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("5")
+        await pilot.press("L", *baseline, "enter", "R", *current, "enter")
+        for _ in range(200):  # the pane asked for a poll; wait for the section that carries the comparison
+            await pilot.pause(0.05)
+            section = app.sections.get("env")
+            if section and section.diffs:
+                break
+        await pilot.press("S")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    doc = json.loads(next(tmp_path.glob("tshoot-web-1-*.json")).read_text())
+    (diff,) = doc["env"]["diffs"]
+    assert (diff["left"], diff["right"], diff["chosen_by"]) == (baseline, current, "operator")
+    assert {row["key"]: row["status"] for row in diff["rows"]}["APP_MODE"] == "changed"
+    assert "pane-secret" not in json.dumps(doc)
+    assert not any(f["id"] == "env-drift" for f in doc["findings"])  # sides the operator chose may differ on purpose
+    source.compare_also(None)
+    assert source.collect().diffs == []

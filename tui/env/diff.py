@@ -64,6 +64,7 @@ class EnvDiff:
     right_problems: list[str] = field(default_factory=list)
     left_kind: str = ""  # Side.kind of each side: an env file declares a subset of a whole environment
     right_kind: str = ""
+    chosen_by: str = "config"  # "config": the configured baseline; "operator": the two sides typed in the Env pane
 
     @property
     def differs(self) -> bool:

@@ -12,10 +12,11 @@ import glob
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -23,6 +24,7 @@ from tui.env.diff import CHANGED, HIDDEN, ONLY_LEFT, ONLY_RIGHT, SAME, DiffRow, 
 from tui.env.side import Side, SideError
 from tui.env.sides import load_side
 from tui.env.source import EnvSection
+from tui.wording import count
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 
@@ -62,12 +64,13 @@ class EnvPane(SourcePane):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="envdiff-sides"):
-            yield Input(placeholder="left: FILE | self | pid:N | container:NAME | db:URL | python:PATH", id="envdiff-left")
-            yield Input(placeholder="right: same forms — Enter compares", id="envdiff-right")
+            yield SideInput(placeholder="left: FILE | self | pid:N | container:NAME | db:URL | python:PATH",
+                            id="envdiff-left", select_on_focus=False)  # L and R select it themselves
+            yield SideInput(placeholder="right: same forms — Enter compares", id="envdiff-right", select_on_focus=False)
         yield OptionList(id="envdiff-picks")
         yield Static(id="envdiff-banner", classes="banner")
         yield Static(id="envdiff-summary")
-        yield KeyedTable(COLUMNS, id="envdiff-table")
+        yield DiffTable(COLUMNS, id="envdiff-table")
         yield Static(id="envdiff-processes")
 
     def on_mount(self) -> None:
@@ -76,8 +79,13 @@ class EnvPane(SourcePane):
         self._update_picks()
 
     def focus(self, scroll_visible: bool = True) -> "EnvPane":
-        self.query_one("#envdiff-table", KeyedTable).focus(scroll_visible)
+        self._focus_now(self.query_one("#envdiff-table", KeyedTable), scroll_visible)
         return self
+
+    def _focus_now(self, widget: Widget, scroll_visible: bool = True) -> None:
+        """Move focus now: `widget.focus()` moves it only after the keys already queued, so keys typed right
+        after L, R or Enter went to the widget that had focus before (typed into the wrong input, or lost)."""
+        self.screen.set_focus(widget, scroll_visible=scroll_visible)
 
     # ----- SourcePane contract -----
     def show_section(self, section: EnvSection) -> None:
@@ -115,15 +123,29 @@ class EnvPane(SourcePane):
         self._render_rows()
 
     # ----- comparing -----
-    @on(Input.Submitted, "#envdiff-left, #envdiff-right")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        left = self.query_one("#envdiff-left", Input).value.strip()
-        right = self.query_one("#envdiff-right", Input).value.strip()
-        if event.input.id == "envdiff-left" and not right:
-            self.query_one("#envdiff-right", Input).focus()
-        elif left and right:
+    def submit(self) -> None:
+        """Enter in a side: compare (when both sides are typed) and give the keys back to the table, so L, R, s,
+        v act. Called by the input itself as the key is handled, before the keys typed after Enter."""
+        left, right = self._inputs()
+        if left and right:
             self._start_custom(left, right)
+            return
+        missing = "left" if not left else "right"
+        self._banner(f"Both sides are needed: press {missing[0].upper()} to type the {missing} side.")
+        self.focus()
+
+    async def replay_key(self, event: events.Key) -> None:
+        """A key queued for a widget of this pane that has lost focus since (typed right after L, R or Enter):
+        act on it where the focus is now, at once, so the keys after it keep their order."""
+        focused = self.screen.focused
+        if isinstance(focused, SideInput) and event.key == "enter":
+            self.submit()
+        elif isinstance(focused, SideInput) and event.is_printable and event.character:
+            focused.type_text(event.character)
+        elif not isinstance(focused, SideInput) and event.key in PANE_KEYS:
+            await self.run_action(PANE_KEYS[event.key])
+        elif focused is not None:  # anything else (cursor keys, app keys): to the focused widget, as a new key
+            focused.post_message(events.Key(event.key, event.character))
 
     @on(Input.Changed, "#envdiff-left, #envdiff-right")
     def _typed(self, event: Input.Changed) -> None:
@@ -151,7 +173,15 @@ class EnvPane(SourcePane):
                     box.value = value
         self._banner(f"comparing {left} with {right}…")
         self._compare(left, right)
+        self._tell_source(self.custom)
         self.focus()
+
+    def _tell_source(self, sides: tuple[str, str] | None) -> None:
+        """Let the live Env source diff the operator's comparison on its polls too, so snapshots record it."""
+        source = self.app.source(self.source_name)
+        if source is not None:
+            source.compare_also(sides)
+            self.app.poll_now(self.source_name)
 
     @work(thread=True, exclusive=True, group="env-compare", exit_on_error=False)
     def _compare(self, left_spec: str, right_spec: str) -> None:
@@ -187,11 +217,12 @@ class EnvPane(SourcePane):
         rows = [row for row in self.diff.rows if (self.show_same or row.status != SAME) and self._matches(row)]
         table.sync([(row.key, row_cells(row)) for row in rows])
         counts = ", ".join(f"{n} {status}" for status, n in self.diff.counts().items() if n) or "nothing to compare"
-        mode = "custom" if self.custom else "configured"
+        mode = "custom" if self.custom or self.diff.chosen_by == "operator" else "configured"
         summary.update(Text.assemble(("left ", "dim"), self.diff.left, ("  right ", "dim"), self.diff.right,
                                      ("\n", ""), (f"{mode}: {counts}", "bold" if self.diff.differs else "green")))
         hidden = "" if self.show_same else " (same hidden: s)"
-        table.border_title = f"{len(rows)} keys{hidden}" + (f", filter '{self.filter_text}'" if self.filter_text else "")
+        shown = f", filter '{self.filter_text}'" if self.filter_text else ""
+        table.border_title = f"{count(len(rows), 'key')}{hidden}{shown}"
 
     def _matches(self, row: DiffRow) -> bool:
         return not self.filter_text or self.filter_text in f"{row.key} {row.status} {row.left} {row.right}".lower()
@@ -200,7 +231,8 @@ class EnvPane(SourcePane):
         lines = [f"pid {c.pid} ({c.name}) lacks {', '.join(c.missing[:8])}{'…' if len(c.missing) > 8 else ''} "
                  f"from {c.env_file}" for c in section.process_checks]
         if section.unreadable_processes:
-            lines.append(f"{section.unreadable_processes} processes next to an env file could not be read (run as root)")
+            lines.append(f"{count(section.unreadable_processes, 'process', 'processes')} next to an env file could not "
+                         "be read (run as root)")
         self.query_one("#envdiff-processes", Static).update(
             Text("\n".join(lines), style="yellow") if lines else Text("No process lacks a key of its .env.", style="dim"))
 
@@ -225,18 +257,23 @@ class EnvPane(SourcePane):
 
     # ----- key actions -----
     def action_edit_side(self, side: str) -> None:
+        """Focus the side's input with its text selected, so what is typed next replaces it."""
         self._target = side
-        self.query_one(f"#envdiff-{side}", Input).focus()
+        box = self.query_one(f"#envdiff-{side}", SideInput)
+        self._focus_now(box)
+        box.select_all()
 
     def action_configured(self) -> None:
         """Back to what the Env source compares on every poll (the configured baseline)."""
         self.custom = None
+        self._tell_source(None)
         if self.section:
             self.show_section(self.section)
 
     def action_next_comparison(self) -> None:
         if self.section and self.section.diffs:
             self.custom = None
+            self._tell_source(None)
             self.configured_index = (self.configured_index + 1) % len(self.section.diffs)
             self.show_section(self.section)
 
@@ -262,6 +299,57 @@ class EnvPane(SourcePane):
             return
         shown = "\n".join(f"{side.label}: {side.domains[row.domain][key]}" for side in live)
         self.notify(shown, title=f"{key} (not logged)", timeout=8)
+
+
+PANE_KEYS = {binding.key: binding.action for binding in EnvPane.BINDINGS}
+FOCUS_KEYS = ("L", "R")  # pane keys that move focus into a side
+
+
+class SideInput(Input):
+    """A side's input. Enter compares as the key is handled; keys that reach it after focus moved on go on."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        pane, focused = _pane_and_focus(self)
+        if focused and event.key != "enter":
+            return  # Input's own handler types it
+        event.stop()
+        event.prevent_default()  # not typed here
+        if focused:
+            pane.submit()
+        else:
+            await pane.replay_key(event)
+
+    def type_text(self, text: str) -> None:
+        """Type `text` as a key press would: replacing the selected text, if any."""
+        if self.selection.is_empty:
+            self.insert_text_at_cursor(text)
+        else:
+            self.replace(text, *self.selection)
+
+
+class DiffTable(KeyedTable):
+    """The diff table. L and R act as the key is handled here, not when it reaches the app's bindings: keys
+    typed right after them are queued here already, and are then typed into the side, in order."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        pane, focused = _pane_and_focus(self)
+        if focused and event.key not in FOCUS_KEYS:
+            return  # the table's and the app's bindings handle it
+        if not focused and not isinstance(self.screen.focused, SideInput):
+            return
+        event.stop()
+        event.prevent_default()
+        if focused:
+            await pane.run_action(PANE_KEYS[event.key])
+        else:
+            await pane.replay_key(event)
+
+
+def _pane_and_focus(widget: Widget) -> tuple[EnvPane, bool]:
+    """The pane `widget` is in, and whether `widget` has focus right now (`has_focus` changes only when the
+    Focus event is handled, after the keys queued before it)."""
+    pane = next(ancestor for ancestor in widget.ancestors if isinstance(ancestor, EnvPane))
+    return pane, widget.screen.focused is widget
 
 
 def row_cells(row: DiffRow) -> tuple:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tui.config import Config
 from tui.env.diff import DIFFERENT, ONLY_RIGHT, EnvDiff, diff_sides
@@ -35,7 +35,8 @@ class EnvSection:
     runtime: dict[str, str] = field(default_factory=dict)  # python.version, os.system, ...
     packages: dict[str, str] = field(default_factory=dict)  # installed in tshoot's interpreter
     baseline: str | None = None
-    diffs: list[EnvDiff] = field(default_factory=list)  # baseline (left) against each compared side (right)
+    # the baseline (left) against each compared side (right), then the Env pane's comparison (chosen_by "operator")
+    diffs: list[EnvDiff] = field(default_factory=list)
     process_checks: list[ProcessEnvCheck] = field(default_factory=list)
     unreadable_processes: int = 0
     problems: list[str] = field(default_factory=list)  # sides that could not be loaded, env files with errors
@@ -49,6 +50,12 @@ class EnvSource(Source):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self._family = tshoot_family()
+        self._operator_sides: tuple[str, str] | None = None
+
+    def compare_also(self, sides: tuple[str, str] | None) -> None:
+        """The two side specs the operator compares in the Env pane (None: none), diffed on every poll
+        from now on, so a snapshot records the comparison the operator was looking at."""
+        self._operator_sides = sides
 
     def collect(self) -> EnvSection:
         runtime, packages = this_runtime()
@@ -56,6 +63,13 @@ class EnvSource(Source):
                              runtime=runtime, packages=packages, baseline=self.config.env_baseline)
         if self.config.env_baseline:
             section.diffs, section.problems = self._baseline_diffs(self.config.env_baseline)
+        operator_sides = self._operator_sides  # read once: the pane may change it while this poll runs
+        if operator_sides:
+            try:
+                diff = diff_sides(*(load_side(spec, self.config) for spec in operator_sides))
+                section.diffs.append(replace(diff, chosen_by="operator"))
+            except SideError as exc:
+                section.problems.append(f"the Env pane's comparison: {exc}")
         scan = scan_processes(self.config.env_files, self._family)
         section.process_checks, section.unreadable_processes = scan.checks, scan.unreadable
         section.problems += scan.problems
@@ -84,6 +98,8 @@ def drift_findings(section: EnvSection) -> list[Finding]:
     rest of a whole environment compared with an env file that declares only some of it."""
     findings = []
     for diff in section.diffs:
+        if diff.chosen_by != "config":  # two sides the operator chose to compare: they may differ on purpose
+            continue
         partial = diff.left_kind == "env-file" and diff.right_kind in WHOLE_ENVIRONMENTS
         rows = [row for row in diff.rows if row.status in DIFFERENT and not row.is_session_key
                 and not (partial and row.status == ONLY_RIGHT)]
