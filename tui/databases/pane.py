@@ -30,7 +30,8 @@ from widgets.status import human_duration
 # query take the width that is left.
 TARGET_COLUMNS = [
     ColumnFit("flag", "!", width=1), ColumnFit("url", "TARGET", cap=30, flexible=True),
-    ColumnFit("origin", "FOUND IN", cap=34), ColumnFit("status", "STATUS", cap=24), ColumnFit("server", "SERVER", cap=28),
+    ColumnFit("origin", "FOUND IN", cap=34), ColumnFit("status", "STATUS", cap=24),
+    ColumnFit("server", "SERVER", cap=28),
     ColumnFit("conns", "CONNS", width=15, right=True), ColumnFit("sessions", "SESS", width=5, right=True),
     ColumnFit("waits", "WAITS", width=5, right=True), ColumnFit("ms", "POLL ms", width=7, right=True),
 ]
@@ -206,7 +207,8 @@ class DatabasesPane(SourcePane):
         table.sync(rows)
         total = len(result.state.sessions) if result.state else 0
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
-        table.border_title = f"{count(total, 'session')} on {result.target.url} — sorted by {SORTS[self.sort_index][0]}{shown}"
+        order = SORTS[self.sort_index][0]
+        table.border_title = f"{count(total, 'session')} on {result.target.url} — sorted by {order}{shown}"
 
     def _render_detail(self) -> None:
         result = self._selected_result()
@@ -361,7 +363,8 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     if state.top_statements:
         text.append("Top statements by total time (pg_stat_statements):\n", style="bold")
         for statement in state.top_statements[:5]:
-            text.append(f"  {statement.total_ms:10.0f} ms {count(statement.calls, 'call'):>14} {statement.mean_ms:8.1f} ms avg  ")
+            calls = count(statement.calls, "call")
+            text.append(f"  {statement.total_ms:10.0f} ms {calls:>14} {statement.mean_ms:8.1f} ms avg  ")
             text.append(f"{' '.join(statement.query.split())[:90]}\n", style="dim")
     if state.tables:
         text.append("Most rows read by sequential scans:\n", style="bold")
