@@ -250,3 +250,31 @@ async def test_rows_that_go_away_leave_no_ghost_lines():
         table = app.query_one("#proc-table", KeyedTable)
         drawn = "\n".join(strip.text for strip in table._styles_cache._cache.values())  # what the screen shows
         assert "sshd: ops@pts/0" not in drawn and table.row_count == 8
+
+
+async def test_a_cell_that_grows_widens_its_column():
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        table = app.query_one("#proc-table", KeyedTable)
+        before = table.columns[next(k for k in table.columns if k.value == "user")].content_width
+        section = sample.section()
+        next(r for r in section.rows if r.pid == 1).user = "a-much-longer-user"[:10] + "x"
+        feed(app, "processes", section, [])
+        await pilot.pause()
+        after = table.columns[next(k for k in table.columns if k.value == "user")].content_width
+        assert after > before
+
+
+async def test_a_worse_finding_arriving_moves_the_overview_to_the_top():
+    from tests.samples import containers as container_sample
+
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)  # warnings and info only
+        feed(app, "containers", container_sample.section(), container_sample.findings())  # criticals arrive
+        await pilot.pause()
+        app.action_show_pane("symptoms")
+        await pilot.pause()
+        rows = app.pane("symptoms").query_one("#rows", KeyedTable)
+        assert rows.cursor_row == 0 and str(rows.get_row_at(0)[0]).startswith("CRIT")

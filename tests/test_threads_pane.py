@@ -14,7 +14,7 @@ from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 
 
-async def wait_for(pilot, condition, polls: int = 100) -> None:
+async def wait_for(pilot, condition, polls: int = 300) -> None:
     """Let the app run until `condition()` holds (the source polls in a worker thread)."""
     for _ in range(polls):
         if condition():

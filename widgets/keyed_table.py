@@ -68,7 +68,7 @@ class KeyedTable(DataTable):
         if gone:
             self._remove_rows(gone)
         column_keys = [key for key, _ in self._column_spec]
-        changed = False
+        changed = widened = False
         for key, cells in rows:
             old = self._cells.get(key)
             if old is None:
@@ -78,6 +78,7 @@ class KeyedTable(DataTable):
                 for column, before, after in zip(column_keys, old, cells):
                     if before != after:
                         data[column] = _literal(after)
+                        widened |= self._widen(column, after)
                 changed = True
             self._cells[key] = cells
         if changed:
@@ -86,12 +87,24 @@ class KeyedTable(DataTable):
         if selected in wanted:
             self.move_to_key(selected)
         _, shown_after = self._visible_lines(first)
-        if len(shown_after) != len(shown_before):
-            self.refresh()  # lines below the last row must be blanked: refresh_row ignores rows that are gone
+        if widened or len(shown_after) != len(shown_before):
+            # a wider column moves every line; lines below the last row must be blanked (refresh_row ignores them)
+            self.refresh()
             return
         for offset, (before, after) in enumerate(zip_longest(shown_before, shown_after)):
             if before != after:
                 self.refresh_row(first + offset)
+
+    def _widen(self, column_key: str, cell: Any) -> bool:
+        """Grow a column whose updated plain-text cell no longer fits (columns never shrink on their own)."""
+        literal = _literal(cell)
+        width = max(map(cell_len, literal.plain.splitlines() or [""])) if isinstance(literal, Text) else None
+        column = self.columns.get(column_key)
+        if width is None or column is None or width <= column.content_width:
+            return False
+        column.content_width = width
+        self._require_update_dimensions = True
+        return True
 
     def set_title(self, title: str) -> None:
         """Set the border title, repainting the top border only (`border_title = ...` repaints all)."""

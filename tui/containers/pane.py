@@ -7,7 +7,6 @@ at the next refresh tick. Logs and the container's processes open in their own s
 from __future__ import annotations
 
 import shlex
-import time
 from datetime import datetime
 from typing import Any
 

@@ -14,7 +14,7 @@ import sys
 from typing import TextIO
 
 from tui.config import Config, ConfigError, load_config
-from tui.env.diff import SAME, DiffRow, EnvDiff, diff_sides
+from tui.env.diff import SAME, EnvDiff, diff_sides
 from tui.env.side import SideError
 from tui.env.sides import SPEC_HELP, load_side
 from tui.redact import redact_deep

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from tui.findings import Finding, by_severity
+from tui.findings import SEVERITY_RANK, Finding, by_severity
 from tui.snapshot import Collection
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import Guide, GuideBook, load_guides
@@ -246,6 +246,9 @@ class SymptomsPane(SourcePane):
             heading.update(f"[b]Overview[/b]: {len(self.findings)} finding(s) from every pane, most severe first. "
                            "Enter: evidence · g: its guide · n: incident notes")
             table.sync([(f.key, (SEVERITY_LABEL[f.severity], f.source, f.title)) for f in shown])
+            selected = next((f for f in shown if f.key == table.selected_key), None)
+            if shown and selected and SEVERITY_RANK[shown[0].severity] > SEVERITY_RANK[selected.severity]:
+                table.move_cursor(row=0, animate=False, scroll=True)  # something worse arrived: show it
             if not shown:
                 self._detail(["Nothing found above normal." if not self.findings else "No finding matches the filter."])
         else:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from tui.config import Thresholds
-from tui.markdown import clip, code_block, seconds, table
+from tui.markdown import clip, code_block, table
 from tui.source import section_from_json
-from tui.threads.deadlock import analyze_process, format_deadlock_report, program_frame, thread_state
+from tui.threads.deadlock import analyze_process, format_deadlock_report, program_frame, stuck_words, thread_state
 from tui.threads.records import ProcessThreads, ThreadRecord, ThreadsSection
 
 STUCK_FRAMES = 6  # innermost frames shown per stuck thread: where it waits and how it got there
@@ -92,4 +92,4 @@ def _thread_row(thread: ThreadRecord) -> list[Any]:
 def _state(thread: ThreadRecord) -> str:
     """The pane's state, always saying how long a stuck thread has not moved."""
     state = thread_state(thread)
-    return f"{state}, stuck for {seconds(thread.stuck_for_s)}" if thread.stuck and "stuck" not in state else state
+    return f"{state}, {stuck_words(thread.stuck_for_s)}" if thread.stuck and "stuck" not in state else state
