@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from symptoms_support import context, result_of
+from symptoms_support import context, near_file_limit, result_of  # noqa: F401  (a fixture)
 from tui.config import Config
 from tui.snapshot import Collection
 from tui.symptoms.checks import STATUSES
@@ -164,31 +164,6 @@ def test_clock_check_answers_or_says_why_not():
         assert "nothing on this machine" in result.summary
     else:
         assert result.evidence["tool"] in ("timedatectl", "chronyc", "ntpq", "kernel")
-
-
-NEAR_LIMIT = """
-import resource, sys, time
-resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-held = []
-try:
-    while True:
-        held.append(open("/dev/null"))
-except OSError:
-    held.pop().close()
-print("ready", flush=True)
-time.sleep(60)
-"""
-
-
-@pytest.fixture
-def near_file_limit():
-    child = subprocess.Popen([sys.executable, "-c", NEAR_LIMIT], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        yield child.pid
-    finally:
-        child.kill()
-        child.wait()
 
 
 def test_process_near_its_open_file_limit_fails_and_jumps_to_it(near_file_limit):

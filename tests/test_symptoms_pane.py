@@ -3,10 +3,7 @@ against a real process near its open-file limit and jumping from the failing che
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
-import pytest
 from textual.widgets import Input, TabbedContent
 
 from tui.app import SourceUpdated, TshootApp
@@ -16,31 +13,7 @@ from tui.processes.source import ProcessesSource
 from tui.symptoms.notes import WORKFLOW
 from tui.symptoms.pane import NotesScreen, SymptomsPane
 from widgets.keyed_table import KeyedTable
-
-NEAR_LIMIT = """
-import resource, time
-resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-held = []
-try:
-    while True:
-        held.append(open("/dev/null"))
-except OSError:
-    held.pop().close()
-print("ready", flush=True)
-time.sleep(60)
-"""
-
-
-@pytest.fixture
-def near_file_limit():
-    child = subprocess.Popen([sys.executable, "-c", NEAR_LIMIT], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        yield child.pid
-    finally:
-        child.kill()
-        child.wait()
-
+from symptoms_support import near_file_limit  # noqa: F401  (a fixture)
 
 def feed_processes(app: TshootApp, config: Config, findings: list[Finding]) -> None:
     """A real processes section, delivered the way a finished poll delivers it."""
