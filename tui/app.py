@@ -132,6 +132,7 @@ class TshootApp(App):
         self.clock = clock  # tests freeze it so screenshots are stable
         self._pane_filters: dict[str, str] = {}
         self._warned_small = False
+        self._last_findings: list[tuple] | None = None
 
     # ----- layout -----
     def compose(self) -> ComposeResult:
@@ -262,10 +263,16 @@ class TshootApp(App):
         self._render_status()
 
     def _findings_changed(self) -> None:
+        """Hand every finding to the Symptoms pane, only when something about them changed."""
+        findings = self.all_findings()
+        fingerprint = [(f.key, f.severity, f.title) for f in findings]
+        if fingerprint == self._last_findings:
+            return
+        self._last_findings = fingerprint
         symptoms = self.pane("symptoms")
         show = getattr(symptoms, "show_findings", None)
         if show:
-            show(self.all_findings())
+            show(findings)
 
     def _interval_for(self, name: str) -> float:
         visible = self.query_one(TabbedContent).active == name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import socket
 import sys
@@ -125,7 +126,9 @@ def _live(args: argparse.Namespace) -> int:
     from tui.app import TshootApp  # Textual is only imported for the UI
     from tui.sources import build_sources
 
-    TshootApp(config, build_sources(config)).run()
+    app = TshootApp(config, build_sources(config))
+    gc.freeze()  # start-up objects live for the whole session: keep them out of every full collection
+    app.run()
     return 0
 
 

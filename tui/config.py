@@ -36,7 +36,7 @@ class Thresholds:
 @dataclass
 class Config:
     interval: float = 2.0  # seconds between refreshes of the visible pane
-    hidden_interval_factor: float = 5.0  # hidden panes refresh this many times less often
+    hidden_interval_factor: float = 15.0  # hidden panes refresh this many times less often (30 s by default)
     collector_timeout: float = 10.0  # a poll still running after this marks its pane stale
     read_only: bool = False
     pids: list[int] = field(default_factory=list)  # Python processes to dump in the Threads pane

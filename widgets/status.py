@@ -73,4 +73,4 @@ class StatusHeader(Static):
             text.append(f"  ⚠ {name}", style="bold yellow")
         if problems:
             text.append(" (!)", style="dim")
-        self.update(text)
+        self.update(text, layout=False)  # one line, fixed height: no screen-wide layout per refresh
