@@ -168,7 +168,7 @@ def median_max(values: list[float]) -> str:
     return f"{statistics.median(values):7.1f} / {max(values):7.1f}"
 
 
-def report(machine: str, live: list[LiveRun], snap0: list[float], snap5: list[float],
+def report(machine: str, live: list[LiveRun], snap0: list[float], snap_default: list[float],
            scaling: list[ScalingRow]) -> str:
     lines = [machine, ""]
     lines.append(f"{'live, 1,000 extra idle processes, 200x50':44} {'first paint':>11} {'CPU % core':>10} "
@@ -182,7 +182,7 @@ def report(machine: str, live: list[LiveRun], snap0: list[float], snap5: list[fl
         )
     lines.append("")
     lines.append(f"tshoot snapshot --observe 0: median {statistics.median(snap0):.2f} s, max {max(snap0):.2f} s "
-                 f"({len(snap0)} runs); --observe 5 (default): {statistics.median(snap5):.2f} s")
+                 f"({len(snap0)} runs); --observe 3 (default): {statistics.median(snap_default):.2f} s")
     lines.append("")
     lines.append(f"{'processes':>9} {'1st poll ms':>11} {'poll ms median/max':>19} {'1st show ms':>11} "
                  f"{'show_section ms':>17} {'update+paint CPU ms':>19}")
@@ -220,13 +220,13 @@ def main() -> None:
         live.append(watch_live(f"htop {htop_version()} -d 10", ["htop", "-d", "10"], HTOP_PAINTED, htop_seconds))
         print("tshoot snapshot ...", flush=True)
         snap0 = time_snapshot(0, snapshot_runs)
-        snap5 = time_snapshot(5, 1)
+        snap_default = time_snapshot(3, 1)
         print(f"scaling {SCALING_TOTALS} ...", flush=True)
         scaling = measure_scaling(load, SCALING_TOTALS, polls)
     finally:
         load.stop()
     print()
-    print(report(machine, live, snap0, snap5, scaling))
+    print(report(machine, live, snap0, snap_default, scaling))
     print(f"\nprocesses left after clean-up: {process_count()}")
 
 
