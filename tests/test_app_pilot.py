@@ -278,3 +278,26 @@ async def test_a_worse_finding_arriving_moves_the_overview_to_the_top():
         await pilot.pause()
         rows = app.pane("symptoms").query_one("#rows", KeyedTable)
         assert rows.cursor_row == 0 and str(rows.get_row_at(0)[0]).startswith("CRIT")
+
+
+class CountingProcesses(ProcessesSource):
+    polls = 0
+
+    def collect(self):
+        self.polls += 1
+        return super().collect()
+
+
+async def test_switching_panes_never_multiplies_polls():
+    config = Config(interval=0.5, hidden_interval_factor=1)
+    source = CountingProcesses(config)
+    app = TshootApp(config, [source])
+    async with app.run_test(size=(140, 40)) as pilot:
+        for _ in range(6):  # each switch to Processes polls it at once
+            await pilot.press("2")
+            await pilot.press("1")
+        await pilot.pause(0.3)
+        start = source.polls
+        await pilot.pause(3.0)
+        # one chain at 0.5 s gives about 6 polls in 3 s; multiplied chains would give far more
+        assert source.polls - start <= 8

@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from tui import __version__
@@ -66,6 +67,7 @@ PENDING_TEXT = {
     "symptoms": "Symptoms: guided checks from a symptom to the evidence and a fix. Not built yet.",
 }
 MIN_WIDTH, MIN_HEIGHT = 80, 20
+HIDDEN_START_DELAY_S = 1.5
 
 
 class SourceUpdated(Message):
@@ -133,6 +135,7 @@ class TshootApp(App):
         self._pane_filters: dict[str, str] = {}
         self._warned_small = False
         self._last_findings: list[tuple] | None = None
+        self._poll_timers: dict[str, Timer] = {}
 
     # ----- layout -----
     def compose(self) -> ComposeResult:
@@ -155,7 +158,8 @@ class TshootApp(App):
             self._show_replay(self.replay)
         else:
             for name in self.sources:
-                self._schedule(name, 0)
+                # the visible pane first; the others start a moment later so they do not slow its first paint
+                self._schedule(name, 0 if name == "processes" else HIDDEN_START_DELAY_S)
             self.set_interval(1.0, self._watch_hung_polls)
         self._render_status()
         self._check_size()
@@ -214,9 +218,14 @@ class TshootApp(App):
 
     # ----- polling -----
     def _schedule(self, name: str, delay: float) -> None:
-        self.set_timer(max(delay, 0.01), partial(self._start_poll, name), name=f"poll-{name}")
+        """One pending timer per source: a new schedule replaces the old one, so polls never multiply."""
+        if (pending := self._poll_timers.pop(name, None)) is not None:
+            pending.stop()
+        self._poll_timers[name] = self.set_timer(max(delay, 0.01), partial(self._start_poll, name), name=f"poll-{name}")
 
     def _start_poll(self, name: str) -> None:
+        if (pending := self._poll_timers.pop(name, None)) is not None:
+            pending.stop()  # polled early (poll_now): the scheduled poll is no longer wanted
         status = self.status[name]
         if status.polling_since is not None:
             return  # the previous poll is still running: never overlap
