@@ -29,3 +29,30 @@ def test_mappings_mask_by_key_and_deep_redaction_masks_urls():
     assert env == {"DB_PASSWORD": MASK, "DATABASE_URL": f"postgres://u:{MASK}@h/d", "HOME": "/root"}
     doc = redact_deep({"rows": [{"cmdline": "run --url redis://:topsecret@cache:6379/0"}], "n": 3})
     assert "topsecret" not in str(doc) and doc["n"] == 3
+
+
+def test_passwords_with_slashes_and_at_signs_are_masked_whole():
+    for url in ["postgresql://u:Sekr3t/pw@127.0.0.1:1/x", "mysql://u:Sekr3t@pw@127.0.0.1:1/x"]:
+        masked = redact_text(url)
+        assert "Sekr3t" not in masked and "pw@" not in masked and masked.endswith("@127.0.0.1:1/x")
+
+
+def test_secrets_in_sql_json_headers_query_strings_flags_and_jwts_are_masked():
+    samples = [
+        "CREATE ROLE r LOGIN PASSWORD 'Sekr3tQ'",
+        "ALTER USER 'root'@'localhost' IDENTIFIED BY 'Sekr3tM'",
+        "{'password': 'Sekr3tL1', 'user': 'bob'}",
+        '{"access_token": "Sekr3tH1", "n": 1}',
+        "X-Auth-Token: Sekr3tH3",
+        "Location: https://x/cb?code=Sekr3tH4&state=ok",
+        "run --password Sekr3tC3 --user bob",
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.Sekr3tsig",
+    ]
+    for text in samples:
+        assert "Sekr3t" not in redact_text(text), text
+    assert redact_text("{'password': 'x', 'user': 'bob'}").endswith("'user': 'bob'}")
+
+
+def test_mysql_pwd_is_secret_but_the_working_directory_is_not():
+    assert is_secret_key("MYSQL_PWD") and is_secret_key("X-Api-Key")
+    assert not is_secret_key("PWD") and not is_secret_key("OLDPWD")

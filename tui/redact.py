@@ -14,22 +14,35 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "••••••"
 
 _SECRET_KEY = re.compile(
-    r"PASS(WORD|WD|PHRASE)?|SECRET|TOKEN|API_?KEY|(^|_)KEY($|_)|PRIVATE|CREDENTIAL|(^|_)AUTH($|_)|COOKIE|"
+    r"PASS(WORD|WD|PHRASE)?|_PWD$|SECRET|TOKEN|API[_-]?KEY|(^|_)KEY($|_)|PRIVATE|CREDENTIAL|(^|_)AUTH($|_)|COOKIE|"
     r"SIGNATURE|SALT|^AWS_|^AZURE_(CLIENT|STORAGE|TENANT)|^GOOGLE_APPLICATION_CREDENTIALS$|^GCP_|DSN$",
     re.IGNORECASE,
 )
-# Keys that contain a secret-looking word but are not secrets (KEYBOARD, KEYMAP, ...).
 # Keys that match the rule above but hold no secret: paths, layouts, regions, public identifiers.
 _NOT_SECRET_KEY = re.compile(
     r"KEYBOARD|KEYMAP|KEYTAB_PATH|^XDG_SESSION_(TYPE|CLASS|DESKTOP|ID)$|^SSH_AUTH_SOCK$|"
     r"^AWS_(CA_BUNDLE|REGION|DEFAULT_REGION|PROFILE|CONFIG_FILE|SHARED_CREDENTIALS_FILE|DEFAULT_OUTPUT)$",
     re.I,
 )
-_URL_WITH_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s/]*)@")
+# The password runs to the LAST "@" of the URL: passwords may hold "/", "@" or ":" (SQLAlchemy accepts them).
+# Masking too much (an "@" later in a query string) is safe; masking too little is not.
+_URL_WITH_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^\s]*)@")
+_SECRET_WORD = r"(?:password|passwd|_pwd|secret|token|api[_-]?key|credential)"
+# key=value, key: value, "key": "value", --password=value, --password value
 _INLINE_SECRET = re.compile(
-    r"(?P<k>\b[\w.-]*(?:password|passwd|secret|token|api_?key)[\w.-]*\s*[=:]\s*)(?P<v>\"[^\"]*\"|'[^']*'|[^\s&,;]+)",
+    r"(?P<k>[\"']?\b[\w.-]*" + _SECRET_WORD + r"[\w.-]*[\"']?\s*[=:]\s*|--[\w-]*" + _SECRET_WORD + r"[\w-]*\s+)"
+    r"(?P<v>\"[^\"]*\"|'[^']*'|[^\s&,;}\]]+)",
     re.IGNORECASE,
 )
+# SQL that sets a password: CREATE ROLE ... PASSWORD '...', ALTER USER ... IDENTIFIED BY '...'
+_SQL_PASSWORD = re.compile(r"(?P<k>\b(?:PASSWORD|IDENTIFIED\s+(?:BY|WITH\s+\w+\s+(?:BY|AS)))\s+)(?P<v>'[^']*'|\"[^\"]*\")", re.I)
+# Secrets in query strings (OAuth codes, access tokens, signed URLs)
+_QUERY_SECRET = re.compile(
+    r"(?P<k>[?&](?:access_token|id_token|refresh_token|token|api_?key|apikey|key|secret|password|code|sig|signature)=)"
+    r"(?P<v>[^&\s#\"']+)",
+    re.IGNORECASE,
+)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?P<k>\b(?:Bearer|Basic)\s+)(?P<v>[A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 
 
@@ -45,10 +58,15 @@ def mask_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Mask URL passwords, `password=...`-style pairs and bearer tokens inside free text (command lines, logs, SQL)."""
+    """Mask secrets inside free text (command lines, logs, SQL, HTTP responses, Python reprs).
+
+    URL passwords, `password=...`/`"token": "..."`/`--password ...` pairs, SQL `PASSWORD '...'`, secret
+    query parameters, bearer/basic credentials and JWTs.
+    """
     text = mask_url(text)
-    text = _INLINE_SECRET.sub(lambda m: m["k"] + MASK, text)
-    return _BEARER.sub(lambda m: m["k"] + MASK, text)
+    for pattern in (_INLINE_SECRET, _SQL_PASSWORD, _QUERY_SECRET, _BEARER):
+        text = pattern.sub(lambda m: m["k"] + MASK, text)
+    return _JWT.sub(MASK, text)
 
 
 def redact_value(key: str, value: str) -> str:
