@@ -56,3 +56,9 @@ def test_secrets_in_sql_json_headers_query_strings_flags_and_jwts_are_masked():
 def test_mysql_pwd_is_secret_but_the_working_directory_is_not():
     assert is_secret_key("MYSQL_PWD") and is_secret_key("X-Api-Key")
     assert not is_secret_key("PWD") and not is_secret_key("OLDPWD")
+
+
+def test_deep_redaction_masks_fields_named_like_secrets_but_keeps_key_names():
+    doc = redact_deep({"locals": {"api_token": "Sekr3tT", "n": "1"}, "rows": [{"key": "DB_PASSWORD", "status": "same"}]})
+    assert doc["locals"]["api_token"] == MASK and doc["locals"]["n"] == "1"
+    assert doc["rows"][0]["key"] == "DB_PASSWORD"

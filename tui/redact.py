@@ -96,13 +96,22 @@ def redact_url_parts(url: str) -> str:
 def redact_deep(obj: Any) -> Any:
     """Mask URL passwords, inline `password=` pairs and bearer tokens in every string of a JSON-like structure.
 
-    The last line of defence before anything is written to a file; key-based masking of environment
-    values happens where they are collected (`redact_mapping`).
+    The last line of defence before anything is written to a file: a string field whose own name looks
+    secret (a Python local `password`, a container env entry a collector missed) is masked whole too.
     """
     if isinstance(obj, dict):
-        return {k: redact_deep(v) for k, v in obj.items()}
+        return {k: _masked_field(str(k), v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [redact_deep(v) for v in obj]
     if isinstance(obj, str):
         return redact_text(obj)
     return obj
+
+
+_STRUCTURAL_FIELDS = {"key", "keys"}  # record fields that hold a key's *name* (env diff rows), never its value
+
+
+def _masked_field(name: str, value: Any) -> Any:
+    if isinstance(value, str) and value and name.lower() not in _STRUCTURAL_FIELDS and is_secret_key(name):
+        return MASK
+    return redact_deep(value)
