@@ -45,6 +45,7 @@ def test_snapshot_json_has_every_section_and_real_processes(tmp_path):
                 "env", "actions", "findings"]:
         assert key in doc, key
     assert doc["taken_at"].endswith("+00:00")
+    assert out.stat().st_mode & 0o777 == 0o600  # it describes the whole machine: owner only
     rows = doc["processes"]["rows"]
     assert any(r["name"] == "python" or "tui.cli" in r["cmdline"] for r in rows)
     assert all("pid" in r and "name" in r for r in rows)

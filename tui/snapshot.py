@@ -142,11 +142,13 @@ def default_snapshot_name(host: str, fmt: str = "json") -> str:
 
 
 def write_snapshot(doc: dict[str, Any], path: Path | str, fmt: str) -> Path:
-    """Write atomically (temp file + rename) so an interrupted write never leaves half a snapshot."""
+    """Write atomically (temp file + rename) so an interrupted write never leaves half a snapshot; mode 0600."""
     path = Path(path)
     text = markdown_report(doc) if fmt == "md" else json.dumps(doc, indent=1, default=str) + "\n"
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    # owner-only: a snapshot describes the whole machine (process lists, sessions, environments)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+        out.write(text)
     os.replace(tmp, path)
     return path
 
