@@ -205,7 +205,7 @@ async def test_snapshot_key_writes_the_state(tmp_path):
     doc = json.loads(files[0].read_text())
     assert {r["pid"] for r in doc["processes"]["rows"]} >= {901, 1200}
     assert {f["id"] for f in doc["findings"]} >= {"memory-growth", "cpu-hog"}
-    assert doc["threads"]["error"]  # not built yet here: the key is there and says why
+    assert doc["threads"]["error"]  # never polled in this app: the key is there and says why
 
 
 async def test_replay_shows_the_saved_state_read_only(tmp_path):

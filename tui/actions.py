@@ -33,10 +33,6 @@ class ActionRecord:
     message: str = ""
 
 
-class ReadOnlyRefusal(Exception):
-    pass
-
-
 class ActionLog:
     """Thread-safe, append-only log of every attempted action."""
 

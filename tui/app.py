@@ -38,10 +38,10 @@ from tui.symptoms.pane import SymptomsPane
 from tui.threads.pane import ThreadsPane
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.keyed_table import KeyedTable
-from widgets.pane import PendingPane, SourcePane
+from widgets.pane import SourcePane
 from widgets.status import StatusHeader
 
-# Tab order; keys 1-6 follow it. A pane class missing here shows what it will show once built.
+# Tab order; keys 1-6 follow it.
 PANE_ORDER = ["processes", "threads", "databases", "containers", "env", "symptoms"]
 PANE_TITLES = {
     "processes": "Processes",
@@ -58,13 +58,6 @@ PANES: dict[str, type[SourcePane]] = {
     "containers": ContainersPane,
     "env": EnvPane,
     "symptoms": SymptomsPane,
-}
-PENDING_TEXT = {
-    "threads": "Threads: live Python thread stacks (py-spy), stuck threads and deadlock detection. Not built yet.",
-    "databases": "Databases: sessions, locks and blocking chains for PostgreSQL and MySQL/MariaDB. Not built yet.",
-    "containers": "Containers: live Docker state and the 'why did it die?' card. Not built yet.",
-    "env": "Env: side-by-side environment diff (env files, processes, containers, snapshots). Not built yet.",
-    "symptoms": "Symptoms: guided checks from a symptom to the evidence and a fix. Not built yet.",
 }
 MIN_WIDTH, MIN_HEIGHT = 80, 20
 HIDDEN_START_DELAY_S = 1.5
@@ -143,11 +136,7 @@ class TshootApp(App):
         with TabbedContent(id="tabs", initial="processes"):
             for name in PANE_ORDER:
                 with TabPane(PANE_TITLES[name], id=name):
-                    pane_cls = PANES.get(name)
-                    if pane_cls:
-                        yield pane_cls(id=f"pane-{name}")
-                    else:
-                        yield PendingPane(name, PENDING_TEXT[name], id=f"pane-{name}")
+                    yield PANES[name](id=f"pane-{name}")
         yield Input(placeholder="filter (Enter to keep, Esc to clear)", id="filter")
         yield Footer()
 
@@ -345,9 +334,7 @@ class TshootApp(App):
         tabs = self.query_one(TabbedContent)
         self.screen.set_focus(None)  # focus left in the old pane would pull its tab back to the front
         tabs.active = name
-        self.pane(name).focus()
-        if name in self.sources:
-            self.poll_now(name)  # a pane just shown should not wait for its slow hidden-pane timer
+        self.pane(name).focus()  # TabActivated then polls it, so it does not wait for its hidden-pane timer
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         name = event.pane.id or ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import socket
@@ -180,7 +181,7 @@ def _doctor(args: argparse.Namespace) -> int:
     if args.json:
         doc = {
             "host": socket.gethostname(),
-            "findings": [f.__dict__ for f in findings],
+            "findings": [dataclasses.asdict(f) for f in findings],
             "unavailable": {name: {"reason": r, "remedy": m} for name, (r, m) in collection.errors.items()},
             "exit_code": exit_code(findings),
         }

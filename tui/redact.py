@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 MASK = "••••••"
 
@@ -78,19 +77,6 @@ def redact_value(key: str, value: str) -> str:
 
 def redact_mapping(env: Mapping[str, str]) -> dict[str, str]:
     return {k: redact_value(k, v) for k, v in env.items()}
-
-
-def redact_url_parts(url: str) -> str:
-    """A URL with its password masked even when it has no scheme separator quirks (uses urlsplit)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return redact_text(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    userinfo = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{userinfo}:{MASK}@{netloc[-1]}"))
 
 
 def redact_deep(obj: Any) -> Any:

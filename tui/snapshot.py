@@ -130,7 +130,7 @@ def build_snapshot(
         elif sections.get(name) is not None:
             doc[name] = section_to_json(sections[name])
         else:
-            doc[name] = unavailable_json("not collected: this source is not available in this tshoot version")
+            doc[name] = unavailable_json("not collected yet: its first poll had not finished")
     doc["actions"] = [dataclasses.asdict(a) for a in actions]
     doc["findings"] = [dataclasses.asdict(f) for f in by_severity(findings)]
     doc["notes"] = notes or {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.containers import Vertical
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 
 class SourcePane(Vertical):
@@ -49,15 +49,3 @@ class SourcePane(Vertical):
 
     def set_filter(self, text: str) -> None:
         """Show only rows matching `text` (case-insensitive substring); empty shows all."""
-
-
-class PendingPane(SourcePane):
-    """Stands in for a pane whose source is not built yet: says what it will show, no fake data."""
-
-    def __init__(self, source_name: str, promise: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.source_name = source_name
-        self._promise = promise
-
-    def compose(self):
-        yield Static(self._promise, classes="pending")
