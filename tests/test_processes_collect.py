@@ -151,3 +151,34 @@ def test_send_signal_refuses_a_reused_pid_and_signals_the_confirmed_one(children
     assert child.poll() is None
     assert "SIGTERM" in send_signal(child.pid, signal.SIGTERM, row.started)
     assert child.wait(timeout=5) == -signal.SIGTERM
+
+
+def test_an_idle_process_keeps_its_row_until_it_changes_then_its_skipped_samples_are_filled_in(children, monkeypatch):
+    """The cheap path for idle processes must not cost accuracy: once awake, its trend covers the whole window."""
+    from tui.processes import collect
+
+    monkeypatch.setattr(collect, "HISTORY_LEN", 5)
+    child = spawn("-c", "import signal, time\nblobs = []\n"
+                  "signal.signal(signal.SIGUSR1, lambda *_: blobs.append(b'x' * (64 << 20)))\n"
+                  "print('ready', flush=True)\nwhile True: time.sleep(300)")
+    children.append(child)
+    collector = ProcessCollector()
+    sections = []
+    for _ in range(10):
+        sections.append(collector.poll())
+        time.sleep(0.05)
+    rows = [row_for(section, child.pid) for section in sections]
+    assert rows[1] is not rows[0], "not settled before a whole window of unchanged samples"
+    assert rows[-1] is rows[-2] is rows[-3], "settled: the same row object is handed back"
+    cpu, rss = collector.history(child.pid)
+    assert len(rss) == 5 and len(set(rss)) == 1 and cpu[-3:] == [0.0, 0.0, 0.0]
+
+    os.kill(child.pid, signal.SIGUSR1)
+    time.sleep(0.5)
+    woken = collector.poll()
+    awake = row_for(woken, child.pid)
+    assert awake is not rows[-1] and awake.rss - rows[-1].rss > 60 * 2**20
+    assert awake.trend.samples == 5 and awake.trend.rss_first == rows[-1].rss
+    assert awake.trend.window_s == round(woken.taken_at - sections[-4].taken_at, 2), "the window ends at the last polls"
+    cpu, rss = collector.history(child.pid)
+    assert rss[:4] == [rows[-1].rss] * 4 and rss[-1] == awake.rss

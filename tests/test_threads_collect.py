@@ -191,3 +191,25 @@ def test_a_secret_masked_in_one_local_is_masked_in_every_other_local_and_source_
     written = write_snapshot(build_snapshot(sections={"threads": section}, errors={}, findings=source.analyze(section),
                                             actions=[]), tmp_path / "snap.json", "json")
     assert b"LocalPw-777" not in written.read_bytes()
+
+
+def test_a_shell_that_execs_python_becomes_a_candidate_despite_the_runtime_cache(tmp_path):
+    """Runtimes are remembered per process; an exec() (a container entrypoint ending in `exec python`) must
+    not leave the process remembered as a shell."""
+    from tui.threads.pythonprocs import RuntimeCache, python_candidates
+
+    go = tmp_path / "go"
+    shell = subprocess.Popen(["sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; "
+                              f"exec {sys.executable} -c 'import time; time.sleep(60)'"])
+    try:
+        cache = RuntimeCache()
+        assert shell.pid not in {c.pid for c in python_candidates(set(), cache)}
+        go.touch()
+        deadline = time.monotonic() + 10
+        while psutil.Process(shell.pid).name() == "sh" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # let the interpreter map libpython and settle its name
+        assert shell.pid in {c.pid for c in python_candidates(set(), cache)}
+    finally:
+        shell.kill()
+        shell.wait()

@@ -45,31 +45,36 @@ def scan_processes(configured_files: list[str], exclude_pids: set[int]) -> Proce
     scan = ProcessScan()
     files_by_dir: dict[str, list[tuple[str, set[str]]]] = {}
     candidates = []
-    for process in psutil.process_iter(["pid", "ppid", "name", "cwd"]):
-        info = process.info
-        if info["pid"] in exclude_pids or not info["cwd"]:
+    for entry in os.listdir("/proc"):  # readlink, not psutil: this runs over every process of the host
+        if not entry.isdigit() or int(entry) in exclude_pids:
             continue
-        if info["cwd"] not in files_by_dir:
-            files_by_dir[info["cwd"]] = _env_files_in(info["cwd"], configured, scan.problems)
-        if files_by_dir[info["cwd"]]:
-            candidates.append((process, info))
-    reported: dict[int, tuple[str, tuple[str, ...]]] = {}
-    for process, info in sorted(candidates, key=lambda pair: pair[1]["pid"]):
         try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue  # exited, or another user's without root
+        if cwd not in files_by_dir:
+            files_by_dir[cwd] = _env_files_in(cwd, configured, scan.problems)
+        if files_by_dir[cwd]:
+            candidates.append((int(entry), cwd))
+    reported: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for pid, cwd in sorted(candidates):
+        try:
+            process = psutil.Process(pid)
+            name, ppid = process.name(), process.ppid()
             environ = process.environ()
         except (psutil.AccessDenied, psutil.ZombieProcess):
             scan.unreadable += 1
             continue
         except psutil.NoSuchProcess:
             continue
-        for path, declared in files_by_dir[info["cwd"]]:
+        for path, declared in files_by_dir[cwd]:
             if path not in configured and not any(_telling(key) and key in environ for key in declared):
                 continue
             missing = sorted(declared - environ.keys())
-            if not missing or reported.get(info["ppid"]) == (path, tuple(missing)):
+            if not missing or reported.get(ppid) == (path, tuple(missing)):
                 continue  # workers of a parent already reported share its environment
-            reported[info["pid"]] = (path, tuple(missing))
-            scan.checks.append(ProcessEnvCheck(info["pid"], info["name"] or "?", path, len(declared), missing))
+            reported[pid] = (path, tuple(missing))
+            scan.checks.append(ProcessEnvCheck(pid, name or "?", path, len(declared), missing))
     return scan
 
 

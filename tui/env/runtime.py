@@ -7,6 +7,7 @@ with `python -c` (under a timeout) for another interpreter or virtualenv, so bot
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -63,7 +64,14 @@ def normalize_package(name: str) -> str:
 
 
 def this_runtime() -> tuple[dict[str, str], dict[str, str]]:
-    """(runtime keys, packages) of the interpreter running tshoot."""
+    """(runtime keys, packages) of the interpreter running tshoot (copies: callers may add to them)."""
+    runtime, packages = _described_once()
+    return dict(runtime), dict(packages)
+
+
+@functools.cache
+def _described_once() -> tuple[dict[str, str], dict[str, str]]:
+    """The interpreter running tshoot does not change while it runs; listing its packages takes ~50 ms."""
     described = _namespace["describe"]()
     return described["runtime"], _normalized(described["packages"])
 

@@ -45,7 +45,6 @@ def analyze(section: ProcessesSection, limits: Thresholds) -> list[Finding]:
 def _row_findings(row: ProcessRow, limits: Thresholds) -> list[Finding]:
     out = []
     t = row.trend
-    subject = {"pid": row.pid, "name": row.name}
     grown_mb = (row.rss - t.rss_first) / MB
     if (
         t.samples >= limits.memory_growth_min_samples
@@ -66,7 +65,7 @@ def _row_findings(row: ProcessRow, limits: Thresholds) -> list[Finding]:
                     "tracemalloc snapshots (top allocations by line) a few minutes apart; check caches and "
                     "module-level lists that only grow. Restarting buys time, not a fix."
                 ),
-                subject=subject,
+                subject={"pid": row.pid, "name": row.name},
                 evidence={
                     "slope_mb_per_min": t.rss_slope_mb_per_min,
                     "rss_first_mb": round(t.rss_first / MB, 1),
@@ -89,7 +88,7 @@ def _row_findings(row: ProcessRow, limits: Thresholds) -> list[Finding]:
                     "process, open it in Threads to see which stack is running; a busy loop, a retry storm or a "
                     "regex/serialisation hot spot is typical. Lower its priority with `renice +10 -p PID` while you look."
                 ),
-                subject=subject,
+                subject={"pid": row.pid, "name": row.name},
                 evidence={"cpu_min_percent": t.cpu_min_percent, "cpu_now_percent": row.cpu_percent, "window_s": t.window_s},
                 guide="slow",
             )
@@ -106,7 +105,7 @@ def _row_findings(row: ProcessRow, limits: Thresholds) -> list[Finding]:
                     "and cannot be killed until the I/O returns. Check `cat /proc/PID/stack`, `dmesg` for I/O errors "
                     "and the storage it uses."
                 ),
-                subject=subject,
+                subject={"pid": row.pid, "name": row.name},
                 evidence={"consecutive_samples": t.d_state_samples},
                 guide="hang",
             )

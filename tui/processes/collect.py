@@ -60,6 +60,21 @@ class _PidHistory:
     rising_count: int = 0  # sum(rising), kept as samples come and go
     last_ticks: int = 0
     d_streak: int = 0
+    last_stat: bytes = b""
+    still_polls: int = 0  # consecutive polls whose stat line was byte-for-byte the one before
+    last_row: ProcessRow | None = None
+
+    def settled(self) -> bool:
+        """Unchanged for a whole window (no CPU, same RSS and state): its row and trend cannot change either."""
+        return self.still_polls >= HISTORY_LEN and self.d_streak == 0
+
+    def catch_up(self, poll_times: deque) -> None:
+        """Add the samples skipped while settled: each equals the last one recorded."""
+        if self.times and poll_times and self.times[-1] < poll_times[-1]:
+            last_t, rss = self.times[-1], self.rss[-1]
+            for t in poll_times:
+                if t > last_t:
+                    self.add(t, rss, 0.0)
 
     def add(self, t: float, rss: int, cpu: float | None) -> None:
         if len(self.times) == HISTORY_LEN:  # the oldest sample leaves the regression
@@ -104,7 +119,9 @@ class ProcessCollector:
     """Reads /proc/<pid>/stat once per process per poll (as htop does); psutil for the system-wide figures.
 
     Command line and owner are read when a process first appears (and the command line again when
-    exec() changes the name); everything else comes from the one stat line.
+    exec() changes the name); everything else comes from the one stat line. A process whose stat line
+    has not changed for a whole window (most of a server's processes, idle) keeps its last row: no
+    parsing, trend or record per poll; its skipped samples are filled in when it changes again.
     """
 
     def __init__(self) -> None:
@@ -114,6 +131,7 @@ class ProcessCollector:
         self._listening: list[ListeningPort] = []
         self._ports = ListeningSockets()
         self._polls = 0
+        self._poll_times: deque[float] = deque(maxlen=HISTORY_LEN)
         self._mem_total = psutil.virtual_memory().total
         self._boot_time = psutil.boot_time()
         psutil.cpu_percent(percpu=True)  # prime the system counters
@@ -130,6 +148,7 @@ class ProcessCollector:
         if self._polls % LISTEN_EVERY == 0:
             self._listening = self._ports.poll({row.pid: row.name for row in rows})
         self._polls += 1
+        self._poll_times.append(now)
         notes = []
         if os.geteuid() != 0:
             notes.append(
@@ -145,6 +164,11 @@ class ProcessCollector:
         stat = _read_small(f"/proc/{pid}/stat")
         if not stat:
             return None  # vanished between listing and reading
+        hist = self._history.get(pid)
+        if hist is not None and stat == hist.last_stat:  # the line holds the start time: same process
+            hist.still_polls += 1
+            if hist.settled():
+                return hist.last_row
         close_paren = stat.rfind(b")")
         raw_name = stat[stat.find(b"(") + 1 : close_paren]
         fields = stat[close_paren + 2 :].split()  # bytes all the way: int() reads them, only names are decoded
@@ -153,10 +177,13 @@ class ProcessCollector:
         ticks = int(fields[11]) + int(fields[12])
         start_ticks = int(fields[19])
         rss = int(fields[21]) * PAGE_SIZE
-        hist = self._history.get(pid)
         if hist is None or hist.start_ticks != start_ticks:  # a new process, or a reused pid
             hist = self._history[pid] = self._new_history(pid, raw_name, start_ticks, now)
-        elif raw_name != hist.raw_name:  # exec(): same pid and start time, another program
+        elif stat != hist.last_stat:
+            hist.still_polls = 0
+            hist.catch_up(self._poll_times)
+        hist.last_stat = stat
+        if raw_name != hist.raw_name:  # exec(): same pid and start time, another program
             hist.raw_name, hist.name = raw_name, raw_name.decode("utf-8", "replace")
             hist.cmdline, hist.cmdline_denied = _cmdline(pid, hist.name)
         if hist.times and now > hist.times[-1]:
@@ -166,7 +193,7 @@ class ProcessCollector:
         hist.last_ticks = ticks
         hist.d_streak = hist.d_streak + 1 if state == psutil.STATUS_DISK_SLEEP else 0
         hist.add(now, rss, cpu)
-        return ProcessRow(
+        hist.last_row = ProcessRow(
             pid=pid,
             ppid=int(fields[1]),
             name=hist.name,
@@ -181,6 +208,7 @@ class ProcessCollector:
             trend=hist.trend(),
             denied=["cmdline"] if hist.cmdline_denied else [],
         )
+        return hist.last_row
 
     def _new_history(self, pid: int, raw_name: bytes, start_ticks: int, now: float) -> _PidHistory:
         try:
@@ -253,7 +281,12 @@ class ProcessCollector:
     def history(self, pid: int) -> tuple[list[float], list[int]]:
         """CPU% and RSS history of a live pid, oldest first (for the detail view's sparklines)."""
         hist = self._history.get(pid)
-        return (list(hist.cpu), list(hist.rss)) if hist else ([], [])
+        if not hist or not hist.times:
+            return [], []
+        skipped = sum(1 for t in self._poll_times if t > hist.times[-1])  # polls it sat out, settled
+        cpu = list(hist.cpu) + [0.0] * skipped
+        rss = list(hist.rss) + [hist.rss[-1]] * skipped
+        return cpu[-HISTORY_LEN:], rss[-HISTORY_LEN:]
 
 
 def _read_small(path: str) -> bytes | None:

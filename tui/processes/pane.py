@@ -84,6 +84,7 @@ class ProcessesPane(SourcePane):
         self.tree_view = False
         self.filter_text = ""
         self.flags: dict[int, str] = {}
+        self._cells_by_pid: dict[int, tuple] = {}  # pid -> (row, how it was drawn, cells)
         self._notes_shown: str | None = None
         self._summary_lines = 0
 
@@ -164,12 +165,25 @@ class ProcessesPane(SourcePane):
         prefixes: dict[int, str] = {}
         if self.tree_view:
             rows, prefixes = tree_order(rows)
-        self.query_one("#proc-table", KeyedTable).sync([(str(r.pid), self._cells(r, prefixes.get(r.pid, ""))) for r in rows])
+        self.query_one("#proc-table", KeyedTable).sync([(str(r.pid), self._cached_cells(r, prefixes.get(r.pid, ""))) for r in rows])
+        if len(self._cells_by_pid) > 2 * len(self.section.rows):  # forget processes long gone
+            live = {r.pid for r in self.section.rows}
+            self._cells_by_pid = {pid: c for pid, c in self._cells_by_pid.items() if pid in live}
         ports = self.section.listening
         if self.filter_text:
             ports = [p for p in ports if self.filter_text in f"{p.port} {p.process} {p.pid}".lower()]
         self.query_one("#proc-ports", KeyedTable).sync([(port_key(p), port_cells(p)) for p in ports])
         self._update_title(len(rows))
+
+    def _cached_cells(self, r: ProcessRow, prefix: str) -> tuple:
+        """The collector hands back the same row object for a process that did not change: reuse its cells."""
+        key = (prefix, self.flags.get(r.pid, ""), self.section.taken_at - r.started < 86400)
+        cached = self._cells_by_pid.get(r.pid)
+        if cached and cached[0] is r and cached[1] == key:
+            return cached[2]
+        cells = self._cells(r, prefix)
+        self._cells_by_pid[r.pid] = (r, key, cells)
+        return cells
 
     def _cells(self, r: ProcessRow, prefix: str) -> tuple:
         now = self.section.taken_at if self.section else time.time()

@@ -44,21 +44,47 @@ def runtime_of(pid: int) -> Runtime:
     return Runtime("other")
 
 
-def python_candidates(exclude: set[int]) -> list[PythonCandidate]:
+class RuntimeCache:
+    """What runs in each process, remembered while it lives: reading every process's maps on each
+    refresh was most of the Threads pane's cost on a host with a thousand processes. An exec() changes
+    the process name, which invalidates the entry (a shell script that ends in `exec python app.py`)."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[tuple[float, str], Runtime]] = {}
+
+    def runtime(self, pid: int, started: float, name: str) -> Runtime:
+        identity = (started, name)
+        known = self._known.get(pid)
+        if known is None or known[0] != identity:
+            known = self._known[pid] = (identity, runtime_of(pid))
+        return known[1]
+
+    def retain(self, pids: set[int]) -> None:
+        for gone in self._known.keys() - pids:
+            del self._known[gone]
+
+
+def python_candidates(exclude: set[int], runtimes: RuntimeCache | None = None) -> list[PythonCandidate]:
     """Python processes on the host, busiest first, for the pane's chooser."""
-    found = []
-    for proc in psutil.process_iter(["pid", "name", "cmdline", "cpu_times", "num_threads", "create_time"]):
-        pid = proc.info["pid"]
+    runtimes = runtimes or RuntimeCache()
+    found, seen = [], set()
+    for proc in psutil.process_iter(["pid", "name", "create_time"]):
+        pid, name = proc.info["pid"], proc.info["name"] or ""
+        seen.add(pid)
         if pid in exclude:
             continue
-        runtime = runtime_of(pid)
+        runtime = runtimes.runtime(pid, proc.info["create_time"] or 0.0, name)
         if runtime.kind != "python":
             continue
-        cpu = proc.info["cpu_times"]
+        try:
+            with proc.oneshot():
+                cmdline, cpu, threads = proc.cmdline(), proc.cpu_times(), proc.num_threads()
+        except psutil.Error:
+            continue  # exited, or hidden from us, since the listing
         found.append(PythonCandidate(
-            pid=pid, name=proc.info["name"] or "", cmdline=redact_text(" ".join(proc.info["cmdline"] or [])),
-            python_version=runtime.version, threads=proc.info["num_threads"] or 0,
-            cpu_seconds=round(cpu.user + cpu.system, 2) if cpu else 0.0, started=proc.info["create_time"] or 0.0))
+            pid=pid, name=name, cmdline=redact_text(" ".join(cmdline)), python_version=runtime.version,
+            threads=threads, cpu_seconds=round(cpu.user + cpu.system, 2), started=proc.info["create_time"] or 0.0))
+    runtimes.retain(seen)
     found.sort(key=lambda candidate: -candidate.cpu_seconds)
     return found
 

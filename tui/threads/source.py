@@ -41,6 +41,7 @@ class ThreadsSource(Source):
         self._sources = SourceCache()
         self._candidates: list[PythonCandidate] = []
         self._candidates_at = -CANDIDATES_EVERY_S
+        self._runtimes = pythonprocs.RuntimeCache()
         self._binary = pyspy.find_pyspy()
 
     @property
@@ -157,7 +158,7 @@ class ThreadsSource(Source):
     def _python_candidates(self) -> list[PythonCandidate]:
         now = time.monotonic()
         if now - self._candidates_at >= CANDIDATES_EVERY_S:
-            self._candidates = pythonprocs.python_candidates(exclude={os.getpid()})
+            self._candidates = pythonprocs.python_candidates({os.getpid()}, self._runtimes)
             self._candidates_at = now
         return self._candidates
 
