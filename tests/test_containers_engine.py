@@ -233,6 +233,7 @@ def test_permission_denied_names_the_docker_group(docker_client):
         "from tui.config import Config\n"
         "from tui.containers.source import ContainersSource\n"
         "from tui.source import SourceUnavailable\n"
+        "import docker  # before dropping to nobody, who cannot read this interpreter's libraries\n"
         "os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
         "try:\n    ContainersSource(Config(docker_host='unix:///var/run/docker.sock')).collect()\n"
         "except SourceUnavailable as e:\n    print(e.reason); print(e.remedy)\n"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import docker
-import docker.errors
+from typing import TYPE_CHECKING
 
 from tui.containers.details import ContainerNotFound
+
+if TYPE_CHECKING:
+    import docker
 
 VERBS = ("start", "stop", "restart")
 STOP_TIMEOUT_S = 10  # grace period between SIGTERM and SIGKILL, as `docker stop` uses
@@ -15,6 +17,8 @@ def container_action(client: docker.DockerClient, container: str, verb: str) -> 
     """Perform `verb` on the container; returns a short message, raises on failure (the action log records it)."""
     if verb not in VERBS:
         raise ValueError(f"unknown container action {verb!r} (known: {', '.join(VERBS)})")
+    import docker.errors
+
     try:
         if verb == "start":
             client.api.start(container)

@@ -7,16 +7,16 @@ never for every container on every poll.
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import docker
-import docker.errors
+from typing import TYPE_CHECKING, Any
 
 from tui.config import Config
 from tui.containers.engine import classify_failure, connect, resolve_host
 from tui.containers.inventory import parse_env
 from tui.containers.records import ContainerProcess, LogLine
 from tui.redact import redact_mapping, redact_text
+
+if TYPE_CHECKING:
+    import docker
 
 _TIMESTAMPED = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d\d:\d\d) ?(?P<text>.*)$")
 
@@ -31,6 +31,8 @@ def fetch_logs(client: docker.DockerClient, container: str, tail: int = 200, sin
     The engine's merged stream loses which line came from stderr, so each stream is read separately
     and merged by timestamp.
     """
+    import docker.errors
+
     lines: list[LogLine] = []
     for stream in ("stdout", "stderr"):
         try:
@@ -65,6 +67,8 @@ def parse_log_lines(text: str, stream: str) -> list[LogLine]:
 
 def container_processes(client: docker.DockerClient, container: str) -> list[ContainerProcess]:
     """The container's processes with their host pids (`docker top` reads them from the host's ps)."""
+    import docker.errors
+
     try:
         top = client.api.top(container)
     except docker.errors.NotFound as exc:
@@ -93,6 +97,8 @@ def container_env(name: str, config: Config | None = None) -> dict[str, str]:
 
     Raises SourceUnavailable when the engine cannot be reached, ContainerNotFound when no such container.
     """
+    import docker.errors
+
     config = config or Config()
     client = connect(config)
     try:

@@ -13,15 +13,14 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
-
-import docker
-import docker.errors
-import requests.exceptions
 
 from tui.config import Config
 from tui.source import SourceUnavailable
+
+if TYPE_CHECKING:  # the docker SDK costs ~0.1 s and ~18 MB: imported on the first call that talks to the engine
+    import docker
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 REQUEST_TIMEOUT_S = 5  # one API call; the event stream itself has no read timeout
@@ -49,6 +48,8 @@ def connect(config: Config) -> docker.DockerClient:
     path = socket_path(host)
     if path is not None and not os.path.exists(path):
         raise _socket_missing(host, path)
+    import docker
+
     try:
         client = docker.DockerClient(base_url=host, timeout=REQUEST_TIMEOUT_S)
         client.ping()
@@ -72,6 +73,8 @@ def classify_failure(host: str, exc: BaseException) -> SourceUnavailable:
             "Check the daemon: `systemctl status docker` (or `pgrep -a dockerd`); start it with "
             "`sudo systemctl start docker`. If the engine listens elsewhere, set DOCKER_HOST or docker_host in the config.",
         )
+    import requests.exceptions
+
     if isinstance(cause, (TimeoutError, requests.exceptions.Timeout)) or "timed out" in str(cause).lower():
         return SourceUnavailable(
             f"Docker engine at {host} does not answer within {REQUEST_TIMEOUT_S}s",

@@ -14,12 +14,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable
-
-import docker
-import docker.errors
-import docker.utils
-import requests.exceptions
+from typing import TYPE_CHECKING, Any, Callable
 
 from tui.config import Config
 from tui.containers import analysis
@@ -32,13 +27,23 @@ from tui.containers.records import ContainerProcess, ContainerRecord, Containers
 from tui.findings import Finding
 from tui.source import Source, SourceUnavailable
 
+if TYPE_CHECKING:  # the docker SDK is imported by the first poll (engine.connect), not at start-up
+    import docker
+
 FULL_SYNC_INTERVAL_S = 30.0
 MEMORY_HISTORY_SAMPLES = 60
 EXIT_HISTORY = 20
 CARD_LOG_LINES = 20  # last log lines kept in the record of a troubled container, for the card and snapshots
 ENGINE_WORKERS = 8  # parallel inspect/stats calls; the engine serves them concurrently
 FIRST_EVENT_CONNECT_WAIT_S = 1.0
-ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+
+
+def engine_errors() -> tuple[type[BaseException], ...]:
+    """What a call to an engine that went away raises (the SDK is loaded by then: a client exists)."""
+    import docker.errors
+    import requests.exceptions
+
+    return docker.errors.DockerException, requests.exceptions.RequestException, OSError
 
 
 class ContainersSource(Source):
@@ -82,7 +87,7 @@ class ContainersSource(Source):
             self._sample_stats(client, now)
         except SourceUnavailable:
             raise
-        except ENGINE_ERRORS as exc:  # the engine went away mid-poll: reconnect (and re-inspect) next time
+        except engine_errors() as exc:  # the engine went away mid-poll: reconnect (and re-inspect) next time
             self._drop_client()
             raise classify_failure(host, exc) from exc
         return ContainersSection(
@@ -136,7 +141,9 @@ class ContainersSource(Source):
         client = self._ensure_client()
         try:
             return call(client)
-        except ENGINE_ERRORS as exc:
+        except engine_errors() as exc:
+            import docker.errors
+
             if isinstance(exc, docker.errors.APIError) and exc.status_code and exc.status_code < 500:
                 raise  # the engine answered: a client error about this container, not an outage
             self._drop_client()
@@ -203,6 +210,8 @@ class ContainersSource(Source):
 
     def _inspect_one(self, client: docker.DockerClient, container_id: str) -> ContainerRecord | None:
         """The fresh record; None when the container is gone. One container's error never fails the poll."""
+        import docker.errors
+
         try:
             record = record_from_inspect(client.api.inspect_container(container_id))
         except docker.errors.NotFound:
@@ -242,7 +251,7 @@ class ContainersSource(Source):
         if self._stats_round is not None and self._stats_round.done():
             try:
                 finished = self._stats_round.result()
-            except ENGINE_ERRORS:
+            except engine_errors():
                 finished = {}  # the engine went away meanwhile; this poll's own calls will say so
             self._stats_round = None
         if ids and self._stats_round is None:
@@ -250,6 +259,8 @@ class ContainersSource(Source):
         return {cid: sample for cid, sample in finished.items() if cid in ids}
 
     def _engine_stats_round(self, client: docker.DockerClient, ids: list[str]) -> dict[str, StatsSample]:
+        import docker.utils
+
         one_shot = docker.utils.version_gte(client.api.api_version, "1.41")
         samples = self._pool.map(lambda cid: _stats(client, cid, one_shot), ids)
         return {cid: sample for cid, sample in zip(ids, samples) if sample is not None}
@@ -281,6 +292,8 @@ class ContainersSource(Source):
 
 def _stats(client: docker.DockerClient, container_id: str, one_shot: bool) -> StatsSample | None:
     """One stats sample; engines older than API 1.41 have no one-shot and take ~2 s per call."""
+    import docker.errors
+
     try:
         if one_shot:
             raw = client.api.stats(container_id, stream=False, one_shot=True)

@@ -15,10 +15,9 @@ import shutil
 import socket
 import subprocess
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-from sqlalchemy.engine import URL
 
 from tui.databases.connection import (
     DEFAULT_PORTS,
@@ -41,6 +40,9 @@ FINDING_STEPS = ("url", "dns", "tcp", "auth", "query")  # local-listener only ex
 SERVER_PROCESS_NAMES = {"postgresql": {"postgres", "postmaster"}, "mysql": {"mysqld", "mariadbd"}}
 PG_DEFAULT_SOCKET_DIR = "/var/run/postgresql"
 SLOW_ROUND_TRIP_MS = 1000.0
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 
 def diagnose(url: str, timeout: float = 5.0) -> ConnectionReport:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+import importlib
 import threading
 import time
 from types import ModuleType
-from typing import Any, Callable
-
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any, Callable
 
 from tui.config import Config
-from tui.databases import analysis, mysql, postgres
+from tui.databases import analysis
 from tui.databases.connection import UrlError, describe_error, open_connection, parse_url
 from tui.databases.doctor import diagnose
 from tui.databases.peers import attach_local_pids
@@ -24,7 +23,10 @@ CONNECT_TIMEOUT_S = 3.0
 DISCOVERY_INTERVAL_S = 30.0  # re-scan processes for new targets this often, not on every poll
 RETRY_FAILED_S = 10.0  # a failing target is reconnected (and re-diagnosed) at most this often
 ACTION_WAIT_S = 10.0  # an action waits at most this long for the target's connection to be free
-DIALECT_MODULES: dict[str, ModuleType] = {"postgresql": postgres, "mysql": mysql}
+DIALECT_MODULES = {"postgresql": "tui.databases.postgres", "mysql": "tui.databases.mysql"}  # imported when used
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 class TargetConnection:
@@ -84,7 +86,7 @@ class TargetConnection:
     def _module(self) -> ModuleType:
         if self.info.dialect not in DIALECT_MODULES:
             raise UrlError(f"not a PostgreSQL or MySQL URL: {self.info.url}")
-        return DIALECT_MODULES[self.info.dialect]
+        return importlib.import_module(DIALECT_MODULES[self.info.dialect])
 
     def _connected(self) -> Connection:
         if self._connection is None or self._connection.closed or self._connection.invalidated:

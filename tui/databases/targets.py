@@ -14,7 +14,6 @@ from typing import Any, Mapping, NamedTuple
 
 import psutil
 import yaml
-from sqlalchemy.engine import URL
 
 from tui.config import Config
 from tui.databases.connection import UrlError, dialect_of_scheme, parse_url
@@ -144,6 +143,8 @@ def _rails_url(config: dict[str, Any]) -> str | None:
     dialect = RAILS_ADAPTERS.get(str(config.get("adapter", "")))
     if dialect is None:
         return None  # sqlite3 and friends: not a server to watch
+    from sqlalchemy.engine import URL
+
     port = config.get("port")
     socket_path = _str_or_none(config.get("socket"))
     url = URL.create(
