@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
+import psutil
 import pytest
 
 from tui.config import Config
@@ -158,3 +160,27 @@ def test_a_target_says_whether_it_came_from_db_or_the_config_file(tmp_path):
         "postgresql://ops@127.0.0.1:6010/from_file": "config file",
         "postgresql://ops@127.0.0.1:6011/from_flag": "--db",
     }
+
+
+def test_a_rescan_finds_processes_started_or_re_executed_since_the_last_one(tmp_path):
+    """Environments are remembered per process; an exec() can bring a new environment and must be read again."""
+    go = tmp_path / "go"
+    url = "postgresql://late:exec-Secret-7@127.0.0.1:6007/late"
+    shell = subprocess.Popen(["sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; "
+                              f"exec env DATABASE_URL={url} {sys.executable} -c 'import time; time.sleep(60)'"])
+    try:
+        def origins() -> dict[str, str]:
+            targets, _ = discover_targets(Config(), environ={})
+            return {t.secret_url: t.info.origin for t in targets if t.info.origin_pid == shell.pid}
+
+        assert origins() == {}
+        go.touch()
+        deadline = time.monotonic() + 10
+        while psutil.Process(shell.pid).name() == "sh" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        found = origins()
+        assert list(found) == [url] and found[url].endswith(" DATABASE_URL")
+    finally:
+        shell.kill()
+        shell.wait()

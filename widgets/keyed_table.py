@@ -25,6 +25,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 from textual._two_way_dict import TwoWayDict  # DataTable's own row-index map; Textual is pinned exactly
@@ -32,6 +33,7 @@ from textual._two_way_dict import TwoWayDict  # DataTable's own row-index map; T
 
 class KeyedTable(DataTable):
     _layout_without_repaint = False  # set while DataTable lays out after rows came or went
+    _style_this_paint: Style | None = None
 
     def __init__(self, columns: Iterable[tuple[str, str]], **kwargs: Any) -> None:
         kwargs.setdefault("cursor_type", "row")
@@ -177,6 +179,19 @@ class KeyedTable(DataTable):
         if self._layout_without_repaint and not regions:
             repaint = False
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """DataTable works out the widget's style (a walk over every ancestor's CSS) for each line it draws;
+        within one paint it cannot change, so it is worked out once."""
+        self._style_this_paint = super().rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._style_this_paint = None
+
+    @property
+    def rich_style(self) -> Style:
+        return self._style_this_paint or super().rich_style
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

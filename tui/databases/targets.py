@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
@@ -18,6 +19,7 @@ import yaml
 from tui.config import Config
 from tui.databases.connection import UrlError, dialect_of_scheme, parse_url
 from tui.databases.records import TargetInfo
+from tui.procfs import process_identities
 from tui.redact import mask_url
 
 RAILS_ADAPTERS = {"postgresql": "postgresql", "postgis": "postgresql", "mysql2": "mysql", "trilogy": "mysql",
@@ -81,34 +83,65 @@ def _identity(url: str) -> str:
         return url
 
 
+class _EnvironmentScan:
+    """What each process's environment says about databases, remembered while the process lives: an
+    environment is fixed at exec(), and reading a thousand of them every rescan cost ~70 ms."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[tuple[int, str], list[tuple[str, str]], str | None]] = {}
+        self._lock = threading.Lock()  # the pane's rescans and guide checks may overlap
+
+    def processes(self) -> list[tuple[int, str, list[tuple[str, str]], str | None]]:
+        """(pid, name, its DATABASE_URL-like variables, its working directory) of every readable process."""
+        own = os.getpid()
+        with self._lock:
+            known = {}
+            for pid, identity in process_identities().items():
+                if pid == own:
+                    continue
+                entry = self._known.get(pid)
+                if entry is None or entry[0] != identity:
+                    entry = (identity, *_database_variables(pid))
+                known[pid] = entry
+            self._known = known
+        return [(pid, identity[1], urls, cwd) for pid, (identity, urls, cwd) in sorted(known.items())]
+
+
+def _database_variables(pid: int) -> tuple[list[tuple[str, str]], str | None]:
+    """The process's DATABASE_URL-like variables and working directory ([] and None when not ours to read)."""
+    try:
+        process = psutil.Process(pid)
+        environ = process.environ()
+        cwd = process.cwd()
+    except (psutil.Error, OSError):
+        return [], None  # other users' processes without root: nothing to learn
+    return [(key, value) for key, value in environ.items()
+            if (key == "DATABASE_URL" or key.endswith("_DATABASE_URL")) and dialect_of_scheme(value)], cwd
+
+
+_environments = _EnvironmentScan()
+
+
 def _process_urls(notes: list[str]) -> list[tuple[str, str, int | None]]:
     found: list[tuple[str, str, int | None]] = []
     seen_dirs: set[str] = set()
-    own = os.getpid()
-    for proc in psutil.process_iter(["pid", "name"]):
-        if proc.pid == own:
-            continue
-        label = f"pid {proc.pid} ({proc.info['name']})"
-        try:
-            environ = proc.environ()
-        except (psutil.Error, OSError):
-            continue  # other users' processes without root: nothing to learn
-        for key, value in environ.items():
-            if (key == "DATABASE_URL" or key.endswith("_DATABASE_URL")) and dialect_of_scheme(value):
-                found.append((value, f"{label} {key}", proc.pid))
-        try:
-            cwd = proc.cwd()
-        except (psutil.Error, OSError):
-            continue
-        if cwd in seen_dirs:
+    for pid, name, variables, cwd in _environments.processes():
+        label = f"pid {pid} ({name})"
+        for key, value in variables:
+            found.append((value, f"{label} {key}", pid))
+        if cwd is None or cwd in seen_dirs:
             continue
         seen_dirs.add(cwd)
         database_yml = Path(cwd) / "config" / "database.yml"
-        if database_yml.is_file():
+        if database_yml.is_file():  # read on every rescan: the file may be edited while the app runs
+            try:
+                environ = psutil.Process(pid).environ()
+            except (psutil.Error, OSError):
+                continue
             rails_env = environ.get("RAILS_ENV") or environ.get("RACK_ENV") or "development"
             try:
                 for url in rails_database_urls(database_yml.read_text(encoding="utf-8"), rails_env, environ):
-                    found.append((url, f"{label} {database_yml} [{rails_env}]", proc.pid))
+                    found.append((url, f"{label} {database_yml} [{rails_env}]", pid))
             except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
                 notes.append(f"{database_yml} ({label}): cannot read it: {str(exc).splitlines()[0]}")
     return found

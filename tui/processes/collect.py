@@ -27,6 +27,7 @@ from tui.processes.records import (
     SystemSummary,
     Trend,
 )
+from tui.procfs import read_small
 from tui.redact import redact_mapping, redact_text
 
 HISTORY_LEN = 60  # samples per pid: the trend window (two minutes at the default 2 s interval)
@@ -161,7 +162,7 @@ class ProcessCollector:
         )
 
     def _row(self, pid: int, now: float) -> ProcessRow | None:
-        stat = _read_small(f"/proc/{pid}/stat")
+        stat = read_small(f"/proc/{pid}/stat")
         if not stat:
             return None  # vanished between listing and reading
         hist = self._history.get(pid)
@@ -289,20 +290,6 @@ class ProcessCollector:
         return cpu[-HISTORY_LEN:], rss[-HISTORY_LEN:]
 
 
-def _read_small(path: str) -> bytes | None:
-    """A /proc file of one short line (stat is a few hundred bytes); None or b"" once the process is gone."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def _cmdline(pid: int, name: str) -> tuple[str, bool]:
     """The command line with secrets masked, and whether it was hidden from us; kernel threads get [name]."""
     try:
@@ -413,7 +400,7 @@ def _socket_owners(inodes: set[int]) -> dict[int, list[int]]:
 
 
 def _process_name(pid: int) -> str:
-    comm = _read_small(f"/proc/{pid}/comm")
+    comm = read_small(f"/proc/{pid}/comm")
     return comm.decode("utf-8", "replace").strip() if comm else "?"
 
 

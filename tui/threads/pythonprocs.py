@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 
+from tui.procfs import process_identities
 from tui.redact import redact_text
 from tui.threads.records import PythonCandidate, RLockOwner
 
@@ -46,45 +47,40 @@ def runtime_of(pid: int) -> Runtime:
 
 class RuntimeCache:
     """What runs in each process, remembered while it lives: reading every process's maps on each
-    refresh was most of the Threads pane's cost on a host with a thousand processes. An exec() changes
+    rescan was most of the Threads pane's cost on a host with a thousand processes. An exec() changes
     the process name, which invalidates the entry (a shell script that ends in `exec python app.py`)."""
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[tuple[float, str], Runtime]] = {}
+        self._known: dict[int, tuple[tuple[int, str], Runtime]] = {}
 
-    def runtime(self, pid: int, started: float, name: str) -> Runtime:
-        identity = (started, name)
-        known = self._known.get(pid)
-        if known is None or known[0] != identity:
-            known = self._known[pid] = (identity, runtime_of(pid))
-        return known[1]
-
-    def retain(self, pids: set[int]) -> None:
-        for gone in self._known.keys() - pids:
-            del self._known[gone]
+    def runtimes(self, exclude: set[int]) -> dict[int, Runtime]:
+        """The runtime of every process on the host but `exclude`."""
+        known = {}
+        for pid, identity in process_identities().items():
+            if pid in exclude:
+                continue
+            entry = self._known.get(pid)
+            known[pid] = entry if entry and entry[0] == identity else (identity, runtime_of(pid))
+        self._known = known
+        return {pid: runtime for pid, (_, runtime) in known.items()}
 
 
 def python_candidates(exclude: set[int], runtimes: RuntimeCache | None = None) -> list[PythonCandidate]:
     """Python processes on the host, busiest first, for the pane's chooser."""
-    runtimes = runtimes or RuntimeCache()
-    found, seen = [], set()
-    for proc in psutil.process_iter(["pid", "name", "create_time"]):
-        pid, name = proc.info["pid"], proc.info["name"] or ""
-        seen.add(pid)
-        if pid in exclude:
-            continue
-        runtime = runtimes.runtime(pid, proc.info["create_time"] or 0.0, name)
+    found = []
+    for pid, runtime in (runtimes or RuntimeCache()).runtimes(exclude).items():
         if runtime.kind != "python":
             continue
         try:
+            proc = psutil.Process(pid)
             with proc.oneshot():
-                cmdline, cpu, threads = proc.cmdline(), proc.cpu_times(), proc.num_threads()
+                name, cmdline, cpu = proc.name(), proc.cmdline(), proc.cpu_times()
+                threads, started = proc.num_threads(), proc.create_time()
         except psutil.Error:
             continue  # exited, or hidden from us, since the listing
         found.append(PythonCandidate(
             pid=pid, name=name, cmdline=redact_text(" ".join(cmdline)), python_version=runtime.version,
-            threads=threads, cpu_seconds=round(cpu.user + cpu.system, 2), started=proc.info["create_time"] or 0.0))
-    runtimes.retain(seen)
+            threads=threads, cpu_seconds=round(cpu.user + cpu.system, 2), started=started))
     found.sort(key=lambda candidate: -candidate.cpu_seconds)
     return found
 
