@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.segment import Segment
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.render import measure
 from textual.strip import Strip
@@ -28,14 +29,16 @@ def lines(table: KeyedTable, fast: bool) -> list[list[Segment]]:
     table._line_cache.clear()
     table._row_render_cache.clear()
     table._cell_render_cache.clear()
-    render_cell = table._render_cell
-    if not fast:
+    render_cell, data = table._render_cell, table._data
+    if not fast:  # DataTable's renderer, given each text as a Text (a str it would read as markup)
         table._render_cell = super(KeyedTable, table)._render_cell
+        table._data = {row: {column: Text(cell, no_wrap=True, overflow="ellipsis") if isinstance(cell, str) else cell
+                             for column, cell in cells.items()} for row, cells in data.items()}
     try:
         return [list(Strip(table._render_line(y, 0, table.size.width, table.rich_style)).simplify())
                 for y in range(table.row_count + 1)]
     finally:
-        table._render_cell = render_cell
+        table._render_cell, table._data = render_cell, data
 
 
 async def test_plain_cells_render_exactly_as_datatable_renders_them():

@@ -27,7 +27,7 @@ from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import Row, RowKey
 from textual._two_way_dict import TwoWayDict  # DataTable's own row-index map; Textual is pinned exactly
 
 
@@ -71,10 +71,11 @@ class KeyedTable(DataTable):
             self._remove_rows(gone)
         column_keys = [key for key, _ in self._column_spec]
         changed = widened = False
+        new: dict[str, tuple] = {}
         for key, cells in rows:
             old = self._cells.get(key)
-            if old is None:
-                self.add_row(*map(_literal, cells), key=key)
+            if old is None or key in new:
+                new[key] = cells
             elif old != cells:
                 data = self._data[RowKey(key)]
                 for column, before, after in zip(column_keys, old, cells):
@@ -83,6 +84,8 @@ class KeyedTable(DataTable):
                         widened |= self._widen(column, after)
                 changed = True
             self._cells[key] = cells
+        if new:
+            self._add_rows(new)
         if changed:
             self._update_count += 1  # DataTable's render caches are keyed by it
         self._apply_order([key for key, _ in rows])
@@ -97,10 +100,31 @@ class KeyedTable(DataTable):
             if before != after:
                 self.refresh_row(first + offset)
 
+    def _add_rows(self, rows: dict[str, tuple]) -> None:
+        """What add_row does, for many rows at once: add_row re-validates the cursor and asks for an idle
+        check per row, a third of the first paint of a thousand processes."""
+        columns = self.ordered_columns
+        was_empty = not self.row_count
+        for key, cells in rows.items():
+            row_key = RowKey(key)
+            self._row_locations[row_key] = len(self.rows)
+            self._data[row_key] = {column.key: _literal(cell) for column, cell in zip_longest(columns, cells)}
+            self.rows[row_key] = Row(row_key, 1)
+            self._new_rows.add(row_key)
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        if was_empty and self.columns and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()
+        self._update_count += 1
+        self.check_idle()
+
     def _widen(self, column_key: str, cell: Any) -> bool:
         """Grow a column whose updated plain-text cell no longer fits (columns never shrink on their own)."""
         literal = _literal(cell)
-        width = max(map(cell_len, literal.plain.splitlines() or [""])) if isinstance(literal, Text) else None
+        if isinstance(literal, _Literal):
+            width = cell_len(literal)
+        else:
+            width = max(map(cell_len, literal.plain.splitlines() or [""])) if isinstance(literal, Text) else None
         column = self.columns.get(column_key)
         if width is None or column is None or width <= column.content_width:
             return False
@@ -205,7 +229,7 @@ class KeyedTable(DataTable):
                      cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
         """A plain one-line text cell as a single segment, styled exactly as DataTable styles it."""
         text = None
-        if row_index >= 0 and column_index >= 0 and width > 2 * self.cell_padding:
+        if row_index >= 0 and column_index >= 0:
             row_key = self._row_locations.get_key(row_index)
             if self.rows[row_key].height == 1:
                 text = _plain_line(self._data[row_key].get(self._column_locations.get_key(column_index)))
@@ -222,6 +246,8 @@ class KeyedTable(DataTable):
             meta = Style.from_meta({"row": row_index, "column": column_index})
             style = self._cell_styles[style_key] = base_style + meta + component_style + post_style
         inner = width - 2 * self.cell_padding
+        if inner <= 0:
+            return [[Segment(" " * width, style)]]
         if cell_len(text) > inner:
             text = set_cell_size(text, inner - 1) + "…"
         padding = " " * self.cell_padding
@@ -237,8 +263,17 @@ class KeyedTable(DataTable):
         return True
 
 
+class _Literal(str):
+    """A printable one-line cell, shown exactly as it is. Cheaper than a Text for each of thousands of
+    cells; only this table's own renderer sees it (DataTable's would read a str as markup)."""
+
+    __slots__ = ()
+
+
 def _plain_line(cell: Any) -> str | None:
     """The text of a cell drawn as it is on one line (no styles, left-aligned, "…" when cut), else None."""
+    if type(cell) is _Literal:
+        return cell
     if (
         isinstance(cell, Text)
         and not cell.spans
@@ -253,4 +288,6 @@ def _plain_line(cell: Any) -> str | None:
 
 def _literal(cell: Any) -> Any:
     """Strings are shown as they are: DataTable would read `[kthreadd]` or `[red]` in a command line as markup."""
-    return Text(cell, no_wrap=True, overflow="ellipsis") if isinstance(cell, str) else cell
+    if not isinstance(cell, str):
+        return cell
+    return _Literal(cell) if cell.isprintable() else Text(cell, no_wrap=True, overflow="ellipsis")

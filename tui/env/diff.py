@@ -16,9 +16,6 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from tui.env.side import CONFIG, DATABASE, ENV, PACKAGES, RUNTIME, SECRET_DOMAINS, Side, SideError
 from tui.redact import MASK, is_secret_key, redact_text
 
@@ -195,6 +192,9 @@ def _package_status(left: str, right: str) -> tuple[str, str]:
     """Installed version vs pin or range: a range that the version satisfies is `same`."""
     if left == right:
         return SAME, ""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only for packages that differ
+    from packaging.version import InvalidVersion, Version
+
     for version, requirement in ((left, right), (right, left)):
         if requirement[:1] in "<>=!~":
             try:

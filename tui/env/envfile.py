@@ -10,9 +10,6 @@ from __future__ import annotations
 import io
 import re
 
-from dotenv.parser import parse_stream
-from dotenv.variables import parse_variables
-
 from tui.env.side import ENV, Side, read_text
 
 ENV_FILE_LIMIT_MB = 4
@@ -22,6 +19,9 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 def parse_env_text(text: str) -> tuple[dict[str, str], list[str]]:
     """Keys and values of an env file's text, and its malformed lines (by number, without their content,
     which may hold a secret)."""
+    from dotenv.parser import parse_stream  # here, not at start-up: only env files need dotenv
+    from dotenv.variables import parse_variables
+
     values: dict[str, str] = {}
     problems: list[str] = []
     for binding in parse_stream(io.StringIO(text)):

@@ -15,8 +15,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from tui.env.side import PACKAGES, RUNTIME, Side, SideError, read_text
 
 INTERPRETER_TIMEOUT_S = 15.0
@@ -134,6 +132,8 @@ def load_requirements(path: str, spec: str) -> Side:
 
 def parse_requirements(text: str) -> tuple[dict[str, str], list[str]]:
     """`name==1.2` gives `1.2`; a range keeps its specifier (`>=1.2`), compared by whether it is satisfied."""
+    from packaging.requirements import InvalidRequirement, Requirement  # here: only requirements files need it
+
     packages: dict[str, str] = {}
     problems: list[str] = []
     for number, raw in enumerate(text.splitlines(), start=1):

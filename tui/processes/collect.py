@@ -284,7 +284,8 @@ class ProcessCollector:
         hist = self._history.get(pid)
         if not hist or not hist.times:
             return [], []
-        skipped = sum(1 for t in self._poll_times if t > hist.times[-1])  # polls it sat out, settled
+        poll_times = list(self._poll_times)  # a copy: a poll may run in another thread meanwhile
+        skipped = sum(1 for t in poll_times if t > hist.times[-1])  # polls it sat out, settled
         cpu = list(hist.cpu) + [0.0] * skipped
         rss = list(hist.rss) + [hist.rss[-1]] * skipped
         return cpu[-HISTORY_LEN:], rss[-HISTORY_LEN:]

@@ -10,13 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import ctypes
-import http.client
 import json
 import os
 import re
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -53,6 +51,9 @@ class HttpProbe:
 
 def http_probe(url: str, timeout: float = 5.0, token: str | None = None) -> HttpProbe:
     """One GET request without following redirects, timed like `curl -v -w`; the token, if any, goes as Bearer."""
+    import http.client  # here, not at start-up: only the guides that probe a URL need HTTP and TLS
+    import ssl
+
     result = HttpProbe(url=mask_url(url), sent_token=token is not None)
     try:
         parts = urlsplit(url)
