@@ -29,16 +29,17 @@ def lines(table: KeyedTable, fast: bool) -> list[list[Segment]]:
     table._line_cache.clear()
     table._row_render_cache.clear()
     table._cell_render_cache.clear()
-    render_cell, data = table._render_cell, table._data
+    render_cell, render_row, data = table._render_cell, table._render_line_in_row, table._data
     if not fast:  # DataTable's renderer, given each text as a Text (a str it would read as markup)
         table._render_cell = super(KeyedTable, table)._render_cell
+        table._render_line_in_row = super(KeyedTable, table)._render_line_in_row
         table._data = {row: {column: Text(cell, no_wrap=True, overflow="ellipsis") if isinstance(cell, str) else cell
                              for column, cell in cells.items()} for row, cells in data.items()}
     try:
         return [list(Strip(table._render_line(y, 0, table.size.width, table.rich_style)).simplify())
                 for y in range(table.row_count + 1)]
     finally:
-        table._render_cell, table._data = render_cell, data
+        table._render_cell, table._render_line_in_row, table._data = render_cell, render_row, data
 
 
 async def test_plain_cells_render_exactly_as_datatable_renders_them():
@@ -53,6 +54,19 @@ async def test_plain_cells_render_exactly_as_datatable_renders_them():
         table.move_to_key("3")  # the cursor row has its own style
         await pilot.pause()
         assert lines(table, fast=True) == lines(table, fast=False)
+
+
+async def test_short_rows_are_extended_to_the_table_width_as_datatable_extends_them():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS[:2])
+        table.move_to_key("2")
+        await pilot.pause()
+        fast = lines(table, fast=True)
+        assert fast == lines(table, fast=False)
+        blank = fast[2][-1]  # the cursor row ends in the blank that extends it to the table's width
+        assert blank.text.strip() == "" and len(blank.text) > 20 and blank.style.meta["out_of_bounds"]
 
 
 async def test_sync_repaints_only_the_rows_that_changed():
