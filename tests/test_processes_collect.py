@@ -182,3 +182,39 @@ def test_an_idle_process_keeps_its_row_until_it_changes_then_its_skipped_samples
     assert awake.trend.window_s == round(woken.taken_at - sections[-4].taken_at, 2), "the window ends at the last polls"
     cpu, rss = collector.history(child.pid)
     assert rss[:4] == [rows[-1].rss] * 4 and rss[-1] == awake.rss
+
+
+def test_stat_files_are_kept_open_until_their_process_exits(children):
+    from tui.procfs import StatFiles
+
+    files = StatFiles()
+    sleeper = subprocess.Popen(["sleep", "300"])
+    children.append(sleeper)
+    first = files.read(sleeper.pid)
+    assert first and first.startswith(f"{sleeper.pid} (sleep)".encode())
+    fd = files._files[sleeper.pid]
+    assert os.readlink(f"/proc/self/fd/{fd}") == f"/proc/{sleeper.pid}/stat"
+    assert files.read(sleeper.pid) and files._files[sleeper.pid] == fd, "read again in place, not reopened"
+    sleeper.kill()
+    sleeper.wait()
+    assert files.read(sleeper.pid) is None and sleeper.pid not in files._files
+    files.keep_only(set())
+    assert not files._files
+    files.close()
+
+
+def test_polls_work_with_few_file_descriptors_by_keeping_none_open():
+    """A host whose hard limit on open files is low: every stat file is opened and closed per read."""
+    code = (
+        "import os, resource\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
+        "from tui.processes.collect import ProcessCollector\n"
+        "collector = ProcessCollector()\n"
+        "rows = [collector.poll().rows for _ in range(2)][-1]\n"
+        "print(len(rows), len(collector._stat_files._files), len(os.listdir('/proc/self/fd')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows, kept, open_fds = map(int, result.stdout.split())
+    assert rows > 10 and kept == 0 and open_fds < 20

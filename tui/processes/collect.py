@@ -27,7 +27,7 @@ from tui.processes.records import (
     SystemSummary,
     Trend,
 )
-from tui.procfs import read_small
+from tui.procfs import StatFiles, read_small
 from tui.redact import redact_mapping, redact_text
 
 HISTORY_LEN = 60  # samples per pid: the trend window (two minutes at the default 2 s interval)
@@ -133,6 +133,7 @@ class ProcessCollector:
         self._ports = ListeningSockets()
         self._polls = 0
         self._poll_times: deque[float] = deque(maxlen=HISTORY_LEN)
+        self._stat_files = StatFiles()
         self._mem_total = psutil.virtual_memory().total
         self._boot_time = psutil.boot_time()
         psutil.cpu_percent(percpu=True)  # prime the system counters
@@ -146,6 +147,7 @@ class ProcessCollector:
         live = {row.pid for row in rows}
         for gone in self._history.keys() - live:
             del self._history[gone]
+        self._stat_files.keep_only(live)
         if self._polls % LISTEN_EVERY == 0:
             self._listening = self._ports.poll({row.pid: row.name for row in rows})
         self._polls += 1
@@ -162,7 +164,7 @@ class ProcessCollector:
         )
 
     def _row(self, pid: int, now: float) -> ProcessRow | None:
-        stat = read_small(f"/proc/{pid}/stat")
+        stat = self._stat_files.read(pid)
         if not stat:
             return None  # vanished between listing and reading
         hist = self._history.get(pid)
@@ -278,6 +280,9 @@ class ProcessCollector:
             net_recv_bytes_s=rates["recv"],
             net_sent_bytes_s=rates["sent"],
         )
+
+    def close(self) -> None:
+        self._stat_files.close()
 
     def history(self, pid: int) -> tuple[list[float], list[int]]:
         """CPU% and RSS history of a live pid, oldest first (for the detail view's sparklines)."""

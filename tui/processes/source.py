@@ -25,5 +25,8 @@ class ProcessesSource(Source):
     def analyze(self, section: ProcessesSection) -> list[Finding]:
         return analyze(section, self.config.thresholds)
 
+    def close(self) -> None:
+        self.collector.close()
+
     def detail(self, pid: int) -> ProcessDetail:
         return process_detail(pid, self.collector)
