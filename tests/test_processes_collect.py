@@ -218,3 +218,13 @@ def test_polls_work_with_few_file_descriptors_by_keeping_none_open():
     assert result.returncode == 0, result.stderr
     rows, kept, open_fds = map(int, result.stdout.split())
     assert rows > 10 and kept == 0 and open_fds < 20
+
+
+def test_a_prefetched_first_poll_is_what_the_first_collect_returns():
+    source = ProcessesSource(Config())
+    source.prefetch()
+    first = source.collect()
+    assert first.rows and any(r.pid == os.getpid() for r in first.rows)
+    second = source.collect()
+    assert second is not first and second.taken_at > first.taken_at
+    source.close()

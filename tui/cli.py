@@ -124,10 +124,16 @@ def _live(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         print("tshoot: the live UI needs a terminal; use `tshoot snapshot` or `tshoot doctor` in scripts", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from tui.app import TshootApp  # Textual is only imported for the UI
+    from tui.processes.source import ProcessesSource
     from tui.sources import build_sources
 
-    app = TshootApp(config, build_sources(config))
+    sources = build_sources(config)
+    for source in sources:
+        if isinstance(source, ProcessesSource):
+            source.prefetch()
+    from tui.app import TshootApp  # Textual is only imported for the UI
+
+    app = TshootApp(config, sources)
     gc.freeze()  # start-up objects live for the whole session: keep them out of every full collection
     app.run()
     return 0
