@@ -40,6 +40,7 @@ TSHOOT = str(Path(sys.executable).with_name("tshoot"))
 TSHOOT_PAINTED = b"processes, sorted by"  # the table's border title: written with the first rows
 HTOP_PAINTED = b"TIME+  Command"  # htop's column header: written with the first rows
 MB = 2**20
+SAMPLE_EVERY_S = 10.0  # CPU and RSS of the live run
 
 
 @dataclass
@@ -59,7 +60,7 @@ def terminal_env(home: str) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": home, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
 
 
-def watch_live(name: str, argv: list[str], marker: bytes, seconds: float, sample_every: float = 10.0,
+def watch_live(name: str, argv: list[str], marker: bytes, seconds: float, sample_every: float = SAMPLE_EVERY_S,
                settle_s: float = 5.0) -> LiveRun:
     """Start `argv` in the pty, wait for its first paint, let it settle, then sample it for `seconds`."""
     with tempfile.TemporaryDirectory(prefix="bench-home-") as home:
@@ -181,6 +182,9 @@ def report(machine: str, live: list[LiveRun], snap0: list[float], snap_default: 
             f"{run.rss[0] / MB:8.1f}/{run.rss[-1] / MB:6.1f}/{max(run.rss) / MB:6.1f} "
             f"{run.bytes_per_s:8.0f} {run.window_s:6.0f}s"
         )
+    for run in live:
+        per_minute = run.rss[:: max(1, round(60 / SAMPLE_EVERY_S))]
+        lines.append(f"{run.name}: RSS MB at each minute: " + " ".join(f"{rss / MB:.1f}" for rss in per_minute))
     lines.append("")
     lines.append(f"tshoot snapshot --observe 0: median {statistics.median(snap0):.2f} s, max {max(snap0):.2f} s "
                  f"({len(snap0)} runs); --observe 3 (default): {statistics.median(snap_default):.2f} s")

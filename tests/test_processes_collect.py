@@ -220,11 +220,19 @@ def test_polls_work_with_few_file_descriptors_by_keeping_none_open():
     assert rows > 10 and kept == 0 and open_fds < 20
 
 
-def test_a_prefetched_first_poll_is_what_the_first_collect_returns():
-    source = ProcessesSource(Config())
-    source.prefetch()
-    first = source.collect()
-    assert first.rows and any(r.pid == os.getpid() for r in first.rows)
-    second = source.collect()
-    assert second is not first and second.taken_at > first.taken_at
-    source.close()
+def test_a_prefetched_first_poll_is_what_the_first_collect_returns_and_ports_follow_at_once():
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        source = ProcessesSource(Config())
+        source.prefetch()
+        first = source.collect()
+        assert first.rows and any(r.pid == os.getpid() for r in first.rows)
+        assert first.listening == [], "the first screen does not show ports: they wait for the next poll"
+        second = source.collect()
+        assert second is not first and second.taken_at > first.taken_at
+        assert any(p.port == port and p.pid == os.getpid() for p in second.listening)
+        source.close()

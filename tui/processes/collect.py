@@ -130,15 +130,17 @@ class ProcessCollector:
         self._users: dict[int, str] = {}
         self._prev_counters: tuple[float, dict] | None = None
         self._listening: list[ListeningPort] = []
+        self._listening_age: int | None = None  # polls since the listening sockets were read (None: never)
         self._ports = ListeningSockets()
-        self._polls = 0
         self._poll_times: deque[float] = deque(maxlen=HISTORY_LEN)
         self._stat_files = StatFiles()
         self._mem_total = psutil.virtual_memory().total
         self._boot_time = psutil.boot_time()
         psutil.cpu_percent(percpu=True)  # prime the system counters
 
-    def poll(self) -> ProcessesSection:
+    def poll(self, listening: bool = True) -> ProcessesSection:
+        """`listening=False` leaves the listening sockets (finding their owners reads every process's
+        file descriptors) to the next poll: the UI's first poll does, for its first paint."""
         now = time.time()
         rows = []
         for entry in os.listdir("/proc"):
@@ -148,9 +150,11 @@ class ProcessCollector:
         for gone in self._history.keys() - live:
             del self._history[gone]
         self._stat_files.keep_only(live)
-        if self._polls % LISTEN_EVERY == 0:
+        if listening and (self._listening_age is None or self._listening_age >= LISTEN_EVERY - 1):
             self._listening = self._ports.poll({row.pid: row.name for row in rows})
-        self._polls += 1
+            self._listening_age = 0
+        elif self._listening_age is not None:
+            self._listening_age += 1
         self._poll_times.append(now)
         notes = []
         if os.geteuid() != 0:

@@ -22,8 +22,9 @@ class ProcessesSource(Source):
 
     def prefetch(self) -> None:
         """Take the first poll now, before the UI loads, for the next collect() to return: polled while
-        Textual starts, it took twice as long (both want the interpreter), and it is most of the first paint."""
-        self._prefetched = self.collector.poll()
+        Textual starts, it took twice as long (both want the interpreter), and it is most of the first paint.
+        Listening sockets wait for the next poll: they are not on the first screen."""
+        self._prefetched = self.collector.poll(listening=False)
 
     def collect(self) -> ProcessesSection:
         section, self._prefetched = self._prefetched, None
