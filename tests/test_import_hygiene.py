@@ -36,9 +36,7 @@ def test_headless_modules_do_not_import_textual():
         "    assert not bad, f'{name} pulled in {bad[:3]}'\n"
         "print('clean')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "clean" in result.stdout
+    assert "clean" in fresh_interpreter(code)
 
 
 def test_starting_the_app_imports_neither_sqlalchemy_nor_docker():
@@ -50,6 +48,11 @@ def test_starting_the_app_imports_neither_sqlalchemy_nor_docker():
         "sources = tui.sources.build_sources(Config())\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'docker', 'requests'}))\n"
     )
+    assert fresh_interpreter(code).strip() == "[]"
+
+
+def fresh_interpreter(code: str) -> str:
+    """What `code` prints in a new interpreter (imports are only observable in one)."""
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    return result.stdout
