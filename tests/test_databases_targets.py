@@ -184,3 +184,39 @@ def test_a_rescan_finds_processes_started_or_re_executed_since_the_last_one(tmp_
     finally:
         shell.kill()
         shell.wait()
+
+
+def test_a_rescan_sees_a_new_working_directory_and_an_exec_under_the_same_name(tmp_path):
+    """A chdir() changes where database.yml is looked for; an exec() of the same interpreter may bring
+    a new environment: neither may be hidden by what the last rescan remembered."""
+    app_dir, go, again = tmp_path / "app", tmp_path / "go", tmp_path / "again"
+    (app_dir / "config").mkdir(parents=True)
+    (app_dir / "config" / "database.yml").write_text(DATABASE_YML)
+    url = "postgresql://late:exec-Secret-8@127.0.0.1:6008/late"
+    code = textwrap.dedent(f"""
+        import os, sys, time
+        while not os.path.exists({str(go)!r}): time.sleep(0.05)
+        os.chdir({str(app_dir)!r})
+        while not os.path.exists({str(again)!r}): time.sleep(0.05)
+        os.execve(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)"],
+                  {{"PATH": "/usr/bin:/bin", "DATABASE_URL": {url!r}}})
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "RAILS_ENV": "production"})
+    try:
+        def origins() -> list[str]:
+            targets, _ = discover_targets(Config(), environ={})
+            return sorted(t.info.origin for t in targets if t.info.origin_pid == child.pid)
+
+        assert origins() == []
+        go.touch()
+        deadline = time.monotonic() + 10
+        while psutil.Process(child.pid).cwd() != str(app_dir) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert origins() and all("database.yml [production]" in origin for origin in origins())
+        again.touch()
+        while "DATABASE_URL" not in psutil.Process(child.pid).environ() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(origin.endswith(" DATABASE_URL") for origin in origins())
+    finally:
+        child.kill()
+        child.wait()

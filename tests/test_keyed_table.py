@@ -87,3 +87,15 @@ async def test_sync_repaints_only_the_rows_that_changed():
         table.sync(changed[:2])
         await pilot.pause()
         assert table.row_count == 2 and str(table.get_cell("1", "name")) == "init"
+
+
+async def test_text_that_looks_like_markup_stays_literal_in_a_row_with_a_styled_cell():
+    """A styled cell sends the whole row through DataTable's formatter, which reads a str as markup."""
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([("1", (Text("ok", style="green"), "uvicorn[standard]", "query: a=[/x] b"))])
+        await pilot.pause()
+        assert table.columns[table.ordered_columns[1].key].content_width == len("uvicorn[standard]")
+        text = "".join(segment.text for line in lines(table, fast=True) for segment in line)
+        assert "uvicorn[standard]" in text and "query: a=[/x] b" in text

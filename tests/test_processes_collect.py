@@ -201,6 +201,7 @@ def test_stat_files_are_kept_open_until_their_process_exits(children):
     files.keep_only(set())
     assert not files._files
     files.close()
+    assert files.read(os.getpid()) and not files._files, "after close() nothing is kept open"
 
 
 def test_polls_work_with_few_file_descriptors_by_keeping_none_open():
@@ -236,3 +237,18 @@ def test_a_prefetched_first_poll_is_what_the_first_collect_returns_and_ports_fol
         assert second is not first and second.taken_at > first.taken_at
         assert any(p.port == port and p.pid == os.getpid() for p in second.listening)
         source.close()
+
+
+def test_a_failed_prefetch_is_left_to_the_first_poll_which_reports_it(monkeypatch):
+    source = ProcessesSource(Config())
+    calls = []
+
+    def failing_poll(listening=True):
+        calls.append(listening)
+        raise NotImplementedError("no /proc/diskstats here")
+
+    monkeypatch.setattr(source.collector, "poll", failing_poll)
+    source.prefetch()  # must not take the UI down before it starts
+    with pytest.raises(NotImplementedError):
+        source.collect()  # the app's poll: reported in the pane like any collector failure
+    assert calls == [False, True]

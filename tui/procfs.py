@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import threading
 import weakref
+from typing import NamedTuple
 
 
 def read_small(path: str) -> bytes | None:
@@ -29,9 +31,17 @@ def read_small(path: str) -> bytes | None:
         os.close(fd)
 
 
-def process_identities() -> dict[int, tuple[int, str]]:
-    """pid -> (start time in clock ticks, command name) of every process. The start time tells a process
-    from an earlier one that had the same pid; the name changes when it exec()s another program."""
+class ProcessIdentity(NamedTuple):
+    """Tells a process from an earlier one with the same pid (start time) and from itself before an
+    exec() (the stack address, new at every exec under address-space randomisation, and the name)."""
+
+    start_ticks: int
+    stack: int
+    name: str
+
+
+def process_identities() -> dict[int, ProcessIdentity]:
+    """pid -> identity of every process."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -41,7 +51,8 @@ def process_identities() -> dict[int, tuple[int, str]]:
         if close_paren < 0:
             continue  # exited since the listing
         name = stat[stat.find(b"(") + 1 : close_paren].decode("utf-8", "replace")
-        found[int(entry)] = (int(stat[close_paren + 2 :].split()[19]), name)
+        fields = stat[close_paren + 2 :].split()  # fields[0] is field 3 of proc(5)
+        found[int(entry)] = ProcessIdentity(int(fields[19]), int(fields[25]), name)
     return found
 
 
@@ -61,10 +72,15 @@ class StatFiles:
     def __init__(self) -> None:
         self._files: dict[int, int] = {}
         self._room = max(0, _raise_open_file_limit(self.MAX_KEPT + self.FD_RESERVE) - self.FD_RESERVE)
+        self._lock = threading.Lock()  # close() may come from another thread while a poll still runs
         weakref.finalize(self, _close_all, self._files)  # a collector dropped without close() leaks nothing
 
     def read(self, pid: int) -> bytes | None:
         """The stat line of `pid`; None once the process is gone."""
+        with self._lock:
+            return self._read(pid)
+
+    def _read(self, pid: int) -> bytes | None:
         fd = self._files.get(pid)
         if fd is not None:
             try:
@@ -97,11 +113,15 @@ class StatFiles:
 
     def keep_only(self, pids: set[int]) -> None:
         """Close the files of processes that are gone."""
-        for pid in self._files.keys() - pids:
-            os.close(self._files.pop(pid))
+        with self._lock:
+            for pid in self._files.keys() - pids:
+                os.close(self._files.pop(pid))
 
     def close(self) -> None:
-        _close_all(self._files)
+        """Close every kept file; reads after this open and close their file each time."""
+        with self._lock:
+            self._room = 0
+            _close_all(self._files)
 
 
 def _close_all(files: dict[int, int]) -> None:

@@ -119,6 +119,12 @@ class KeyedTable(DataTable):
         self._update_count += 1
         self.check_idle()
 
+    def get_row_at(self, row_index: int) -> list[Any]:
+        """The row's cells, literal text as Text: DataTable formats a row this way when one of its cells is
+        not plain (a styled status, a tab in a command line) and would read a str as markup."""
+        return [Text(cell, no_wrap=True, overflow="ellipsis") if type(cell) is _Literal else cell
+                for cell in super().get_row_at(row_index)]
+
     def _widen(self, column_key: str, cell: Any) -> bool:
         """Grow a column whose updated plain-text cell no longer fits (columns never shrink on their own)."""
         literal = _literal(cell)

@@ -19,7 +19,7 @@ import yaml
 from tui.config import Config
 from tui.databases.connection import UrlError, dialect_of_scheme, parse_url
 from tui.databases.records import TargetInfo
-from tui.procfs import process_identities
+from tui.procfs import ProcessIdentity, process_identities
 from tui.redact import mask_url
 
 RAILS_ADAPTERS = {"postgresql": "postgresql", "postgis": "postgresql", "mysql2": "mysql", "trilogy": "mysql",
@@ -85,13 +85,14 @@ def _identity(url: str) -> str:
 
 class _EnvironmentScan:
     """What each process's environment says about databases, remembered while the process lives: an
-    environment is fixed at exec(), and reading a thousand of them every rescan cost ~70 ms."""
+    environment is fixed at exec(), and reading a thousand of them every rescan cost ~70 ms. The working
+    directory can change (chdir) and is read on every rescan."""
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[tuple[int, str], list[tuple[str, str]], str | None]] = {}
+        self._known: dict[int, tuple[ProcessIdentity, list[tuple[str, str]] | None]] = {}
         self._lock = threading.Lock()  # the pane's rescans and guide checks may overlap
 
-    def processes(self) -> list[tuple[int, str, list[tuple[str, str]], str | None]]:
+    def processes(self) -> list[tuple[int, str, list[tuple[str, str]], str]]:
         """(pid, name, its DATABASE_URL-like variables, its working directory) of every readable process."""
         own = os.getpid()
         with self._lock:
@@ -100,23 +101,27 @@ class _EnvironmentScan:
                 if pid == own:
                     continue
                 entry = self._known.get(pid)
-                if entry is None or entry[0] != identity:
-                    entry = (identity, *_database_variables(pid))
-                known[pid] = entry
+                known[pid] = entry if entry and entry[0] == identity else (identity, _database_variables(pid))
             self._known = known
-        return [(pid, identity[1], urls, cwd) for pid, (identity, urls, cwd) in sorted(known.items())]
+        found = []
+        for pid, (identity, variables) in sorted(known.items()):
+            if variables is None:
+                continue  # other users' processes without root: nothing to learn
+            try:
+                found.append((pid, identity.name, variables, os.readlink(f"/proc/{pid}/cwd")))
+            except OSError:
+                continue  # exited since
+        return found
 
 
-def _database_variables(pid: int) -> tuple[list[tuple[str, str]], str | None]:
-    """The process's DATABASE_URL-like variables and working directory ([] and None when not ours to read)."""
+def _database_variables(pid: int) -> list[tuple[str, str]] | None:
+    """The process's DATABASE_URL-like variables (None when its environment is not ours to read)."""
     try:
-        process = psutil.Process(pid)
-        environ = process.environ()
-        cwd = process.cwd()
+        environ = psutil.Process(pid).environ()
     except (psutil.Error, OSError):
-        return [], None  # other users' processes without root: nothing to learn
+        return None
     return [(key, value) for key, value in environ.items()
-            if (key == "DATABASE_URL" or key.endswith("_DATABASE_URL")) and dialect_of_scheme(value)], cwd
+            if (key == "DATABASE_URL" or key.endswith("_DATABASE_URL")) and dialect_of_scheme(value)]
 
 
 _environments = _EnvironmentScan()
@@ -129,7 +134,7 @@ def _process_urls(notes: list[str]) -> list[tuple[str, str, int | None]]:
         label = f"pid {pid} ({name})"
         for key, value in variables:
             found.append((value, f"{label} {key}", pid))
-        if cwd is None or cwd in seen_dirs:
+        if cwd in seen_dirs:
             continue
         seen_dirs.add(cwd)
         database_yml = Path(cwd) / "config" / "database.yml"

@@ -23,8 +23,12 @@ class ProcessesSource(Source):
     def prefetch(self) -> None:
         """Take the first poll now, before the UI loads, for the next collect() to return: polled while
         Textual starts, it took twice as long (both want the interpreter), and it is most of the first paint.
-        Listening sockets wait for the next poll: they are not on the first screen."""
-        self._prefetched = self.collector.poll(listening=False)
+        Listening sockets wait for the next poll: they are not on the first screen. A failure is left to
+        that poll, which reports it in the pane like any other."""
+        try:
+            self._prefetched = self.collector.poll(listening=False)
+        except Exception:
+            self._prefetched = None
 
     def collect(self) -> ProcessesSection:
         section, self._prefetched = self._prefetched, None

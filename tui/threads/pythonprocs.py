@@ -5,22 +5,25 @@ Everything here reads /proc directly and bounds its own waits; nothing pauses th
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import struct
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from tui.procfs import process_identities
+from tui.procfs import ProcessIdentity, process_identities
 from tui.redact import redact_text
 from tui.threads.records import PythonCandidate, RLockOwner
 
 _PYTHON_EXE = re.compile(r"^python(\d(\.\d+)?)?[a-z]?$|^pypy\d*(\.\d+)?$")
 _LIBPYTHON = re.compile(r"libpython(\d\.\d+)")
 _VERSION_IN_EXE = re.compile(r"python(\d\.\d+)")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 JSTACK_LIMIT = 200_000  # characters of jstack output kept: enough for thousands of threads
 
 
@@ -48,21 +51,28 @@ def runtime_of(pid: int) -> Runtime:
 class RuntimeCache:
     """What runs in each process, remembered while it lives: reading every process's maps on each
     rescan was most of the Threads pane's cost on a host with a thousand processes. An exec() changes
-    the process name, which invalidates the entry (a shell script that ends in `exec python app.py`)."""
+    the identity (a shell script that ends in `exec python app.py`); a process seen as not Python in its
+    first minute is looked at again until it is older (uWSGI and embedders load libpython late)."""
+
+    YOUNG_S = 60.0
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[tuple[int, str], Runtime]] = {}
+        self._known: dict[int, tuple[ProcessIdentity, Runtime, bool]] = {}  # ..., seen while young
 
     def runtimes(self, exclude: set[int]) -> dict[int, Runtime]:
         """The runtime of every process on the host but `exclude`."""
         known = {}
+        boot, now = psutil.boot_time(), time.time()
         for pid, identity in process_identities().items():
             if pid in exclude:
                 continue
             entry = self._known.get(pid)
-            known[pid] = entry if entry and entry[0] == identity else (identity, runtime_of(pid))
+            if entry is None or entry[0] != identity or (entry[2] and entry[1].kind == "other"):
+                young = now - (boot + identity.start_ticks / CLK_TCK) < self.YOUNG_S
+                entry = (identity, runtime_of(pid), young)
+            known[pid] = entry
         self._known = known
-        return {pid: runtime for pid, (_, runtime) in known.items()}
+        return {pid: runtime for pid, (_, runtime, _) in known.items()}
 
 
 def python_candidates(exclude: set[int], runtimes: RuntimeCache | None = None) -> list[PythonCandidate]:
