@@ -12,7 +12,9 @@ import os
 import resource
 import threading
 import weakref
-from typing import NamedTuple
+from typing import Callable, Generic, NamedTuple, TypeVar
+
+T = TypeVar("T")
 
 
 def read_small(path: str) -> bytes | None:
@@ -31,6 +33,13 @@ def read_small(path: str) -> bytes | None:
         os.close(fd)
 
 
+def split_stat(stat: bytes) -> tuple[bytes, list[bytes]]:
+    """The command name of a /proc/<pid>/stat line, and the fields after it (fields[0] is field 3 of
+    proc(5), the state). The name may hold spaces and parentheses: it ends at the last ')'."""
+    close_paren = stat.rfind(b")")
+    return stat[stat.find(b"(") + 1 : close_paren], stat[close_paren + 2 :].split()
+
+
 class ProcessIdentity(NamedTuple):
     """Tells a process from an earlier one with the same pid (start time) and from itself before an
     exec() (the stack address, new at every exec under address-space randomisation, and the name)."""
@@ -47,13 +56,37 @@ def process_identities() -> dict[int, ProcessIdentity]:
         if not entry.isdigit():
             continue
         stat = read_small(f"/proc/{entry}/stat")
-        close_paren = stat.rfind(b")") if stat else -1
-        if close_paren < 0:
+        if not stat:
             continue  # exited since the listing
-        name = stat[stat.find(b"(") + 1 : close_paren].decode("utf-8", "replace")
-        fields = stat[close_paren + 2 :].split()  # fields[0] is field 3 of proc(5)
-        found[int(entry)] = ProcessIdentity(int(fields[19]), int(fields[25]), name)
+        name, fields = split_stat(stat)
+        found[int(entry)] = ProcessIdentity(int(fields[19]), int(fields[25]), name.decode("utf-8", "replace"))
     return found
+
+
+class PerProcess(Generic[T]):
+    """A value worked out once per process and remembered while the process lives (the same pid, start
+    time, stack address and name), so a rescan of the host does the costly reads for new processes only."""
+
+    def __init__(self, work_out: Callable[[int, ProcessIdentity], T],
+                 again: Callable[[T], bool] = lambda value: False) -> None:
+        self._work_out = work_out
+        self._again = again  # a remembered value to work out again anyway
+        self._known: dict[int, tuple[ProcessIdentity, T]] = {}
+        self._lock = threading.Lock()  # rescans may overlap (a pane's poll and a guide's check)
+
+    def rescan(self, exclude: set[int] = frozenset()) -> dict[int, tuple[ProcessIdentity, T]]:
+        """pid -> (identity, value) of every process on the host but `exclude`."""
+        with self._lock:
+            known = {}
+            for pid, identity in process_identities().items():
+                if pid in exclude:
+                    continue
+                entry = self._known.get(pid)
+                if entry is None or entry[0] != identity or self._again(entry[1]):
+                    entry = (identity, self._work_out(pid, identity))
+                known[pid] = entry
+            self._known = known
+        return known
 
 
 class StatFiles:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
@@ -19,7 +18,7 @@ import yaml
 from tui.config import Config
 from tui.databases.connection import UrlError, dialect_of_scheme, parse_url
 from tui.databases.records import TargetInfo
-from tui.procfs import ProcessIdentity, process_identities
+from tui.procfs import PerProcess
 from tui.redact import mask_url
 
 RAILS_ADAPTERS = {"postgresql": "postgresql", "postgis": "postgresql", "mysql2": "mysql", "trilogy": "mysql",
@@ -83,35 +82,23 @@ def _identity(url: str) -> str:
         return url
 
 
-class _EnvironmentScan:
-    """What each process's environment says about databases, remembered while the process lives: an
-    environment is fixed at exec(), and reading a thousand of them every rescan cost ~70 ms. The working
-    directory can change (chdir) and is read on every rescan."""
+# What each process's environment says about databases, remembered while the process lives: an environment
+# is fixed at exec(), and reading a thousand of them every rescan cost ~70 ms.
+_environments = PerProcess(lambda pid, _identity: _database_variables(pid))
 
-    def __init__(self) -> None:
-        self._known: dict[int, tuple[ProcessIdentity, list[tuple[str, str]] | None]] = {}
-        self._lock = threading.Lock()  # the pane's rescans and guide checks may overlap
 
-    def processes(self) -> list[tuple[int, str, list[tuple[str, str]], str]]:
-        """(pid, name, its DATABASE_URL-like variables, its working directory) of every readable process."""
-        own = os.getpid()
-        with self._lock:
-            known = {}
-            for pid, identity in process_identities().items():
-                if pid == own:
-                    continue
-                entry = self._known.get(pid)
-                known[pid] = entry if entry and entry[0] == identity else (identity, _database_variables(pid))
-            self._known = known
-        found = []
-        for pid, (identity, variables) in sorted(known.items()):
-            if variables is None:
-                continue  # other users' processes without root: nothing to learn
-            try:
-                found.append((pid, identity.name, variables, os.readlink(f"/proc/{pid}/cwd")))
-            except OSError:
-                continue  # exited since
-        return found
+def _scanned_processes() -> list[tuple[int, str, list[tuple[str, str]], str]]:
+    """(pid, name, its DATABASE_URL-like variables, its working directory) of every readable process.
+    The working directory can change (chdir), so it is read on every rescan."""
+    found = []
+    for pid, (identity, variables) in sorted(_environments.rescan({os.getpid()}).items()):
+        if variables is None:
+            continue  # other users' processes without root: nothing to learn
+        try:
+            found.append((pid, identity.name, variables, os.readlink(f"/proc/{pid}/cwd")))
+        except OSError:
+            continue  # exited since
+    return found
 
 
 def _database_variables(pid: int) -> list[tuple[str, str]] | None:
@@ -124,13 +111,10 @@ def _database_variables(pid: int) -> list[tuple[str, str]] | None:
             if (key == "DATABASE_URL" or key.endswith("_DATABASE_URL")) and dialect_of_scheme(value)]
 
 
-_environments = _EnvironmentScan()
-
-
 def _process_urls(notes: list[str]) -> list[tuple[str, str, int | None]]:
     found: list[tuple[str, str, int | None]] = []
     seen_dirs: set[str] = set()
-    for pid, name, variables, cwd in _environments.processes():
+    for pid, name, variables, cwd in _scanned_processes():
         label = f"pid {pid} ({name})"
         for key, value in variables:
             found.append((value, f"{label} {key}", pid))

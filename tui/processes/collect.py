@@ -27,7 +27,7 @@ from tui.processes.records import (
     SystemSummary,
     Trend,
 )
-from tui.procfs import StatFiles, read_small
+from tui.procfs import StatFiles, read_small, split_stat
 from tui.redact import redact_mapping, redact_text
 
 HISTORY_LEN = 60  # samples per pid: the trend window (two minutes at the default 2 s interval)
@@ -176,9 +176,7 @@ class ProcessCollector:
             hist.still_polls += 1
             if hist.settled():
                 return hist.last_row
-        close_paren = stat.rfind(b")")
-        raw_name = stat[stat.find(b"(") + 1 : close_paren]
-        fields = stat[close_paren + 2 :].split()  # bytes all the way: int() reads them, only names are decoded
+        raw_name, fields = split_stat(stat)  # bytes all the way: int() reads them, only names are decoded
         # fields[0] is field 3 of proc(5): state, ppid, ..., utime(14), stime(15), ..., threads(20), starttime(22), rss(24)
         state = _STATES.get(fields[0]) or fields[0].decode()
         ticks = int(fields[11]) + int(fields[12])

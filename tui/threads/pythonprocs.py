@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from tui.procfs import ProcessIdentity, process_identities
+from tui.procfs import PerProcess, ProcessIdentity
 from tui.redact import redact_text
 from tui.threads.records import PythonCandidate, RLockOwner
 
@@ -57,22 +57,18 @@ class RuntimeCache:
     YOUNG_S = 60.0
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[ProcessIdentity, Runtime, bool]] = {}  # ..., seen while young
+        self._boot_time = psutil.boot_time()
+        # (runtime, seen while young) per process
+        self._known: PerProcess[tuple[Runtime, bool]] = PerProcess(
+            self._work_out, again=lambda value: value[1] and value[0].kind == "other")
+
+    def _work_out(self, pid: int, identity: ProcessIdentity) -> tuple[Runtime, bool]:
+        age = time.time() - (self._boot_time + identity.start_ticks / CLK_TCK)
+        return runtime_of(pid), age < self.YOUNG_S
 
     def runtimes(self, exclude: set[int]) -> dict[int, Runtime]:
         """The runtime of every process on the host but `exclude`."""
-        known = {}
-        boot, now = psutil.boot_time(), time.time()
-        for pid, identity in process_identities().items():
-            if pid in exclude:
-                continue
-            entry = self._known.get(pid)
-            if entry is None or entry[0] != identity or (entry[2] and entry[1].kind == "other"):
-                young = now - (boot + identity.start_ticks / CLK_TCK) < self.YOUNG_S
-                entry = (identity, runtime_of(pid), young)
-            known[pid] = entry
-        self._known = known
-        return {pid: runtime for pid, (_, runtime, _) in known.items()}
+        return {pid: runtime for pid, (_, (runtime, _)) in self._known.rescan(exclude).items()}
 
 
 def python_candidates(exclude: set[int], runtimes: RuntimeCache | None = None) -> list[PythonCandidate]:
