@@ -19,10 +19,10 @@ class ConfigError(Exception):
 
 @dataclass
 class Thresholds:
-    cpu_hog_percent: float = 90.0  # % of one core, sustained over the whole observation window
+    cpu_hog_percent: float = 80.0  # % of one core, the median over the observation window
     memory_growth_mb_per_min: float = 5.0  # steady RSS growth that counts as a leak
     memory_growth_min_samples: int = 5
-    memory_growth_min_mb: float = 20.0  # and at least this much (and 5% of where it started) over the window
+    memory_growth_min_mb: float = 20.0  # and at least this much over the window (absolute, whatever the size)
     memory_available_percent: float = 5.0  # below this, memory pressure is critical
     swap_in_out_mb_per_s: float = 10.0  # swapping this hard is memory pressure too
     idle_in_transaction_s: float = 60.0

@@ -15,7 +15,8 @@ def _row(pid, ppid, name, user, state, cpu, rss_mb, threads, age_s, cmdline, tre
     return ProcessRow(
         pid=pid, ppid=ppid, name=name, user=user, state=state, cpu_percent=cpu, rss=int(rss_mb * MB),
         mem_percent=round(rss_mb * MB / (8 * 2**30) * 100, 2), threads=threads, started=FROZEN_NOW - age_s,
-        cmdline=cmdline, trend=trend or Trend(samples=30, window_s=60, rss_first=int(rss_mb * MB), cpu_min_percent=cpu * 0.8),
+        cmdline=cmdline, trend=trend or Trend(samples=30, window_s=60, rss_first=int(rss_mb * MB), cpu_min_percent=cpu * 0.8,
+                                          cpu_median_percent=cpu * 0.9),
     )
 
 
@@ -29,7 +30,7 @@ def section() -> ProcessesSection:
              Trend(samples=30, window_s=60, rss_first=1300 * MB, rss_slope_mb_per_min=148.0, rss_rising_fraction=1.0, cpu_min_percent=8.0)),
         _row(902, 900, "gunicorn", "www-data", "sleeping", 3.1, 160, 9, 7100, "gunicorn shop.wsgi --workers 2 --bind 127.0.0.1:8000"),
         _row(1200, 1, "python3", "deploy", "running", 99.7, 64, 1, 1800, "python3 /opt/jobs/reindex.py --all",
-             Trend(samples=30, window_s=60, rss_first=64 * MB, cpu_min_percent=97.0)),
+             Trend(samples=30, window_s=60, rss_first=64 * MB, cpu_min_percent=97.0, cpu_median_percent=99.0)),
         _row(1301, 1, "rsync", "backup", "disk-sleep", 0.3, 9, 1, 600, "rsync -a /srv/media /mnt/nfs/backup",
              Trend(samples=30, window_s=60, rss_first=9 * MB, d_state_samples=12)),
         _row(1400, 900, "sh", "www-data", "zombie", 0.0, 0, 1, 300, "[sh]"),

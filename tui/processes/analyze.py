@@ -45,51 +45,24 @@ def analyze(section: ProcessesSection, limits: Thresholds) -> list[Finding]:
 def _row_findings(row: ProcessRow, limits: Thresholds) -> list[Finding]:
     out = []
     t = row.trend
-    grown_mb = (row.rss - t.rss_first) / MB
-    if (
-        t.samples >= limits.memory_growth_min_samples
-        and t.rss_slope_mb_per_min >= limits.memory_growth_mb_per_min
-        and t.rss_rising_fraction >= 0.8
-        # a few MB of warm-up (imports, caches filling) is not a leak, however steep over a short window
-        and grown_mb >= max(limits.memory_growth_min_mb, t.rss_first / MB * 0.05)
-    ):
-        out.append(
-            Finding(
-                id="memory-growth",
-                severity="warning",
-                source="processes",
-                title=f"{row.name} ({row.pid}) RSS rising {t.rss_slope_mb_per_min:.1f} MB/min",
-                detail=(
-                    f"Resident memory grew from {t.rss_first / MB:.0f} MB to {row.rss / MB:.0f} MB over "
-                    f"{t.window_s:.0f}s and did not fall back: a leak or an unbounded cache. For Python, compare "
-                    "tracemalloc snapshots (top allocations by line) a few minutes apart; check caches and "
-                    "module-level lists that only grow. Restarting buys time, not a fix."
-                ),
-                subject={"pid": row.pid, "name": row.name},
-                evidence={
-                    "slope_mb_per_min": t.rss_slope_mb_per_min,
-                    "rss_first_mb": round(t.rss_first / MB, 1),
-                    "rss_now_mb": round(row.rss / MB, 1),
-                    "window_s": t.window_s,
-                    "samples": t.samples,
-                },
-                guide="slow",
-            )
-        )
-    if t.samples >= 3 and t.cpu_min_percent >= limits.cpu_hog_percent:
+    if (leak := _leak(row, limits)) is not None:
+        out.append(leak)
+    if t.samples >= 3 and t.cpu_median_percent >= limits.cpu_hog_percent:
         out.append(
             Finding(
                 id="cpu-hog",
                 severity="warning",
                 source="processes",
-                title=f"{row.name} ({row.pid}) at {row.cpu_percent:.0f}% CPU for {t.window_s:.0f}s",
+                title=f"{row.name} ({row.pid}) at {t.cpu_median_percent:.0f}% CPU (median) for {t.window_s:.0f}s",
                 detail=(
-                    "This process kept at least one core busy for the whole observation window. If it is a Python "
-                    "process, open it in Threads to see which stack is running; a busy loop, a retry storm or a "
+                    "This process kept about a core busy over the observation window (the median of its samples, "
+                    "so the dips a busy loop shows on a shared host do not hide it). If it is a Python process, "
+                    "open it in Threads to see which stack is running; a busy loop, a retry storm or a "
                     "regex/serialisation hot spot is typical. Lower its priority with `renice +10 -p PID` while you look."
                 ),
                 subject={"pid": row.pid, "name": row.name},
-                evidence={"cpu_min_percent": t.cpu_min_percent, "cpu_now_percent": row.cpu_percent, "window_s": t.window_s},
+                evidence={"cpu_median_percent": t.cpu_median_percent, "cpu_min_percent": t.cpu_min_percent,
+                          "cpu_now_percent": row.cpu_percent, "window_s": t.window_s, "samples": t.samples},
                 guide="slow",
             )
         )
@@ -111,6 +84,49 @@ def _row_findings(row: ProcessRow, limits: Thresholds) -> list[Finding]:
             )
         )
     return out
+
+
+def _leak(row: ProcessRow, limits: Thresholds) -> Finding | None:
+    """`memory-growth` when RSS rose steadily by an absolute amount, over the short window or the long one.
+
+    Absolute, not relative: a 1.4 GB process leaking 30 MB/min is as urgent as a small one. The long window
+    (RSS every 30 s for up to 30 minutes) keeps a slow leak reported for as long as it lasts.
+    """
+    t = row.trend
+    windows = [  # (samples, slope MB/min, share of steps not shrinking, RSS at the start, seconds, which)
+        (t.samples, t.rss_slope_mb_per_min, t.rss_rising_fraction, t.rss_first, t.window_s, "short"),
+        (t.long_samples, t.long_rss_slope_mb_per_min, t.long_rss_rising_fraction, t.long_rss_first,
+         t.long_window_s, "long"),
+    ]
+    for samples, slope, rising, first, window_s, which in windows:
+        grown_mb = (row.rss - first) / MB
+        if (samples >= limits.memory_growth_min_samples and slope >= limits.memory_growth_mb_per_min
+                and rising >= 0.7 and grown_mb >= limits.memory_growth_min_mb):
+            # a few MB of warm-up (imports, caches filling) is not a leak, however steep: hence the MB floor
+            return Finding(
+                id="memory-growth",
+                severity="warning",
+                source="processes",
+                title=f"{row.name} ({row.pid}) RSS rising {slope:.1f} MB/min",
+                detail=(
+                    f"Resident memory grew from {first / MB:.0f} MB to {row.rss / MB:.0f} MB over "
+                    f"{window_s:.0f}s and did not fall back: a leak or an unbounded cache. For Python, compare "
+                    "tracemalloc snapshots (top allocations by line) a few minutes apart; check caches and "
+                    "module-level lists that only grow. Restarting buys time, not a fix."
+                ),
+                subject={"pid": row.pid, "name": row.name},
+                evidence={
+                    "slope_mb_per_min": slope,
+                    "rss_first_mb": round(first / MB, 1),
+                    "rss_now_mb": round(row.rss / MB, 1),
+                    "grown_mb": round(grown_mb, 1),
+                    "window_s": window_s,
+                    "window": which,
+                    "samples": samples,
+                },
+                guide="slow",
+            )
+    return None
 
 
 def _memory_pressure(section: ProcessesSection, limits: Thresholds) -> list[Finding]:

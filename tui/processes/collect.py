@@ -12,6 +12,7 @@ import os
 import pwd
 import signal
 import socket
+import statistics
 import sys
 import time
 from collections import deque
@@ -31,6 +32,8 @@ from tui.procfs import StatFiles, read_small, split_stat
 from tui.redact import redact_mapping, redact_text
 
 HISTORY_LEN = 60  # samples per pid: the trend window (two minutes at the default 2 s interval)
+LONG_STEP_S = 30.0  # one RSS sample per pid this often for the long window ...
+LONG_LEN = 60  # ... of this many samples (30 minutes): slow leaks in big processes
 LISTEN_EVERY = 5  # polls between refreshes of the listening-socket table
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -64,6 +67,9 @@ class _PidHistory:
     last_stat: bytes = b""
     still_polls: int = 0  # consecutive polls whose stat line was byte-for-byte the one before
     last_row: ProcessRow | None = None
+    long_times: deque = field(default_factory=lambda: deque(maxlen=LONG_LEN))
+    long_rss: deque = field(default_factory=lambda: deque(maxlen=LONG_LEN))
+    long_fit: tuple[float, float] = (0.0, 0.0)  # (slope MB/min, rising fraction), refit when a long sample lands
 
     def settled(self) -> bool:
         """Unchanged for a whole window (no CPU, same RSS and state): its row and trend cannot change either."""
@@ -91,6 +97,10 @@ class _PidHistory:
         if cpu is not None:
             self.cpu.append(cpu)
         self._account(t, rss, +1)
+        if not self.long_times or t - self.long_times[-1] >= LONG_STEP_S:
+            self.long_times.append(t)
+            self.long_rss.append(rss)
+            self.long_fit = _fit(self.long_times, self.long_rss)  # every LONG_STEP_S only: O(LONG_LEN) is cheap
 
     def _account(self, t: float, rss: int, sign: int) -> None:
         x, y = t - self.t0, rss / 2**20
@@ -112,8 +122,30 @@ class _PidHistory:
             rss_slope_mb_per_min=round(slope * 60, 3),
             rss_rising_fraction=round(self.rising_count / len(self.rising), 2) if self.rising else 0.0,
             cpu_min_percent=round(min(self.cpu), 1) if self.cpu else 0.0,
+            cpu_median_percent=round(statistics.median(self.cpu), 1) if self.cpu else 0.0,
             d_state_samples=self.d_streak,
+            long_samples=len(self.long_times),
+            long_window_s=round(self.long_times[-1] - self.long_times[0], 1),
+            long_rss_first=self.long_rss[0],
+            long_rss_slope_mb_per_min=round(self.long_fit[0], 3),
+            long_rss_rising_fraction=self.long_fit[1],
         )
+
+
+def _fit(times: deque, rss: deque) -> tuple[float, float]:
+    """Least-squares RSS slope in MB/min and the share of steps that did not shrink."""
+    n = len(times)
+    if n < 2:
+        return 0.0, 0.0
+    t0 = times[0]
+    xs = [t - t0 for t in times]
+    ys = [r / 2**20 for r in rss]
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    var = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / var if var > 1e-9 else 0.0
+    steps = list(zip(rss, list(rss)[1:]))
+    rising = sum(1 for a, b in steps if b >= a) / len(steps)
+    return slope * 60, round(rising, 2)
 
 
 class ProcessCollector:

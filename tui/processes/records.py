@@ -14,8 +14,15 @@ class Trend:
     rss_first: int = 0
     rss_slope_mb_per_min: float = 0.0  # least-squares slope of RSS over the window
     rss_rising_fraction: float = 0.0  # share of sample-to-sample steps where RSS did not shrink
-    cpu_min_percent: float = 0.0  # lowest CPU% seen in the window (sustained load = high minimum)
+    cpu_min_percent: float = 0.0  # lowest CPU% seen in the window
+    cpu_median_percent: float = 0.0  # what cpu-hog reads: robust to the dips a busy loop shows on a shared host
     d_state_samples: int = 0  # consecutive samples in uninterruptible sleep
+    # RSS every LONG_STEP_S over up to half an hour: a slow leak in a big process shows only at this scale
+    long_samples: int = 0
+    long_window_s: float = 0.0
+    long_rss_first: int = 0
+    long_rss_slope_mb_per_min: float = 0.0
+    long_rss_rising_fraction: float = 0.0
 
 
 @dataclass
