@@ -30,7 +30,7 @@ class Thresholds:
     blocked_query_s: float = 1.0  # lock waits shorter than this are ordinary contention, not a finding
     connection_saturation_percent: float = 80.0
     container_memory_percent: float = 90.0
-    stuck_thread_s: float = 5.0
+    stuck_thread_s: float = 2.0  # a lock wait this long with an unchanged stack is reported (doctor's 3 s sees it)
 
 
 @dataclass

@@ -255,30 +255,67 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
         lock = queued[0].waits
         holders = [h for h, _ in edges.get(queued[0].thread.tid, [])]
         holder = holders[0] if holders else None
-        holder_text = (f'held by "{holder.thread.name}" (tid {holder.thread.tid}, {thread_state(holder.thread)})'
-                       if holder else "no thread shows it held (acquired without release, or by native code?)")
-        longest = max(w.thread.stuck_for_s for w in queued)
+        waiters = [{"name": w.thread.name, "tid": w.thread.tid, "waits_at": w.waits_at,
+                    "stuck_at_least_s": w.thread.stuck_for_s} for w in queued]
+        longest = max(w.thread.stuck_for_s for w in queued)  # since tshoot first saw it: the wait may be older
+        if holder is None:
+            findings.append(_orphaned_lock_finding(process, lock, waiters, longest))
+            continue
+        holder_state = thread_state(holder.thread)
+        held_at = next((h.at for h in holder.holds if h.lock.key == lock.key), "unknown")
+        holder_entry = {"name": holder.thread.name, "tid": holder.thread.tid, "state": holder_state, "held_at": held_at}
+        if holder_state == "waiting on I/O" and holder.thread.frames:
+            blocked = holder.thread.frames[0]
+            holder_entry["blocked_at"] = f"{blocked.filename}:{blocked.line}"
+            holder_entry["blocked_line"] = blocked.line_text
+            findings.append(Finding(
+                id="lock-held-across-io",
+                severity="warning",
+                source="threads",
+                title=(f'{lock.label} in pid {process.pid} is held by "{holder.thread.name}" while it waits on I/O '
+                       f"({blocked.line_text or blocked.function}); {len(queued)} thread(s) queued"),
+                detail=("A thread took a lock and then blocked on a socket, file or subprocess while holding it, so "
+                        "every other thread that needs the lock waits for that I/O too: one slow or dead peer stalls "
+                        "the whole process. This is not a deadlock. Fix: do the I/O outside the lock (copy what you "
+                        "need, release, then call), and give the call a timeout."),
+                subject={"pid": process.pid, "lock": lock.label},
+                evidence={"lock": lock.label, "holder": holder_entry, "waiters": waiters,
+                          "longest_stuck_at_least_s": longest},
+                guide="hang",
+            ))
+            continue
         findings.append(Finding(
             id="lock-contention",
             severity="warning",
             source="threads",
-            title=f"{len(queued)} thread(s) of pid {process.pid} queued for {lock.label}, {holder_text}",
+            title=(f"{len(queued)} thread(s) of pid {process.pid} queued for {lock.label}, held by "
+                   f'"{holder.thread.name}" (tid {holder.thread.tid}, {holder_state})'),
             detail=("Threads are blocked on a lock that another thread keeps. This is not a deadlock: it clears "
                     "when the holder releases it. Look at what the holder does while holding the lock "
                     "(slow I/O, sleep, a long computation) and shorten that critical section."),
             subject={"pid": process.pid, "lock": lock.label},
-            evidence={
-                "lock": lock.label,
-                "holder": ({"name": holder.thread.name, "tid": holder.thread.tid, "state": thread_state(holder.thread),
-                            "held_at": next((h.at for h in holder.holds if h.lock.key == lock.key), "unknown")}
-                           if holder else None),
-                "waiters": [{"name": w.thread.name, "tid": w.thread.tid, "waits_at": w.waits_at,
-                             "stuck_at_least_s": w.thread.stuck_for_s} for w in queued],
-                "longest_stuck_at_least_s": longest,  # since tshoot first saw it: the wait may be older
-            },
+            evidence={"lock": lock.label, "holder": holder_entry, "waiters": waiters, "longest_stuck_at_least_s": longest},
             guide="hang",
         ))
     return findings
+
+
+def _orphaned_lock_finding(process: ProcessThreads, lock: LockId, waiters: list[dict], longest: float) -> Finding:
+    """Waiters and no live thread that holds the lock: it was taken and never released."""
+    return Finding(
+        id="orphaned-lock",
+        severity="critical",
+        source="threads",
+        title=f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}, which no live thread holds",
+        detail=("The lock was acquired and never released: typically a thread that died holding it, or an "
+                "`acquire()` whose `release()` an exception skipped. Nothing will ever release it, so the waiters "
+                "hang until the process restarts. This is not a deadlock. Fix: take the lock with `with` (or "
+                "release in `finally:`), and look in the logs for the exception that killed the holder. (A lock "
+                "held by native code or by a frame tshoot could not read looks the same: check the evidence.)"),
+        subject={"pid": process.pid, "lock": lock.label},
+        evidence={"lock": lock.label, "holder": None, "waiters": waiters, "longest_stuck_at_least_s": longest},
+        guide="hang",
+    )
 
 
 def format_deadlock_report(finding: Finding, stacks: bool = True) -> str:

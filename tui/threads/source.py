@@ -17,6 +17,7 @@ from tui.findings import Finding
 from tui.source import Source
 from tui.threads import pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
+from tui.threads.hangs import analyze_hangs
 from tui.threads.records import ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection
 from tui.threads.sampling import SourceCache, StuckClock, confirm_native, mask_known_secrets, sample
 
@@ -150,6 +151,7 @@ class ThreadsSource(Source):
         findings: list[Finding] = []
         for process in section.processes.values():
             findings += analyze_process(process, self.config.thresholds.stuck_thread_s)
+            findings += analyze_hangs(process, self.config.thresholds.stuck_thread_s)
         return findings
 
     def _dump_timeout(self) -> float:

@@ -1,0 +1,130 @@
+"""Hangs that are not lock cycles: a starved executor and a blocked event loop.
+
+Both look like a healthy idle process from the outside (no CPU, threads parked in waits), and neither is
+a deadlock: each has its own finding id, evidence (threads, file:line) and fix. Pure functions over the
+collected records, like the deadlock analysis, so a replayed snapshot gives the same findings.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from tui.findings import Finding
+from tui.threads.deadlock import stuck_words, thread_state
+from tui.threads.records import Frame, ProcessThreads, ThreadRecord
+
+_EXECUTOR_FILE = ("concurrent", "futures", "thread.py")
+_FUTURES_BASE = ("concurrent", "futures", "_base.py")
+_FUTURE_WAITS = {"Future.result", "Future.exception", "wait", "as_completed", "result", "exception"}
+_ASYNCIO_DIR = "asyncio"
+
+
+def analyze_hangs(process: ProcessThreads, stuck_threshold_s: float) -> list[Finding]:
+    """`pool-starvation` and `event-loop-blocked` for one dumped process."""
+    if process.error or not process.threads:
+        return []
+    return [*_pool_starvation(process, stuck_threshold_s), *_blocked_loops(process, stuck_threshold_s)]
+
+
+def _in(frame: Frame, parts: tuple[str, ...]) -> bool:
+    return PurePath(frame.filename).parts[-len(parts):] == parts
+
+
+def _stuck_long_enough(thread: ThreadRecord, threshold_s: float) -> bool:
+    """Off CPU with the same stack in every sample, for at least the threshold."""
+    return thread.stuck and not thread.active and thread.stuck_for_s >= threshold_s
+
+
+def _program_frame(thread: ThreadRecord, below: int) -> Frame | None:
+    """The innermost frame of the program's own code among the first `below` frames (not the standard
+    library, not an installed package): the line the operator has to change."""
+    for frame in thread.frames[:below]:
+        path = frame.filename
+        if "/lib/python3." not in path and "site-packages" not in path and "dist-packages" not in path:
+            return frame
+    return None
+
+
+def _pool_starvation(process: ProcessThreads, threshold_s: float) -> list[Finding]:
+    pools: dict[str, list[ThreadRecord]] = {}  # work queue address -> the workers that take from it
+    for thread in process.threads:
+        worker = next((f for f in thread.frames if f.function == "_worker" and _in(f, _EXECUTOR_FILE)), None)
+        if worker is None:
+            continue
+        queue = next((v for v in worker.locals if v.name == "work_queue"), None)
+        key = f"{queue.addr:#x}" if queue is not None and queue.addr else thread.name.rsplit("_", 1)[0]
+        pools.setdefault(key, []).append(thread)
+    findings = []
+    for workers in pools.values():
+        waiting = [w for w in workers if _waits_on_future(w) and _stuck_long_enough(w, threshold_s)]
+        if len(waiting) != len(workers):
+            continue  # a free or working worker can still run the queued tasks
+        prefix = workers[0].name.rsplit("_", 1)[0]
+        entries = []
+        for worker in workers:
+            task_index = next(i for i, f in enumerate(worker.frames) if f.function.endswith("_WorkItem.run"))
+            task = _program_frame(worker, task_index) or worker.frames[0]
+            entries.append({"name": worker.name, "tid": worker.tid, "waits_at": f"{task.filename}:{task.line}",
+                            "waits_line": task.line_text, "stuck_at_least_s": worker.stuck_for_s})
+        findings.append(Finding(
+            id="pool-starvation",
+            severity="critical",
+            source="threads",
+            title=(f"Executor {prefix!r} in pid {process.pid} is starved: all {len(workers)} workers wait for "
+                   "futures that need a free worker"),
+            detail=("Every worker of this thread pool runs a task that waits for another future, and none is free "
+                    "to run the tasks queued behind them: the pool waits for itself and makes no progress. This is "
+                    "not a lock deadlock. Fix: never block a pool's worker on a future submitted to the same pool "
+                    "(run the sub-task inline, use a second executor for sub-tasks, or make the caller async); "
+                    "raising max_workers only moves the limit. Restart the process to recover."),
+            subject={"pid": process.pid, "pool": prefix},
+            evidence={"workers": entries, "pool_threads": len(workers)},
+            guide="hang",
+        ))
+    return findings
+
+
+def _waits_on_future(thread: ThreadRecord) -> bool:
+    """Inside a task, blocked in Future.result()/wait()/as_completed() of concurrent.futures."""
+    in_task = any(f.function.endswith("_WorkItem.run") for f in thread.frames)
+    return in_task and any(_in(f, _FUTURES_BASE) and f.function in _FUTURE_WAITS for f in thread.frames)
+
+
+def _blocked_loops(process: ProcessThreads, threshold_s: float) -> list[Finding]:
+    findings = []
+    for thread in process.threads:
+        handle = next((i for i, f in enumerate(thread.frames)
+                       if f.function.endswith("Handle._run") and _ASYNCIO_DIR in PurePath(f.filename).parts), None)
+        if handle is None or not any(f.function.endswith("_run_once") for f in thread.frames[handle:]):
+            continue  # not an event loop, or a loop idle in select(): healthy
+        busy = thread.active or thread.owns_gil
+        if not (thread.stuck and (busy or _stuck_long_enough(thread, threshold_s))):
+            continue
+        culprit = _program_frame(thread, handle) or thread.frames[0]
+        coroutine = thread.frames[handle - 1] if handle else culprit
+        how = "running CPU-bound code" if busy else f"blocked in a synchronous call ({thread_state(thread)})"
+        findings.append(Finding(
+            id="event-loop-blocked",
+            severity="critical",
+            source="threads",
+            title=(f"The asyncio event loop of pid {process.pid} (thread \"{thread.name}\") is {how} in "
+                   f"{coroutine.function}, {stuck_words(thread.stuck_for_s)}"),
+            detail=("A coroutine called blocking code, so the event loop cannot run anything else: every request, "
+                    "timer and health check of this process waits behind it (timeouts, a /health that hangs). "
+                    "This is not a deadlock. Fix: await the async form (asyncio.sleep, an async HTTP/DB client) or "
+                    "move the call off the loop with `await asyncio.to_thread(...)` / `loop.run_in_executor(...)`; "
+                    "run with PYTHONASYNCIODEBUG=1 to have asyncio log every slow callback."),
+            subject={"pid": process.pid, "tid": thread.tid},
+            evidence={
+                "thread": thread.name,
+                "tid": thread.tid,
+                "coroutine": f"{coroutine.function} ({coroutine.filename}:{coroutine.line})",
+                "blocked_at": f"{culprit.filename}:{culprit.line}",
+                "blocked_line": culprit.line_text,
+                "state": thread_state(thread),
+                "stuck_at_least_s": thread.stuck_for_s,
+                "stack": [f"{f.function} ({f.filename}:{f.line})" for f in thread.frames[:handle + 1]],
+            },
+            guide="hang",
+        ))
+    return findings
