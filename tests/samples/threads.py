@@ -133,7 +133,7 @@ def section() -> ThreadsSection:
 
 
 def findings() -> list[Finding]:
-    """What ThreadsSource.analyze gives: one `deadlock` and one `lock-contention` for pid 901."""
+    """What ThreadsSource.analyze gives: one `deadlock` and one `lock-held-across-io` for pid 901."""
     threshold = Thresholds().stuck_thread_s
     return [finding for process in section().processes.values() for finding in analyze_process(process, threshold)]
 
