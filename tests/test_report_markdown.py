@@ -78,7 +78,7 @@ def env_files(tmp_path_factory):
 def report(tmp_path_factory, pg_url, deadlocked, blocked_session, crash_looping, env_files):
     """The Markdown file and the JSON document of one snapshot of all that, as `tshoot snapshot` writes them."""
     unreachable = f"postgresql+psycopg://postgres:{UNREACHABLE_DB_PASSWORD}@127.0.0.1:1/postgres"
-    config = Config(pids=[deadlocked.pid], db_urls=[pg_url, unreachable], env_baseline=env_files[0],
+    config = Config(find_stuck=False, pids=[deadlocked.pid], db_urls=[pg_url, unreachable], env_baseline=env_files[0],
                     env_files=[env_files[1]], thread_sample_interval=0.2)
     collection = collect_all(config, OBSERVE_S)
     doc = build_snapshot(sections=collection.sections, errors=collection.errors, findings=collection.findings,

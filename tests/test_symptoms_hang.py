@@ -17,7 +17,7 @@ from tui.symptoms.render import result_lines
 from tui.symptoms.runner import run_check
 from tui.threads.source import ThreadsSource
 
-FAST = Config(thread_samples=2, thread_sample_interval=0.2, thresholds=Thresholds(stuck_thread_s=0.2))
+FAST = Config(find_stuck=False, thread_samples=2, thread_sample_interval=0.2, thresholds=Thresholds(stuck_thread_s=0.2))
 
 
 def hang_check(check_id: str, limit: int | None = None):

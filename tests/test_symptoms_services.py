@@ -162,7 +162,7 @@ def test_hang_guide_finds_the_deadlocked_process(tmp_path):
     child = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready"
-        config = Config(pids=[child.pid], thread_samples=2, thread_sample_interval=0.2,
+        config = Config(find_stuck=False, pids=[child.pid], thread_samples=2, thread_sample_interval=0.2,
                         thresholds=Thresholds(stuck_thread_s=0.2))
         collection = collect_all(config, 0, sources=[ThreadsSource(config)])
         if "threads" in collection.errors:

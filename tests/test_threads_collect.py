@@ -30,7 +30,7 @@ def test_one_bad_pid_never_hides_the_others(program, tmp_path):
     gone = subprocess.Popen(["true"])
     gone.wait()
     try:
-        source = ThreadsSource(Config(pids=[not_python.pid, gone.pid, python.pid], thread_samples=2,
+        source = ThreadsSource(Config(find_stuck=False, pids=[not_python.pid, gone.pid, python.pid], thread_samples=2,
                                       thread_sample_interval=0.1))
         section = source.collect()
     finally:
@@ -48,7 +48,7 @@ def test_one_bad_pid_never_hides_the_others(program, tmp_path):
 
 def test_pid_exiting_mid_dump_is_reported_as_exited(program):
     process = program("exits_soon.py")
-    source = ThreadsSource(Config(pids=[process.pid], thread_samples=6, thread_sample_interval=0.2))
+    source = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=6, thread_sample_interval=0.2))
     record = source.collect().processes[str(process.pid)]
     assert record.error is not None and "exited" in record.error
     assert record.threads == []
@@ -56,7 +56,7 @@ def test_pid_exiting_mid_dump_is_reported_as_exited(program):
 
 def test_watch_and_unwatch_at_runtime(program):
     process = program("contention.py")
-    source = ThreadsSource(Config(thread_samples=1))
+    source = ThreadsSource(Config(find_stuck=False, thread_samples=1))
     assert source.collect().processes == {}
     source.watch(process.pid)
     source.watch(process.pid)
@@ -141,7 +141,7 @@ def test_collector_modules_import_no_textual():
 
 def test_focus_and_hold_redump_only_what_the_pane_shows(program):
     shown, other = program("contention.py"), program("waits_no_owner.py")
-    source = ThreadsSource(Config(pids=[shown.pid, other.pid], thread_samples=1))
+    source = ThreadsSource(Config(find_stuck=False, pids=[shown.pid, other.pid], thread_samples=1))
     first = source.collect()
     source.focus(shown.pid)
     second = source.collect()
@@ -164,7 +164,7 @@ def test_source_file_newer_than_the_process_is_warned_about(pyspy_works, tmp_pat
         assert process.stdout.readline().strip() == "ready"
         written = psutil.Process(process.pid).create_time() + written_after_start_s
         os.utime(script, (written, written))
-        record = ThreadsSource(Config(pids=[process.pid], thread_samples=1)).collect().processes[str(process.pid)]
+        record = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=1)).collect().processes[str(process.pid)]
         changed = any(str(script) in w and "changed after the process started" in w for w in record.warnings)
         assert changed is warned, record.warnings
     finally:
@@ -181,7 +181,7 @@ def test_the_main_thread_without_a_name_is_called_mainthread():
 
 def test_a_secret_masked_in_one_local_is_masked_in_every_other_local_and_source_line(program, tmp_path):
     process = program("secret_locals.py")
-    source = ThreadsSource(Config(pids=[process.pid], thread_samples=1))
+    source = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=1))
     section = source.collect()
     record = section.processes[str(process.pid)]
     serve = next(f for t in record.threads for f in t.frames if f.function == "serve")

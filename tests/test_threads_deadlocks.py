@@ -14,7 +14,7 @@ from tui.threads.source import ThreadsSource
 
 def observe(pid: int) -> tuple[object, list]:
     """One poll of a ThreadsSource watching `pid`: the pid's record and the findings."""
-    config = Config(pids=[pid], thread_samples=3, thread_sample_interval=0.2,
+    config = Config(find_stuck=False, pids=[pid], thread_samples=3, thread_sample_interval=0.2,
                     thresholds=Thresholds(stuck_thread_s=0.2))
     source = ThreadsSource(config)
     section = source.collect()
@@ -115,7 +115,7 @@ def test_long_held_lock_with_waiters_is_contention_naming_the_holder(program):
 
 def test_busy_threads_taking_locks_in_one_order_are_never_a_deadlock(program):
     process = program("same_order.py")
-    source = ThreadsSource(Config(pids=[process.pid], thread_samples=3, thread_sample_interval=0.1,
+    source = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.1,
                                   thresholds=Thresholds(stuck_thread_s=0.0)))
     for _ in range(3):
         section = source.collect()
@@ -125,7 +125,7 @@ def test_busy_threads_taking_locks_in_one_order_are_never_a_deadlock(program):
 
 def test_report_and_replay_give_the_same_deadlock(program):
     process = program("deadlock_module_locks.py")
-    config = Config(pids=[process.pid], thread_samples=2, thread_sample_interval=0.2)
+    config = Config(find_stuck=False, pids=[process.pid], thread_samples=2, thread_sample_interval=0.2)
     source = ThreadsSource(config)
     section = source.collect()
     replayed = section_from_json(ThreadsSection, json.loads(json.dumps(section_to_json(section))))

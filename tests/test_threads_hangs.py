@@ -11,7 +11,7 @@ from tui.threads.source import ThreadsSource
 
 def watch(pid: int, polls: int = 3) -> list:
     """Poll a ThreadsSource as the live app or `doctor` would (default thresholds), then judge."""
-    source = ThreadsSource(Config(pids=[pid], thread_samples=3, thread_sample_interval=0.3))
+    source = ThreadsSource(Config(find_stuck=False, pids=[pid], thread_samples=3, thread_sample_interval=0.3))
     for _ in range(polls):
         section = source.collect()
         assert section.processes[str(pid)].error is None, section.processes[str(pid)].error
@@ -70,8 +70,49 @@ def test_contention_is_reported_within_a_default_three_second_doctor_run(program
     from tui.sources import build_sources
 
     process = program("contention.py")
-    config = Config(pids=[process.pid])
+    config = Config(find_stuck=False, pids=[process.pid])
     sources = [s for s in build_sources(config) if s.name == "threads"]
     collection = collect_all(config, 3.0, sources)
     assert [f.id for f in collection.findings if f.source == "threads"] == ["lock-contention"]
     assert Thresholds().stuck_thread_s <= 3.0
+
+
+def test_without_a_pid_every_hung_process_is_found_and_healthy_ones_are_not(program):
+    hung = {name: program(f"{name}.py").pid for name in
+            ("pool_starvation", "blocked_event_loop", "orphaned_lock", "lock_across_io", "deadlock_ring")}
+    healthy = [program("idle_pool_and_loop.py").pid, program("waits_no_owner.py").pid]
+    config = Config()  # no --pid: the finder sweeps every Python process
+    source = ThreadsSource(config)
+    found: dict[int, set[str]] = {}
+    for _ in range(3):  # the first look marks suspects, the next ones measure how long they stay stuck
+        section = source.collect()
+        found = {}
+        for finding in source.analyze(section):
+            found.setdefault(finding.subject["pid"], set()).add(finding.id)
+        time.sleep(1.0)
+    assert found.get(hung["pool_starvation"]) == {"pool-starvation"}
+    assert found.get(hung["blocked_event_loop"]) == {"event-loop-blocked"}
+    assert found.get(hung["orphaned_lock"]) == {"orphaned-lock"}
+    assert found.get(hung["lock_across_io"]) == {"lock-held-across-io"}
+    assert found.get(hung["deadlock_ring"]) == {"deadlock"}
+    assert not any(pid in found for pid in healthy)
+    entries = {int(pid): entry for pid, entry in section.processes.items()}
+    assert all(entries[pid].found_by == "scan" for pid in hung.values())
+    assert all(0 < entries[pid].paused_ms_last_minute <= 1000 for pid in hung.values())
+    assert not any(pid in entries for pid in healthy)  # a healthy process is looked at, not kept
+
+
+def test_the_finder_leaves_a_process_alone_once_its_pause_budget_is_spent():
+    from tui.threads.finder import MAX_PAUSE_MS_PER_MIN, RESCAN_S, HangFinder
+    from tui.threads.records import PythonCandidate
+
+    finder = HangFinder()
+    candidates = [PythonCandidate(pid, "python3", "python3 app.py") for pid in (11, 12, 13)]
+    assert finder.due(candidates, exclude={13}, now=0.0) == [11, 12]  # never seen: due now; excluded never
+    finder.record(11, 0.0, paused_s=0.05, suspect=True)
+    finder.record(12, 0.0, paused_s=0.05, suspect=False)
+    assert finder.due(candidates, exclude=set(), now=1.0) == [11, 13]  # the suspect first; 12 waits RESCAN_S
+    finder.record(11, 1.0, paused_s=MAX_PAUSE_MS_PER_MIN / 1000, suspect=True)
+    assert 11 not in finder.due(candidates, exclude=set(), now=2.0)  # over budget for this minute
+    assert 11 in finder.due(candidates, exclude=set(), now=62.0)  # the minute has passed
+    assert 12 in finder.due(candidates, exclude=set(), now=RESCAN_S)

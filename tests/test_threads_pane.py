@@ -30,7 +30,7 @@ def rows(table: KeyedTable) -> dict[str, list[str]]:
 
 async def test_jump_to_a_pid_dumps_it_and_shows_the_deadlock_report(program):
     process = program("deadlock_module_locks.py")
-    config = Config(thread_samples=2, thread_sample_interval=0.1, interval=60)
+    config = Config(find_stuck=False, thread_samples=2, thread_sample_interval=0.1, interval=60)
     app = TshootApp(config, sources=[ThreadsSource(config)], host="test")
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
@@ -68,7 +68,7 @@ async def test_jump_to_a_pid_dumps_it_and_shows_the_deadlock_report(program):
 async def test_a_non_python_pid_says_so(pyspy_works):
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        config = Config(thread_samples=1, interval=60)
+        config = Config(find_stuck=False, thread_samples=1, interval=60)
         app = TshootApp(config, sources=[ThreadsSource(config)], host="test")
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause()

@@ -47,7 +47,7 @@ class SourceIndex:
     def _analyze(self, line: int) -> LockContext:
         if self._tree is None or line <= 0:
             return LockContext()
-        scope = _innermost_scope(self._tree, line)
+        scope = self._innermost_scope(line)
         body = scope.body if isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)) else [scope.body]
         local_names = set() if isinstance(scope, ast.Module) else _scope_locals(scope)
 
@@ -87,13 +87,23 @@ class SourceIndex:
         return context
 
 
-def _innermost_scope(tree: ast.Module, line: int) -> ast.AST:
-    scope: ast.AST = tree
-    for node in ast.walk(tree):
-        if isinstance(node, _SCOPES) and node.lineno <= line <= (node.end_lineno or node.lineno):
-            if scope is tree or node.lineno >= scope.lineno:  # ast.walk is breadth-first: deeper wins
-                scope = node
-    return scope
+    def _innermost_scope(self, line: int) -> ast.AST:
+        """The deepest function around `line` (the module itself outside every function).
+
+        Descends only through the nodes that contain the line: a walk of the whole tree for each line
+        asked about was most of the cost of a first look at a host's Python processes."""
+        deepest: ast.AST = self._tree
+        stack: list[tuple[ast.AST, int]] = [(self._tree, 0)]
+        best_depth = -1
+        while stack:
+            node, depth = stack.pop()
+            if isinstance(node, _SCOPES) and depth > best_depth:
+                deepest, best_depth = node, depth
+            for child in ast.iter_child_nodes(node):
+                start = getattr(child, "lineno", None)
+                if start is not None and start <= line <= (getattr(child, "end_lineno", None) or start):
+                    stack.append((child, depth + 1))
+        return deepest
 
 
 def _walk_scope(body: list[ast.AST]):

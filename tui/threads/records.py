@@ -64,6 +64,9 @@ class ProcessThreads:
     samples: int = 0
     sample_interval: float = 0.0
     dump_seconds: float = 0.0  # slowest single py-spy dump: how long the target was paused
+    paused_seconds: float = 0.0  # every dump of this look together
+    paused_ms_last_minute: float = 0.0  # what the finder's sweeps cost this process in the last minute
+    found_by: str = "operator"  # "operator" (--pid, the pane) or "scan" (the finder saw something stuck)
     warnings: list[str] = field(default_factory=list)  # e.g. source files newer than the process
     rlock_owners: dict[str, RLockOwner] = field(default_factory=dict)  # hex address -> owner read from memory
     jstack: str | None = None  # a JVM's own thread dump, when jstack is on PATH

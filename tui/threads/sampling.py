@@ -21,6 +21,7 @@ Signature = tuple[tuple[str, str, int], ...]
 # A process's start time is derived from boot time in whole seconds: a file written just before the start
 # can look newer. Only a clearly later write means the lines on screen may not be the code that runs.
 MTIME_TOLERANCE_S = 2.0
+MAX_PARSED_FILES = 512  # parsed source files kept (a few MB): the files the dumped stacks run through
 
 
 def signature(thread: ThreadRecord) -> Signature:
@@ -52,6 +53,32 @@ def sample(pid: int, samples: int, interval: float, timeout: float, binary: str 
             mine = signature(thread)
             thread.stuck = all(sample_sigs.get(thread.tid) == mine for sample_sigs in signatures)
     return Sampled(threads=threads, samples=samples, dump_seconds=slowest, secrets=result.secrets)
+
+
+def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None) -> dict[int, Sampled | pyspy.DumpError]:
+    """Two dumps of each process `gap` seconds apart, all processes in one sweep (one wait for all, not one
+    each); the second with locals. `Sampled.dump_seconds` is the sum of both: how long the target was paused."""
+    first: dict[int, pyspy.Dump] = {}
+    results: dict[int, Sampled | pyspy.DumpError] = {}
+    for pid in pids:
+        try:
+            first[pid] = pyspy.dump(pid, locals_=False, native=False, timeout=timeout, binary=binary)
+        except pyspy.DumpError as exc:
+            results[pid] = exc
+    if first:
+        time.sleep(gap)
+    for pid, before in first.items():
+        try:
+            after = pyspy.dump(pid, locals_=True, native=False, timeout=timeout, binary=binary)
+        except pyspy.DumpError as exc:
+            results[pid] = exc
+            continue
+        earlier = {t.tid: signature(t) for t in before.threads}
+        for thread in after.threads:
+            thread.stuck = earlier.get(thread.tid) == signature(thread)
+        results[pid] = Sampled(threads=after.threads, samples=2, dump_seconds=before.seconds + after.seconds,
+                               secrets=after.secrets)
+    return results
 
 
 def confirm_native(pid: int, threads: list[ThreadRecord], timeout: float, binary: str | None) -> float:
@@ -124,9 +151,11 @@ class StuckClock:
 
 @dataclass
 class SourceCache:
-    """Parsed source files per (pid, filename), re-read when the file changes."""
+    """Parsed source files, shared by every process that runs the same file (the standard library above
+    all: one parse of threading.py serves a host of Python processes), re-read when the file changes."""
 
     _files: dict[tuple[int, str], tuple[float, SourceIndex | None]] = field(default_factory=dict)
+    _parsed: dict[tuple[int, int, int, int], SourceIndex | None] = field(default_factory=dict)  # by file identity
 
     def annotate(self, pid: int, threads: list[ThreadRecord], process_started: float) -> list[str]:
         """Fill each frame's line text and lock context; return warnings about files newer than the process."""
@@ -148,18 +177,22 @@ class SourceCache:
     def _index(self, pid: int, filename: str) -> tuple[SourceIndex | None, float]:
         path = source_path(pid, filename)
         try:
-            mtime = os.stat(path).st_mtime
+            info = os.stat(path)
         except OSError:
             return None, 0.0
         cached = self._files.get((pid, filename))
-        if cached is None or cached[0] != mtime:
-            try:
-                text = Path(path).read_text(encoding="utf-8", errors="replace")
-                cached = (mtime, SourceIndex(text))
-            except OSError:
-                cached = (mtime, None)
+        if cached is None or cached[0] != info.st_mtime:
+            identity = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+            if identity not in self._parsed:
+                if len(self._parsed) >= MAX_PARSED_FILES:
+                    self._parsed.pop(next(iter(self._parsed)))  # the oldest parse goes first
+                try:
+                    self._parsed[identity] = SourceIndex(Path(path).read_text(encoding="utf-8", errors="replace"))
+                except OSError:
+                    self._parsed[identity] = None
+            cached = (info.st_mtime, self._parsed[identity])
             self._files[(pid, filename)] = cached
-        return cached[1], mtime
+        return cached[1], cached[0]
 
     def forget(self, pid: int) -> None:
         for key in [k for k in self._files if k[0] == pid]:

@@ -1,7 +1,9 @@
 """ThreadsSource: dumps of the watched Python processes, stuck threads, deadlocks and contention.
 
 Watched pids are `config.pids` plus those added at runtime with `watch(pid)` (the Processes pane's
-Enter, `--pid`). Each pid fails alone: its error and remedy are stored in its own entry.
+Enter, `--pid`). Every other Python process is swept by the HangFinder (`config.find_stuck`): the ones
+where something looks stuck join the section as `found_by="scan"`. Each pid fails alone: its error and
+remedy are stored in its own entry.
 """
 
 from __future__ import annotations
@@ -17,9 +19,18 @@ from tui.findings import Finding
 from tui.source import Source
 from tui.threads import pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
+from tui.threads.finder import HangFinder
 from tui.threads.hangs import analyze_hangs
 from tui.threads.records import ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection
-from tui.threads.sampling import SourceCache, StuckClock, confirm_native, mask_known_secrets, sample
+from tui.threads.sampling import (
+    Sampled,
+    SourceCache,
+    StuckClock,
+    confirm_native,
+    mask_known_secrets,
+    sample,
+    sample_many,
+)
 
 CANDIDATES_EVERY_S = 10.0  # the process list changes slowly; scanning /proc/*/maps each poll is waste
 MAX_THREADS_KEPT = 1000  # a process with thousands of threads still renders; the rest is counted
@@ -44,6 +55,8 @@ class ThreadsSource(Source):
         self._candidates_at = -CANDIDATES_EVERY_S
         self._runtimes = pythonprocs.RuntimeCache()
         self._binary = pyspy.find_pyspy()
+        self._finder = HangFinder()
+        self._suspects: dict[int, ProcessThreads] = {}  # the finder's last look at each suspect
 
     @property
     def watched(self) -> list[int]:
@@ -91,10 +104,38 @@ class ThreadsSource(Source):
         for gone in self._last.keys() - set(pids):
             del self._last[gone]
         section.candidates = self._python_candidates()
+        if self.config.find_stuck:
+            self._sweep(section, exclude=set(pids))
         return section
 
-    def collect_pid(self, pid: int) -> ProcessThreads:
-        """Sample one process; every failure becomes this pid's error with its remedy."""
+    def _sweep(self, section: ThreadsSection, exclude: set[int]) -> None:
+        """Look at the Python processes nobody named; keep the suspects in the section."""
+        due = self._finder.due(section.candidates, exclude | {os.getpid()}, time.monotonic())
+        versions = {c.pid: c.python_version for c in section.candidates}
+        swept = sample_many(due, self.config.thread_sample_interval, self._dump_timeout(), self._binary) if due else {}
+        for pid, sampled in swept.items():
+            # a first look only decides suspicion: the costlier native confirmation waits for a second one
+            entry = self.collect_pid(pid, sampled, pythonprocs.Runtime("python", versions.get(pid, "")),
+                                     confirm=self._finder.suspect(pid))
+            entry.found_by = "scan"
+            # anything stuck at all, however briefly: look again next poll so the stuck time can grow
+            suspect = entry.error is None and bool(analyze_process(entry, 0.0) or analyze_hangs(entry, 0.0))
+            self._finder.record(pid, time.monotonic(), entry.paused_seconds, suspect)
+            if suspect:
+                self._suspects[pid] = entry
+            else:
+                self._suspects.pop(pid, None)
+        now = time.monotonic()
+        for pid in list(self._suspects):
+            if pid in exclude or not self._finder.suspect(pid):
+                del self._suspects[pid]
+                continue
+            self._suspects[pid].paused_ms_last_minute = self._finder.paused_ms_last_minute(pid, now)
+            section.processes.setdefault(str(pid), self._suspects[pid])
+
+    def collect_pid(self, pid: int, sampled: Sampled | pyspy.DumpError | None = None,
+                    runtime: pythonprocs.Runtime | None = None, confirm: bool = True) -> ProcessThreads:
+        """Sample one process (or finish what a sweep sampled); every failure becomes this pid's error."""
         entry = ProcessThreads(pid=pid, samples=self.config.thread_samples,
                                sample_interval=self.config.thread_sample_interval)
         try:
@@ -105,7 +146,7 @@ class ThreadsSource(Source):
         except psutil.Error as exc:
             entry.error, entry.remedy = f"cannot read process {pid}: {exc}", "run tshoot with sudo"
             return entry
-        runtime = pythonprocs.runtime_of(pid)
+        runtime = runtime or pythonprocs.runtime_of(pid)
         entry.python_version = runtime.version
         if runtime.kind == "jvm":
             entry.python = False
@@ -121,8 +162,11 @@ class ThreadsSource(Source):
             entry.error, entry.remedy = "not a Python process", "choose a process from the Python list"
             return entry
         try:
-            sampled = sample(pid, self.config.thread_samples, self.config.thread_sample_interval,
-                             self._dump_timeout(), self._binary)
+            if sampled is None:
+                sampled = sample(pid, self.config.thread_samples, self.config.thread_sample_interval,
+                                 self._dump_timeout(), self._binary)
+            elif isinstance(sampled, pyspy.DumpError):
+                raise sampled
         except pyspy.DumpError as exc:
             entry.error, entry.remedy = exc.reason, exc.remedy
             if exc.not_python:  # we saw python in its executable or maps: py-spy cannot read this build
@@ -132,6 +176,7 @@ class ThreadsSource(Source):
                 self._stuck_clock.forget(pid)
             return entry
         entry.samples, entry.dump_seconds = sampled.samples, round(sampled.dump_seconds, 3)
+        entry.paused_seconds = sampled.dump_seconds
         threads = sampled.threads
         if len(threads) > MAX_THREADS_KEPT:
             entry.warnings.append(f"{len(threads)} threads: showing the first {MAX_THREADS_KEPT}")
@@ -140,9 +185,10 @@ class ThreadsSource(Source):
         self._stuck_clock.update(pid, threads, window, time.monotonic())
         entry.warnings += self._sources.annotate(pid, threads, started)
         mask_known_secrets(threads, sampled.secrets)
-        if any(t.stuck or sampled.samples == 1 for t in threads if waits_for_lock(t)):
+        if confirm and any(t.stuck or sampled.samples == 1 for t in threads if waits_for_lock(t)):
             native_seconds = confirm_native(pid, threads, self._dump_timeout(), self._binary)
             entry.dump_seconds = round(max(entry.dump_seconds, native_seconds), 3)
+            entry.paused_seconds += native_seconds
         entry.rlock_owners = pythonprocs.read_rlock_owners(pid, runtime.version, _rlock_addresses(threads))
         entry.threads = threads
         return entry
