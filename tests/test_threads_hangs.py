@@ -116,3 +116,19 @@ def test_the_finder_leaves_a_process_alone_once_its_pause_budget_is_spent():
     assert 11 not in finder.due(candidates, exclude=set(), now=2.0)  # over budget for this minute
     assert 11 in finder.due(candidates, exclude=set(), now=62.0)  # the minute has passed
     assert 12 in finder.due(candidates, exclude=set(), now=RESCAN_S)
+
+
+def test_doctor_without_pid_names_the_hung_processes(program, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    starved, blocked = program("pool_starvation.py").pid, program("blocked_event_loop.py").pid
+    config = tmp_path / "config.toml"
+    config.write_text("")  # no pids, no databases: what a new user has
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "doctor", "--json", "--config", str(config)],
+                            capture_output=True, text=True, timeout=120)
+    doc = json.loads(result.stdout)
+    by_pid = {f["subject"].get("pid"): f["id"] for f in doc["findings"] if f["source"] == "threads"}
+    assert by_pid.get(starved) == "pool-starvation" and by_pid.get(blocked) == "event-loop-blocked", doc["findings"]
+    assert result.returncode == 2  # critical findings

@@ -20,7 +20,7 @@ from tui.threads.records import PythonCandidate
 
 RESCAN_S = 60.0  # a process that looked fine is looked at again after this
 MAX_PAUSE_MS_PER_MIN = 250.0  # what tshoot may pause one target for, per minute, in all
-MAX_PER_POLL = 60  # processes swept in one poll (two dumps each): covers a host of 50 in one go
+MAX_PER_POLL = 128  # processes swept in one poll (two dumps each): a host of 50 in one go, with room
 PAUSE_WINDOW_S = 60.0
 
 

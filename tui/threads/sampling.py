@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ Signature = tuple[tuple[str, str, int], ...]
 # A process's start time is derived from boot time in whole seconds: a file written just before the start
 # can look newer. Only a clearly later write means the lines on screen may not be the code that runs.
 MTIME_TOLERANCE_S = 2.0
+SWEEP_PARALLEL = 4  # py-spy runs at once in a sweep: short processes, mostly waiting on the target
 MAX_PARSED_FILES = 512  # parsed source files kept (a few MB): the files the dumped stacks run through
 
 
@@ -55,29 +57,38 @@ def sample(pid: int, samples: int, interval: float, timeout: float, binary: str 
     return Sampled(threads=threads, samples=samples, dump_seconds=slowest, secrets=result.secrets)
 
 
-def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None) -> dict[int, Sampled | pyspy.DumpError]:
+def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
+                before: dict[int, dict[int, Signature]] | None = None) -> dict[int, Sampled | pyspy.DumpError]:
     """Two dumps of each process `gap` seconds apart, all processes in one sweep (one wait for all, not one
-    each); the second with locals. `Sampled.dump_seconds` is the sum of both: how long the target was paused."""
-    first: dict[int, pyspy.Dump] = {}
+    each; SWEEP_PARALLEL py-spy runs at a time); the second with locals. A process in `before` (its stacks
+    from an earlier look) gets only the second dump, compared with those. `Sampled.dump_seconds` is the
+    sum of the dumps: how long the target was paused."""
+    before = before or {}
+
+    def dump(pid: int, with_locals: bool) -> pyspy.Dump | pyspy.DumpError:
+        try:
+            return pyspy.dump(pid, locals_=with_locals, native=False, timeout=timeout, binary=binary)
+        except pyspy.DumpError as exc:
+            return exc
+
+    fresh = [pid for pid in pids if pid not in before]
     results: dict[int, Sampled | pyspy.DumpError] = {}
+    with ThreadPoolExecutor(max_workers=SWEEP_PARALLEL, thread_name_prefix="tshoot-sweep") as pool:
+        first = dict(zip(fresh, pool.map(lambda pid: dump(pid, False), fresh)))
+        ready = [pid for pid in pids if pid in before or isinstance(first[pid], pyspy.Dump)]
+        if any(pid in first for pid in ready):
+            time.sleep(gap)
+        second = dict(zip(ready, pool.map(lambda pid: dump(pid, True), ready)))
     for pid in pids:
-        try:
-            first[pid] = pyspy.dump(pid, locals_=False, native=False, timeout=timeout, binary=binary)
-        except pyspy.DumpError as exc:
-            results[pid] = exc
-    if first:
-        time.sleep(gap)
-    for pid, before in first.items():
-        try:
-            after = pyspy.dump(pid, locals_=True, native=False, timeout=timeout, binary=binary)
-        except pyspy.DumpError as exc:
-            results[pid] = exc
+        after = second.get(pid, first.get(pid))
+        if isinstance(after, pyspy.DumpError):
+            results[pid] = after
             continue
-        earlier = {t.tid: signature(t) for t in before.threads}
+        earlier = before.get(pid) or {t.tid: signature(t) for t in first[pid].threads}
         for thread in after.threads:
             thread.stuck = earlier.get(thread.tid) == signature(thread)
-        results[pid] = Sampled(threads=after.threads, samples=2, dump_seconds=before.seconds + after.seconds,
-                               secrets=after.secrets)
+        paused = after.seconds + (first[pid].seconds if pid in first else 0.0)
+        results[pid] = Sampled(threads=after.threads, samples=2, dump_seconds=paused, secrets=after.secrets)
     return results
 
 

@@ -24,16 +24,19 @@ from tui.threads.hangs import analyze_hangs
 from tui.threads.records import ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection
 from tui.threads.sampling import (
     Sampled,
+    Signature,
     SourceCache,
     StuckClock,
     confirm_native,
     mask_known_secrets,
     sample,
     sample_many,
+    signature,
 )
 
 CANDIDATES_EVERY_S = 10.0  # the process list changes slowly; scanning /proc/*/maps each poll is waste
-MAX_THREADS_KEPT = 1000  # a process with thousands of threads still renders; the rest is counted
+MAX_THREADS_KEPT = 1000
+MAX_SECOND_LOOK_WAIT_S = 5.0  # a poll waits at most this long to look at new suspects again  # a process with thousands of threads still renders; the rest is counted
 
 
 class ThreadsSource(Source):
@@ -57,6 +60,7 @@ class ThreadsSource(Source):
         self._binary = pyspy.find_pyspy()
         self._finder = HangFinder()
         self._suspects: dict[int, ProcessThreads] = {}  # the finder's last look at each suspect
+        self._seen_suspect: set[int] = set()  # suspects as of the last poll: they need no second look now
 
     @property
     def watched(self) -> list[int]:
@@ -109,22 +113,19 @@ class ThreadsSource(Source):
         return section
 
     def _sweep(self, section: ThreadsSection, exclude: set[int]) -> None:
-        """Look at the Python processes nobody named; keep the suspects in the section."""
+        """Look at the Python processes nobody named; keep the suspects in the section.
+
+        A process that turns suspect on its first look is looked at again `stuck_thread_s` after it, in
+        the same poll: evidence of no progress for that long is what a finding needs, and a 3-second
+        `doctor` run has no later poll to wait for."""
         due = self._finder.due(section.candidates, exclude | {os.getpid()}, time.monotonic())
-        versions = {c.pid: c.python_version for c in section.candidates}
-        swept = sample_many(due, self.config.thread_sample_interval, self._dump_timeout(), self._binary) if due else {}
-        for pid, sampled in swept.items():
-            # a first look only decides suspicion: the costlier native confirmation waits for a second one
-            entry = self.collect_pid(pid, sampled, pythonprocs.Runtime("python", versions.get(pid, "")),
-                                     confirm=self._finder.suspect(pid))
-            entry.found_by = "scan"
-            # anything stuck at all, however briefly: look again next poll so the stuck time can grow
-            suspect = entry.error is None and bool(analyze_process(entry, 0.0) or analyze_hangs(entry, 0.0))
-            self._finder.record(pid, time.monotonic(), entry.paused_seconds, suspect)
-            if suspect:
-                self._suspects[pid] = entry
-            else:
-                self._suspects.pop(pid, None)
+        new_suspects = [pid for pid in self._look(due, section.candidates) if pid not in self._seen_suspect]
+        # the first look already saw them still for one sampling interval
+        wait = self.config.thresholds.stuck_thread_s - self.config.thread_sample_interval
+        if new_suspects and wait <= MAX_SECOND_LOOK_WAIT_S:
+            time.sleep(max(0.0, wait))
+            first_look = {pid: {t.tid: signature(t) for t in self._suspects[pid].threads} for pid in new_suspects}
+            self._look(new_suspects, section.candidates, first_look)
         now = time.monotonic()
         for pid in list(self._suspects):
             if pid in exclude or not self._finder.suspect(pid):
@@ -132,6 +133,31 @@ class ThreadsSource(Source):
                 continue
             self._suspects[pid].paused_ms_last_minute = self._finder.paused_ms_last_minute(pid, now)
             section.processes.setdefault(str(pid), self._suspects[pid])
+        self._seen_suspect = set(self._suspects)
+
+    def _look(self, pids: list[int], candidates: list[PythonCandidate],
+              before: dict[int, dict[int, Signature]] | None = None) -> list[int]:
+        """Dump `pids` in one sweep (once each for those whose stacks are in `before`), remember each as
+        suspect or not; returns the suspects."""
+        if not pids:
+            return []
+        versions = {c.pid: c.python_version for c in candidates}
+        suspects = []
+        for pid, sampled in sample_many(pids, self.config.thread_sample_interval, self._dump_timeout(),
+                                        self._binary, before).items():
+            # a first look only decides suspicion: the costlier native confirmation waits for a second one
+            entry = self.collect_pid(pid, sampled, pythonprocs.Runtime("python", versions.get(pid, "")),
+                                     confirm=self._finder.suspect(pid))
+            entry.found_by = "scan"
+            # anything stuck at all, however briefly: look again so the stuck time can grow into a finding
+            suspect = entry.error is None and bool(analyze_process(entry, 0.0) or analyze_hangs(entry, 0.0))
+            self._finder.record(pid, time.monotonic(), entry.paused_seconds, suspect)
+            if suspect:
+                self._suspects[pid] = entry
+                suspects.append(pid)
+            else:
+                self._suspects.pop(pid, None)
+        return suspects
 
     def collect_pid(self, pid: int, sampled: Sampled | pyspy.DumpError | None = None,
                     runtime: pythonprocs.Runtime | None = None, confirm: bool = True) -> ProcessThreads:
