@@ -107,15 +107,17 @@ def test_the_finder_leaves_a_process_alone_once_its_pause_budget_is_spent():
     from tui.threads.records import PythonCandidate
 
     finder = HangFinder()
-    candidates = [PythonCandidate(pid, "python3", "python3 app.py") for pid in (11, 12, 13)]
+    candidates = [PythonCandidate(pid, "python3", "python3 app.py", cpu_seconds=1.0) for pid in (11, 12, 13)]
     assert finder.due(candidates, exclude={13}, now=0.0) == [11, 12]  # never seen: due now; excluded never
     finder.record(11, 0.0, paused_s=0.05, suspect=True)
-    finder.record(12, 0.0, paused_s=0.05, suspect=False)
+    finder.record(12, 0.0, paused_s=0.05, suspect=False, cpu_seconds=1.0)
     assert finder.due(candidates, exclude=set(), now=1.0) == [11, 13]  # the suspect first; 12 waits RESCAN_S
     finder.record(11, 1.0, paused_s=MAX_PAUSE_MS_PER_MIN / 1000, suspect=True)
     assert 11 not in finder.due(candidates, exclude=set(), now=2.0)  # over budget for this minute
     assert 11 in finder.due(candidates, exclude=set(), now=62.0)  # the minute has passed
-    assert 12 in finder.due(candidates, exclude=set(), now=RESCAN_S)
+    assert 12 not in finder.due(candidates, exclude=set(), now=2 * RESCAN_S)  # it has not run since: not dumped
+    candidates[1].cpu_seconds = 1.5
+    assert 12 in finder.due(candidates, exclude=set(), now=3 * RESCAN_S)  # it ran: look again
 
 
 def test_doctor_without_pid_names_the_hung_processes(program, tmp_path):

@@ -4,7 +4,9 @@ An operator who has to guess a pid has already lost. The finder sweeps every Pyt
 two plain py-spy dumps a moment apart (a thread whose stack did not move is evidence), the second with
 locals (lock identities rest on object addresses). A process where the analysis sees anything stuck — a
 lock wait, a starved pool, a blocked event loop — is a suspect: it is looked at again on the next poll,
-so its stuck time grows into a finding; the others are looked at again after RESCAN_S.
+so its stuck time grows into a finding; the others are looked at again after RESCAN_S, and only if they
+used CPU since: a process that did not run cannot have changed what it waits for (most of a server's
+processes, idle, cost one number read a minute).
 
 py-spy pauses the target while it reads it (a few milliseconds for a small process). The pause each
 dump imposed is remembered per process, and a process that had MAX_PAUSE_MS_PER_MIN of pauses in the
@@ -28,6 +30,7 @@ PAUSE_WINDOW_S = 60.0
 class _Seen:
     last_scan: float = float("-inf")
     suspect: bool = False
+    cpu_seconds: float = -1.0  # the process's CPU time when it was last looked at
     pauses: deque = field(default_factory=deque)  # (monotonic time, seconds paused)
 
     def paused_ms(self, now: float) -> float:
@@ -54,14 +57,19 @@ class HangFinder:
             seen = self._seen.setdefault(candidate.pid, _Seen())
             if seen.paused_ms(now) >= MAX_PAUSE_MS_PER_MIN:
                 continue
-            if seen.suspect or now - seen.last_scan >= RESCAN_S:
+            if seen.suspect:
                 chosen.append(candidate.pid)
+            elif now - seen.last_scan >= RESCAN_S:
+                if candidate.cpu_seconds == seen.cpu_seconds:
+                    seen.last_scan = now  # it has not run since: the last verdict stands
+                else:
+                    chosen.append(candidate.pid)
         chosen.sort(key=lambda pid: (not self._seen[pid].suspect, self._seen[pid].last_scan))
         return chosen[:MAX_PER_POLL]
 
-    def record(self, pid: int, now: float, paused_s: float, suspect: bool) -> None:
+    def record(self, pid: int, now: float, paused_s: float, suspect: bool, cpu_seconds: float = -1.0) -> None:
         seen = self._seen.setdefault(pid, _Seen())
-        seen.last_scan, seen.suspect = now, suspect
+        seen.last_scan, seen.suspect, seen.cpu_seconds = now, suspect, cpu_seconds
         if paused_s > 0:
             seen.pauses.append((now, paused_s))
 

@@ -58,14 +58,21 @@ def sample(pid: int, samples: int, interval: float, timeout: float, binary: str 
 
 
 def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
-                before: dict[int, dict[int, Signature]] | None = None) -> dict[int, Sampled | pyspy.DumpError]:
+                before: dict[int, dict[int, Signature]] | None = None,
+                budget_s: float = float("inf")) -> dict[int, Sampled | pyspy.DumpError]:
     """Two dumps of each process `gap` seconds apart, all processes in one sweep (one wait for all, not one
     each; SWEEP_PARALLEL py-spy runs at a time); the second with locals. A process in `before` (its stacks
     from an earlier look) gets only the second dump, compared with those. `Sampled.dump_seconds` is the
-    sum of the dumps: how long the target was paused."""
-    before = before or {}
+    sum of the dumps: how long the target was paused (at most: it is py-spy's wall time).
 
-    def dump(pid: int, with_locals: bool) -> pyspy.Dump | pyspy.DumpError:
+    No first dump starts after `budget_s` (a loaded host makes every dump slow): the processes left out
+    are not in the result, for a later sweep."""
+    before = before or {}
+    deadline = time.monotonic() + budget_s
+
+    def dump(pid: int, with_locals: bool) -> pyspy.Dump | pyspy.DumpError | None:
+        if not with_locals and time.monotonic() > deadline:
+            return None
         try:
             return pyspy.dump(pid, locals_=with_locals, native=False, timeout=timeout, binary=binary)
         except pyspy.DumpError as exc:
@@ -76,6 +83,7 @@ def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
     with ThreadPoolExecutor(max_workers=SWEEP_PARALLEL, thread_name_prefix="tshoot-sweep") as pool:
         first = dict(zip(fresh, pool.map(lambda pid: dump(pid, False), fresh)))
         ready = [pid for pid in pids if pid in before or isinstance(first[pid], pyspy.Dump)]
+        pids = [pid for pid in pids if pid in before or first[pid] is not None]
         if any(pid in first for pid in ready):
             time.sleep(gap)
         second = dict(zip(ready, pool.map(lambda pid: dump(pid, True), ready)))

@@ -36,6 +36,7 @@ from tui.threads.sampling import (
 
 CANDIDATES_EVERY_S = 10.0  # the process list changes slowly; scanning /proc/*/maps each poll is waste
 MAX_THREADS_KEPT = 1000
+SWEEP_SHARE_OF_TIMEOUT = 0.3  # first dumps of a sweep start within this share of collector_timeout; the rest wait
 MAX_SECOND_LOOK_WAIT_S = 5.0  # a poll waits at most this long to look at new suspects again  # a process with thousands of threads still renders; the rest is counted
 
 
@@ -141,17 +142,18 @@ class ThreadsSource(Source):
         suspect or not; returns the suspects."""
         if not pids:
             return []
-        versions = {c.pid: c.python_version for c in candidates}
+        by_pid = {c.pid: c for c in candidates}
         suspects = []
+        budget = self.config.collector_timeout * SWEEP_SHARE_OF_TIMEOUT
         for pid, sampled in sample_many(pids, self.config.thread_sample_interval, self._dump_timeout(),
-                                        self._binary, before).items():
+                                        self._binary, before, budget).items():
             # a first look only decides suspicion: the costlier native confirmation waits for a second one
-            entry = self.collect_pid(pid, sampled, pythonprocs.Runtime("python", versions.get(pid, "")),
+            entry = self.collect_pid(pid, sampled, pythonprocs.Runtime("python", by_pid[pid].python_version),
                                      confirm=self._finder.suspect(pid))
             entry.found_by = "scan"
             # anything stuck at all, however briefly: look again so the stuck time can grow into a finding
             suspect = entry.error is None and bool(analyze_process(entry, 0.0) or analyze_hangs(entry, 0.0))
-            self._finder.record(pid, time.monotonic(), entry.paused_seconds, suspect)
+            self._finder.record(pid, time.monotonic(), entry.paused_seconds, suspect, by_pid[pid].cpu_seconds)
             if suspect:
                 self._suspects[pid] = entry
                 suspects.append(pid)
