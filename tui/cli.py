@@ -112,7 +112,7 @@ def _live(args: argparse.Namespace) -> int:
     app = TshootApp(config, sources)
     gc.freeze()  # start-up objects live for the whole session: keep them out of every full collection
     app.run()
-    return 0
+    return app.return_code or 0  # Textual sets 1 when an unhandled exception ended the app
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -129,8 +129,9 @@ def _replay(args: argparse.Namespace) -> int:
     from tui.app import TshootApp
 
     config = Config(read_only=True)
-    TshootApp(config, replay=loaded).run()
-    return 0
+    app = TshootApp(config, replay=loaded)
+    app.run()
+    return app.return_code or 0  # Textual sets 1 when an unhandled exception ended the app
 
 
 def _snapshot(args: argparse.Namespace) -> int:
