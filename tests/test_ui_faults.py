@@ -110,9 +110,10 @@ def test_a_ui_crash_exits_non_zero_with_the_log_path_and_no_secret(tmp_path, sta
     assert_logged(state_home, "RuntimeError: planted crash", "the terminal UI")
 
 
-def test_q_quits_at_once_while_a_collector_is_blocked(tmp_path, state_home):
+@pytest.mark.parametrize("mode", ["block", "block-in-pool"])
+def test_q_quits_at_once_while_a_collector_is_blocked(tmp_path, state_home, mode):
     started = tmp_path / "started"
-    terminal = Terminal(["block", "--read-only"], program_env(state_home, STARTED_FILE=str(started)))
+    terminal = Terminal([mode, "--read-only"], program_env(state_home, STARTED_FILE=str(started)))
     deadline = time.monotonic() + 30
     while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -6,8 +6,11 @@ import argparse
 import dataclasses
 import gc
 import json
+import os
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 
 from tui import __version__
@@ -17,6 +20,7 @@ from tui.symptoms import command as guide_command
 from tui.findings import by_severity, exit_code
 
 EXIT_BAD_INPUT = 2
+QUIT_GRACE_S = 0.5  # after the UI has ended, how long Python may spend waiting for threads before it exits
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
@@ -111,8 +115,7 @@ def _live(args: argparse.Namespace) -> int:
 
     app = TshootApp(config, sources)
     gc.freeze()  # start-up objects live for the whole session: keep them out of every full collection
-    app.run()
-    return app.return_code or 0  # Textual sets 1 when an unhandled exception ended the app
+    return _run_ui(app)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -130,8 +133,25 @@ def _replay(args: argparse.Namespace) -> int:
 
     config = Config(read_only=True)
     app = TshootApp(config, replay=loaded)
+    return _run_ui(app)
+
+
+def _run_ui(app) -> int:  # noqa: ANN001 - TshootApp, imported only for the UI
+    """Run the UI; its exit code is 1 when an unhandled exception ended it (Textual's return code).
+
+    Once it has ended the process leaves within QUIT_GRACE_S even if a collector's thread is still blocked
+    (a database that stopped answering, in a source's own thread pool): Python would wait for it at exit."""
     app.run()
-    return app.return_code or 0  # Textual sets 1 when an unhandled exception ended the app
+    code = app.return_code or 0
+
+    def leave() -> None:
+        time.sleep(QUIT_GRACE_S)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    threading.Thread(target=leave, name="tshoot-exit", daemon=True).start()
+    return code
 
 
 def _snapshot(args: argparse.Namespace) -> int:

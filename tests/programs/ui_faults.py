@@ -2,6 +2,7 @@
 
     ui_faults.py crash ARGS   the UI raises an unexpected error half a second after it starts
     ui_faults.py block ARGS   the only source's collect() blocks for 60 s (writes STARTED_FILE when it begins)
+    ui_faults.py block-in-pool ARGS   the same, blocked in a thread of the source's own (non-daemon) pool
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import tui.sources
 from tui import cli
@@ -26,6 +28,11 @@ class BlockingSource(Source):
     section_type = dict
 
     def collect(self):
+        if mode == "block-in-pool":
+            return ThreadPoolExecutor(1).submit(self._block).result()
+        return self._block()
+
+    def _block(self):
         with open(os.environ["STARTED_FILE"], "w") as started:
             started.write("collecting")
         time.sleep(60)
@@ -42,6 +49,6 @@ if mode == "crash":
 
     TshootApp.on_mount = on_mount
     tui.sources.build_sources = lambda config: []
-elif mode == "block":
+elif mode in ("block", "block-in-pool"):
     tui.sources.build_sources = lambda config: [BlockingSource(config)]
 sys.exit(cli.main(args))
