@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tui.textsafe import visible
+
 
 class ConfigError(Exception):
     """The config file is missing, unreadable or invalid; the message names the file and the problem."""
@@ -84,8 +86,8 @@ def load_config(path: str | None = None) -> Config:
 def _from_mapping(cls: type, data: dict[str, Any], file: str, prefix: str = "") -> Any:
     table = SETTINGS if cls is Config else THRESHOLDS
     values: dict[str, Any] = {}
-    for key, value in data.items():
-        name = key.replace("-", "_")
+    for raw_key, value in data.items():
+        name, key = raw_key.replace("-", "_"), visible(raw_key)  # a key is shown as written, escapes made visible
         if name == "thresholds" and cls is Config:
             if not isinstance(value, dict):
                 raise ConfigError(f"config file {file}: '{prefix}{key}' must be a table")
