@@ -112,3 +112,20 @@ async def test_keyed_table_shows_a_repeated_key_once():
         await pilot.pause()
         assert [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)] == ["y", "x"]
         assert str(table.get_cell("x", "a")) == "4"
+
+
+@pytest.mark.parametrize("pane, field", [("processes", "rows"), ("containers", "containers")])
+async def test_every_pane_shows_a_section_with_repeated_rows(pane, field):
+    """A crafted snapshot can repeat a process or a container: the pane shows it, once."""
+    from tests.uihelpers import sample_module, show
+
+    module = sample_module(pane)
+    section = module.section()
+    items = getattr(section, field)
+    items.append(items[0])
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        feed(app, pane, section, module.findings())
+        await pilot.pause()
+        await show(pilot, pane)
+        assert app._exception is None
