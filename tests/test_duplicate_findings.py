@@ -83,7 +83,8 @@ async def test_live_app_shows_duplicate_findings_instead_of_crashing():
 
 async def test_replay_of_a_snapshot_holding_duplicate_findings(tmp_path):
     path = tmp_path / "dup.json"
-    doc = build_snapshot(host="web-1", sections={"env": sample_env.section()}, errors={}, findings=duplicate_findings(), actions=[])
+    doc = build_snapshot(host="web-1", sections={"env": sample_env.section()}, errors={},
+                         findings=duplicate_findings(), actions=[])
     write_snapshot(doc, path, "json")
     assert len({json.dumps(f["subject"]) for f in json.loads(path.read_text())["findings"]}) == 1
 

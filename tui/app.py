@@ -33,10 +33,10 @@ from textual.worker_manager import WorkerManager
 from tui import __version__
 from tui.actions import Action, ActionLog
 from tui.config import Config
-from tui.errorlog import log_exception, log_path
 from tui.containers.pane import ContainersPane
 from tui.databases.pane import DatabasesPane
 from tui.env.pane import EnvPane
+from tui.errorlog import log_exception, log_path
 from tui.findings import Finding, by_severity
 from tui.processes.pane import ProcessesPane
 from tui.redact import redact_text
@@ -497,7 +497,8 @@ class TshootApp(App):
         error = self._exception
         logged = log_exception("the terminal UI", error) if error is not None else str(log_path())
         self.bell()
-        message = visible(redact_text(f"tshoot stopped on an unexpected error (a tshoot bug): {type(error).__name__}: {error}"))
+        message = visible(redact_text(f"tshoot stopped on an unexpected error (a tshoot bug): "
+                                      f"{type(error).__name__}: {error}"))
         self._exit_renderables.append(Text(f"{message}\nThe traceback is in {logged}; please report it."))
         self._close_messages_no_wait()
 

@@ -27,7 +27,8 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TOML config (default ~/.config/tshoot/config.toml)")
     parser.add_argument("--pid", type=flag_type(PID, "pid"), action="append", default=[], metavar="PID",
                         help="Python process to dump and analyse in Threads (repeatable)")
-    parser.add_argument("--db", type=flag_type(DATABASE_URL, "database URL"), action="append", default=[], metavar="URL",
+    parser.add_argument("--db", type=flag_type(DATABASE_URL, "database URL"), action="append", default=[],
+                        metavar="URL",
                         help="database URL to watch, e.g. postgresql://user@host:5432/db (repeatable)")
 
 
@@ -39,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tshoot {__version__}")
     _target_options(parser)
-    parser.add_argument("--interval", type=flag_type(SETTINGS["interval"], "interval"), metavar="SECONDS", help="refresh interval (default 2)")
+    parser.add_argument("--interval", type=flag_type(SETTINGS["interval"], "interval"), metavar="SECONDS",
+                        help="refresh interval (default 2)")
     parser.add_argument("--read-only", action="store_true", help="refuse every action that changes the system")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -188,7 +188,10 @@ def check_value(bounds: Bounds, value: Any) -> Any:
     """The value as the setting stores it (ints become floats where a float is wanted), else BadValue."""
     numeric = bounds.kind in (int, float)
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    fits = (is_number and (bounds.kind is float or isinstance(value, int))) if numeric else isinstance(value, bounds.kind)
+    if numeric:
+        fits = is_number and (bounds.kind is float or isinstance(value, int))
+    else:
+        fits = isinstance(value, bounds.kind)
     if not fits:
         raise BadValue(f"has the wrong type: must be {_KIND_NAMES[bounds.kind]}, not {_shown(value)}")
     if numeric:

@@ -24,7 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("guide_id", nargs="?", metavar="ID", help="guide to run; without it, list the guides")
     parser.add_argument("--config", metavar="FILE", help="TOML config (default ~/.config/tshoot/config.toml)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--db", type=flag_type(DATABASE_URL, "database URL"), action="append", default=[], metavar="URL", help="database URL to test (repeatable)")
+    parser.add_argument("--db", type=flag_type(DATABASE_URL, "database URL"), action="append", default=[],
+                        metavar="URL", help="database URL to test (repeatable)")
     parser.add_argument("--pid", action="append", default=[], type=flag_type(PID, "pid"), metavar="PID",
                         help="process to inspect (repeatable)")
     parser.add_argument("--url", action="append", default=[], metavar="URL", help="URL to probe (repeatable)")
