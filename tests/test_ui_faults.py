@@ -122,7 +122,7 @@ def test_q_quits_at_once_while_a_collector_is_blocked(tmp_path, state_home, mode
     pressed = time.monotonic()
     terminal.press(b"q")
     code = terminal.wait(20)
-    assert time.monotonic() - pressed < 2.0
+    assert time.monotonic() - pressed < 2.5  # about 1 s; the rest is headroom for a loaded machine
     assert code == 0
 
 
