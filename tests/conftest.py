@@ -33,6 +33,12 @@ def _load_services_env() -> None:
 _load_services_env()
 
 
+@pytest.fixture(autouse=True)
+def _error_log_in_tmp(tmp_path_factory, monkeypatch) -> None:
+    """Tests that plant a bug must not write tshoot's error log into the home directory of whoever runs them."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 def require_service(what: str, why: str) -> None:
     """Skip (locally) or fail (CI) a test whose real service is not there."""
     message = f"{what} unavailable: {why} (run scripts/services.sh)"

@@ -98,7 +98,7 @@ def test_other_snapshot_schema_is_bad_input(snapshots, tmp_path):
 
 
 @pytest.mark.parametrize("left, right, message", [
-    ("pid:999999999", "self", b"pid:999999999: no such process"),
+    ("pid:4194304", "self", b"pid:4194304: no such process"),  # the largest pid the kernel allows: never in use
     ("self", "/no/such.env", b"/no/such.env: no such file"),
     ("self", "db:notaurl", b"not a database URL"),
     (str(DATA / "syntax.env"), str(DATA / "requirements.txt"), b"no kind of key in common"),

@@ -8,7 +8,10 @@ raises marks only its own pane; one that hangs past the timeout is shown as stal
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -23,6 +27,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+from textual.worker_manager import WorkerManager
 
 from tui import __version__
 from tui.actions import Action, ActionLog
@@ -30,11 +36,14 @@ from tui.config import Config
 from tui.containers.pane import ContainersPane
 from tui.databases.pane import DatabasesPane
 from tui.env.pane import EnvPane
+from tui.errorlog import log_exception, log_path
 from tui.findings import Finding, by_severity
 from tui.processes.pane import ProcessesPane
+from tui.redact import redact_text
 from tui.snapshot import LoadedSnapshot, build_snapshot, default_snapshot_name, write_snapshot
 from tui.source import Source, SourceUnavailable
 from tui.symptoms.pane import SymptomsPane
+from tui.textsafe import visible
 from tui.threads.pane import ThreadsPane
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.keyed_table import KeyedTable
@@ -61,6 +70,7 @@ PANES: dict[str, type[SourcePane]] = {
 }
 MIN_WIDTH, MIN_HEIGHT = 80, 20
 HIDDEN_START_DELAY_S = 1.5
+CLOSE_WAIT_S = 0.5
 
 
 class SourceUpdated(Message):
@@ -114,6 +124,7 @@ class TshootApp(App):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
+        self._workers = _ReportingWorkers(self)
         self.config = config
         self.replay = replay
         self.sources: dict[str, Source] = {} if replay else {s.name: s for s in sources}
@@ -141,6 +152,7 @@ class TshootApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
+        asyncio.get_running_loop().set_default_executor(_DaemonThreads())  # where thread workers run
         self.query_one("#filter", Input).display = False
         self.call_after_refresh(self.pane("processes").focus)
         if self.replay:
@@ -234,7 +246,9 @@ class TshootApp(App):
         except SourceUnavailable as exc:
             error = exc
         except Exception as exc:  # a collector bug marks its own pane, nothing else
-            error = SourceUnavailable(f"collector failed: {type(exc).__name__}: {exc}", "this is a tshoot bug; please report it")
+            logged = log_exception(f"the {name} collector", exc)
+            error = SourceUnavailable(f"collector failed: {type(exc).__name__}: {exc}",
+                                      f"this is a tshoot bug; please report it with the traceback in {logged}")
         self.post_message(SourceUpdated(name, section, findings, error, time.monotonic() - started))
 
     def on_source_updated(self, message: SourceUpdated) -> None:
@@ -413,7 +427,9 @@ class TshootApp(App):
                 lines.append(f"[b]{PANE_TITLES.get(name, name)}[/b]: {status.error}")
                 if status.remedy:
                     lines.append(f"  what to do: {status.remedy}")
-        self.push_screen(TextScreen("Collector problems", "\n".join(lines) or "Every collector is healthy.", markup=True))
+        lines = lines or ["Every collector is healthy."]
+        lines += ["", f"tshoot's own errors (bugs) are logged with their traceback in {escape(str(log_path()))}"]
+        self.push_screen(TextScreen("Collector problems", "\n".join(lines), markup=True))
 
     def action_snapshot(self) -> None:
         path = self.snapshot_dir / default_snapshot_name(self.host)
@@ -467,12 +483,74 @@ class TshootApp(App):
             )
         self._warned_small = too_small
 
+    # ----- tshoot's own errors -----
+    def report_bug(self, where: str, error: Exception) -> None:
+        """An unexpected exception that did not stop the app: log it with its traceback and say where."""
+        logged = log_exception(where, error)
+        self.notify(visible(redact_text(f"tshoot bug in {where}: {type(error).__name__}: {error}"))
+                    + f"\nThe traceback is in {logged}; please report it.", severity="error", timeout=15, markup=False)
+
+    def _fatal_error(self) -> None:
+        """An unhandled exception ends the app (exit code 1). Textual would print its traceback with every
+        frame's local variables (passwords, tokens, hostile text): print one redacted line and the log's path
+        instead, and keep the traceback in the log."""
+        error = self._exception
+        logged = log_exception("the terminal UI", error) if error is not None else str(log_path())
+        self.bell()
+        message = visible(redact_text(f"tshoot stopped on an unexpected error (a tshoot bug): "
+                                      f"{type(error).__name__}: {error}"))
+        self._exit_renderables.append(Text(f"{message}\nThe traceback is in {logged}; please report it."))
+        self._close_messages_no_wait()
+
     def on_unmount(self) -> None:
-        for source in self.sources.values():
+        """Close every source, but give up after CLOSE_WAIT_S: closing must never keep tshoot from quitting."""
+
+        def close_all() -> None:
+            for source in self.sources.values():
+                try:
+                    source.close()
+                except Exception:  # a source that cannot close cleanly is left to the process's exit
+                    pass
+
+        closing = threading.Thread(target=close_all, name="tshoot-close", daemon=True)
+        closing.start()
+        closing.join(CLOSE_WAIT_S)
+
+
+class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
+    """Runs each thread worker in a daemon thread of its own and never waits for one: a collector blocked in
+    a system call (py-spy on a stuck process, a hung NFS read, a database) must not keep `q` from quitting.
+    Polls never overlap, so there are about as many threads as sources and open dialogs. (A ThreadPoolExecutor
+    only because asyncio accepts nothing else as the default executor; none of its pool is used.)"""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
             try:
-                source.close()
-            except Exception:  # closing must never block quitting
-                pass
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # handed to the worker, which reports it
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=run, name="tshoot-worker", daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Nothing to wait for: a worker still running when tshoot quits ends with the process."""
+
+
+class _ReportingWorkers(WorkerManager):
+    """Workers that must not stop the app (exit_on_error=False) still must not fail silently: a worker that
+    raised is a tshoot bug, logged with its traceback and shown with the log's path."""
+
+    def _remove_worker(self, worker: Worker) -> None:
+        super()._remove_worker(worker)
+        if worker.state == WorkerState.ERROR and not worker.exit_on_error and isinstance(worker.error, Exception):
+            self._app.report_bug(f"{worker.name or worker.group} (a background task)", worker.error)
 
 
 def help_text(app: "TshootApp") -> str:

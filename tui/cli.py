@@ -6,48 +6,29 @@ import argparse
 import dataclasses
 import gc
 import json
+import os
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 
 from tui import __version__
-from tui.config import Config, ConfigError, load_config
+from tui.config import DATABASE_URL, OBSERVE, PID, SETTINGS, Config, ConfigError, flag_type, load_config
 from tui.env import command as env_command
 from tui.symptoms import command as guide_command
 from tui.findings import by_severity, exit_code
 
 EXIT_BAD_INPUT = 2
-
-
-def _number(text: str, minimum: float, inclusive: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < minimum or (value == minimum and not inclusive):
-        raise argparse.ArgumentTypeError(f"must be {'at least' if inclusive else 'greater than'} {minimum:g}: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    return _number(text, 0, inclusive=False)
-
-
-def _non_negative_float(text: str) -> float:
-    return _number(text, 0, inclusive=True)
-
-
-def _pid(text: str) -> int:
-    if not text.isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"not a process id: {text!r}")
-    return int(text)
+QUIT_GRACE_S = 0.5  # after the UI has ended, how long Python may spend waiting for threads before it exits
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TOML config (default ~/.config/tshoot/config.toml)")
-    parser.add_argument("--pid", type=_pid, action="append", default=[], metavar="PID",
+    parser.add_argument("--pid", type=flag_type(PID, "pid"), action="append", default=[], metavar="PID",
                         help="Python process to dump and analyse in Threads (repeatable)")
-    parser.add_argument("--db", action="append", default=[], metavar="URL",
+    parser.add_argument("--db", type=flag_type(DATABASE_URL, "database URL"), action="append", default=[],
+                        metavar="URL",
                         help="database URL to watch, e.g. postgresql://user@host:5432/db (repeatable)")
 
 
@@ -59,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tshoot {__version__}")
     _target_options(parser)
-    parser.add_argument("--interval", type=_positive_float, metavar="SECONDS", help="refresh interval (default 2)")
+    parser.add_argument("--interval", type=flag_type(SETTINGS["interval"], "interval"), metavar="SECONDS",
+                        help="refresh interval (default 2)")
     parser.add_argument("--read-only", action="store_true", help="refuse every action that changes the system")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -67,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _target_options(snap)
     snap.add_argument("-o", "--output", metavar="FILE", help="output file (default tshoot-<host>-<time>.json|md)")
     snap.add_argument("--format", choices=["json", "md"], default="json")
-    snap.add_argument("--observe", type=_non_negative_float, default=3.0, metavar="SECONDS",
+    snap.add_argument("--observe", type=flag_type(OBSERVE, "observe"), default=3.0, metavar="SECONDS",
                       help="sample for this long so rates and trends exist (default 3)")
 
     replay = sub.add_parser("replay", help="open a saved snapshot in the UI (read-only)")
@@ -76,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="collect, analyse and print findings; exit 0 ok, 1 warnings, 2 critical")
     _target_options(doctor)
     doctor.add_argument("--json", action="store_true", help="findings as JSON")
-    doctor.add_argument("--observe", type=_non_negative_float, default=3.0, metavar="SECONDS",
+    doctor.add_argument("--observe", type=flag_type(OBSERVE, "observe"), default=3.0, metavar="SECONDS",
                         help="sample for this long before judging (default 3)")
 
     env_command.configure(sub.add_parser(
@@ -135,8 +117,7 @@ def _live(args: argparse.Namespace) -> int:
 
     app = TshootApp(config, sources)
     gc.freeze()  # start-up objects live for the whole session: keep them out of every full collection
-    app.run()
-    return 0
+    return _run_ui(app)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -153,8 +134,26 @@ def _replay(args: argparse.Namespace) -> int:
     from tui.app import TshootApp
 
     config = Config(read_only=True)
-    TshootApp(config, replay=loaded).run()
-    return 0
+    app = TshootApp(config, replay=loaded)
+    return _run_ui(app)
+
+
+def _run_ui(app) -> int:  # noqa: ANN001 - TshootApp, imported only for the UI
+    """Run the UI; its exit code is 1 when an unhandled exception ended it (Textual's return code).
+
+    Once it has ended the process leaves within QUIT_GRACE_S even if a collector's thread is still blocked
+    (a database that stopped answering, in a source's own thread pool): Python would wait for it at exit."""
+    app.run()
+    code = app.return_code or 0
+
+    def leave() -> None:
+        time.sleep(QUIT_GRACE_S)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    threading.Thread(target=leave, name="tshoot-exit", daemon=True).start()
+    return code
 
 
 def _snapshot(args: argparse.Namespace) -> int:

@@ -6,11 +6,16 @@ The file is optional: `--config FILE`, else `$XDG_CONFIG_HOME/tshoot/config.toml
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from tui.textsafe import visible
 
 
 class ConfigError(Exception):
@@ -80,31 +85,173 @@ def load_config(path: str | None = None) -> Config:
 
 
 def _from_mapping(cls: type, data: dict[str, Any], file: str, prefix: str = "") -> Any:
-    known = {f.name: f for f in fields(cls) if f.name not in ("source_file", "db_url_flags")}
+    table = SETTINGS if cls is Config else THRESHOLDS
     values: dict[str, Any] = {}
-    for key, value in data.items():
-        name = key.replace("-", "_")
-        if name not in known:
-            raise ConfigError(f"config file {file}: unknown key '{prefix}{key}' (known: {', '.join(sorted(known))})")
-        default = getattr(cls(), name)
-        if isinstance(default, Thresholds):
+    for raw_key, value in data.items():
+        name, key = raw_key.replace("-", "_"), visible(raw_key)  # a key is shown as written, escapes made visible
+        if name == "thresholds" and cls is Config:
             if not isinstance(value, dict):
                 raise ConfigError(f"config file {file}: '{prefix}{key}' must be a table")
             values[name] = _from_mapping(Thresholds, value, file, f"{key}.")
             continue
-        values[name] = _check_type(value, default, f"{prefix}{key}", file)
+        if name not in table:
+            known = sorted([*table, "thresholds"] if cls is Config else table)
+            raise ConfigError(f"config file {file}: unknown key '{prefix}{key}' (known: {', '.join(known)})")
+        try:
+            values[name] = check_value(table[name], value)
+        except BadValue as exc:
+            raise ConfigError(f"config file {file}: '{prefix}{key}{exc.where}' {exc}") from None
     return cls(**values)
 
 
-def _check_type(value: Any, default: Any, key: str, file: str) -> Any:
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, (int, float)):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-    elif isinstance(default, list):
-        ok = isinstance(value, list)
-    else:  # optional string
-        ok = isinstance(value, str)
-    if not ok:
-        raise ConfigError(f"config file {file}: '{key}' has the wrong type or value: {value!r}")
-    return float(value) if isinstance(default, float) else value
+# ----- one validation for the config file and the command line -----
+
+PID_MAX = 4194304  # the kernel's ceiling for /proc/sys/kernel/pid_max
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What a setting may hold. The config loader and the command-line flags check values against the
+    same Bounds, so a value refused on the command line is refused in the file too."""
+
+    kind: type  # bool, int, float, str, or list (of `item`)
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str = ""
+    item: "Bounds | None" = None  # what each item of a list must be
+    check: Callable[[Any], str | None] | None = None  # a further check: what is wrong, or None
+
+
+def database_url_problem(url: str) -> str | None:
+    """What makes `url` unusable as a database tshoot watches (scheme, syntax, port), or None."""
+    from tui.databases.connection import UrlError, parse_url
+    from tui.redact import mask_url
+
+    try:
+        port = parse_url(url).port
+    except UrlError as exc:
+        return f"{mask_url(url)!r}: {exc}"
+    if port is not None and not 1 <= port <= 65535:
+        return f"{mask_url(url)!r}: port {port} is not from 1 to 65535"
+    return None
+
+
+SECONDS = "seconds"
+PID = Bounds(int, 1, PID_MAX)
+DATABASE_URL = Bounds(str, check=database_url_problem)
+OBSERVE = Bounds(float, 0, 600, SECONDS)  # `snapshot`/`doctor`/`guide --observe`
+STRINGS = Bounds(list, item=Bounds(str))
+TEXT = Bounds(str)
+SETTINGS: dict[str, Bounds] = {
+    "interval": Bounds(float, 0.1, 3600, SECONDS),
+    "hidden_interval_factor": Bounds(float, 1, 100),
+    "collector_timeout": Bounds(float, 0.5, 600, SECONDS),
+    "read_only": Bounds(bool),
+    "pids": Bounds(list, item=PID),
+    "db_urls": Bounds(list, item=DATABASE_URL),
+    "env_files": STRINGS,
+    "env_baseline": TEXT,
+    "log_paths": STRINGS,
+    "probe_urls": STRINGS,
+    "guides_dir": TEXT,
+    "docker_host": TEXT,
+    "thread_samples": Bounds(int, 1, 20),
+    "thread_sample_interval": Bounds(float, 0.05, 5, SECONDS),
+}
+PERCENT = Bounds(float, 0, 100, "percent")
+THRESHOLDS: dict[str, Bounds] = {
+    "cpu_hog_percent": Bounds(float, 1, 100_000, "percent of one core"),
+    "memory_growth_mb_per_min": Bounds(float, 0.01, 1_000_000, "MB a minute"),
+    "memory_growth_min_samples": Bounds(int, 2, 10_000),
+    "memory_growth_min_mb": Bounds(float, 0, 1_000_000, "MB"),
+    "memory_available_percent": PERCENT,
+    "swap_in_out_mb_per_s": Bounds(float, 0, 1_000_000, "MB a second"),
+    "idle_in_transaction_s": Bounds(float, 0, 7 * 86400, SECONDS),
+    "slow_query_s": Bounds(float, 0, 7 * 86400, SECONDS),
+    "blocked_query_s": Bounds(float, 0, 86400, SECONDS),
+    "connection_saturation_percent": Bounds(float, 1, 100, "percent"),
+    "container_memory_percent": Bounds(float, 1, 100, "percent"),
+    "stuck_thread_s": Bounds(float, 0, 86400, SECONDS),
+}
+class BadValue(ValueError):
+    """A value a setting cannot hold. The message follows the setting's name ("has the wrong type: ...",
+    "is out of range: ..."); `where` is the index path into a list ("[0]")."""
+
+    def __init__(self, problem: str, where: str = "") -> None:
+        super().__init__(problem)
+        self.where = where
+
+
+_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", list: "a list"}
+
+
+def check_value(bounds: Bounds, value: Any) -> Any:
+    """The value as the setting stores it (ints become floats where a float is wanted), else BadValue."""
+    numeric = bounds.kind in (int, float)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if numeric:
+        fits = is_number and (bounds.kind is float or isinstance(value, int))
+    else:
+        fits = isinstance(value, bounds.kind)
+    if not fits:
+        raise BadValue(f"has the wrong type: must be {_KIND_NAMES[bounds.kind]}, not {_shown(value)}")
+    if numeric:
+        if (isinstance(value, float) and not math.isfinite(value)) or not bounds.minimum <= value <= bounds.maximum:
+            raise BadValue(f"is out of range: must be from {_range(bounds)}, not {_shown(value)}")
+        return float(value) if bounds.kind is float else value
+    if bounds.item is not None:
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(check_value(bounds.item, item))
+            except BadValue as exc:
+                raise BadValue(str(exc), f"[{index}]{exc.where}") from None
+        return items
+    if bounds.check is not None and (problem := bounds.check(value)):
+        raise BadValue(f"is not valid: {problem}")
+    return value
+
+
+def value_from_text(bounds: Bounds, text: str) -> Any:
+    """A flag's (or a `pid:N` side's) text checked against the setting's bounds; ValueError saying what is wrong."""
+    try:
+        if bounds.kind is int:
+            if not re.fullmatch(r"\s*[+-]?[0-9]{1,30}\s*", text):
+                raise ValueError(text)
+            value: Any = int(text)
+        else:
+            value = float(text) if bounds.kind is float else text
+    except ValueError:
+        raise ValueError(f"not {_KIND_NAMES[bounds.kind]}: {text!r}") from None
+    try:
+        return check_value(bounds, value)
+    except BadValue as exc:
+        raise ValueError(str(exc).split(": ", 1)[1]) from None  # the flag names itself: only what is wrong
+
+
+def flag_type(bounds: Bounds, name: str) -> Callable[[str], Any]:
+    """An argparse `type` checking a flag against the same bounds as the config file."""
+
+    def parse(text: str) -> Any:
+        try:
+            return value_from_text(bounds, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name  # argparse names the type in its own messages
+    return parse
+
+
+def _range(bounds: Bounds) -> str:
+    unit = f" {bounds.unit}" if bounds.unit else ""
+    return f"{_number(bounds.minimum)} to {_number(bounds.maximum)}{unit}"
+
+
+def _number(value: float | None) -> str:
+    return str(int(value)) if value is not None and float(value).is_integer() else f"{value:g}"
+
+
+def _shown(value: Any) -> str:
+    """The offending value, short and with control characters escaped (repr)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -31,6 +31,17 @@ class Finding:
         return f"{self.source}:{self.id}:{subject}"
 
 
+def with_row_keys(findings: list[Finding]) -> list[tuple[str, Finding]]:
+    """Each finding with a key unique in the list, for a table row: its own key, then `key#2`, `key#3`, ...
+    for later findings with the same key (a crafted or older snapshot can hold repeats)."""
+    seen: dict[str, int] = {}
+    keyed = []
+    for finding in findings:
+        count = seen[finding.key] = seen.get(finding.key, 0) + 1
+        keyed.append((finding.key if count == 1 else f"{finding.key}#{count}", finding))
+    return keyed
+
+
 def by_severity(findings: list[Finding]) -> list[Finding]:
     """Most severe first; stable within a severity."""
     return sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity])

@@ -24,6 +24,7 @@ from tui.config import Config
 from tui.containers import report as containers_report
 from tui.databases import report as databases_report
 from tui.env import report as env_report
+from tui.errorlog import log_exception
 from tui.findings import Finding, by_severity
 from tui.processes import report as processes_report
 from tui.redact import redact_deep
@@ -81,7 +82,9 @@ def collect_all(config: Config, observe: float, sources: list[Source] | None = N
             if exc.idle:
                 idle.add(source.name)
         except Exception as exc:  # a collector bug: say so, keep the others
-            results[source.name] = (None, [], (f"collector failed: {type(exc).__name__}: {exc}", "this is a tshoot bug"))
+            logged = log_exception(f"the {source.name} collector", exc)
+            results[source.name] = (None, [], (f"collector failed: {type(exc).__name__}: {exc}",
+                                               f"this is a tshoot bug; please report it with the traceback in {logged}"))
 
     threads = [threading.Thread(target=run, args=(s,), daemon=True, name=f"collect-{s.name}") for s in sources]
     for t in threads:

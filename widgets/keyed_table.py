@@ -63,7 +63,13 @@ class KeyedTable(DataTable):
             return None
 
     def sync(self, rows: list[tuple[str, tuple]]) -> None:
-        """Show exactly `rows` (key, cells), in this order, touching only what changed."""
+        """Show exactly `rows` (key, cells), in this order, touching only what changed. A key given twice
+        is shown once, at its first place with its first cells: a row key names one row."""
+        if len({key for key, _ in rows}) < len(rows):
+            first: dict[str, tuple] = {}
+            for key, cells in rows:
+                first.setdefault(key, cells)
+            rows = list(first.items())
         selected = self.selected_key
         first, shown_before = self._visible_lines()
         wanted = dict(rows)

@@ -109,7 +109,8 @@ class EnvPane(SourcePane):
 
     def select_subject(self, subject: dict[str, Any]) -> bool:
         pid = subject.get("pid")
-        check = next((c for c in (self.section.process_checks if self.section else []) if c.pid == pid), None)
+        check = next((c for c in (self.section.process_checks if self.section else [])
+                      if c.pid == pid and subject.get("env_file", c.env_file) == c.env_file), None)
         if check:
             self._start_custom(f"pid:{check.pid}", check.env_file)
             return True

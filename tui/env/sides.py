@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from tui.config import Config
+from tui.config import PID, Config, value_from_text
 from tui.env.envfile import load_env_file
 from tui.env.flatten import config_format, load_config_file, side_from_data
 from tui.env.runtime import is_requirements_file, load_interpreter, load_requirements, this_runtime
@@ -78,9 +78,9 @@ def load_self() -> Side:
 
 def load_process(pid_text: str, spec: str) -> Side:
     try:
-        pid = int(pid_text)
-    except ValueError:
-        raise SideError(f"{spec}: '{pid_text}' is not a process id") from None
+        pid = value_from_text(PID, pid_text)
+    except ValueError as exc:
+        raise SideError(f"{spec}: not a process id: {exc}") from None
     try:
         process = psutil.Process(pid)
         name = process.name()

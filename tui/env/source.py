@@ -130,7 +130,8 @@ def missing_env_findings(section: EnvSection) -> list[Finding]:
             detail=("The process's environment does not have keys that its env file declares: it was started before "
                     "they were added, or by something that does not load that file (a systemd unit, a cron job, a "
                     "shell without `set -a`). Restart it the way the file gets loaded, then compare again."),
-            subject={"pid": check.pid, "name": check.name},
+            # one process may lack keys of two env files: two findings, told apart by the file
+            subject={"pid": check.pid, "name": check.name, "env_file": check.env_file},
             evidence={"env_file": check.env_file, "missing": check.missing[:MAX_KEYS_IN_EVIDENCE]},
             guide="dev-prod",
         )

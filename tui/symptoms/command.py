@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from tui.config import Config, ConfigError, load_config
+from tui.config import DATABASE_URL, OBSERVE, PID, Config, ConfigError, flag_type, load_config
 from tui.redact import redact_deep
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import GuideBook, GuideError, load_guides
@@ -24,14 +24,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("guide_id", nargs="?", metavar="ID", help="guide to run; without it, list the guides")
     parser.add_argument("--config", metavar="FILE", help="TOML config (default ~/.config/tshoot/config.toml)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--db", action="append", default=[], metavar="URL", help="database URL to test (repeatable)")
-    parser.add_argument("--pid", action="append", default=[], type=int, metavar="PID",
+    parser.add_argument("--db", type=flag_type(DATABASE_URL, "database URL"), action="append", default=[],
+                        metavar="URL", help="database URL to test (repeatable)")
+    parser.add_argument("--pid", action="append", default=[], type=flag_type(PID, "pid"), metavar="PID",
                         help="process to inspect (repeatable)")
     parser.add_argument("--url", action="append", default=[], metavar="URL", help="URL to probe (repeatable)")
     parser.add_argument("--log", action="append", default=[], metavar="FILE", help="log file to scan (repeatable)")
     parser.add_argument("--token-file", metavar="FILE",
                         help="file holding a token to decode and probe with ('-' reads stdin); never stored")
-    parser.add_argument("--observe", type=float, default=3.0, metavar="SECONDS",
+    parser.add_argument("--observe", type=flag_type(OBSERVE, "observe"), default=3.0, metavar="SECONDS",
                         help="how long the other sources observe before their findings are read (default 3)")
 
 

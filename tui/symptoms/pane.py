@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from tui.findings import SEVERITY_RANK, Finding, by_severity
+from tui.findings import SEVERITY_RANK, Finding, by_severity, with_row_keys
 from tui.snapshot import Collection
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import Guide, GuideBook, load_guides
@@ -53,6 +53,7 @@ class SymptomsPane(SourcePane):
         super().__init__(**kwargs)
         self.book: GuideBook = GuideBook({}, [])
         self.findings: list[Finding] = []
+        self._rows: dict[str, Finding] = {}  # the Overview's row key -> its finding
         self.notes = IncidentNotes()
         self.view = OVERVIEW  # OVERVIEW or the id of the guide on screen
         self.results: dict[str, list[CheckResult]] = {}  # last run of each guide
@@ -81,6 +82,7 @@ class SymptomsPane(SourcePane):
     def show_findings(self, findings: list[Finding]) -> None:
         """Every pane's findings, most severe first: refresh the badges and the Overview."""
         self.findings = by_severity(findings)
+        self._rows = dict(with_row_keys(self.findings))
         self._refresh_guides()
         if self.view == OVERVIEW:
             self._show_view()
@@ -114,11 +116,11 @@ class SymptomsPane(SourcePane):
         """`{"guide": id}` opens a guide; any other subject selects the Overview finding about it."""
         if "guide" in subject:
             return self.open_guide(str(subject["guide"]))
-        match = next((f for f in self.findings if f.subject == subject), None)
+        match = next((key for key, f in self._rows.items() if f.subject == subject), None)
         if match is None:
             return False
         self.action_overview()
-        return self.query_one("#rows", KeyedTable).move_to_key(match.key)
+        return self.query_one("#rows", KeyedTable).move_to_key(match)
 
     def set_filter(self, text: str) -> None:
         self._filter = text.lower()
@@ -242,12 +244,12 @@ class SymptomsPane(SourcePane):
         table = self.query_one("#rows", KeyedTable)
         heading = self.query_one("#heading", Static)
         if self.view == OVERVIEW:
-            shown = [f for f in self.findings if not self._filter or self._filter in _text_of(f)]
+            shown = [(key, f) for key, f in self._rows.items() if not self._filter or self._filter in _text_of(f)]
             heading.update(f"[b]Overview[/b]: {len(self.findings)} finding(s) from every pane, most severe first. "
                            "Enter: evidence · g: its guide · n: incident notes")
-            table.sync([(f.key, (SEVERITY_LABEL[f.severity], f.source, f.title)) for f in shown])
-            selected = next((f for f in shown if f.key == table.selected_key), None)
-            if shown and selected and SEVERITY_RANK[shown[0].severity] > SEVERITY_RANK[selected.severity]:
+            table.sync([(key, (SEVERITY_LABEL[f.severity], f.source, f.title)) for key, f in shown])
+            selected = self._rows.get(table.selected_key or "")
+            if shown and selected and SEVERITY_RANK[shown[0][1].severity] > SEVERITY_RANK[selected.severity]:
                 table.move_cursor(row=0, animate=False, scroll=True)  # something worse arrived: show it
             if not shown:
                 self._detail(["Nothing found above normal." if not self.findings else "No finding matches the filter."])
@@ -296,7 +298,7 @@ class SymptomsPane(SourcePane):
         self.query_one("#detail", Static).update("\n".join(lines))
 
     def _finding(self, key: str | None) -> Finding | None:
-        return next((f for f in self.findings if f.key == key), None)
+        return self._rows.get(key or "")
 
     def _result(self, key: str | None) -> CheckResult | None:
         return next((r for r in self.results.get(self.view, []) if r.id == key), None)
