@@ -155,6 +155,7 @@ SETTINGS: dict[str, Bounds] = {
     "probe_urls": STRINGS,
     "guides_dir": TEXT,
     "docker_host": TEXT,
+    "find_stuck": Bounds(bool),
     "thread_samples": Bounds(int, 1, 20),
     "thread_sample_interval": Bounds(float, 0.05, 5, SECONDS),
 }
