@@ -135,3 +135,16 @@ def test_report_and_replay_give_the_same_deadlock(program):
     assert report.startswith(f"Found one Python-level deadlock in pid {process.pid} (confirmed):")
     assert '"order-worker"' in report and '"restock-worker"' in report
     assert "deadlock_module_locks.py:13" in report and "with STOCK_LOCK:" in report
+
+
+def test_a_cycle_through_a_logging_handlers_lock_is_a_deadlock(program):
+    process = program("deadlock_logging_handler.py")
+    threads = by_name(only_deadlock(observe(process.pid)[1]))
+    assert set(threads) == {"flusher", "worker"}
+    flusher, worker = threads["flusher"], threads["worker"]
+    # the flusher holds the registry lock and waits inside logging for the handler's lock ...
+    assert flusher["held_at"].endswith("deadlock_logging_handler.py:21") and flusher["holds"].startswith("self._lock (Registry@")
+    assert flusher["waits_for"].startswith("self.lock (MetricsHandler@") and "logging/__init__.py:" in flusher["waits_at"]
+    # ... which logging's Handler.handle took for the worker, now waiting for the registry lock in emit()
+    assert worker["holds"].startswith("self.lock (MetricsHandler@") and "logging/__init__.py" in worker["held_at"]
+    assert worker["waits_at"].endswith("deadlock_logging_handler.py:17")

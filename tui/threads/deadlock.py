@@ -61,6 +61,9 @@ def _is_sync_internal(frame: Frame) -> bool:
 
 def lock_id(frame: Frame, ref: LockRef) -> LockId:
     """The identity of the lock `ref.expr` names in `frame`."""
+    expr = _stdlib_lock_expr(frame, ref.expr)
+    if expr != ref.expr:
+        ref = LockRef(expr, ref.line, ref.module_level)
     match = _ROOT.match(ref.expr)
     root, rest = (match.group(1), match.group(2)) if match else (ref.expr, "")
     local = next((v for v in frame.locals if v.name == root and v.addr), None)
@@ -72,6 +75,17 @@ def lock_id(frame: Frame, ref: LockRef) -> LockId:
     if ref.module_level:
         return LockId(f"{frame.filename}:{ref.expr}", f"{module}.{ref.expr}", True)
     return LockId(f"{frame.filename}:{frame.function}:{ref.expr}", f"{ref.expr} (in {module}.{frame.function})", False)
+
+
+# Standard-library objects whose acquire()/release() methods take a lock they keep in an attribute: the
+# statement `self.acquire()` in logging's Handler.handle holds `self.lock`, the lock Handler.acquire waits for.
+_WRAPPED_LOCKS = {("logging", "__init__.py"): {"self": "self.lock"}}
+
+
+def _stdlib_lock_expr(frame: Frame, expr: str) -> str:
+    """The expression of the lock itself, where the standard library wraps it in an object's own methods."""
+    parts = PurePath(frame.filename).parts[-2:]
+    return _WRAPPED_LOCKS.get(parts, {}).get(expr, expr) if "python" in frame.filename else expr
 
 
 def program_frame(thread: ThreadRecord) -> Frame | None:
