@@ -148,3 +148,14 @@ def test_a_cycle_through_a_logging_handlers_lock_is_a_deadlock(program):
     # ... which logging's Handler.handle took for the worker, now waiting for the registry lock in emit()
     assert worker["holds"].startswith("self.lock (MetricsHandler@") and "logging/__init__.py" in worker["held_at"]
     assert worker["waits_at"].endswith("deadlock_logging_handler.py:17")
+
+
+def test_a_lock_held_across_a_contextmanager_yield_closes_the_cycle(program):
+    process = program("deadlock_contextmanager.py")
+    threads = by_name(only_deadlock(observe(process.pid)[1]))
+    assert set(threads) == {"report", "refresh"}
+    report, refresh = threads["report"], threads["refresh"]
+    # report is inside `with pool.checkout():`: it holds the lock checkout() took around its yield
+    assert report["holds"].startswith("pool.lock (Pool@") and report["held_at"].endswith("deadlock_contextmanager.py:28")
+    assert refresh["waits_for"].startswith("self.lock (Pool@") and refresh["waits_at"].endswith("deadlock_contextmanager.py:19")
+    assert report["holds"].split("@")[1] == refresh["waits_for"].split("@")[1]  # one lock under two names

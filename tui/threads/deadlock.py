@@ -73,7 +73,8 @@ def lock_id(frame: Frame, ref: LockRef) -> LockId:
         return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x})", True)
     module = PurePath(frame.filename).stem
     if ref.module_level:
-        return LockId(f"{frame.filename}:{ref.expr}", f"{module}.{ref.expr}", True)
+        filename = ref.file or frame.filename
+        return LockId(f"{filename}:{ref.expr}", f"{PurePath(filename).stem}.{ref.expr}", True)
     return LockId(f"{frame.filename}:{frame.function}:{ref.expr}", f"{ref.expr} (in {module}.{frame.function})", False)
 
 

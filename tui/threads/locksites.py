@@ -21,6 +21,17 @@ _RELEASING_WAITS = {"wait", "wait_for"}  # Condition methods that release the lo
 class LockContext:
     waits: LockRef | None = None
     held: list[LockRef] = field(default_factory=list)
+    entered: list[EnteredCall] = field(default_factory=list)  # `with x.checkout():` blocks around the line
+
+
+@dataclass
+class EnteredCall:
+    """A `with` block entered through a call (`with pool.checkout():`): it holds whatever the called
+    @contextmanager generator holds at its `yield`, which is not on any stack while the block runs."""
+
+    receiver: str  # "pool" in `pool.checkout()`; "" for a plain function call
+    name: str  # "checkout"
+    line: int
 
 
 class SourceIndex:
@@ -34,6 +45,7 @@ class SourceIndex:
             self._tree = None  # a file we cannot parse still shows its lines, without lock analysis
         self._module_names = _bound_names(self._tree.body) if self._tree else set()
         self._contexts: dict[int, LockContext] = {}  # many threads share lines (threading.py above all)
+        self._contextmanagers: dict[str, tuple[str, list[LockRef]]] | None = None
 
     def line_text(self, line: int) -> str:
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
@@ -42,7 +54,23 @@ class SourceIndex:
         if line not in self._contexts:
             self._contexts[line] = self._analyze(line)
         context = self._contexts[line]
-        return LockContext(context.waits, list(context.held))
+        return LockContext(context.waits, list(context.held), list(context.entered))
+
+    def contextmanagers(self) -> dict[str, tuple[str, list[LockRef]]]:
+        """Every @contextmanager function of the file by name: its first parameter and the locks held at
+        its `yield` (a lock taken around the yield is held by whoever is inside the `with` block)."""
+        if self._contextmanagers is None:
+            self._contextmanagers = {}
+            for node in ast.walk(self._tree) if self._tree else ():
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_contextmanager(node):
+                    held: list[LockRef] = []
+                    for inner in _walk_scope(node.body):
+                        if isinstance(inner, (ast.Yield, ast.YieldFrom)):
+                            held += [r for r in self.context(inner.lineno).held if r not in held]
+                    if held:
+                        first = node.args.posonlyargs + node.args.args
+                        self._contextmanagers[node.name] = (first[0].arg if first else "", held)
+        return self._contextmanagers
 
     def _analyze(self, line: int) -> LockContext:
         if self._tree is None or line <= 0:
@@ -62,7 +90,12 @@ class SourceIndex:
         for node in _walk_scope(body):
             if isinstance(node, (ast.With, ast.AsyncWith)):
                 lock_items = [item.context_expr for item in node.items if not isinstance(item.context_expr, ast.Call)]
-                if not lock_items or not (node.lineno <= line <= node.end_lineno):
+                if not (node.lineno <= line <= node.end_lineno):
+                    continue
+                if line >= node.body[0].lineno:
+                    context.entered += [_entered(item.context_expr, node.lineno) for item in node.items
+                                        if isinstance(item.context_expr, ast.Call)]
+                if not lock_items:
                     continue
                 if line < node.body[0].lineno:  # executing the `with` statement itself: acquiring
                     if context.waits is None:
@@ -117,6 +150,18 @@ def _walk_scope(body: list[ast.AST]):
             nodes.extend(ast.iter_child_nodes(node))
     found.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
     return found
+
+
+def _entered(call: ast.Call, line: int) -> EnteredCall:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return EnteredCall(ast.unparse(func.value), func.attr, line)
+    return EnteredCall("", ast.unparse(func), line)
+
+
+def _is_contextmanager(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    names = {d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", "") for d in function.decorator_list}
+    return bool(names & {"contextmanager", "asynccontextmanager"})
 
 
 def _drop_last(acquired: list[LockRef], expr: str) -> None:

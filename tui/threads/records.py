@@ -18,6 +18,7 @@ class LockRef:
     expr: str  # source expression of the lock, e.g. "self._lock", "ACCOUNTS_LOCK"
     line: int  # the `with` / `acquire()` line
     module_level: bool = False  # the expression starts at a module-level name of the frame's file
+    file: str = ""  # the file that names it, when not the frame's own (a lock held by a @contextmanager)
 
 
 @dataclass

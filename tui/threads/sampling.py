@@ -14,9 +14,9 @@ from pathlib import Path
 
 from tui.redact import MASK, redact_text
 from tui.threads import pyspy
-from tui.threads.locksites import SourceIndex
+from tui.threads.locksites import EnteredCall, SourceIndex
 from tui.threads.pythonprocs import source_path
-from tui.threads.records import ThreadRecord
+from tui.threads.records import Frame, LockRef, ThreadRecord
 
 Signature = tuple[tuple[str, str, int], ...]
 # A process's start time is derived from boot time in whole seconds: a file written just before the start
@@ -55,6 +55,28 @@ def sample(pid: int, samples: int, interval: float, timeout: float, binary: str 
             mine = signature(thread)
             thread.stuck = all(sample_sigs.get(thread.tid) == mine for sample_sigs in signatures)
     return Sampled(threads=threads, samples=samples, dump_seconds=slowest, secrets=result.secrets)
+
+
+def _hold_what_contextmanagers_hold(entered: list[tuple[Frame, list[EnteredCall]]],
+                                    files: dict[str, SourceIndex]) -> None:
+    """A frame inside `with pool.checkout():` holds the locks `checkout` (a @contextmanager) holds at its
+    yield, named from the caller: `self.lock` in the generator is `pool.lock` here. The generator is looked
+    up by name in the files this process's stacks run through; a name defined twice is left alone."""
+    found: dict[str, list[tuple[str, str, list[LockRef]]]] = {}
+    for filename, index in files.items():
+        for name, (first_param, held) in index.contextmanagers().items():
+            found.setdefault(name, []).append((filename, first_param, held))
+    for frame, calls in entered:
+        for call in calls:
+            if len(found.get(call.name, [])) != 1:
+                continue
+            filename, first_param, held = found[call.name][0]
+            for ref in held:
+                root, _, rest = ref.expr.partition(".")
+                if call.receiver and first_param and root == first_param:
+                    frame.held.append(LockRef(f"{call.receiver}.{rest}" if rest else call.receiver, call.line))
+                elif ref.module_level:
+                    frame.held.append(LockRef(ref.expr, call.line, module_level=True, file=filename))
 
 
 def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
@@ -179,11 +201,14 @@ class SourceCache:
     def annotate(self, pid: int, threads: list[ThreadRecord], process_started: float) -> list[str]:
         """Fill each frame's line text and lock context; return warnings about files newer than the process."""
         warnings = []
+        entered: list[tuple[Frame, list[EnteredCall]]] = []
+        files: dict[str, SourceIndex] = {}
         for thread in threads:
             for frame in thread.frames:
                 index, mtime = self._index(pid, frame.filename)
                 if index is None:
                     continue
+                files[frame.filename] = index
                 if mtime > process_started + MTIME_TOLERANCE_S:
                     warning = f"{frame.filename} changed after the process started: lines may not match"
                     if warning not in warnings:
@@ -191,6 +216,10 @@ class SourceCache:
                 frame.line_text = redact_text(index.line_text(frame.line))  # source may hold `PASSWORD = "..."`
                 context = index.context(frame.line)
                 frame.waits, frame.held = context.waits, context.held
+                if context.entered:
+                    entered.append((frame, context.entered))
+        if entered:
+            _hold_what_contextmanagers_hold(entered, files)
         return warnings
 
     def _index(self, pid: int, filename: str) -> tuple[SourceIndex | None, float]:
