@@ -157,5 +157,5 @@ def test_a_lock_held_across_a_contextmanager_yield_closes_the_cycle(program):
     report, refresh = threads["report"], threads["refresh"]
     # report is inside `with pool.checkout():`: it holds the lock checkout() took around its yield
     assert report["holds"].startswith("pool.lock (Pool@") and report["held_at"].endswith("deadlock_contextmanager.py:28")
-    assert refresh["waits_for"].startswith("self.lock (Pool@") and refresh["waits_at"].endswith("deadlock_contextmanager.py:19")
+    assert refresh["waits_for"].startswith("self.lock (Pool@") and refresh["waits_at"].endswith("deadlock_contextmanager.py:18")
     assert report["holds"].split("@")[1] == refresh["waits_for"].split("@")[1]  # one lock under two names
