@@ -100,6 +100,28 @@ async def test_terminate_asks_for_confirmation_naming_the_session_and_query():
         assert "session 4101" in action.target and "UPDATE orders SET status = 'paid'" in action.target
 
 
+async def test_cancel_on_an_idle_in_transaction_session_offers_terminate_instead():
+    """4101 is idle in transaction: `c` would change nothing, so the pane says so and asks about terminating."""
+    source = DatabasesSource(Config(), scan_processes=False)
+    app = frozen_app()
+    requested, notes = [], []
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        app.source = lambda name: source if name == "databases" else None
+        app.request_action = lambda action, run: requested.append(action)
+        app.notify = lambda message, **kwargs: notes.append(message)
+        app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})
+        await pilot.press("c")
+        (action,) = requested
+        assert action.verb == "terminate session" and action.subject["pid"] == 4101
+        assert any("no query to cancel" in note and "terminat" in note for note in notes), notes
+        requested.clear()
+        app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4104})  # active: a real cancel
+        await pilot.press("c")
+        (action,) = requested
+        assert action.verb == "cancel query"
+
+
 async def test_read_only_refuses_a_cancel():
     app = frozen_app(Config(read_only=True), sources=[DatabasesSource(Config(), scan_processes=False)])
     async with app.run_test(size=(160, 45)) as pilot:

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.test_databases_helpers import Sessions, unique_name, wait_until
+from tui.actions import Action, ActionLog
 from tui.config import Config, Thresholds
 from tui.databases.analysis import blocking_tree, root_blockers
 from tui.databases.source import DatabasesSource
@@ -102,7 +103,17 @@ def test_row_lock_behind_an_idle_transaction(sessions, table, source_factory):
     replayed = section_from_json(source.section_type, json.loads(json.dumps(section_to_json(section))))
     assert [f.key for f in source.analyze(replayed)] == [f.key for f in findings]
 
-    source.terminate(result.target.id, holder.info.backend_pid)
+    # `c` on the idle-in-transaction holder: there is no running query, so nothing is sent and nothing is "done".
+    log = ActionLog(read_only=False)
+    entry = log.perform(Action("cancel query", "databases", f"session {holder.info.backend_pid}"),
+                        lambda: source.cancel(result.target.id, holder.info.backend_pid))
+    assert entry.outcome == "no effect", entry
+    assert "idle in transaction" in entry.message and "no query to cancel" in entry.message
+    assert _backend_waiting(waiter.info.backend_pid, watcher)  # the waiter is still blocked: indeed no effect
+
+    entry = log.perform(Action("terminate session", "databases", f"session {holder.info.backend_pid}"),
+                        lambda: source.terminate(result.target.id, holder.info.backend_pid))
+    assert entry.outcome == "done" and "gone" in entry.message, entry
     wait_until(lambda: outcome, "the waiter to get its lock once the holder is gone")
     assert outcome.get("done") is True
 
@@ -124,7 +135,8 @@ def test_chain_of_three_and_cancel(sessions, table, source_factory):
     assert root_blockers(pids[2], waits) == [pids[0]]
     assert blocking_tree(waits) == [(0, pids[0]), (1, pids[1]), (2, pids[2])]
 
-    source.cancel(result.target.id, pids[2])
+    verified = source.cancel(result.target.id, pids[2])
+    assert verified.effect and "now idle" in verified.message, verified
     wait_until(lambda: third_outcome, "the third statement to be cancelled")
     assert "cancel" in str(third_outcome["error"]).lower()
     first.rollback()

@@ -9,7 +9,8 @@ from tui.findings import Finding
 from tui.wording import count
 
 SOURCE = "databases"
-RUNNING_STATES = {"active", "Query", "Execute"}  # PostgreSQL state / MySQL command of a statement in progress
+# PostgreSQL state / MySQL command of a session with a statement in progress (one a cancel can stop)
+RUNNING_STATES = {"active", "fastpath function call", "Query", "Execute"}
 # missing-index: a table read sequentially this often, this many rows per scan, with few index scans.
 MISSING_INDEX_MIN_SEQ_SCANS = 50
 MISSING_INDEX_MIN_ROWS_PER_SCAN = 10_000

@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from tui.actions import Action
-from tui.databases.analysis import blocking_tree
+from tui.databases.analysis import RUNNING_STATES, blocking_tree
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
 from tui.findings import Finding
 from tui.wording import count
@@ -247,6 +247,12 @@ class DatabasesPane(SourcePane):
         source = self._live_source()
         if result is None or session is None or source is None:
             return
+        if not terminate and session.state not in RUNNING_STATES:
+            # Cancelling changes nothing here: say so, and offer what would end the transaction.
+            self.app.notify(f"Session {session.id} is {session.state or 'idle'}: it runs no query to cancel. Only "
+                            "terminating it ends its transaction and frees its locks — confirm to terminate, or "
+                            "Esc.", severity="warning")
+            terminate = True
         verb = "terminate session" if terminate else "cancel query"
         query = session.query.replace("\n", " ")[:120] or "(no query)"
         action = Action(

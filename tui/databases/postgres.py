@@ -6,6 +6,7 @@ Every statement is prefixed with TSHOOT_SQL so tshoot's own statements can be le
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from typing import Any, Callable
 
@@ -13,6 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from tui.actions import Verified
+from tui.databases.analysis import RUNNING_STATES
 from tui.databases.connection import APPLICATION_NAME, describe_error, explainable_statement
 from tui.databases.records import ConnectionUsage, DbSession, LockWait, ServerState, TableScans, TopStatement
 from tui.redact import redact_text
@@ -145,10 +148,45 @@ def explain(connection: Connection, pid: int) -> str:
     return redact_text("\n".join([heading, "", *plan]))
 
 
-def interrupt(connection: Connection, pid: int, terminate: bool) -> str:
-    """pg_cancel_backend (cancel the running query) or pg_terminate_backend (end the session)."""
+VERIFY_S = 3.0  # how long an ended session or cancelled statement is watched for before "no effect"
+
+_BACKEND = TSHOOT_SQL + """SELECT coalesce(state, ''), query_start,
+  (SELECT count(*) FROM pg_stat_activity b WHERE b.pid <> :pid AND :pid = ANY(pg_blocking_pids(b.pid)))
+FROM pg_stat_activity WHERE pid = :pid"""
+
+
+def interrupt(connection: Connection, pid: int, terminate: bool, verify_s: float = VERIFY_S) -> Verified:
+    """pg_cancel_backend (cancel the running query) or pg_terminate_backend (end the session), then re-read the
+    backend: done only once it is gone (terminate) or no longer runs that statement (cancel)."""
+    def backend() -> Any:
+        return connection.execute(text(_BACKEND), {"pid": pid}).first()
+
+    before = backend()
+    if before is None:
+        raise RuntimeError(f"backend {pid} no longer exists: nothing was sent")
+    state, query_start, _blocks = before
+    if not terminate and state not in RUNNING_STATES:
+        return Verified(False, f"backend {pid} is {state or 'not running a statement'}: it runs no query to cancel, "
+                               "nothing was sent. Only terminating the session ends its transaction and frees its "
+                               "locks.")
     function = "pg_terminate_backend" if terminate else "pg_cancel_backend"
-    done = connection.execute(text(f"{TSHOOT_SQL}SELECT {function}(:pid)"), {"pid": pid}).scalar()
-    if not done:
+    if not connection.execute(text(f"{TSHOOT_SQL}SELECT {function}(:pid)"), {"pid": pid}).scalar():
         raise RuntimeError(f"backend {pid} did not take the signal: it has already ended")
-    return f"terminated backend {pid}" if terminate else f"cancelled the query of backend {pid}"
+    deadline = time.monotonic() + verify_s
+    while True:
+        now = backend()
+        if now is None:
+            return Verified(True, f"{'terminated' if terminate else 'cancelled the query of'} backend {pid}: "
+                                  "the session is gone")
+        if not terminate and (now[0] not in RUNNING_STATES or now[1] != query_start):
+            blocks = f"; it still blocks {now[2]} session(s)" if now[2] else ""
+            open_transaction = "; its transaction is still open and holds its locks (terminate it to end it)" \
+                if now[0].startswith("idle in transaction") else ""
+            return Verified(True, f"cancelled the query of backend {pid}: it is now {now[0]}{open_transaction}"
+                                  f"{blocks}")
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    still = "still there" if terminate else f"still {now[0]} in the same statement"
+    blocks = f", blocking {now[2]} session(s)" if now[2] else ""
+    return Verified(False, f"sent {function} to backend {pid}, but after {verify_s:g}s it is {still}{blocks}")

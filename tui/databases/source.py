@@ -9,6 +9,7 @@ import time
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable
 
+from tui.actions import Verified
 from tui.config import Config
 from tui.databases import analysis
 from tui.databases.connection import UrlError, describe_error, open_connection, parse_url
@@ -161,12 +162,12 @@ class DatabasesSource(Source):
         """The plan of a session's running statement (EXPLAIN, never ANALYZE)."""
         return self._target(target_id).use(lambda module, conn: module.explain(conn, session_id))
 
-    def cancel(self, target_id: str, session_id: int) -> str:
-        """Cancel the running statement: pg_cancel_backend / KILL QUERY."""
+    def cancel(self, target_id: str, session_id: int) -> Verified:
+        """Cancel the running statement (pg_cancel_backend / KILL QUERY), verified on the server afterwards."""
         return self._target(target_id).use(lambda module, conn: module.interrupt(conn, session_id, terminate=False))
 
-    def terminate(self, target_id: str, session_id: int) -> str:
-        """End the session: pg_terminate_backend / KILL."""
+    def terminate(self, target_id: str, session_id: int) -> Verified:
+        """End the session (pg_terminate_backend / KILL), verified on the server afterwards."""
         return self._target(target_id).use(lambda module, conn: module.interrupt(conn, session_id, terminate=True))
 
     def diagnose(self, target_id: str) -> ConnectionReport:
