@@ -18,10 +18,25 @@ MISSING_INDEX_MAX_INDEX_SHARE = 0.1  # index scans / sequential scans below this
 
 
 def analyze(section: DatabasesSection, thresholds: Thresholds) -> list[Finding]:
+    """Findings of every target read. When the operator named targets (--db, config file, tshoot's own
+    DATABASE_URL), the findings of databases discovered in other processes are marked `discovered` in their
+    subject: they are reported apart and never decide a guide's or `doctor`'s exit code (see `reported_apart`)."""
     findings: list[Finding] = []
+    named = any(not r.target.discovered for r in section.targets)
     for result in section.targets:
-        findings.extend(_target_findings(result, thresholds))
+        if result.same_server_as or result.not_connected:
+            continue  # another target reports this server; or tshoot did not log in: nothing measured
+        found = _target_findings(result, thresholds)
+        if named and result.target.discovered:
+            for finding in found:
+                finding.subject["discovered"] = True
+        findings.extend(found)
     return findings
+
+
+def reported_apart(finding: Finding) -> bool:
+    """A finding about a database found in another process while the operator named their own targets."""
+    return finding.source == SOURCE and finding.subject.get("discovered") is True
 
 
 def _target_findings(result: TargetResult, thresholds: Thresholds) -> list[Finding]:

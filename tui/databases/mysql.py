@@ -46,7 +46,8 @@ def is_mariadb(version: str) -> bool:
 
 def collect(connection: Connection) -> ServerState:
     version, max_connections = connection.exec_driver_sql("SELECT VERSION(), @@max_connections").one()
-    state = ServerState(version=version if is_mariadb(version) else f"MySQL {version}")
+    state = ServerState(version=version if is_mariadb(version) else f"MySQL {version}",
+                        server_id=server_identity(connection))
     threads_connected = int(connection.exec_driver_sql("SHOW GLOBAL STATUS LIKE 'Threads_connected'").one()[1])
     rows = [row for row in connection.exec_driver_sql(_PROCESSLIST).all() if row[4] not in SYSTEM_COMMANDS]
     transactions = {thread: age for thread, age in connection.exec_driver_sql(_TRANSACTIONS).all()}
@@ -61,6 +62,22 @@ def collect(connection: Connection) -> ServerState:
         by_client=dict(Counter(split_host(row[2])[0] or "local socket" for row in rows).most_common()),
     )
     return state
+
+
+def server_identity(connection: Connection) -> str:
+    """What this server is, whatever URL reached it: MySQL's @@server_uuid; MariaDB has none, so its server_id,
+    host name, port and data directory."""
+    try:
+        uuid = connection.exec_driver_sql("SELECT @@server_uuid").scalar()
+    except Exception as exc:  # MariaDB: "Unknown system variable 'server_uuid'"
+        if getattr(exc, "connection_invalidated", False):
+            raise
+        uuid = None
+    if uuid:
+        return f"mysql:{uuid}"
+    server_id, hostname, port, datadir = connection.exec_driver_sql(
+        "SELECT @@server_id, @@hostname, @@port, @@datadir").one()
+    return f"mysql:{server_id}@{hostname}:{port}:{datadir}"
 
 
 def split_host(host: str | None) -> tuple[str | None, int | None]:

@@ -52,7 +52,7 @@ WHERE query NOT LIKE :own_statements ORDER BY {total} DESC LIMIT 10""" % QUERY_T
 
 def collect(connection: Connection) -> ServerState:
     version, version_num, max_connections = connection.exec_driver_sql(_SERVER).one()
-    state = ServerState(version=f"PostgreSQL {version}")
+    state = ServerState(version=f"PostgreSQL {version}", server_id=server_identity(connection))
     rows = connection.exec_driver_sql(_SESSIONS).all()
     state.sessions = [_session(row) for row in rows if not row[12]]
     state.usage = connection_usage(rows, max_connections)
@@ -67,6 +67,19 @@ def collect(connection: Connection) -> ServerState:
     ]) or []
     state.top_statements = _top_statements(connection, version_num, state.notes)
     return state
+
+
+def server_identity(connection: Connection) -> str:
+    """What this server is, whatever URL reached it: its cluster's system_identifier and its port (a copied data
+    directory keeps the identifier). Without the right to read pg_control_system(): the postmaster start time."""
+    port = connection.exec_driver_sql(TSHOOT_SQL + "SELECT current_setting('port')").scalar()
+    try:
+        system = connection.exec_driver_sql(TSHOOT_SQL + "SELECT system_identifier FROM pg_control_system()").scalar()
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
+        system = "started " + str(connection.exec_driver_sql(TSHOOT_SQL + "SELECT pg_postmaster_start_time()").scalar())
+    return f"postgresql:{system}:{port}"
 
 
 def _session(row: Any) -> DbSession:
