@@ -37,7 +37,8 @@ async def test_targets_and_sessions_with_blocking_first_and_flags():
         await shown(pilot)
         assert column(app, "#db-targets", 3) == ["ok", "ok", "FAILED at tcp"]
         assert column(app, "#db-targets", 1)[2] == sample.DEAD.url  # masked, as collected
-        assert column(app, "#db-sessions", 1)[:2] == ["4102", "4103"]  # waiting ones first, longest first
+        # The chain in tree order: its head blocker (the row to act on) above the sessions waiting on it.
+        assert column(app, "#db-sessions", 1)[:3] == ["4101", "4102", "4103"]
         flags = dict(zip(column(app, "#db-sessions", 1), column(app, "#db-sessions", 0)))
         assert flags == {"4101": "I", "4102": "B", "4103": "B", "4104": "S", "4105": ""}
         text = detail(app)
@@ -201,7 +202,7 @@ async def test_columns_fit_the_width_numbers_right_aligned_and_the_query_takes_t
         await pilot.resize_terminal(200, 45)
         await pilot.pause()
         assert app.query_one("#db-sessions", KeyedTable).columns["query"].width > wide_query  # refitted on resize
-        assert "UPDATE orders SET status = 'paid' WHERE id = 7" in table_lines(app, "#db-sessions")[3]
+        assert "UPDATE orders SET status = 'paid' WHERE id = 7" in table_lines(app, "#db-sessions")[1]
 
 
 async def test_counts_in_titles_are_singular_or_plural():
@@ -212,3 +213,14 @@ async def test_counts_in_titles_are_singular_or_plural():
         await pilot.press("right_square_bracket")
         await pilot.pause()
         assert app.query_one("#db-sessions", KeyedTable).border_title.startswith("1 session on mysql://")
+
+
+def test_the_head_blocker_is_the_first_finding_and_as_severe_as_the_waits_it_causes():
+    """4101 (idle in transaction) blocks 4102, which blocks 4103: 4101 is the row to act on, so it comes first."""
+    from tui.findings import by_severity
+
+    ordered = by_severity(sample.findings())
+    head = ordered[0]
+    assert (head.id, head.subject["pid"], head.severity) == ("idle-in-transaction", 4101, "critical")
+    assert head.evidence["blocks"] == [4102]
+    assert [f.subject["pid"] for f in ordered if f.id == "blocked-query"] == [4102, 4103]

@@ -50,15 +50,18 @@ def _target_findings(result: TargetResult, thresholds: Thresholds) -> list[Findi
                         {"target": target}, {"error": result.error})] if result.error else []
     state = result.state
     sessions = {s.id: s for s in state.sessions}
-    findings = [_blocked(target, wait, result, sessions) for wait in state.lock_waits
-                if wait.waited_s >= thresholds.blocked_query_s]
-    for session in state.sessions:
+    # Head blockers first (the sessions to act on), then the others, then the sessions waiting on them.
+    heads = {i for depth, i in blocking_tree(state.lock_waits) if depth == 0}
+    findings = []
+    for session in sorted(state.sessions, key=lambda s: s.id not in heads):
         if session.state.startswith("idle in transaction") and (session.state_age_s or 0) >= \
                 thresholds.idle_in_transaction_s:
             findings.append(_idle_in_transaction(target, session, state.lock_waits))
         elif session.state in RUNNING_STATES and not session.blocking_ids and \
                 (session.query_age_s or 0) >= thresholds.slow_query_s:
-            findings.append(_slow_query(target, session))
+            findings.append(_slow_query(target, session, state.lock_waits))
+    findings += [_blocked(target, wait, result, sessions) for wait in state.lock_waits
+                 if wait.waited_s >= thresholds.blocked_query_s]
     usage = state.usage
     if usage and usage.max_connections and usage.percent >= thresholds.connection_saturation_percent:
         findings.append(Finding(
@@ -170,12 +173,12 @@ def _idle_in_transaction(target: str, session: DbSession, waits: list[LockWait])
     also = f" It blocks session(s) {', '.join(map(str, blocks))}." if blocks else ""
     local = f" The client is local pid {session.local_pid} ({session.local_process})." if session.local_pid else ""
     return Finding(
-        "idle-in-transaction", "warning", SOURCE,
+        "idle-in-transaction", "critical" if blocks else "warning", SOURCE,  # blocking others: as bad as their wait
         f"Session {session.id} idle in transaction for {session.state_age_s:.0f}s ({session.user}, "
         f"{session.application or session.client_addr or 'socket'})",
         "An open transaction that does nothing holds its locks and keeps VACUUM from cleaning up." + also + local +
         " Fix the app to commit or roll back (a missing commit, a slow call inside a transaction); set "
-        "idle_in_transaction_session_timeout; terminate the session if it is stuck.",
+        "idle_in_transaction_session_timeout; terminate the session if it is stuck (its transaction is rolled back).",
         {"target": target, "pid": session.id},
         {"pid": session.id, "idle_s": round(session.state_age_s or 0, 1), "xact_age_s": session.xact_age_s,
          "user": session.user, "application": session.application, "client": session.client_addr,
@@ -184,14 +187,16 @@ def _idle_in_transaction(target: str, session: DbSession, waits: list[LockWait])
     )
 
 
-def _slow_query(target: str, session: DbSession) -> Finding:
+def _slow_query(target: str, session: DbSession, waits: list[LockWait]) -> Finding:
+    blocks = sorted(w.blocked_id for w in waits if session.id in w.blocking_ids)
+    also = f" It blocks session(s) {', '.join(map(str, blocks))}." if blocks else ""
     return Finding(
-        "slow-query", "warning", SOURCE,
+        "slow-query", "critical" if blocks else "warning", SOURCE,  # blocking others: as bad as their wait
         f"Session {session.id} has run one statement for {session.query_age_s:.0f}s",
-        f"{_describe(session, session.id)} runs: {session.query[:200]}. EXPLAIN it (key e) to see the plan; "
+        f"{_describe(session, session.id)} runs: {session.query[:200]}.{also} EXPLAIN it (key e) to see the plan; "
         "cancel it if it harms others.",
         {"target": target, "pid": session.id},
         {"pid": session.id, "query_age_s": round(session.query_age_s or 0, 1), "user": session.user,
-         "query": session.query[:500], "local_pid": session.local_pid},
+         "query": session.query[:500], "local_pid": session.local_pid, "blocks": blocks},
         guide="slow",
     )

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Static
 
 from tui.actions import Action
 from tui.databases.analysis import RUNNING_STATES, blocking_tree
-from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
+from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, LockWait, TargetResult
 from tui.findings import Finding
 from tui.wording import count
 from widgets.column_fit import ColumnFit, aligned, columns_spec, fit_columns
@@ -46,7 +46,7 @@ FLAG_FOR_FINDING = {"blocked-query": "B", "idle-in-transaction": "I", "slow-quer
 STEP_MARK = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "bold red"), "skipped": ("-", "dim")}
 # Sort orders the `o` key cycles through: (label, key function, descending).
 SORTS = [
-    ("lock waits first", lambda s: (not s.blocking_ids, -(s.query_age_s or 0))),
+    ("blocking chains first (head blocker on top)", lambda s: (not s.blocking_ids, -(s.query_age_s or 0))),
     ("query age", lambda s: -(s.query_age_s or 0)),
     ("transaction age", lambda s: -(s.xact_age_s or 0)),
     ("state", lambda s: (s.state, -(s.query_age_s or 0))),
@@ -189,7 +189,8 @@ class DatabasesPane(SourcePane):
         if self.filter_text:
             sessions = [s for s in sessions if self.filter_text in
                         f"{s.id} {s.user} {s.database} {s.application} {s.client_addr} {s.state} {s.query}".lower()]
-        return sorted(sessions, key=SORTS[self.sort_index][1])
+        ordered = sorted(sessions, key=SORTS[self.sort_index][1])
+        return chains_first(ordered, result.state.lock_waits) if self.sort_index == 0 and result.state else ordered
 
     def _render_sessions(self) -> None:
         result = self._selected_result()
@@ -302,6 +303,15 @@ class DatabasesPane(SourcePane):
             return
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"Doctor: {report.url}",
                                                                    doctor_text(report).plain, markup=False))
+
+
+def chains_first(sessions: list[DbSession], waits: list[LockWait]) -> list[DbSession]:
+    """Each blocking chain in tree order — its head blocker, the row to act on, above the sessions waiting on it —
+    then the other sessions in the order given."""
+    by_id = {s.id: s for s in sessions}
+    chained = [by_id[i] for i in dict.fromkeys(i for _, i in blocking_tree(waits)) if i in by_id]
+    placed = {s.id for s in chained}
+    return chained + [s for s in sessions if s.id not in placed]
 
 
 def target_cells(result: TargetResult, findings: list[Finding]) -> tuple:
