@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 
 import psutil
 import pytest
@@ -207,3 +208,56 @@ def test_records_never_hold_the_password(pg_url, source_factory):
     password = sa.make_url(pg_url).password
     assert password not in json.dumps(dataclasses.asdict(section))
     assert "••••••" in section.targets[0].target.url
+
+
+@pytest.fixture
+def other_database(pg_url):
+    """A second database on the same server with a one-row table: tshoot stays connected to the first one."""
+    name = unique_name("tshoot_test_db")
+    admin_dsn = sa.make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    import psycopg
+
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = sa.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    opened = Sessions(pg_url=url)
+    opened.pg("tshoot-test-admin").execute("CREATE TABLE accounts (id int PRIMARY KEY, v int); "
+                                           "INSERT INTO accounts VALUES (1, 0)")
+    yield name, opened
+    opened.close()
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _block_in(opened: Sessions, watcher) -> tuple[int, int]:
+    holder = opened.pg("tshoot-test-holder", autocommit=False)
+    holder.execute("UPDATE accounts SET v = 1 WHERE id = 1")
+    waiter = opened.pg("tshoot-test-waiter")
+    opened.in_background(waiter, "UPDATE accounts SET v = 2 WHERE id = 1")
+    wait_until(lambda: _backend_waiting(waiter.info.backend_pid, watcher), "the waiter to block")
+    return holder.info.backend_pid, waiter.info.backend_pid
+
+
+def test_a_lock_in_another_database_is_named_not_shown_as_an_oid(other_database, sessions, source_factory):
+    name, opened = other_database
+    _, waiter = _block_in(opened, sessions.pg("tshoot-test-watcher"))
+    source = source_factory(blocked_query_s=0)  # connected to the first database, not to `name`
+    (wait,) = [w for w in _only_target(source.collect()).state.lock_waits if w.blocked_id == waiter]
+    assert wait.relation == f'public.accounts in database "{name}"', wait
+    assert f'row of public.accounts in database "{name}"' in wait.lock
+
+
+def test_a_lock_in_a_database_tshoot_cannot_enter_says_which_database(other_database, sessions, source_factory,
+                                                                      monkeypatch):
+    from tui.databases import postgres
+
+    def refused(*_args, **_kwargs):
+        raise RuntimeError("no CONNECT privilege")
+
+    monkeypatch.setattr(postgres, "open_connection", refused)
+    monkeypatch.setattr(postgres, "_other_database_names", {})
+    name, opened = other_database
+    _, waiter = _block_in(opened, sessions.pg("tshoot-test-watcher"))
+    source = source_factory(blocked_query_s=0)
+    (wait,) = [w for w in _only_target(source.collect()).state.lock_waits if w.blocked_id == waiter]
+    assert re.fullmatch(rf'relation \d+ in database "{name}"', wait.relation), wait
