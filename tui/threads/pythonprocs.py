@@ -29,12 +29,13 @@ JSTACK_LIMIT = 200_000  # characters of jstack output kept: enough for thousands
 
 @dataclass
 class Runtime:
-    kind: str  # "python", "jvm" or "other"
+    kind: str  # "python", "jvm", "other", or "unknown": tshoot may not read its executable and memory maps
     version: str = ""
 
 
 def runtime_of(pid: int) -> Runtime:
-    """Python when the executable is a python binary or libpython is mapped; a JVM when libjvm is mapped."""
+    """Python when the executable is a python binary or libpython is mapped; a JVM when libjvm is mapped;
+    "unknown" when neither can be read (another user's process, tshoot not root): never "other" unseen."""
     exe = _exe_name(pid)
     if _PYTHON_EXE.match(exe):
         match = _VERSION_IN_EXE.search(exe)
@@ -45,7 +46,19 @@ def runtime_of(pid: int) -> Runtime:
         return Runtime("python", libpython.group(1))
     if exe == "java" or "/libjvm.so" in maps:
         return Runtime("jvm")
+    if not exe and not maps and _maps_denied(pid):
+        return Runtime("unknown")
     return Runtime("other")
+
+
+def _maps_denied(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/maps", "rb"):
+            return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
 
 
 class RuntimeCache:
