@@ -20,7 +20,7 @@ MAX_STATEMENTS = 10
 QUERY_CHARS = 160
 
 
-def markdown(section: dict[str, Any]) -> list[str]:
+def markdown(section: dict[str, Any], _findings: list[dict[str, Any]]) -> list[str]:
     databases = section_from_json(DatabasesSection, section)
     if not databases.targets:
         lines = ["No database configured (`--db URL`, `db_urls` in the config, or DATABASE_URL of a process)."]
