@@ -145,3 +145,18 @@ def test_a_check_that_measured_nothing_is_skipped_and_commands_name_the_target(p
     assert f"psql -h 127.0.0.1 -p {port} -U postgres -d postgres -c 'select 1'" in commands
     assert not any("mysql" in c or "3306" in c or ":5432" in c or "-p 5432" in c for c in commands), commands
     assert "not-the-password-42" not in repr(doctor)
+
+
+def test_one_unreachable_server_named_twice_is_one_finding(pg_url):
+    """Nothing listens: 127.0.0.1 and localhost on that port are the same missing server, reported once."""
+    closed = sa.make_url(pg_url).set(port=1)
+    ip = closed.set(host="127.0.0.1").render_as_string(hide_password=False)
+    name = closed.set(host="localhost").render_as_string(hide_password=False)
+    source = DatabasesSource(Config(db_urls=[ip, name]), scan_processes=False)
+    try:
+        section = source.collect()
+    finally:
+        source.close()
+    first, second = section.targets
+    assert first.doctor is not None and second.same_server_as == first.target.id
+    assert [f.id for f in source.analyze(section)] == ["db-unreachable"]

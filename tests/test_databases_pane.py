@@ -10,6 +10,7 @@ from tests.samples import databases as sample
 from tests.test_databases_helpers import Sessions, unique_name
 from tests.uihelpers import feed, frozen_app
 from tui.config import Config
+from tui.databases.pane import detail_text
 from tui.databases.source import DatabasesSource
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.keyed_table import KeyedTable
@@ -224,3 +225,17 @@ def test_the_head_blocker_is_the_first_finding_and_as_severe_as_the_waits_it_cau
     assert (head.id, head.subject["pid"], head.severity) == ("idle-in-transaction", 4101, "critical")
     assert head.evidence["blocks"] == [4102]
     assert [f.subject["pid"] for f in ordered if f.id == "blocked-query"] == [4102, 4103]
+
+
+def test_a_merged_or_unlogged_target_says_so_instead_of_error():
+    from tui.databases.pane import target_cells
+    from tui.databases.records import TargetInfo, TargetResult
+
+    info = TargetInfo(id="postgresql://app@localhost/shop", url="postgresql://app@localhost/shop",
+                      dialect="postgresql", origin="pid 9 (app) DATABASE_URL", origin_pid=9)
+    merged = target_cells(TargetResult(info, same_server_as=sample.PG.id), [])
+    assert f"same server as {sample.PG.id}"[:24] in merged[3]
+    unlogged = target_cells(TargetResult(info, not_connected="discover_db_logins = false"), [])
+    assert unlogged[3].strip() == "not logged in"
+    text = str(detail_text(TargetResult(info, same_server_as=sample.PG.id), None))
+    assert "Cannot read" not in text and "same server as" in text.lower()

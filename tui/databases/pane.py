@@ -181,7 +181,7 @@ class DatabasesPane(SourcePane):
         self._target_cells = [cells for _, cells in rows]
         fit_columns(table, TARGET_COLUMNS, self._target_cells)
         table.sync(rows)
-        failing = sum(1 for r in self.section.targets if r.state is None)
+        failing = sum(1 for r in self.section.targets if r.state is None and r.error)
         table.border_title = count(len(rows), "database target") + (f", {failing} failing" if failing else "")
 
     def _visible_sessions(self, result: TargetResult) -> list[DbSession]:
@@ -318,7 +318,8 @@ def target_cells(result: TargetResult, findings: list[Finding]) -> tuple:
     flag = "!" if any(f.severity == "critical" for f in findings) else ("?" if findings else "")
     if result.state is None:
         failed = next((s.name for s in result.doctor.steps if s.status == "fail"), None) if result.doctor else None
-        status = f"FAILED at {failed}" if failed else "error"
+        status = (f"same server as {result.same_server_as}" if result.same_server_as else
+                  "not logged in" if result.not_connected else f"FAILED at {failed}" if failed else "error")
         return aligned(TARGET_COLUMNS, (flag, result.target.url, result.target.origin, status, "-", "-", "-", "-", "-"))
     state = result.state
     usage = state.usage
@@ -339,6 +340,13 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     text = Text()
     text.append(f"{result.target.url}", style="bold")
     text.append(f"  found in {result.target.origin}\n", style="dim")
+    if result.same_server_as:
+        text.append(f"The same server as {result.same_server_as} (another URL for it): its sessions and findings "
+                    "are shown there, once.\n")
+        return text
+    if result.not_connected:
+        text.append(f"Not logged in: {result.not_connected}\n")
+        return text
     if result.state is None:
         text.append(f"Cannot read it: {result.error}\n", style="red")
         if result.doctor:

@@ -36,6 +36,10 @@ def markdown(section: dict[str, Any], _findings: list[dict[str, Any]]) -> list[s
 
 def _target(result: TargetResult) -> list[str]:
     lines = [f"### {result.target.url}", "", f"Found in {result.target.origin}."]
+    if result.same_server_as:
+        return lines + ["", f"The same server as {result.same_server_as}, reached by another URL: reported there."]
+    if result.not_connected:
+        return lines + ["", f"Not logged in: {result.not_connected}."]
     if result.state is None:
         lines += ["", f"**Could not read it:** {result.error or 'unknown error'}"]
         if result.doctor and not result.doctor.ok:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from tui.actions import Verified
 from tui.config import Config
 from tui.databases import analysis
-from tui.databases.connection import UrlError, describe_error, open_connection, parse_url
+from tui.databases.connection import DEFAULT_PORTS, UrlError, describe_error, open_connection, parse_url
 from tui.databases.doctor import diagnose, login_refused
-from tui.databases.logins import REFUSED_LOGINS
+from tui.databases.logins import LOCAL_HOSTS, REFUSED_LOGINS
 from tui.databases.peers import attach_local_pids
 from tui.databases.records import ConnectionReport, DatabasesSection, TargetResult
 from tui.databases.targets import Target, discover_targets
@@ -136,18 +136,37 @@ class TargetConnection:
 
 def merge_same_servers(results: list[TargetResult]) -> list[TargetResult]:
     """One result per server: a server reached by several URLs (--db and an app's DATABASE_URL, 127.0.0.1 and
-    localhost) keeps the operator's target, the first named; the others only say which target they are."""
+    localhost) keeps the operator's target, the first named; the others only say which target they are.
+    A server that answers is identified by what it is (its server_id); one that cannot be read, by where the
+    same login fails in the same way (this machine's names counted as one host)."""
     kept: dict[str, str] = {}
     for result in sorted(results, key=lambda r: r.target.discovered):  # stable: the operator's, in order, first
-        if result.state is not None and result.state.server_id and result.state.server_id not in kept:
-            kept[result.state.server_id] = result.target.id
+        identity = _server_identity(result)
+        if identity and identity not in kept:
+            kept[identity] = result.target.id
     merged = []
     for result in results:
-        first = kept.get(result.state.server_id) if result.state is not None and result.state.server_id else None
+        identity = _server_identity(result)
+        first = kept.get(identity) if identity else None
         if first is not None and first != result.target.id:
             result = TargetResult(result.target, collect_ms=result.collect_ms, same_server_as=first)
         merged.append(result)
     return merged
+
+
+def _server_identity(result: TargetResult) -> str | None:
+    if result.state is not None:
+        return result.state.server_id or None
+    step = next((s for s in result.doctor.steps if s.status == "fail"), None) if result.doctor else None
+    if step is None:
+        return None
+    try:
+        parsed = parse_url(result.target.url)  # the masked URL: host, port, user and database are all it takes
+    except UrlError:
+        return None
+    host = "this machine" if (parsed.host or "").lower() in LOCAL_HOSTS else (parsed.host or "").lower()
+    port = parsed.port or DEFAULT_PORTS[result.target.dialect]
+    return f"failing:{result.target.dialect}:{host}:{port}:{parsed.username}:{parsed.database}:{step.name}"
 
 
 def _error_text(exc: Exception) -> str:
