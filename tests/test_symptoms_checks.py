@@ -238,3 +238,19 @@ def test_a_crashing_check_is_skipped_with_the_error_and_the_guide_goes_on(monkey
     run = run_guide(BOOK.get("dev-prod"), context(collection=Collection()))
     assert [r.status for r in run.results] == ["skipped", "skipped"]
     assert "RuntimeError: boom" in run.results[1].summary
+
+
+def test_env_drift_without_a_baseline_is_not_a_pass():
+    """Nothing was compared: "no difference from the baseline" would be false."""
+    from tui.env.source import EnvSection
+    from tui.findings import Finding
+
+    env = EnvSection(host="h")
+    collection = Collection(sections={"env": env}, errors={}, findings=[])
+    result = result_of("dev-prod", "env-drift", context(collection=collection))
+    assert result.status == "pass" and "not measured: env-drift: nothing compared" in result.summary
+    assert "no baseline configured" in result.summary
+    missing = Finding("missing-env", "warning", "env", "pid 4 lacks FOO", "", {"pid": 4, "key": "FOO"})
+    only_drift = result_of("dev-prod", "env-drift", context(collection=Collection(
+        sections={"env": env}, errors={}, findings=[missing])))
+    assert only_drift.status == "warn"

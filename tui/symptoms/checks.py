@@ -136,11 +136,11 @@ def findings(ctx: CheckContext, ids: list[str], source: str, healthy: str = "not
             outcome.placeholders["IMAGE"] = _container_image(ctx, outcome.subject or {})
     else:
         problem = ctx.source_problem(source)
-        unread, read = _databases_not_read(ctx) if source == "databases" and "db-unreachable" not in ids else ([], 1)
+        unread, read = _not_measured(ctx, source, ids)
         if problem or not read:  # a check that measured nothing is never a pass
-            outcome = skipped(problem or f"nothing measured: no database could be read ({'; '.join(unread)})")
+            outcome = skipped(problem or f"nothing measured: {'; '.join(unread)}")
         else:
-            outcome = Outcome("pass", healthy + (f" (not measured on {'; '.join(unread)})" if unread else ""))
+            outcome = Outcome("pass", healthy + (f" (not measured: {'; '.join(unread)})" if unread else ""))
     apart = ctx.findings(ids, source, apart=True)
     if apart:
         outcome.evidence["discovered_databases"] = [_finding_json(f) for f in apart]
@@ -148,15 +148,21 @@ def findings(ctx: CheckContext, ids: list[str], source: str, healthy: str = "not
     return outcome
 
 
-def _databases_not_read(ctx: CheckContext) -> tuple[list[str], int]:
-    """The operator's databases that could not be read, each with why, and how many were read."""
-    section = ctx.collection.sections.get("databases") if ctx.collection else None
-    results = list(getattr(section, "targets", []))
-    if any(not r.target.discovered for r in results):
-        results = [r for r in results if not r.target.discovered]
-    read = [r for r in results if r.state is not None or r.same_server_as]
-    unread = [f"{r.target.url}: {r.not_connected or r.error or 'not read'}" for r in results if r not in read]
-    return unread, len(read)
+def _not_measured(ctx: CheckContext, source: str, ids: list[str]) -> tuple[list[str], int]:
+    """What a findings check could not look at (each with why) and how much it did look at: no finding from a
+    database that could not be read, or from an env diff without a baseline, is not a healthy result."""
+    section = ctx.collection.sections.get(source) if ctx.collection else None
+    if source == "databases" and "db-unreachable" not in ids:
+        results = list(getattr(section, "targets", []))
+        if any(not r.target.discovered for r in results):
+            results = [r for r in results if not r.target.discovered]
+        read = [r for r in results if r.state is not None or r.same_server_as]
+        unread = [f"{r.target.url}: {r.not_connected or r.error or 'not read'}" for r in results if r not in read]
+        return ([f"no database could be read ({'; '.join(unread)})"] if not read and unread else unread), len(read)
+    if source == "env" and "env-drift" in ids and not getattr(section, "diffs", None):
+        problems = "; ".join(getattr(section, "problems", [])) or "no baseline configured (env_baseline)"
+        return [f"env-drift: nothing compared with a baseline ({problems})"], len([i for i in ids if i != "env-drift"])
+    return [], 1
 
 
 def _container_image(ctx: CheckContext, subject: dict[str, Any]) -> str:
