@@ -239,3 +239,9 @@ def test_a_merged_or_unlogged_target_says_so_instead_of_error():
     assert unlogged[3].strip() == "not logged in"
     text = str(detail_text(TargetResult(info, same_server_as=sample.PG.id), None))
     assert "Cannot read" not in text and "same server as" in text.lower()
+
+
+def test_advice_for_an_idle_head_blocker_is_terminate_not_cancel():
+    blocked = next(f for f in sample.findings() if f.id == "blocked-query" and f.subject["pid"] == 4102)
+    assert "terminate it here, which rolls it back" in blocked.detail and "cancelling changes nothing" in blocked.detail
+    assert "cancel/terminate" not in blocked.detail

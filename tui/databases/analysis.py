@@ -153,13 +153,16 @@ def _blocked(target: str, wait: LockWait, result: TargetResult, sessions: dict[i
     roots = root_blockers(wait.blocked_id, waits)
     blocked = sessions.get(wait.blocked_id)
     heads = "; ".join(_describe(sessions.get(r), r) for r in roots) or "unknown"
+    idle_head = any(sessions[r].state not in RUNNING_STATES for r in roots if r in sessions)
+    end_it = ("terminate it here, which rolls it back (it is idle: it runs no query, so cancelling changes "
+              "nothing)" if idle_head else "cancel its statement or terminate the session here")
     return Finding(
         "blocked-query", "critical", SOURCE,
         f"Session {wait.blocked_id} waits {wait.waited_s:.0f}s for {', '.join(map(str, wait.blocking_ids))}: "
         f"{wait.lock}",
         f"{_describe(blocked, wait.blocked_id)} waits for a lock ({wait.lock}). Head of the chain: {heads}. "
-        "End the head blocker's transaction (commit in the app, or cancel/terminate it here) and find why it "
-        "holds its transaction open.",
+        f"End the head blocker's transaction: commit in the app, or {end_it}. Then find why it holds its "
+        "transaction open.",
         {"target": target, "pid": wait.blocked_id},
         {"blocked_pid": wait.blocked_id, "blocking_pids": list(wait.blocking_ids), "lock": wait.lock,
          "waited_s": wait.waited_s, "root_blocking_pids": roots, "relation": wait.relation,
