@@ -94,3 +94,20 @@ def test_with_discovery_logins_off_a_discovered_database_is_never_logged_in_to(r
     assert len(ours) == POLLS and all("discover_db_logins = false" in r.not_connected for r in ours)
     assert all(r.state is None and r.doctor is None for r in ours)
     assert _failed_logins(role, since) == 0
+
+
+def test_an_env_database_side_with_a_refused_login_is_not_retried_on_every_poll(pg_url, role):
+    """The Env pane reloads its sides each poll; a db: side whose login was refused must not be tried again."""
+    from tui.env.side import SideError
+    from tui.env.sides import load_side
+
+    wrong = sa.make_url(pg_url).set(username=role, password="still-wrong").render_as_string(hide_password=False)
+    since = PG_LOG.stat().st_size
+    errors = []
+    for _ in range(3):
+        with pytest.raises(SideError) as raised:
+            load_side(f"db:{wrong}")
+        errors.append(str(raised.value))
+    assert "password authentication failed" in errors[0]
+    assert all("not logged in again" in e for e in errors[1:]) and "still-wrong" not in "".join(errors)
+    assert _failed_logins(role, since) == 1

@@ -140,7 +140,7 @@ def merge_same_servers(results: list[TargetResult]) -> list[TargetResult]:
     A server that answers is identified by what it is (its server_id); one that cannot be read, by where the
     same login fails in the same way (this machine's names counted as one host)."""
     kept: dict[str, str] = {}
-    for result in sorted(results, key=lambda r: r.target.discovered):  # stable: the operator's, in order, first
+    for result in sorted(results, key=lambda r: (r.target.discovered, r.target.origin != "--db")):  # --db first
         identity = _server_identity(result)
         if identity and identity not in kept:
             kept[identity] = result.target.id
