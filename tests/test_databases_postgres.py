@@ -251,7 +251,10 @@ def test_a_lock_in_a_database_tshoot_cannot_enter_says_which_database(other_data
                                                                       monkeypatch):
     from tui.databases import postgres
 
-    def refused(*_args, **_kwargs):
+    attempts = []
+
+    def refused(*args, **_kwargs):
+        attempts.append(args[0].database)
         raise RuntimeError("no CONNECT privilege")
 
     monkeypatch.setattr(postgres, "open_connection", refused)
@@ -261,3 +264,6 @@ def test_a_lock_in_a_database_tshoot_cannot_enter_says_which_database(other_data
     source = source_factory(blocked_query_s=0)
     (wait,) = [w for w in _only_target(source.collect()).state.lock_waits if w.blocked_id == waiter]
     assert re.fullmatch(rf'relation \d+ in database "{name}"', wait.relation), wait
+    monkeypatch.setattr(postgres, "_other_database_names", {})  # even once the names are stale: not tried again
+    (again,) = [w for w in _only_target(source.collect()).state.lock_waits if w.blocked_id == waiter]
+    assert again.relation == wait.relation and attempts == [name]

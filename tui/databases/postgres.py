@@ -126,6 +126,7 @@ def _lock_wait(row: Any, blocking: dict[int, list[int]], names: dict[tuple[int, 
 
 
 _other_database_names: dict[tuple[str, str, int], tuple[float, str | None]] = {}  # (server, db, oid) -> (at, name)
+_unenterable_databases: set[tuple[str, str]] = set()  # (server, database) this credential could not log in to
 
 
 def relation_names(connection: Connection, relations: set[tuple[int | None, int]]) -> dict[tuple[int | None, int], str]:
@@ -158,7 +159,8 @@ def _names_here(connection: Connection, oids: list[int]) -> dict[int, str]:
 
 
 def _names_in_other_database(connection: Connection, datname: str | None, oids: list[int]) -> dict[int, str]:
-    """Names looked up in `datname` over a short connection with this connection's URL, remembered a minute."""
+    """Names looked up in `datname` over a short connection with this connection's URL, remembered a minute; a
+    database this login cannot enter is not tried again while tshoot runs."""
     if not datname:
         return {}
     url = connection.engine.url
@@ -166,10 +168,11 @@ def _names_in_other_database(connection: Connection, datname: str | None, oids: 
     now = time.monotonic()
     missing = [oid for oid in oids if now - _other_database_names.get((server, datname, oid), (-1e9, None))[0]
                > RELATION_NAMES_TTL_S]
-    if missing:
+    if missing and (server, datname) not in _unenterable_databases:
         try:
             other = open_connection(url.set(database=datname), CONNECT_TIMEOUT_S)
         except Exception:  # no right to connect there (CONNECT privilege, pg_hba): say which database, no name
+            _unenterable_databases.add((server, datname))  # and never try again: a refused login is not retried
             found: dict[int, str] = {}
         else:
             try:
@@ -182,7 +185,7 @@ def _names_in_other_database(connection: Connection, datname: str | None, oids: 
             _other_database_names.pop(key, None)  # forget what is stale: the cache stays as small as the incident
         for oid in missing:
             _other_database_names[(server, datname, oid)] = (now, found.get(oid))
-    return {oid: name for oid in oids if (name := _other_database_names[(server, datname, oid)][1])}
+    return {oid: name for oid in oids if (name := _other_database_names.get((server, datname, oid), (0, None))[1])}
 
 
 def _top_statements(connection: Connection, version_num: int, notes: list[str]) -> list[TopStatement]:
