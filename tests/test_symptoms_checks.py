@@ -254,3 +254,18 @@ def test_env_drift_without_a_baseline_is_not_a_pass():
     only_drift = result_of("dev-prod", "env-drift", context(collection=Collection(
         sections={"env": env}, errors={}, findings=[missing])))
     assert only_drift.status == "warn"
+
+
+@pytest.mark.parametrize("target, client, other", [
+    ("postgresql://app:••••••@127.0.0.1:55432/shop", "psql -h 127.0.0.1 -p 55432 -U app -d shop -c ", "mysql"),
+    ("mysql://root:••••••@10.0.0.5:53306/orders", "mysql -h 10.0.0.5 -P 53306 -u root -p orders -e ", "psql"),
+])
+def test_database_commands_use_the_findings_own_engine_host_and_port(target, client, other):
+    from tui.findings import Finding
+
+    saturated = Finding("connection-saturation", "warning", "databases", "95 of 100 connections", "",
+                        {"target": target})
+    collection = Collection(sections={"databases": object()}, errors={}, findings=[saturated])
+    result = result_of("db-connection", "saturation", context(collection=collection))
+    (command,) = result.fix.commands
+    assert command.startswith(client) and other not in command and "5432 " not in command.replace("55432", "")

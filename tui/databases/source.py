@@ -39,7 +39,7 @@ class TargetConnection:
 
     def __init__(self, target: Target, timeout: float = CONNECT_TIMEOUT_S, may_log_in: bool = True) -> None:
         self.info = target.info
-        self.secret_url = self._url = target.secret_url
+        self._url = target.secret_url
         self._timeout = timeout
         self._may_log_in = may_log_in
         self._lock = threading.Lock()
@@ -82,6 +82,10 @@ class TargetConnection:
             return TargetResult(self.info, state=state, collect_ms=round((time.perf_counter() - started) * 1000, 2))
         finally:
             self._lock.release()
+
+    def logs_in_with(self, url: str) -> bool:
+        """Is `url` the one this connection logs in with (a changed password makes it another target)?"""
+        return url == self._url
 
     def _failed(self, result: TargetResult) -> TargetResult:
         self._last_failure, self._failed_at = result, time.monotonic()
@@ -256,7 +260,7 @@ class DatabasesSource(Source):
         for gone in set(self._targets) - set(wanted):
             self._pool.submit(self._targets.pop(gone).close)  # waits for its poll, but not here
         for target_id, target in wanted.items():
-            if target_id in self._targets and self._targets[target_id].secret_url != target.secret_url:
+            if target_id in self._targets and not self._targets[target_id].logs_in_with(target.secret_url):
                 self._pool.submit(self._targets.pop(target_id).close)  # a changed credential: a new target
             if target_id not in self._targets:
                 may_log_in = self.config.discover_db_logins or not target.info.discovered
