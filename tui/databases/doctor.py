@@ -38,7 +38,7 @@ from tui.redact import mask_url
 
 STEPS = ("url", "dns", "tcp", "local-listener", "auth", "query")
 FINDING_STEPS = ("url", "dns", "tcp", "auth", "query")  # local-listener only explains a tcp failure
-SERVICE_NAMES = {"postgresql": "postgresql", "mysql": "mariadb mysql"}  # systemd units, Debian's names
+SERVICE_NAMES = {"postgresql": "postgresql", "mysql": "mariadb mysql"}  # systemd units, Debian's first
 SERVER_PROCESS_NAMES = {"postgresql": {"postgres", "postmaster"}, "mysql": {"mysqld", "mariadbd"}}
 PG_DEFAULT_SOCKET_DIR = "/var/run/postgresql"
 SLOW_ROUND_TRIP_MS = 1000.0
@@ -237,8 +237,9 @@ def _unix_socket_step(path: str, report: ConnectionReport, timeout: float) -> bo
         sock.connect(path)
     except OSError as exc:
         report.steps.append(DoctorStep("tcp", "fail", f"Unix socket {path}: {exc.strerror or exc}", evidence,
-                                       "The socket file is stale or not accessible: restart the server or fix "
-                                       "permissions on the socket directory."))
+                                       "The socket file is stale or not accessible: fix the permissions on the "
+                                       "socket directory, or check the server runs (a stale socket goes away "
+                                       "when it starts; restarting a running server ends every session)."))
         return False
     finally:
         sock.close()
@@ -299,7 +300,7 @@ def _local_listener_step(addresses: list[str], port: int, parsed: URL, report: C
         report.steps.append(DoctorStep("local-listener", "warn" if reached else "fail",
                                        f"nothing listens on port {port} and no {kind} server process runs",
                                        evidence, f"Start the {kind} server (systemctl start "
-                                       f"{SERVICE_NAMES[dialect]}) and read its log."))
+                                       f"{SERVICE_NAMES[dialect].split()[0]}) and read its log."))
     listener = report.steps[-1]
     tcp = report.step("tcp")
     if tcp and tcp.status == "fail" and listener.fix:
