@@ -64,7 +64,8 @@ class TargetConnection:
                 return TargetResult(self.info, doctor=refused, error=(
                     f"not logged in again: the server refused this user and password "
                     f"({auth.detail if auth else 'login failed'}). tshoot never retries a refused login (it would "
-                    "fill the server's log and can lock the account); fix the credentials, or press d to try once"))
+                    "fill the server's log and can lock the account): a changed password is tried once; to try "
+                    "this one again, run the doctor on this target (d in the Databases pane)"))
             try:
                 connection = self._connected()
             except Exception as exc:  # the login failed: diagnose it from this very attempt, without a second one
