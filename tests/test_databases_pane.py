@@ -245,3 +245,12 @@ def test_advice_for_an_idle_head_blocker_is_terminate_not_cancel():
     blocked = next(f for f in sample.findings() if f.id == "blocked-query" and f.subject["pid"] == 4102)
     assert "terminate it here, which rolls it back" in blocked.detail and "cancelling changes nothing" in blocked.detail
     assert "cancel/terminate" not in blocked.detail
+
+
+def test_the_report_lists_the_head_blocker_first_too():
+    from tui.databases import report as databases_report
+    from tui.source import section_to_json
+
+    lines = databases_report.markdown(section_to_json(sample.section()), [])
+    rows = [line.split("|")[1].strip() for line in lines if line.startswith("| 41")]
+    assert rows[:3] == ["4101", "4102", "4103"]

@@ -140,6 +140,15 @@ def blocking_tree(waits: list[LockWait]) -> list[tuple[int, int]]:
     return rows
 
 
+def chains_first(sessions: list[DbSession], waits: list[LockWait]) -> list[DbSession]:
+    """Each blocking chain in tree order — its head blocker, the row to act on, above the sessions waiting on it —
+    then the other sessions in the order given."""
+    by_id = {s.id: s for s in sessions}
+    chained = [by_id[i] for i in dict.fromkeys(i for _, i in blocking_tree(waits)) if i in by_id]
+    placed = {s.id for s in chained}
+    return chained + [s for s in sessions if s.id not in placed]
+
+
 def _describe(session: DbSession | None, session_id: int) -> str:
     if session is None:
         return f"session {session_id}"

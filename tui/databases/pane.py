@@ -16,8 +16,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from tui.actions import Action
-from tui.databases.analysis import RUNNING_STATES, blocking_tree
-from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, LockWait, TargetResult
+from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
+from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
 from tui.findings import Finding
 from tui.wording import count
 from widgets.column_fit import ColumnFit, aligned, columns_spec, fit_columns
@@ -303,15 +303,6 @@ class DatabasesPane(SourcePane):
             return
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"Doctor: {report.url}",
                                                                    doctor_text(report).plain, markup=False))
-
-
-def chains_first(sessions: list[DbSession], waits: list[LockWait]) -> list[DbSession]:
-    """Each blocking chain in tree order — its head blocker, the row to act on, above the sessions waiting on it —
-    then the other sessions in the order given."""
-    by_id = {s.id: s for s in sessions}
-    chained = [by_id[i] for i in dict.fromkeys(i for _, i in blocking_tree(waits)) if i in by_id]
-    placed = {s.id for s in chained}
-    return chained + [s for s in sessions if s.id not in placed]
 
 
 def target_cells(result: TargetResult, findings: list[Finding]) -> tuple:

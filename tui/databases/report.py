@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.databases.analysis import RUNNING_STATES, blocking_tree
+from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, ServerState, TargetResult
 from tui.markdown import clip, inline_code, seconds, table
 from tui.source import section_from_json
@@ -93,6 +93,8 @@ def _sessions(state: ServerState) -> list[str]:
         return [f"{len(state.sessions)} sessions; none blocked, blocking, idle in transaction or running "
                 f"longer than {LONG_RUNNING_S:g}s."]
     flagged.sort(key=lambda pair: (pair[0].id not in blockers, not pair[0].blocking_ids, -(pair[0].state_age_s or 0)))
+    order = {s.id: i for i, s in enumerate(chains_first([s for s, _ in flagged], state.lock_waits))}
+    flagged.sort(key=lambda pair: order[pair[0].id])  # each chain's head blocker first: the session to act on
     lines = [f"{len(flagged)} of {len(state.sessions)} sessions matter:", ""]
     lines += table(
         ["pid", "why", "user", "application", "client", "state", "wait", "in state", "transaction", "query"],
