@@ -171,6 +171,8 @@ def test_events_and_actions_update_the_picture_without_a_full_resync(docker_clie
         assert (after_stop.state, after_stop.exit_code, len(after_stop.recent_exits)) == ("exited", 0, 1)
 
         assert source.run_action(container.id, "start") == Verified(True, f"{name} is now running")
+        assert source.run_action(container.id, "start") == Verified(  # the engine's "not modified" is not "done"
+            False, f"start: nothing changed, {name} was already running")
         assert _state(source.collect(), name) == "running"
         assert source.run_action(container.id, "restart") == Verified(True, f"{name} is now running")
 

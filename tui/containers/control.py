@@ -25,7 +25,11 @@ def container_action(client: docker.DockerClient, container: str, verb: str) -> 
     import docker.errors
 
     try:
-        started_before = (client.api.inspect_container(container).get("State") or {}).get("StartedAt")
+        attrs = client.api.inspect_container(container)
+        name, before = (attrs.get("Name") or container).lstrip("/"), attrs.get("State") or {}
+        if (verb == "start" and before.get("Running")) or (verb == "stop" and not before.get("Running")):
+            # The engine would answer "not modified": nothing was done, so it is not "done".
+            return Verified(False, f"{verb}: nothing changed, {name} was already {before.get('Status', '?')}")
         if verb == "start":
             client.api.start(container)
         elif verb == "stop":
@@ -34,16 +38,14 @@ def container_action(client: docker.DockerClient, container: str, verb: str) -> 
             client.api.restart(container, timeout=STOP_TIMEOUT_S)
         if verb != "stop":
             time.sleep(STAYS_UP_S)
-        attrs = client.api.inspect_container(container)
+        state = client.api.inspect_container(container).get("State") or {}
     except docker.errors.NotFound as exc:
         raise ContainerNotFound(f"no container {container!r}") from exc
-    name = (attrs.get("Name") or container).lstrip("/")
-    state = attrs.get("State") or {}
     status = state.get("Status", "?")
     if verb == "stop":
         effect = not state.get("Running") and status != "restarting"
     else:
-        effect = bool(state.get("Running")) and (verb == "start" or state.get("StartedAt") != started_before)
+        effect = bool(state.get("Running")) and (verb == "start" or state.get("StartedAt") != before.get("StartedAt"))
     if effect:
         return Verified(True, f"{name} is now {status}")
     why = f" (exit code {state.get('ExitCode')}: it exited again at once; read its logs)" \
