@@ -246,3 +246,33 @@ def test_another_users_python_process_is_a_permission_problem_not_a_non_python_o
     finally:
         target.kill()
         target.wait()
+
+
+HANG_CHECK_AS_NOBODY = """
+from tui.config import Config
+from tui.symptoms.checks import CheckContext, python_threads
+outcome = python_threads(CheckContext(Config()), ids=["deadlock"], healthy="no deadlock")
+print(outcome.status)
+print(outcome.summary)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(),
+                    reason="needs root to run the check as another user")
+def test_the_hang_check_run_as_nobody_says_other_users_processes_were_not_inspected():
+    """Not root: root's Python processes are not 'absent', they could not be looked into — say so."""
+    target = subprocess.Popen([sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline() == "ready\n"
+        probe = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                sys.executable, "-c", HANG_CHECK_AS_NOBODY],
+                               cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+                               timeout=120, env={**os.environ, "HOME": "/tmp"})
+        assert probe.returncode == 0, probe.stderr
+        status, summary = probe.stdout.splitlines()[:2]
+        assert status == "skipped" and "could not be inspected (permission denied)" in summary, summary
+        assert "no Python process found on this machine" not in summary
+    finally:
+        target.kill()
+        target.wait()

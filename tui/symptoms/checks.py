@@ -7,6 +7,7 @@ source: it is skipped and says why.
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
@@ -21,6 +22,7 @@ from tui.databases.logins import REFUSED_LOGINS
 from tui.findings import SEVERITY_RANK, Finding, by_severity
 from tui.redact import mask_url
 from tui.symptoms import probes
+from tui.threads import pythonprocs
 from tui.threads.scan import describe_process, scan_python_processes
 
 Status = str  # "pass" | "warn" | "fail" | "skipped"
@@ -201,8 +203,13 @@ def _thread_dumps(ctx: CheckContext, limit: int) -> _ThreadDumps:
         return _ThreadDumps("watched", watched, [f for f in collection.findings if f.source == "threads"] if collection
                             else [], [problem] if problem else [])
     scan = scan_python_processes(ctx.config, limit)
-    left_out = [f"{len(scan.left_out)} more Python process(es) not dumped (limit {limit}): name one with --pid"]
-    return _ThreadDumps("dumped just now", scan.processes, scan.findings, left_out if scan.left_out else [])
+    problems = [f"{len(scan.left_out)} more Python process(es) not dumped (limit {limit}): name one with --pid"] \
+        if scan.left_out else []
+    hidden = pythonprocs.count_uninspectable({os.getpid()})
+    if hidden:  # other users' processes: whether they run Python is unknown, not "no"
+        problems.append(f"{hidden} process(es) of other users could not be inspected (permission denied): run "
+                        "tshoot as root to look for Python in them")
+    return _ThreadDumps("dumped just now", scan.processes, scan.findings, problems)
 
 
 @check

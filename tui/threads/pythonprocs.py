@@ -84,6 +84,11 @@ class RuntimeCache:
         return {pid: runtime for pid, (_, (runtime, _)) in self._known.rescan(exclude).items()}
 
 
+def count_uninspectable(exclude: set[int], runtimes: RuntimeCache | None = None) -> int:
+    """Processes tshoot may not look into (other users', when not root): they may run Python too."""
+    return sum(1 for runtime in (runtimes or RuntimeCache()).runtimes(exclude).values() if runtime.kind == "unknown")
+
+
 def python_candidates(exclude: set[int], runtimes: RuntimeCache | None = None) -> list[PythonCandidate]:
     """Python processes on the host, busiest first, for the pane's chooser."""
     found = []
