@@ -254,3 +254,8 @@ def test_the_report_lists_the_head_blocker_first_too():
     lines = databases_report.markdown(section_to_json(sample.section()), [])
     rows = [line.split("|")[1].strip() for line in lines if line.startswith("| 41")]
     assert rows[:3] == ["4101", "4102", "4103"]
+
+
+def test_raising_max_connections_says_what_it_costs_on_postgresql():
+    saturation = next(f for f in sample.findings() if f.id == "connection-saturation")
+    assert "restart, which ends every session" in saturation.detail

@@ -69,7 +69,9 @@ def _target_findings(result: TargetResult, thresholds: Thresholds) -> list[Findi
             f"{usage.connections} of {usage.max_connections} connections in use ({usage.percent:.0f}%) on {target}",
             f"New connections will be refused at max_connections. Biggest users: {_top(usage.by_user)}; "
             f"applications: {_top(usage.by_application)}; clients: {_top(usage.by_client)}. Look for a leaking pool "
-            "or idle sessions; use a pooler (PgBouncer) or raise max_connections.",
+            "or idle sessions; use a pooler (PgBouncer) or raise max_connections "
+            + ("(a PostgreSQL server restart, which ends every session)." if result.target.dialect == "postgresql"
+               else "(SET GLOBAL max_connections, live; also in the server's config to keep it)."),
             {"target": target},
             {"connections": usage.connections, "max_connections": usage.max_connections,
              "percent": round(usage.percent, 1), "by_user": usage.by_user, "by_application": usage.by_application,
