@@ -91,3 +91,16 @@ def test_replay_of_a_bad_file_names_the_problem(tmp_path, content, message):
 def test_replay_of_a_missing_file():
     result = tshoot("replay", "/nonexistent/snap.json")
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_doctor_text_lists_discovered_databases_apart():
+    from tui.cli import doctor_text
+    from tui.findings import Finding
+
+    named = Finding("slow-query", "warning", "databases", "Session 7 has run one statement for 40s", "", {"target": "a"})
+    found = Finding("db-unreachable", "critical", "databases", "Database unreachable (tcp): b", "",
+                    {"target": "b", "discovered": True})
+    text = doctor_text([named], {}, apart=[found])
+    before, after = text.split("Databases found in other processes' settings", 1)
+    assert "[WARNING] Session 7" in before and "unreachable" not in before
+    assert "[CRITICAL] Database unreachable (tcp): b" in after and "not in the exit code" in after

@@ -31,3 +31,14 @@ def test_invalid_config_is_a_clear_error(tmp_path, body, message):
     file.write_text(body)
     with pytest.raises(ConfigError, match=message):
         load_config(str(file))
+
+
+def test_discovery_logins_can_be_turned_off_and_only_with_a_boolean(tmp_path):
+    file = tmp_path / "c.toml"
+    file.write_text("interval = 1\n")
+    assert load_config(str(file)).discover_db_logins is True  # the default (the README says why)
+    file.write_text("discover_db_logins = false\n")
+    assert load_config(str(file)).discover_db_logins is False
+    file.write_text("discover_db_logins = 'no'\n")
+    with pytest.raises(ConfigError, match="'discover_db_logins' has the wrong type"):
+        load_config(str(file))

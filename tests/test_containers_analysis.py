@@ -181,3 +181,30 @@ def test_engine_events_are_filtered_and_normalised():
     assert (event.container_id, event.action, event.at) == ("abc", "health_status", 1_700_000_000.5)
     assert parse_event({"Action": "exec_create: sh", "Actor": {"ID": "abc"}}) is None
 
+
+
+def test_the_markdown_report_shows_the_snapshots_findings_never_recomputed_ones():
+    """Taken with a 99% memory threshold, the snapshot has no memory finding for a container at 95%; the report
+    must agree with it (default thresholds would say "95% of its memory limit"). And a finding the snapshot holds
+    is shown even when the default thresholds would not produce it."""
+    from tui.containers import report as containers_report
+    from tui.threads import report as threads_report
+    from tui.threads.records import ProcessThreads, ThreadsSection
+
+    near = record(name="near", memory_limit_bytes=100 * 2**20, memory_used_bytes=95 * 2**20)
+    crashed = record(name="crashed", state="exited", exit_code=3)
+    section = ContainersSection(engine_host="unix:///x", engine_version="27", collected_at=NOW,
+                                containers=[near, crashed])
+    taken_with = Thresholds(container_memory_percent=99.0)
+    findings = [dataclasses.asdict(f) for f in analyze(section, taken_with)]
+    assert not any(f["subject"]["name"] == "near" for f in findings)
+    text = "\n".join(containers_report.markdown(section_to_json(section), findings))
+    assert "### near" not in text and "95% of its memory limit" not in text
+    assert "### crashed" in text and all(f"- problem: {f['title']}" in text for f in findings)
+
+    threads = ThreadsSection(processes={"77": ProcessThreads(pid=77, name="python")})
+    held = {"id": "lock-contention", "severity": "warning", "source": "threads", "title": "3 threads queue for L",
+            "detail": "", "subject": {"pid": 77, "lock": "L"}, "evidence": {}, "guide": "hang"}
+    assert "lock contention: 3 threads queue for L" in "\n".join(
+        threads_report.markdown(section_to_json(threads), [held]))
+    assert "lock contention" not in "\n".join(threads_report.markdown(section_to_json(threads), []))

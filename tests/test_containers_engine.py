@@ -15,6 +15,7 @@ from socketserver import BaseRequestHandler, ThreadingMixIn, UnixStreamServer
 
 import pytest
 
+from tui.actions import Verified
 from tui.config import Config
 from tui.containers.cgroups import read_cgroup_sample
 from tui.containers.details import ContainerNotFound, container_env
@@ -164,13 +165,16 @@ def test_events_and_actions_update_the_picture_without_a_full_resync(docker_clie
         assert _state(source.collect(), name) == "running"
 
         events.clear()
-        assert source.run_action(container.id, "stop") == f"{name} is now exited"
+        assert source.run_action(container.id, "stop") == Verified(True, f"{name} is now exited")
         wait_until(events.is_set, "the engine's die/stop events")
         after_stop = _record(source.collect(), name)
         assert (after_stop.state, after_stop.exit_code, len(after_stop.recent_exits)) == ("exited", 0, 1)
 
-        assert source.run_action(container.id, "start") == f"{name} is now running"
+        assert source.run_action(container.id, "start") == Verified(True, f"{name} is now running")
+        assert source.run_action(container.id, "start") == Verified(  # the engine's "not modified" is not "done"
+            False, f"start: nothing changed, {name} was already running")
         assert _state(source.collect(), name) == "running"
+        assert source.run_action(container.id, "restart") == Verified(True, f"{name} is now running")
 
         docker_client.api.remove_container(container.id, force=True)
         wait_until(lambda: _record(source.collect(), name) is None, "the destroy event to drop the container")
@@ -180,6 +184,18 @@ def test_events_and_actions_update_the_picture_without_a_full_resync(docker_clie
             docker_client.api.remove_container(name, force=True)
         except Exception:  # already removed by the test
             pass
+
+
+def test_starting_a_container_that_dies_at_once_is_no_effect(docker_client, docker_image, source):
+    """A start the engine accepted but the container did not survive is reported as such, never as done."""
+    name = f"tshoot-test-{uuid.uuid4().hex[:6]}-dies"
+    container = docker_client.containers.create(docker_image, ["sh", "-c", "exit 3"], name=name)
+    try:
+        verified = source.run_action(container.id, "start")
+        assert not verified.effect
+        assert f"{name} is exited" in verified.message and "exit code 3" in verified.message
+    finally:
+        docker_client.api.remove_container(container.id, force=True)
 
 
 def _record(section, name):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
 import sqlalchemy as sa
 
-from tui.databases.doctor import diagnose, doctor_finding, rules_mentioning_port
+from tui.databases.doctor import diagnose, doctor_finding, rules_mentioning_port, target_commands
 
 pytestmark = pytest.mark.services
 
@@ -104,3 +105,43 @@ def test_firewall_rules_that_name_the_port_are_picked_out():
           "  tcp dport { 22, 5432 } accept\n }\n}"
     assert rules_mentioning_port(nft, 5432) == ["type filter hook input priority 0; policy drop;",
                                                 "tcp dport { 22, 5432 } accept"]
+
+
+def test_several_servers_are_named_each_with_its_own_pid_and_port(pg_url, tmp_path):
+    """A second process named `postgres` listening elsewhere is another server: never one pid with all ports."""
+    import subprocess
+    import sys
+
+    fake = tmp_path / "postgres"
+    fake.symlink_to(sys.executable)  # its process name (comm) is "postgres"
+    server = subprocess.Popen([str(fake), "-c", "import socket, sys\n"
+                               "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+                               "print(s.getsockname()[1], flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        fake_port = int(server.stdout.readline())
+        report = diagnose(_variant(pg_url, port=_closed_port(), database="shop"), timeout=3)
+        listener = report.step("local-listener")
+        real_port = sa.make_url(pg_url).port
+        servers = {s["pid"]: s["ports"] for s in listener.evidence["listening_servers"]}
+        assert servers[server.pid] == [fake_port]
+        (real_pid,) = [pid for pid, ports in servers.items() if real_port in ports]
+        assert real_pid != server.pid and fake_port not in servers[real_pid]
+        assert f"pid {server.pid} on {fake_port}" in listener.detail
+        assert f"pid {real_pid} on {real_port}" in listener.detail
+        assert "No port was confirmed to serve database 'shop'" in report.step("tcp").fix
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_commands_are_built_from_the_target_never_with_its_password():
+    pg = target_commands("postgresql://app:s3cret-pw@127.0.0.1:55432/shop")
+    assert "pg_isready -h 127.0.0.1 -p 55432" in pg
+    assert "psql -h 127.0.0.1 -p 55432 -U app -d shop -c 'select 1'" in pg
+    assert not any("mysql" in c or "3306" in c or re.search(r"\b5432\b", c) or "s3cret" in c for c in pg)
+    my = target_commands("mysql://root:s3cret-pw@db.internal:53306/orders")
+    assert "mysql -h db.internal -P 53306 -u root -p orders -e 'select 1'" in my
+    assert not any("psql" in c or "pg_isready" in c or "s3cret" in c for c in my)
+    hostile = target_commands("postgresql://x:y@h/db;rm -rf ~")
+    assert "-d 'db;rm -rf ~'" in hostile[-1]  # quoted for the shell: copied, it cannot run anything else

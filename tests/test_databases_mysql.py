@@ -7,6 +7,7 @@ import os
 import pytest
 
 from tests.test_databases_helpers import Sessions, unique_name, wait_until
+from tui.actions import Action, ActionLog
 from tui.config import Config, Thresholds
 from tui.databases.source import DatabasesSource
 
@@ -90,7 +91,16 @@ def test_innodb_lock_wait_behind_an_idle_transaction(sessions, table, source_fac
     plan = source.explain(result.target.id, waiter.thread_id())
     assert "PRIMARY" in plan or "const" in plan or "range" in plan, plan
 
-    source.cancel(result.target.id, waiter.thread_id())
+    # The holder runs no statement: KILL QUERY would change nothing, so nothing is sent and nothing is "done".
+    log = ActionLog(read_only=False)
+    entry = log.perform(Action("cancel query", "databases", f"thread {holder.thread_id()}"),
+                        lambda: source.cancel(result.target.id, holder.thread_id()))
+    assert entry.outcome == "no effect", entry
+    assert "open transaction" in entry.message and "no query to cancel" in entry.message
+    assert _lock_waiting(watcher, waiter.thread_id())  # still blocked: indeed nothing changed
+
+    verified = source.cancel(result.target.id, waiter.thread_id())
+    assert verified.effect, verified
     wait_until(lambda: outcome, "the waiting statement to be killed")
     assert "interrupted" in str(outcome["error"]).lower()
 
@@ -111,7 +121,8 @@ def test_terminate_ends_the_session(sessions, source_factory):
     victim, watcher = sessions.mysql(), sessions.mysql()
     source = source_factory()
     target = source.collect().targets[0].target
-    assert "killed thread" in source.terminate(target.id, victim.thread_id())
+    verified = source.terminate(target.id, victim.thread_id())
+    assert verified.effect and "killed thread" in verified.message and "gone" in verified.message
 
     def gone() -> bool:
         with watcher.cursor() as cursor:
@@ -119,5 +130,5 @@ def test_terminate_ends_the_session(sessions, source_factory):
             return cursor.fetchone()[0] == 0
 
     wait_until(gone, "the killed thread to leave the processlist")
-    with pytest.raises(RuntimeError, match="Unknown thread"):
+    with pytest.raises(RuntimeError, match="no longer exists"):
         source.terminate(target.id, victim.thread_id())

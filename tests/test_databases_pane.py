@@ -10,6 +10,7 @@ from tests.samples import databases as sample
 from tests.test_databases_helpers import Sessions, unique_name
 from tests.uihelpers import feed, frozen_app
 from tui.config import Config
+from tui.databases.pane import detail_text
 from tui.databases.source import DatabasesSource
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.keyed_table import KeyedTable
@@ -37,7 +38,8 @@ async def test_targets_and_sessions_with_blocking_first_and_flags():
         await shown(pilot)
         assert column(app, "#db-targets", 3) == ["ok", "ok", "FAILED at tcp"]
         assert column(app, "#db-targets", 1)[2] == sample.DEAD.url  # masked, as collected
-        assert column(app, "#db-sessions", 1)[:2] == ["4102", "4103"]  # waiting ones first, longest first
+        # The chain in tree order: its head blocker (the row to act on) above the sessions waiting on it.
+        assert column(app, "#db-sessions", 1)[:3] == ["4101", "4102", "4103"]
         flags = dict(zip(column(app, "#db-sessions", 1), column(app, "#db-sessions", 0)))
         assert flags == {"4101": "I", "4102": "B", "4103": "B", "4104": "S", "4105": ""}
         text = detail(app)
@@ -98,6 +100,28 @@ async def test_terminate_asks_for_confirmation_naming_the_session_and_query():
         (action,) = requested
         assert action.verb == "terminate session" and action.subject == {"target": sample.PG.id, "pid": 4101}
         assert "session 4101" in action.target and "UPDATE orders SET status = 'paid'" in action.target
+
+
+async def test_cancel_on_an_idle_in_transaction_session_offers_terminate_instead():
+    """4101 is idle in transaction: `c` would change nothing, so the pane says so and asks about terminating."""
+    source = DatabasesSource(Config(), scan_processes=False)
+    app = frozen_app()
+    requested, notes = [], []
+    async with app.run_test(size=(160, 45)) as pilot:
+        await shown(pilot)
+        app.source = lambda name: source if name == "databases" else None
+        app.request_action = lambda action, run: requested.append(action)
+        app.notify = lambda message, **kwargs: notes.append(message)
+        app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})
+        await pilot.press("c")
+        (action,) = requested
+        assert action.verb == "terminate session" and action.subject["pid"] == 4101
+        assert any("no query to cancel" in note and "terminat" in note for note in notes), notes
+        requested.clear()
+        app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4104})  # active: a real cancel
+        await pilot.press("c")
+        (action,) = requested
+        assert action.verb == "cancel query"
 
 
 async def test_read_only_refuses_a_cancel():
@@ -179,7 +203,7 @@ async def test_columns_fit_the_width_numbers_right_aligned_and_the_query_takes_t
         await pilot.resize_terminal(200, 45)
         await pilot.pause()
         assert app.query_one("#db-sessions", KeyedTable).columns["query"].width > wide_query  # refitted on resize
-        assert "UPDATE orders SET status = 'paid' WHERE id = 7" in table_lines(app, "#db-sessions")[3]
+        assert "UPDATE orders SET status = 'paid' WHERE id = 7" in table_lines(app, "#db-sessions")[1]
 
 
 async def test_counts_in_titles_are_singular_or_plural():
@@ -190,3 +214,48 @@ async def test_counts_in_titles_are_singular_or_plural():
         await pilot.press("right_square_bracket")
         await pilot.pause()
         assert app.query_one("#db-sessions", KeyedTable).border_title.startswith("1 session on mysql://")
+
+
+def test_the_head_blocker_is_the_first_finding_and_as_severe_as_the_waits_it_causes():
+    """4101 (idle in transaction) blocks 4102, which blocks 4103: 4101 is the row to act on, so it comes first."""
+    from tui.findings import by_severity
+
+    ordered = by_severity(sample.findings())
+    head = ordered[0]
+    assert (head.id, head.subject["pid"], head.severity) == ("idle-in-transaction", 4101, "critical")
+    assert head.evidence["blocks"] == [4102]
+    assert [f.subject["pid"] for f in ordered if f.id == "blocked-query"] == [4102, 4103]
+
+
+def test_a_merged_or_unlogged_target_says_so_instead_of_error():
+    from tui.databases.pane import target_cells
+    from tui.databases.records import TargetInfo, TargetResult
+
+    info = TargetInfo(id="postgresql://app@localhost/shop", url="postgresql://app@localhost/shop",
+                      dialect="postgresql", origin="pid 9 (app) DATABASE_URL", origin_pid=9)
+    merged = target_cells(TargetResult(info, same_server_as=sample.PG.id), [])
+    assert f"same server as {sample.PG.id}"[:24] in merged[3]
+    unlogged = target_cells(TargetResult(info, not_connected="discover_db_logins = false"), [])
+    assert unlogged[3].strip() == "not logged in"
+    text = str(detail_text(TargetResult(info, same_server_as=sample.PG.id), None))
+    assert "Cannot read" not in text and "same server as" in text.lower()
+
+
+def test_advice_for_an_idle_head_blocker_is_terminate_not_cancel():
+    blocked = next(f for f in sample.findings() if f.id == "blocked-query" and f.subject["pid"] == 4102)
+    assert "terminate it here, which rolls it back" in blocked.detail and "cancelling changes nothing" in blocked.detail
+    assert "cancel/terminate" not in blocked.detail
+
+
+def test_the_report_lists_the_head_blocker_first_too():
+    from tui.databases import report as databases_report
+    from tui.source import section_to_json
+
+    lines = databases_report.markdown(section_to_json(sample.section()), [])
+    rows = [line.split("|")[1].strip() for line in lines if line.startswith("| 41")]
+    assert rows[:3] == ["4101", "4102", "4103"]
+
+
+def test_raising_max_connections_says_what_it_costs_on_postgresql():
+    saturation = next(f for f in sample.findings() if f.id == "connection-saturation")
+    assert "restart, which ends every session" in saturation.detail

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 
 import psutil
 import pytest
 import sqlalchemy as sa
 
 from tests.test_databases_helpers import Sessions, unique_name, wait_until
+from tui.actions import Action, ActionLog
 from tui.config import Config, Thresholds
 from tui.databases.analysis import blocking_tree, root_blockers
 from tui.databases.source import DatabasesSource
@@ -102,7 +104,17 @@ def test_row_lock_behind_an_idle_transaction(sessions, table, source_factory):
     replayed = section_from_json(source.section_type, json.loads(json.dumps(section_to_json(section))))
     assert [f.key for f in source.analyze(replayed)] == [f.key for f in findings]
 
-    source.terminate(result.target.id, holder.info.backend_pid)
+    # `c` on the idle-in-transaction holder: there is no running query, so nothing is sent and nothing is "done".
+    log = ActionLog(read_only=False)
+    entry = log.perform(Action("cancel query", "databases", f"session {holder.info.backend_pid}"),
+                        lambda: source.cancel(result.target.id, holder.info.backend_pid))
+    assert entry.outcome == "no effect", entry
+    assert "idle in transaction" in entry.message and "no query to cancel" in entry.message
+    assert _backend_waiting(waiter.info.backend_pid, watcher)  # the waiter is still blocked: indeed no effect
+
+    entry = log.perform(Action("terminate session", "databases", f"session {holder.info.backend_pid}"),
+                        lambda: source.terminate(result.target.id, holder.info.backend_pid))
+    assert entry.outcome == "done" and "gone" in entry.message, entry
     wait_until(lambda: outcome, "the waiter to get its lock once the holder is gone")
     assert outcome.get("done") is True
 
@@ -124,7 +136,8 @@ def test_chain_of_three_and_cancel(sessions, table, source_factory):
     assert root_blockers(pids[2], waits) == [pids[0]]
     assert blocking_tree(waits) == [(0, pids[0]), (1, pids[1]), (2, pids[2])]
 
-    source.cancel(result.target.id, pids[2])
+    verified = source.cancel(result.target.id, pids[2])
+    assert verified.effect and "now idle" in verified.message, verified
     wait_until(lambda: third_outcome, "the third statement to be cancelled")
     assert "cancel" in str(third_outcome["error"]).lower()
     first.rollback()
@@ -195,3 +208,62 @@ def test_records_never_hold_the_password(pg_url, source_factory):
     password = sa.make_url(pg_url).password
     assert password not in json.dumps(dataclasses.asdict(section))
     assert "••••••" in section.targets[0].target.url
+
+
+@pytest.fixture
+def other_database(pg_url):
+    """A second database on the same server with a one-row table: tshoot stays connected to the first one."""
+    name = unique_name("tshoot_test_db")
+    admin_dsn = sa.make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    import psycopg
+
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = sa.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    opened = Sessions(pg_url=url)
+    opened.pg("tshoot-test-admin").execute("CREATE TABLE accounts (id int PRIMARY KEY, v int); "
+                                           "INSERT INTO accounts VALUES (1, 0)")
+    yield name, opened
+    opened.close()
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _block_in(opened: Sessions, watcher) -> tuple[int, int]:
+    holder = opened.pg("tshoot-test-holder", autocommit=False)
+    holder.execute("UPDATE accounts SET v = 1 WHERE id = 1")
+    waiter = opened.pg("tshoot-test-waiter")
+    opened.in_background(waiter, "UPDATE accounts SET v = 2 WHERE id = 1")
+    wait_until(lambda: _backend_waiting(waiter.info.backend_pid, watcher), "the waiter to block")
+    return holder.info.backend_pid, waiter.info.backend_pid
+
+
+def test_a_lock_in_another_database_is_named_not_shown_as_an_oid(other_database, sessions, source_factory):
+    name, opened = other_database
+    _, waiter = _block_in(opened, sessions.pg("tshoot-test-watcher"))
+    source = source_factory(blocked_query_s=0)  # connected to the first database, not to `name`
+    (wait,) = [w for w in _only_target(source.collect()).state.lock_waits if w.blocked_id == waiter]
+    assert wait.relation == f'public.accounts in database "{name}"', wait
+    assert f'row of public.accounts in database "{name}"' in wait.lock
+
+
+def test_a_lock_in_a_database_tshoot_cannot_enter_says_which_database(other_database, sessions, source_factory,
+                                                                      monkeypatch):
+    from tui.databases import postgres
+
+    attempts = []
+
+    def refused(*args, **_kwargs):
+        attempts.append(args[0].database)
+        raise RuntimeError("no CONNECT privilege")
+
+    monkeypatch.setattr(postgres, "open_connection", refused)
+    monkeypatch.setattr(postgres, "_other_database_names", {})
+    name, opened = other_database
+    _, waiter = _block_in(opened, sessions.pg("tshoot-test-watcher"))
+    source = source_factory(blocked_query_s=0)
+    (wait,) = [w for w in _only_target(source.collect()).state.lock_waits if w.blocked_id == waiter]
+    assert re.fullmatch(rf'relation \d+ in database "{name}"', wait.relation), wait
+    monkeypatch.setattr(postgres, "_other_database_names", {})  # even once the names are stale: not tried again
+    (again,) = [w for w in _only_target(source.collect()).state.lock_waits if w.blocked_id == waiter]
+    assert again.relation == wait.relation and attempts == [name]

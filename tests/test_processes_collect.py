@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tui.actions import Action, ActionLog
 from tui.config import Config, Thresholds
 from tui.processes.analyze import analyze
 from tui.processes.collect import ProcessCollector, listening_ports, process_detail, send_signal
@@ -149,8 +150,27 @@ def test_send_signal_refuses_a_reused_pid_and_signals_the_confirmed_one(children
     with pytest.raises(ProcessLookupError, match="different process"):
         send_signal(child.pid, signal.SIGTERM, row.started - 100)
     assert child.poll() is None
-    assert "SIGTERM" in send_signal(child.pid, signal.SIGTERM, row.started)
+    verified = send_signal(child.pid, signal.SIGTERM, row.started)
+    assert verified.effect and "SIGTERM" in verified.message and "exited" in verified.message
     assert child.wait(timeout=5) == -signal.SIGTERM
+
+
+def test_a_signal_the_process_ignores_is_no_effect_not_done(children):
+    """The outcome of an action is what was seen afterwards: a process that ignores SIGTERM is still there."""
+    child = subprocess.Popen([sys.executable, "-c", "import signal, sys, time\n"
+                              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+                              "time.sleep(300)"], stdout=subprocess.PIPE, text=True)
+    children.append(child)
+    assert child.stdout.readline() == "ready\n"  # the handler is installed before we signal
+    row = row_for(ProcessCollector().poll(), child.pid)
+    log = ActionLog(read_only=False)
+    action = Action("SIGTERM", "processes", f"pid {child.pid}")
+    entry = log.perform(action, lambda: send_signal(child.pid, signal.SIGTERM, row.started, verify_s=0.5))
+    assert entry.outcome == "no effect" and "still running" in entry.message
+    assert child.poll() is None
+    entry = log.perform(Action("SIGKILL", "processes", f"pid {child.pid}"),
+                        lambda: send_signal(child.pid, signal.SIGKILL, row.started))
+    assert entry.outcome == "done" and "exited" in entry.message
 
 
 def test_an_idle_process_keeps_its_row_until_it_changes_then_its_skipped_samples_are_filled_in(children, monkeypatch):

@@ -127,7 +127,7 @@ def test_databases_show_the_blocked_session_its_chain_and_the_doctor(report, blo
     assert "tshoot-test-report-waiter" in rows[str(waiter)]
     chain = [line for line in databases.splitlines() if line.lstrip().startswith(("- ", "  - "))]
     head = next(i for i, line in enumerate(chain) if line.startswith(f"- {holder} "))
-    assert chain[head + 1].startswith(f"  - {waiter} ") and f"row of {table_name}" in chain[head + 1]
+    assert chain[head + 1].startswith(f"  - {waiter} ") and f"row of public.{table_name}" in chain[head + 1]
     assert "Connections: " in databases and " of " in databases
     # The unreachable target: the doctor's failing step and its fix.
     assert "@127.0.0.1:1/postgres" in databases and "**Could not read it:**" in databases

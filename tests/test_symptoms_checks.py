@@ -183,7 +183,8 @@ def test_findings_check_reads_other_panes_by_contract_and_skips_when_a_source_fa
     result = result_of("hang", "deadlock", context(collection=collection))
     assert result.status == "fail" and result.jump.pane == "threads" and result.jump.subject == {"pid": 77}
     lines = [line.strip() for line in result_lines(result)]
-    assert "$ py-spy dump --pid 77 --locals" in lines and "$ kill -USR1 77  # if the app registered faulthandler" in lines
+    assert "$ py-spy dump --pid 77 --locals" in lines
+    assert not any(line.startswith("$ kill") for line in lines)  # without faulthandler, SIGUSR1 kills the process
     assert lines[-1] == "see: Threads pane, pid 77" and not any('{"pid"' in line for line in lines)
     assert result_of("hang", "d-state", context(collection=collection)).status == "pass"
     failed = Collection(sections={"databases": None}, errors={"databases": ("no driver", "pip install")}, findings=[])
@@ -237,3 +238,34 @@ def test_a_crashing_check_is_skipped_with_the_error_and_the_guide_goes_on(monkey
     run = run_guide(BOOK.get("dev-prod"), context(collection=Collection()))
     assert [r.status for r in run.results] == ["skipped", "skipped"]
     assert "RuntimeError: boom" in run.results[1].summary
+
+
+def test_env_drift_without_a_baseline_is_not_a_pass():
+    """Nothing was compared: "no difference from the baseline" would be false."""
+    from tui.env.source import EnvSection
+    from tui.findings import Finding
+
+    env = EnvSection(host="h")
+    collection = Collection(sections={"env": env}, errors={}, findings=[])
+    result = result_of("dev-prod", "env-drift", context(collection=collection))
+    assert result.status == "pass" and "not measured: env-drift: nothing compared" in result.summary
+    assert "no baseline configured" in result.summary
+    missing = Finding("missing-env", "warning", "env", "pid 4 lacks FOO", "", {"pid": 4, "key": "FOO"})
+    only_drift = result_of("dev-prod", "env-drift", context(collection=Collection(
+        sections={"env": env}, errors={}, findings=[missing])))
+    assert only_drift.status == "warn"
+
+
+@pytest.mark.parametrize("target, client, other", [
+    ("postgresql://app:••••••@127.0.0.1:55432/shop", "psql -h 127.0.0.1 -p 55432 -U app -d shop -c ", "mysql"),
+    ("mysql://root:••••••@10.0.0.5:53306/orders", "mysql -h 10.0.0.5 -P 53306 -u root -p orders -e ", "psql"),
+])
+def test_database_commands_use_the_findings_own_engine_host_and_port(target, client, other):
+    from tui.findings import Finding
+
+    saturated = Finding("connection-saturation", "warning", "databases", "95 of 100 connections", "",
+                        {"target": target})
+    collection = Collection(sections={"databases": object()}, errors={}, findings=[saturated])
+    result = result_of("db-connection", "saturation", context(collection=collection))
+    (command,) = result.fix.commands
+    assert command.startswith(client) and other not in command and "5432 " not in command.replace("55432", "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tui.findings import Finding
@@ -87,3 +89,20 @@ def test_badges_and_the_guide_of_a_finding():
     assert [f.id for f in book.badge(book.get("hang"), found)] == ["deadlock"]
     assert [f.id for f in book.badge(book.get("slow"), found)] == ["memory-growth"]
     assert [f.id for f in book.badge(book.get("auth"), found)] == ["x"]
+
+
+# Commands that can stop, restart, kill, reconfigure or change data on a production machine.
+_DISRUPTIVE = re.compile(r"\bkill\b|\bpkill\b|\brestart\b|\bsystemctl (stop|restart)\b|\bdocker (stop|rm|kill|update)\b"
+                         r"|\bDROP\b|\bTRUNCATE\b|\bDELETE\b|\bUPDATE\b|pg_terminate|pg_cancel|\bKILL\b|set-ntp"
+                         r"|-X (POST|PUT|PATCH|DELETE)|\breboot\b", re.IGNORECASE)
+
+
+def test_no_builtin_guide_offers_a_command_that_can_take_production_down_without_saying_so():
+    guides = load_guides(None).guides
+    offered = [(guide.id, command) for guide in guides.values() for check in guide.checks
+               for command in check.fix.commands]
+    assert offered
+    for guide_id, command in offered:
+        if _DISRUPTIVE.search(command.split("#", 1)[0]):
+            assert "# DISRUPTIVE: " in command and len(command.split("# DISRUPTIVE: ", 1)[1]) > 20, (guide_id, command)
+    assert not any("kill -USR1" in command for _, command in offered)  # SIGUSR1 kills a process without faulthandler

@@ -213,3 +213,66 @@ def test_a_shell_that_execs_python_becomes_a_candidate_despite_the_runtime_cache
     finally:
         shell.kill()
         shell.wait()
+
+
+PROBE_AS_NOBODY = """
+import json, sys
+from tui.config import Config
+from tui.threads.source import ThreadsSource
+entry = ThreadsSource(Config(thread_samples=1)).collect_pid(int(sys.argv[1]))
+print(json.dumps({"error": entry.error, "remedy": entry.remedy, "python": entry.python}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(),
+                    reason="needs root to run the probe as another user")
+def test_another_users_python_process_is_a_permission_problem_not_a_non_python_one():
+    """tshoot run as `nobody` looks at root's Python process: it must say it may not look, and how to fix it."""
+    import json
+
+    target = subprocess.Popen([sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline() == "ready\n"
+        probe = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                sys.executable, "-c", PROBE_AS_NOBODY, str(target.pid)],
+                               cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+                               timeout=60, env={**os.environ, "HOME": "/tmp"})
+        assert probe.returncode == 0, probe.stderr
+        seen = json.loads(probe.stdout)
+        assert "not a Python process" not in seen["error"]
+        assert "permission denied" in seen["error"] and "belongs to uid 0" in seen["error"], seen
+        assert "sudo" in seen["remedy"] and "CAP_SYS_PTRACE" in seen["remedy"], seen
+    finally:
+        target.kill()
+        target.wait()
+
+
+HANG_CHECK_AS_NOBODY = """
+from tui.config import Config
+from tui.symptoms.checks import CheckContext, python_threads
+outcome = python_threads(CheckContext(Config()), ids=["deadlock"], healthy="no deadlock")
+print(outcome.status)
+print(outcome.summary)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(),
+                    reason="needs root to run the check as another user")
+def test_the_hang_check_run_as_nobody_says_other_users_processes_were_not_inspected():
+    """Not root: root's Python processes are not 'absent', they could not be looked into — say so."""
+    target = subprocess.Popen([sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline() == "ready\n"
+        probe = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                sys.executable, "-c", HANG_CHECK_AS_NOBODY],
+                               cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+                               timeout=120, env={**os.environ, "HOME": "/tmp"})
+        assert probe.returncode == 0, probe.stderr
+        status, summary = probe.stdout.splitlines()[:2]
+        assert status == "skipped" and "could not be inspected (permission denied)" in summary, summary
+        assert "no Python process found on this machine" not in summary
+    finally:
+        target.kill()
+        target.wait()

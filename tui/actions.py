@@ -1,7 +1,11 @@
 """Actions that change the system (signal a process, end a DB session, restart a container).
 
 Every one is confirmed by the operator naming its target, refused in --read-only mode, and recorded in
-the action log that snapshots carry — whether it was done, failed, refused or cancelled.
+the action log that snapshots carry — whether it was done, had no effect, failed, was refused or cancelled.
+
+An action's outcome is what was observed afterwards, never what was asked for: the `run` behind an action
+re-reads the target once it has acted (is the process gone, the container running, the backend still there?)
+and returns a `Verified` saying whether the intended change was seen.
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ class Action:
     subject: dict[str, Any] = field(default_factory=dict)  # machine-readable target, as in findings
 
 
+@dataclass(frozen=True)
+class Verified:
+    """What an action's `run` observed after acting: `effect` is True only when the intended change was seen."""
+
+    effect: bool
+    message: str  # what was observed: "pid 42 exited", "backend 7 is still idle in transaction: ..."
+
+
 @dataclass
 class ActionRecord:
     at: str  # ISO 8601 UTC
@@ -29,7 +41,7 @@ class ActionRecord:
     source: str
     target: str
     subject: dict[str, Any]
-    outcome: str  # "done", "failed", "refused", "cancelled"
+    outcome: str  # "done" (effect verified), "no effect", "failed", "refused", "cancelled"
     message: str = ""
 
 
@@ -61,15 +73,18 @@ class ActionLog:
             self._entries.append(entry)
         return entry
 
-    def perform(self, action: Action, run: Callable[[], str]) -> ActionRecord:
-        """Run a confirmed action, unless read-only; `run` returns a message or raises on failure."""
+    def perform(self, action: Action, run: Callable[[], Verified]) -> ActionRecord:
+        """Run a confirmed action, unless read-only. `run` acts, then checks the target and returns what it saw
+        (`Verified`); it raises when it could not act at all. Only a verified effect is logged as "done"."""
         if self.read_only:
             return self.record(action, "refused", "tshoot runs with --read-only")
         try:
-            message = run()
+            verified = run()
         except Exception as exc:  # the failure is the outcome we log and show
             return self.record(action, "failed", f"{type(exc).__name__}: {exc}")
-        return self.record(action, "done", message or "")
+        if not isinstance(verified, Verified):  # a run that did not check: its effect is unknown, never "done"
+            return self.record(action, "failed", f"tshoot bug: {action.verb} did not report what it verified")
+        return self.record(action, "done" if verified.effect else "no effect", verified.message)
 
 
 def _user() -> str:

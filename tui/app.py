@@ -31,7 +31,7 @@ from textual.worker import Worker, WorkerState
 from textual.worker_manager import WorkerManager
 
 from tui import __version__
-from tui.actions import Action, ActionLog
+from tui.actions import Action, ActionLog, Verified
 from tui.config import Config
 from tui.containers.pane import ContainersPane
 from tui.databases.pane import DatabasesPane
@@ -194,7 +194,7 @@ class TshootApp(App):
         if status and status.polling_since is None:
             self._start_poll(name)
 
-    def request_action(self, action: Action, run: Callable[[], str]) -> None:
+    def request_action(self, action: Action, run: Callable[[], Verified]) -> None:
         """Confirm an action naming its target, then run it off the event loop and log the outcome."""
         if self.actions.read_only:
             why = "a replay" if self.is_replay else "--read-only"
@@ -211,9 +211,9 @@ class TshootApp(App):
         self.push_screen(ConfirmScreen(action.verb, action.target), answered)
 
     @work(thread=True, exit_on_error=False, group="actions")
-    def _perform(self, action: Action, run: Callable[[], str]) -> None:
+    def _perform(self, action: Action, run: Callable[[], Verified]) -> None:
         entry = self.actions.perform(action, run)
-        severity = "information" if entry.outcome == "done" else "error"
+        severity = {"done": "information", "no effect": "warning"}.get(entry.outcome, "error")
         self.call_from_thread(self.notify, f"{action.verb}: {entry.outcome} — {entry.message}", severity=severity)
         self.call_from_thread(self.poll_now, action.source)
 

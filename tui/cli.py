@@ -180,23 +180,30 @@ def _doctor(args: argparse.Namespace) -> int:
     from tui.redact import redact_deep
     from tui.snapshot import collect_all
 
+    from tui.databases.analysis import reported_apart
+
     config = _config(args)
     collection = collect_all(config, args.observe)
-    findings = by_severity(collection.findings)
+    # Databases found in other processes' settings are reported apart when the operator named their own: they
+    # never decide the exit code of a run about the named ones.
+    findings = by_severity([f for f in collection.findings if not reported_apart(f)])
+    apart = by_severity([f for f in collection.findings if reported_apart(f)])
     if args.json:
         doc = {
             "host": socket.gethostname(),
             "findings": [dataclasses.asdict(f) for f in findings],
+            "discovered_databases_findings": [dataclasses.asdict(f) for f in apart],
             "unavailable": {name: {"reason": r, "remedy": m} for name, (r, m) in collection.errors.items()},
             "exit_code": exit_code(findings),
         }
         print(json.dumps(redact_deep(doc), indent=1, default=str))
     else:
-        print(doctor_text(findings, collection.errors, collection.idle))
+        print(doctor_text(findings, collection.errors, collection.idle, apart))
     return exit_code(findings)
 
 
-def doctor_text(findings: list, errors: dict[str, tuple[str, str]], idle: set[str] | frozenset = frozenset()) -> str:
+def doctor_text(findings: list, errors: dict[str, tuple[str, str]], idle: set[str] | frozenset = frozenset(),
+                apart: list | None = None) -> str:
     from tui.redact import redact_text
     from tui.threads.deadlock import format_deadlock_report
 
@@ -212,6 +219,10 @@ def doctor_text(findings: list, errors: dict[str, tuple[str, str]], idle: set[st
             lines += [f"    {line}" for line in format_deadlock_report(f).splitlines()]
         if f.guide:
             lines.append(f"    guide: tshoot guide {f.guide}")
+        lines.append("")
+    if apart:
+        lines.append("Databases found in other processes' settings (not the ones named; not in the exit code):")
+        lines += [f"  [{f.severity.upper()}] {f.title}" for f in apart]
         lines.append("")
     for name, (reason, remedy) in errors.items():
         label = "NOTHING TO WATCH" if name in idle else "NOT COLLECTED"

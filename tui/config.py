@@ -47,6 +47,7 @@ class Config:
     pids: list[int] = field(default_factory=list)  # Python processes to dump in the Threads pane
     db_urls: list[str] = field(default_factory=list)
     db_url_flags: list[str] = field(default_factory=list)  # those of db_urls given with --db: the rest are the file's
+    discover_db_logins: bool = True  # log in to databases found in other processes' settings (once per credential)
     env_files: list[str] = field(default_factory=list)
     env_baseline: str | None = None  # env file or snapshot the Env pane compares against
     log_paths: list[str] = field(default_factory=list)

@@ -34,7 +34,9 @@ from tui.threads import report as threads_report
 
 SCHEMA = 1
 SECTION_NAMES = ("processes", "threads", "databases", "containers", "env")
-SECTION_REPORTS = {  # name -> markdown(section JSON) -> lines, for `tshoot snapshot --format md`
+# name -> markdown(section JSON, the snapshot's findings of that pane as JSON) -> lines, for `snapshot --format md`.
+# A report shows the findings the snapshot holds: recomputing them (default thresholds) could contradict it.
+SECTION_REPORTS = {
     "processes": processes_report.markdown,
     "threads": threads_report.markdown,
     "databases": databases_report.markdown,
@@ -254,7 +256,7 @@ def markdown_report(doc: dict[str, Any]) -> str:
         if section.get("error"):
             out += [f"Not collected: {section['error']}", ""]
             continue
-        out += _section_summary(name, section) + [""]
+        out += _section_summary(name, section, [f for f in findings if f.get("source") == name]) + [""]
     if doc.get("actions"):
         out += ["## Actions taken", ""]
         for a in doc["actions"]:
@@ -262,9 +264,9 @@ def markdown_report(doc: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _section_summary(name: str, section: dict[str, Any]) -> list[str]:
+def _section_summary(name: str, section: dict[str, Any], findings: list[dict[str, Any]]) -> list[str]:
     """The pane's own report; a section it cannot render is said so, and the rest of the report is still written."""
     try:
-        return SECTION_REPORTS[name](section)
+        return SECTION_REPORTS[name](section, findings)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return [f"Could not render this section ({type(exc).__name__}: {exc}); the JSON snapshot holds its data."]

@@ -2,15 +2,14 @@
 troubled one what the pane's "why did it die" card shows: its findings, exit code meaning, restarts,
 health checks, last log lines and the suggested fix.
 
-The section is rebuilt into its records so the report uses the same analysis as the pane.
+The problems listed are the snapshot's own findings (the thresholds it was taken with), never recomputed here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tui.config import Thresholds
-from tui.containers.analysis import container_findings, crash_loop_reason, suggested_fix
+from tui.containers.analysis import crash_loop_reason, suggested_fix
 from tui.containers.exitcodes import explain_exit
 from tui.containers.records import ContainerRecord, ContainersSection
 from tui.markdown import clip, code_block, inline_code, mib, table
@@ -19,7 +18,7 @@ from tui.source import section_from_json
 LOG_LINES = 20
 
 
-def markdown(section: dict[str, Any]) -> list[str]:
+def markdown(section: dict[str, Any], findings: list[dict[str, Any]]) -> list[str]:
     containers = section_from_json(ContainersSection, section)
     lines = [f"Engine {containers.engine_version} at {containers.engine_host}; {len(containers.containers)} containers"
              + ("." if containers.watching_events else " (event stream down: changes seen on re-sync only).")]
@@ -29,11 +28,10 @@ def markdown(section: dict[str, Any]) -> list[str]:
         ["name", "image", "state", "health", "restarts", "exit code", "OOM", "memory used / limit", "CPU%"],
         [_row(r) for r in containers.containers],
     )
-    thresholds = Thresholds()
     for record in containers.containers:
-        findings = container_findings(record, containers.collected_at, thresholds)
-        if findings or record.last_logs:
-            lines += ["", *_card(record, [f.title for f in findings], containers.collected_at)]
+        problems = [f["title"] for f in findings if f.get("subject") == record.subject]
+        if problems or record.last_logs:
+            lines += ["", *_card(record, problems, containers.collected_at)]
     return lines
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
+from tui.actions import Verified
 from tui.config import Config
 from tui.containers import analysis
 from tui.containers.cgroups import read_cgroup_sample
@@ -129,8 +130,8 @@ class ContainersSource(Source):
     def processes(self, container_id: str) -> list[ContainerProcess]:
         return self._with_engine(lambda client: container_processes(client, container_id))
 
-    def run_action(self, container_id: str, verb: str) -> str:
-        """start / stop / restart; the container is re-inspected on the next poll."""
+    def run_action(self, container_id: str, verb: str) -> Verified:
+        """start / stop / restart, verified by inspecting it; the container is re-read on the next poll too."""
         message = self._with_engine(lambda client: container_action(client, container_id, verb))
         self._mark_dirty([container_id])
         return message

@@ -11,6 +11,7 @@ import concurrent.futures
 import errno
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -37,20 +38,27 @@ from tui.redact import mask_url
 
 STEPS = ("url", "dns", "tcp", "local-listener", "auth", "query")
 FINDING_STEPS = ("url", "dns", "tcp", "auth", "query")  # local-listener only explains a tcp failure
+SERVICE_NAMES = {"postgresql": "postgresql", "mysql": "mariadb mysql"}  # systemd units, Debian's first
 SERVER_PROCESS_NAMES = {"postgresql": {"postgres", "postmaster"}, "mysql": {"mysqld", "mariadbd"}}
 PG_DEFAULT_SOCKET_DIR = "/var/run/postgresql"
 SLOW_ROUND_TRIP_MS = 1000.0
+# Auth-step reasons that mean the server refused these credentials: trying them again only fills its log (and
+# trips fail2ban or account lockouts). "too many connections" and "timeout" are not about the credential.
+REFUSED_LOGIN_REASONS = {"password", "user", "database", "database access", "not allowed"}
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 
-def diagnose(url: str, timeout: float = 5.0) -> ConnectionReport:
-    """Run every step that can run; never raises, never returns or stores the password."""
+def diagnose(url: str, timeout: float = 5.0, login_error: BaseException | None = None) -> ConnectionReport:
+    """Run every step that can run; never raises, never returns or stores the password.
+
+    `login_error`: the error of a login attempt just made with this URL. The auth step then reports it instead of
+    logging in again, so a failing target costs the server one login attempt, not two."""
     report = ConnectionReport(url=mask_url(url), dialect=dialect_of_scheme(url) or "unknown")
     parsed = _url_step(url, report)
     if parsed is not None:
-        _network_and_server_steps(parsed, report, timeout)
+        _network_and_server_steps(parsed, report, timeout, login_error)
     done = {step.name for step in report.steps}
     failed = next((s.name for s in report.steps if s.status == "fail"), None)
     for name in STEPS:
@@ -106,7 +114,14 @@ def _url_step(url: str, report: ConnectionReport) -> URL | None:
     return parsed
 
 
-def _network_and_server_steps(parsed: URL, report: ConnectionReport, timeout: float) -> None:
+def login_refused(report: ConnectionReport) -> bool:
+    """Did the server refuse the credentials themselves (not a network, load or limit problem)?"""
+    auth = report.step("auth")
+    return auth is not None and auth.status == "fail" and auth.evidence.get("reason") in REFUSED_LOGIN_REASONS
+
+
+def _network_and_server_steps(parsed: URL, report: ConnectionReport, timeout: float,
+                              login_error: BaseException | None) -> None:
     dialect = dialect_of(parsed)
     port = parsed.port or DEFAULT_PORTS[dialect]
     socket_path = _unix_socket_path(parsed, port)
@@ -119,8 +134,10 @@ def _network_and_server_steps(parsed: URL, report: ConnectionReport, timeout: fl
         if addresses is None:
             return
         reached = _tcp_step(addresses, port, report, timeout)
-    _local_listener_step(addresses, port, dialect, report, reached)
-    if reached:
+    _local_listener_step(addresses, port, parsed, report, reached)
+    if reached and login_error is not None:
+        _auth_failed(parsed, report, login_error)
+    elif reached:
         _auth_and_query_steps(parsed, report, timeout)
 
 
@@ -220,8 +237,9 @@ def _unix_socket_step(path: str, report: ConnectionReport, timeout: float) -> bo
         sock.connect(path)
     except OSError as exc:
         report.steps.append(DoctorStep("tcp", "fail", f"Unix socket {path}: {exc.strerror or exc}", evidence,
-                                       "The socket file is stale or not accessible: restart the server or fix "
-                                       "permissions on the socket directory."))
+                                       "The socket file is stale or not accessible: fix the permissions on the "
+                                       "socket directory, or check the server runs (a stale socket goes away "
+                                       "when it starts; restarting a running server ends every session)."))
         return False
     finally:
         sock.close()
@@ -229,9 +247,10 @@ def _unix_socket_step(path: str, report: ConnectionReport, timeout: float) -> bo
     return True
 
 
-def _local_listener_step(addresses: list[str], port: int, dialect: str, report: ConnectionReport,
+def _local_listener_step(addresses: list[str], port: int, parsed: URL, report: ConnectionReport,
                          reached: bool) -> None:
-    """Who holds the port here, and does a server of this kind run at all (and on which port)."""
+    """Who holds the port here, and which servers of this kind run (each with its own pid and ports)."""
+    dialect = dialect_of(parsed)
     if not any(is_local_address(a) for a in addresses):
         report.steps.append(DoctorStep("local-listener", "skipped", "the host is not this machine"))
         return
@@ -244,37 +263,120 @@ def _local_listener_step(addresses: list[str], port: int, dialect: str, report: 
     servers = [{"pid": p.pid, "name": p.info["name"]}
                for p in psutil.process_iter(["name"]) if p.info["name"] in names]
     server_pids = {s["pid"] for s in servers}
-    server_ports = sorted({c.laddr.port for c in listening if c.pid in server_pids})
+    ports_by_pid: dict[int, set[int]] = {}
+    for c in listening:
+        if c.pid in server_pids:
+            ports_by_pid.setdefault(c.pid, set()).add(c.laddr.port)
+    listening_servers = [{"pid": pid, "ports": sorted(ports)} for pid, ports in sorted(ports_by_pid.items())]
+    server_ports = sorted({p for s in listening_servers for p in s["ports"]})
     holders = [{"pid": c.pid, "name": _process_name(c.pid), "address": f"{c.laddr.ip}:{c.laddr.port}"}
                for c in listening if c.laddr.port == port]
     evidence = {"port": port, "listeners": holders, "server_processes": servers[:5],
-                "server_ports": server_ports}
+                "listening_servers": listening_servers, "server_ports": server_ports}
     kind = DIALECT_NAMES[dialect]
     holder = holders[0] if holders else None
+    here = _servers_here(kind, listening_servers, bool(servers))
+    unconfirmed = (f" {here[0].upper()}{here[1:]}. No port was confirmed to serve database "
+                   f"'{parsed.database or '(default)'}': tshoot does not log in to other servers to find out. "
+                   "Check each port (" +
+                   " ; ".join(client_commands(dialect, parsed.host, "PORT", parsed.username, parsed.database,
+                                              _unix_socket_dir(parsed))[-1:]) +
+                   "), then fix the port in the URL or the server's settings.") if listening_servers else ""
     if holder and holder["name"] in names:
         report.steps.append(DoctorStep("local-listener", "pass",
                                        f"port {port} is held by {holder['name']} (pid {holder['pid']})", evidence))
     elif holder:
         report.steps.append(DoctorStep("local-listener", "warn",
                                        f"port {port} is held by {holder['name'] or '?'} (pid {holder['pid']}), "
-                                       f"not a {kind} server", evidence,
-                                       f"The URL points at another program's port; find the {kind} port "
-                                       f"({', '.join(map(str, server_ports)) or 'no server runs'})."))
+                                       f"not a {kind} server; {here}", evidence,
+                                       f"The URL points at another program's port.{unconfirmed}"))
     elif servers:
-        on_ports = ", ".join(map(str, server_ports)) or "no TCP port"
-        fix = f"The {kind} server runs but listens on {on_ports}: fix the port in the URL or the server's settings."
+        fix = (f"Nothing listens on {port}.{unconfirmed}" if listening_servers else
+               f"The {kind} server runs but tshoot cannot see which port it listens on (run as root, or read "
+               "its settings: port / bind-address), then fix the port in the URL.")
         report.steps.append(DoctorStep("local-listener", "warn" if reached else "fail",
-                                       f"nothing listens on port {port}; the {kind} server "
-                                       f"(pid {servers[0]['pid']}) listens on {on_ports}", evidence, fix))
+                                       f"nothing listens on port {port}; {here}", evidence, fix))
     else:
         report.steps.append(DoctorStep("local-listener", "warn" if reached else "fail",
                                        f"nothing listens on port {port} and no {kind} server process runs",
                                        evidence, f"Start the {kind} server (systemctl start "
-                                       f"{'postgresql' if dialect == 'postgresql' else 'mariadb'}) and read its log."))
+                                       f"{SERVICE_NAMES[dialect].split()[0]}) and read its log."))
     listener = report.steps[-1]
     tcp = report.step("tcp")
     if tcp and tcp.status == "fail" and listener.fix:
         tcp.fix = listener.fix  # the more specific cause of a refused connection
+
+
+def _servers_here(kind: str, listening_servers: list[dict[str, Any]], any_running: bool) -> str:
+    """Each server with its own pid and ports: several servers are several answers, never one."""
+    if not listening_servers:
+        return f"a {kind} server runs, on no TCP port tshoot can see" if any_running else f"no {kind} server runs"
+    each = "; ".join(f"pid {s['pid']} on {', '.join(map(str, s['ports']))}" for s in listening_servers)
+    return f"{kind} servers listening here: {each}" if len(listening_servers) > 1 else \
+        f"the {kind} server here (pid {listening_servers[0]['pid']}) listens on " \
+        f"{', '.join(map(str, listening_servers[0]['ports']))}"
+
+
+def _unix_socket_dir(parsed: URL) -> str | None:
+    """The socket directory (PostgreSQL) or file (MySQL) the URL names, when it connects through one."""
+    if dialect_of(parsed) == "postgresql":
+        return parsed.host if parsed.host and parsed.host.startswith("/") else (
+            None if parsed.host else _pg_socket_dir(parsed))
+    path = parsed.query.get("unix_socket")
+    return path if isinstance(path, str) else None
+
+
+def client_commands(dialect: str, host: str | None, port: int | str, user: str | None, database: str | None,
+                    socket_path: str | None = None) -> list[str]:
+    """The engine's own client commands for this target: is it up, can this user log in to this database.
+    Built from the target (host, port, user, database); the password is never in them (the client prompts)."""
+    client = client_invocation(dialect, host, port, user, database, socket_path)
+    if dialect == "postgresql":
+        return [f"pg_isready {_where(dialect, host, port, socket_path)}", f"{client} -c 'select 1'"]
+    login = f" -u {shlex.quote(user)}" if user else ""
+    return [f"mysqladmin {_where(dialect, host, port, socket_path)}{login} -p ping", f"{client} -e 'select 1'"]
+
+
+def client_invocation(dialect: str, host: str | None, port: int | str, user: str | None, database: str | None,
+                      socket_path: str | None = None) -> str:
+    """`psql ...` / `mysql ...` logged in to this target's database as its user (the client asks the password)."""
+    q = shlex.quote
+    where = _where(dialect, host, port, socket_path)
+    if dialect == "postgresql":
+        return f"psql {where}" + (f" -U {q(user)}" if user else "") + (f" -d {q(database)}" if database else "")
+    return f"mysql {where}" + (f" -u {q(user)}" if user else "") + " -p" + (f" {q(database)}" if database else "")
+
+
+def _where(dialect: str, host: str | None, port: int | str, socket_path: str | None) -> str:
+    q = shlex.quote
+    if dialect == "postgresql":
+        return f"-h {q(socket_path or host or PG_DEFAULT_SOCKET_DIR)} -p {port}"
+    return f"-S {q(socket_path)}" if socket_path else f"-h {q(host or '127.0.0.1')} -P {port}"
+
+
+def target_client(url: str) -> tuple[str, str] | None:
+    """(dialect, `psql ...` / `mysql ...` for this target), from its URL (a masked one will do: no password is
+    used); None for a URL that does not parse."""
+    try:
+        parsed = parse_url(url)
+    except UrlError:
+        return None
+    dialect = dialect_of(parsed)
+    return dialect, client_invocation(dialect, parsed.host, parsed.port or DEFAULT_PORTS[dialect], parsed.username,
+                                      parsed.database, _unix_socket_dir(parsed))
+
+
+def target_commands(url: str) -> list[str]:
+    """What an operator runs to look at this target by hand: who listens on its port, the server's service, and
+    the engine's client commands for it. Empty for a URL that does not parse."""
+    try:
+        parsed = parse_url(url)
+    except UrlError:
+        return []
+    dialect = dialect_of(parsed)
+    port = parsed.port or DEFAULT_PORTS[dialect]
+    return [f"ss -ltnp '( sport = :{port} )'", f"systemctl status {SERVICE_NAMES[dialect]}",
+            *client_commands(dialect, parsed.host, port, parsed.username, parsed.database, _unix_socket_dir(parsed))]
 
 
 def _process_name(pid: int | None) -> str | None:
@@ -326,16 +428,20 @@ def _auth_fix(reason: str, parsed: URL) -> str:
     }.get(reason, "Read the server's message above and its log.")
 
 
+def _auth_failed(parsed: URL, report: ConnectionReport, exc: BaseException) -> None:
+    message = describe_error(exc)
+    reason = _auth_reason(dialect_of(parsed), exc, message)
+    report.steps.append(DoctorStep("auth", "fail", f"{reason}: {message}",
+                                   {"user": parsed.username, "database": parsed.database, "reason": reason,
+                                    "error": message}, _auth_fix(reason, parsed)))
+
+
 def _auth_and_query_steps(parsed: URL, report: ConnectionReport, timeout: float) -> None:
-    dialect = dialect_of(parsed)
     evidence: dict[str, Any] = {"user": parsed.username, "database": parsed.database}
     try:
         connection = open_connection(parsed, timeout)
     except Exception as exc:  # every driver error is a finding, not a crash
-        message = describe_error(exc)
-        reason = _auth_reason(dialect, exc, message)
-        report.steps.append(DoctorStep("auth", "fail", f"{reason}: {message}",
-                                       {**evidence, "reason": reason, "error": message}, _auth_fix(reason, parsed)))
+        _auth_failed(parsed, report, exc)
         return
     try:
         report.steps.append(DoctorStep("auth", "pass", f"logged in as {parsed.username} to "

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from tui.actions import Verified
+from tui.databases.analysis import RUNNING_STATES
 from tui.databases.connection import describe_error, explainable_statement
 from tui.databases.records import ConnectionUsage, DbSession, LockWait, ServerState
 from tui.redact import redact_text
@@ -43,7 +46,8 @@ def is_mariadb(version: str) -> bool:
 
 def collect(connection: Connection) -> ServerState:
     version, max_connections = connection.exec_driver_sql("SELECT VERSION(), @@max_connections").one()
-    state = ServerState(version=version if is_mariadb(version) else f"MySQL {version}")
+    state = ServerState(version=version if is_mariadb(version) else f"MySQL {version}",
+                        server_id=server_identity(connection))
     threads_connected = int(connection.exec_driver_sql("SHOW GLOBAL STATUS LIKE 'Threads_connected'").one()[1])
     rows = [row for row in connection.exec_driver_sql(_PROCESSLIST).all() if row[4] not in SYSTEM_COMMANDS]
     transactions = {thread: age for thread, age in connection.exec_driver_sql(_TRANSACTIONS).all()}
@@ -58,6 +62,22 @@ def collect(connection: Connection) -> ServerState:
         by_client=dict(Counter(split_host(row[2])[0] or "local socket" for row in rows).most_common()),
     )
     return state
+
+
+def server_identity(connection: Connection) -> str:
+    """What this server is, whatever URL reached it: MySQL's @@server_uuid; MariaDB has none, so its server_id,
+    host name, port and data directory."""
+    try:
+        uuid = connection.exec_driver_sql("SELECT @@server_uuid").scalar()
+    except Exception as exc:  # MariaDB: "Unknown system variable 'server_uuid'"
+        if getattr(exc, "connection_invalidated", False):
+            raise
+        uuid = None
+    if uuid:
+        return f"mysql:{uuid}"
+    server_id, hostname, port, datadir = connection.exec_driver_sql(
+        "SELECT @@server_id, @@hostname, @@port, @@datadir").one()
+    return f"mysql:{server_id}@{hostname}:{port}:{datadir}"
 
 
 def split_host(host: str | None) -> tuple[str | None, int | None]:
@@ -133,10 +153,44 @@ def explain(connection: Connection, thread_id: int) -> str:
     return redact_text("\n".join([f"thread {thread_id} ({command}): {statement[:200]}", "", *lines]))
 
 
-def interrupt(connection: Connection, thread_id: int, terminate: bool) -> str:
-    """KILL QUERY (stop the statement) or KILL (end the connection)."""
+VERIFY_S = 3.0  # how long a killed thread or statement is watched for before "no effect"
+
+
+def interrupt(connection: Connection, thread_id: int, terminate: bool, verify_s: float = VERIFY_S) -> Verified:
+    """KILL QUERY (stop the statement) or KILL (end the connection), then re-read the processlist: done only once
+    the thread is gone (KILL) or no longer runs that statement (KILL QUERY)."""
+    thread_id = int(thread_id)
+
+    def thread() -> Any:
+        return connection.exec_driver_sql(
+            f"SELECT COMMAND, TIME, INFO FROM information_schema.PROCESSLIST WHERE ID = {thread_id}").first()
+
+    before = thread()
+    if before is None:
+        raise RuntimeError(f"thread {thread_id} no longer exists: nothing was sent")
+    command, _seconds, info = before
+    in_transaction = connection.exec_driver_sql(
+        f"SELECT 1 FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = {thread_id}").first() is not None
+    if not terminate and command not in RUNNING_STATES:
+        idle = f"idle ({command}) in an open transaction" if in_transaction else f"idle ({command})"
+        return Verified(False, f"thread {thread_id} is {idle}: it runs no query to cancel, nothing was sent. "
+                               "Only killing the connection ends its transaction and frees its locks.")
     try:
-        connection.exec_driver_sql(f"KILL {'' if terminate else 'QUERY '}{int(thread_id)}")
+        connection.exec_driver_sql(f"KILL {'' if terminate else 'QUERY '}{thread_id}")
     except Exception as exc:
         raise RuntimeError(f"thread {thread_id}: {describe_error(exc)}") from exc
-    return f"killed thread {thread_id}" if terminate else f"killed the query of thread {thread_id}"
+    deadline = time.monotonic() + verify_s
+    while True:
+        now = thread()
+        if now is None:
+            return Verified(True, f"{'killed' if terminate else 'killed the query of'} thread {thread_id}: "
+                                  "the connection is gone")
+        if not terminate and (now[0] not in RUNNING_STATES or now[2] != info):
+            still_open = "; its transaction is still open and holds its locks (kill the connection to end it)" \
+                if in_transaction and now[0] == "Sleep" else ""
+            return Verified(True, f"killed the query of thread {thread_id}: it is now {now[0]}{still_open}")
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return Verified(False, f"sent KILL{'' if terminate else ' QUERY'} to thread {thread_id}, but after {verify_s:g}s "
+                           f"it is still there ({now[0]})")

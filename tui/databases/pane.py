@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from tui.actions import Action
-from tui.databases.analysis import blocking_tree
+from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
 from tui.findings import Finding
 from tui.wording import count
@@ -46,7 +46,7 @@ FLAG_FOR_FINDING = {"blocked-query": "B", "idle-in-transaction": "I", "slow-quer
 STEP_MARK = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "bold red"), "skipped": ("-", "dim")}
 # Sort orders the `o` key cycles through: (label, key function, descending).
 SORTS = [
-    ("lock waits first", lambda s: (not s.blocking_ids, -(s.query_age_s or 0))),
+    ("blocking chains first (head blocker on top)", lambda s: (not s.blocking_ids, -(s.query_age_s or 0))),
     ("query age", lambda s: -(s.query_age_s or 0)),
     ("transaction age", lambda s: -(s.xact_age_s or 0)),
     ("state", lambda s: (s.state, -(s.query_age_s or 0))),
@@ -181,7 +181,7 @@ class DatabasesPane(SourcePane):
         self._target_cells = [cells for _, cells in rows]
         fit_columns(table, TARGET_COLUMNS, self._target_cells)
         table.sync(rows)
-        failing = sum(1 for r in self.section.targets if r.state is None)
+        failing = sum(1 for r in self.section.targets if r.state is None and r.error)
         table.border_title = count(len(rows), "database target") + (f", {failing} failing" if failing else "")
 
     def _visible_sessions(self, result: TargetResult) -> list[DbSession]:
@@ -189,7 +189,8 @@ class DatabasesPane(SourcePane):
         if self.filter_text:
             sessions = [s for s in sessions if self.filter_text in
                         f"{s.id} {s.user} {s.database} {s.application} {s.client_addr} {s.state} {s.query}".lower()]
-        return sorted(sessions, key=SORTS[self.sort_index][1])
+        ordered = sorted(sessions, key=SORTS[self.sort_index][1])
+        return chains_first(ordered, result.state.lock_waits) if self.sort_index == 0 and result.state else ordered
 
     def _render_sessions(self) -> None:
         result = self._selected_result()
@@ -247,6 +248,12 @@ class DatabasesPane(SourcePane):
         source = self._live_source()
         if result is None or session is None or source is None:
             return
+        if not terminate and session.state not in RUNNING_STATES:
+            # Cancelling changes nothing here: say so, and offer what would end the transaction.
+            self.app.notify(f"Session {session.id} is {session.state or 'idle'}: it runs no query to cancel. Only "
+                            "terminating it ends its transaction and frees its locks — confirm to terminate, or "
+                            "Esc.", severity="warning")
+            terminate = True
         verb = "terminate session" if terminate else "cancel query"
         query = session.query.replace("\n", " ")[:120] or "(no query)"
         action = Action(
@@ -302,7 +309,8 @@ def target_cells(result: TargetResult, findings: list[Finding]) -> tuple:
     flag = "!" if any(f.severity == "critical" for f in findings) else ("?" if findings else "")
     if result.state is None:
         failed = next((s.name for s in result.doctor.steps if s.status == "fail"), None) if result.doctor else None
-        status = f"FAILED at {failed}" if failed else "error"
+        status = (f"same server as {result.same_server_as}" if result.same_server_as else
+                  "not logged in" if result.not_connected else f"FAILED at {failed}" if failed else "error")
         return aligned(TARGET_COLUMNS, (flag, result.target.url, result.target.origin, status, "-", "-", "-", "-", "-"))
     state = result.state
     usage = state.usage
@@ -323,6 +331,13 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     text = Text()
     text.append(f"{result.target.url}", style="bold")
     text.append(f"  found in {result.target.origin}\n", style="dim")
+    if result.same_server_as:
+        text.append(f"The same server as {result.same_server_as} (another URL for it): its sessions and findings "
+                    "are shown there, once.\n")
+        return text
+    if result.not_connected:
+        text.append(f"Not logged in: {result.not_connected}\n")
+        return text
     if result.state is None:
         text.append(f"Cannot read it: {result.error}\n", style="red")
         if result.doctor:

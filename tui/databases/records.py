@@ -14,7 +14,12 @@ class TargetInfo:
     url: str  # password masked
     dialect: str  # "postgresql" or "mysql"
     origin: str  # where it was found: "--db", "config file", "DATABASE_URL (tshoot's environment)", "pid 42 (...)"
-    origin_pid: int | None = None
+    origin_pid: int | None = None  # set when found in another process's settings: a discovered target
+
+    @property
+    def discovered(self) -> bool:
+        """Found in another process's settings, not named by the operator (--db, config file, own DATABASE_URL)."""
+        return self.origin_pid is not None
 
 
 @dataclass
@@ -107,6 +112,7 @@ class TopStatement:
 @dataclass
 class ServerState:
     version: str
+    server_id: str = ""  # what the server is, whatever URL reached it: PostgreSQL system_identifier + port, ...
     sessions: list[DbSession] = field(default_factory=list)
     lock_waits: list[LockWait] = field(default_factory=list)
     usage: ConnectionUsage | None = None
@@ -122,6 +128,8 @@ class TargetResult:
     error: str | None = None  # why this target could not be read this time
     doctor: ConnectionReport | None = None  # run when the target fails
     collect_ms: float = 0.0
+    same_server_as: str | None = None  # another target's id: the same server reached by another URL (not repeated)
+    not_connected: str = ""  # why tshoot did not log in at all (discovery logins off, a login refused before)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.databases.analysis import RUNNING_STATES, blocking_tree
+from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, ServerState, TargetResult
 from tui.markdown import clip, inline_code, seconds, table
 from tui.source import section_from_json
@@ -20,7 +20,7 @@ MAX_STATEMENTS = 10
 QUERY_CHARS = 160
 
 
-def markdown(section: dict[str, Any]) -> list[str]:
+def markdown(section: dict[str, Any], _findings: list[dict[str, Any]]) -> list[str]:
     databases = section_from_json(DatabasesSection, section)
     if not databases.targets:
         lines = ["No database configured (`--db URL`, `db_urls` in the config, or DATABASE_URL of a process)."]
@@ -36,6 +36,10 @@ def markdown(section: dict[str, Any]) -> list[str]:
 
 def _target(result: TargetResult) -> list[str]:
     lines = [f"### {result.target.url}", "", f"Found in {result.target.origin}."]
+    if result.same_server_as:
+        return lines + ["", f"The same server as {result.same_server_as}, reached by another URL: reported there."]
+    if result.not_connected:
+        return lines + ["", f"Not logged in: {result.not_connected}."]
     if result.state is None:
         lines += ["", f"**Could not read it:** {result.error or 'unknown error'}"]
         if result.doctor and not result.doctor.ok:
@@ -89,6 +93,8 @@ def _sessions(state: ServerState) -> list[str]:
         return [f"{len(state.sessions)} sessions; none blocked, blocking, idle in transaction or running "
                 f"longer than {LONG_RUNNING_S:g}s."]
     flagged.sort(key=lambda pair: (pair[0].id not in blockers, not pair[0].blocking_ids, -(pair[0].state_age_s or 0)))
+    order = {s.id: i for i, s in enumerate(chains_first([s for s, _ in flagged], state.lock_waits))}
+    flagged.sort(key=lambda pair: order[pair[0].id])  # each chain's head blocker first: the session to act on
     lines = [f"{len(flagged)} of {len(state.sessions)} sessions matter:", ""]
     lines += table(
         ["pid", "why", "user", "application", "client", "state", "wait", "in state", "transaction", "query"],

@@ -9,10 +9,12 @@ import time
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable
 
+from tui.actions import Verified
 from tui.config import Config
 from tui.databases import analysis
-from tui.databases.connection import UrlError, describe_error, open_connection, parse_url
-from tui.databases.doctor import diagnose
+from tui.databases.connection import DEFAULT_PORTS, UrlError, describe_error, open_connection, parse_url
+from tui.databases.doctor import diagnose, login_refused
+from tui.databases.logins import LOCAL_HOSTS, REFUSED_LOGINS
 from tui.databases.peers import attach_local_pids
 from tui.databases.records import ConnectionReport, DatabasesSection, TargetResult
 from tui.databases.targets import Target, discover_targets
@@ -30,18 +32,25 @@ if TYPE_CHECKING:
 
 
 class TargetConnection:
-    """tshoot's single connection to one target; the lock keeps polls and actions from sharing it at once."""
+    """tshoot's single connection to one target; the lock keeps polls and actions from sharing it at once.
 
-    def __init__(self, target: Target, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    A refused login is not tried again (see RefusedLogins); a target found in another process's settings is not
+    logged in to at all when `may_log_in` is False (config `discover_db_logins = false`)."""
+
+    def __init__(self, target: Target, timeout: float = CONNECT_TIMEOUT_S, may_log_in: bool = True) -> None:
         self.info = target.info
         self._url = target.secret_url
         self._timeout = timeout
+        self._may_log_in = may_log_in
         self._lock = threading.Lock()
         self._connection: Connection | None = None
         self._last_failure: TargetResult | None = None
         self._failed_at = 0.0
 
     def poll(self) -> TargetResult:
+        if not self._may_log_in:
+            return TargetResult(self.info, not_connected="found in another process's settings; tshoot does not log "
+                                                         "in to discovered databases (discover_db_logins = false)")
         if not self._lock.acquire(blocking=False):
             return TargetResult(self.info, error="the previous poll of this target is still running",
                                 doctor=self._last_failure.doctor if self._last_failure else None)
@@ -49,18 +58,39 @@ class TargetConnection:
         try:
             if self._last_failure and time.monotonic() - self._failed_at < RETRY_FAILED_S:
                 return self._last_failure
+            refused = REFUSED_LOGINS.refused(self._url) if self._connection is None else None
+            if refused is not None:
+                auth = refused.step("auth")
+                return TargetResult(self.info, doctor=refused, error=(
+                    f"not logged in again: the server refused this user and password "
+                    f"({auth.detail if auth else 'login failed'}). tshoot never retries a refused login (it would "
+                    "fill the server's log and can lock the account): a changed password is tried once; to try "
+                    "this one again, run the doctor on this target (d in the Databases pane)"))
             try:
-                state = self._module().collect(self._connected())
+                connection = self._connected()
+            except Exception as exc:  # the login failed: diagnose it from this very attempt, without a second one
+                report = diagnose(self._url, self._timeout, login_error=exc)
+                if login_refused(report):
+                    REFUSED_LOGINS.remember(self._url, report)
+                return self._failed(TargetResult(self.info, error=_error_text(exc), doctor=report))
+            try:
+                state = self._module().collect(connection)
             except Exception as exc:  # any failure of this target is its result, never the others'
                 self._drop_connection()
-                self._last_failure = TargetResult(self.info, error=_error_text(exc),
-                                                  doctor=diagnose(self._url, self._timeout))
-                self._failed_at = time.monotonic()
-                return self._last_failure
+                return self._failed(TargetResult(self.info, error=_error_text(exc),
+                                                 doctor=diagnose(self._url, self._timeout)))
             self._last_failure = None
             return TargetResult(self.info, state=state, collect_ms=round((time.perf_counter() - started) * 1000, 2))
         finally:
             self._lock.release()
+
+    def logs_in_with(self, url: str) -> bool:
+        """Is `url` the one this connection logs in with (a changed password makes it another target)?"""
+        return url == self._url
+
+    def _failed(self, result: TargetResult) -> TargetResult:
+        self._last_failure, self._failed_at = result, time.monotonic()
+        return result
 
     def use(self, work: Callable[[ModuleType, Connection], Any]) -> Any:
         """Run an on-demand statement (EXPLAIN, cancel) on this target's connection."""
@@ -77,7 +107,14 @@ class TargetConnection:
             self._lock.release()
 
     def diagnose(self) -> ConnectionReport:
-        return diagnose(self._url, self._timeout)
+        """The operator asked (`d`): log in once more even with a refused credential, and remember the answer."""
+        report = diagnose(self._url, self._timeout)
+        if login_refused(report):
+            REFUSED_LOGINS.remember(self._url, report)
+        elif (auth := report.step("auth")) is not None and auth.status == "pass":
+            REFUSED_LOGINS.forget(self._url)
+            self._last_failure = None
+        return report
 
     def close(self) -> None:
         with self._lock:
@@ -100,6 +137,41 @@ class TargetConnection:
             except Exception:  # an already broken connection: nothing more to release
                 pass
             self._connection = None
+
+
+def merge_same_servers(results: list[TargetResult]) -> list[TargetResult]:
+    """One result per server: a server reached by several URLs (--db and an app's DATABASE_URL, 127.0.0.1 and
+    localhost) keeps the operator's target, the first named; the others only say which target they are.
+    A server that answers is identified by what it is (its server_id); one that cannot be read, by where the
+    same login fails in the same way (this machine's names counted as one host)."""
+    kept: dict[str, str] = {}
+    for result in sorted(results, key=lambda r: (r.target.discovered, r.target.origin != "--db")):  # --db first
+        identity = _server_identity(result)
+        if identity and identity not in kept:
+            kept[identity] = result.target.id
+    merged = []
+    for result in results:
+        identity = _server_identity(result)
+        first = kept.get(identity) if identity else None
+        if first is not None and first != result.target.id:
+            result = TargetResult(result.target, collect_ms=result.collect_ms, same_server_as=first)
+        merged.append(result)
+    return merged
+
+
+def _server_identity(result: TargetResult) -> str | None:
+    if result.state is not None:
+        return result.state.server_id or None
+    step = next((s for s in result.doctor.steps if s.status == "fail"), None) if result.doctor else None
+    if step is None:
+        return None
+    try:
+        parsed = parse_url(result.target.url)  # the masked URL: host, port, user and database are all it takes
+    except UrlError:
+        return None
+    host = "this machine" if (parsed.host or "").lower() in LOCAL_HOSTS else (parsed.host or "").lower()
+    port = parsed.port or DEFAULT_PORTS[result.target.dialect]
+    return f"failing:{result.target.dialect}:{host}:{port}:{parsed.username}:{parsed.database}:{step.name}"
 
 
 def _error_text(exc: Exception) -> str:
@@ -140,6 +212,7 @@ class DatabasesSource(Source):
                 results.append(TargetResult(self._targets[target_id].info,
                                             error=f"no answer within {self.poll_budget_s:g}s (still trying; the other "
                                                   "targets are not held up)"))
+        results = merge_same_servers(results)
         attach_local_pids([s for r in results if r.state for s in r.state.sessions])
         return DatabasesSection(targets=results, discovery_notes=list(self._discovery_notes))
 
@@ -161,12 +234,12 @@ class DatabasesSource(Source):
         """The plan of a session's running statement (EXPLAIN, never ANALYZE)."""
         return self._target(target_id).use(lambda module, conn: module.explain(conn, session_id))
 
-    def cancel(self, target_id: str, session_id: int) -> str:
-        """Cancel the running statement: pg_cancel_backend / KILL QUERY."""
+    def cancel(self, target_id: str, session_id: int) -> Verified:
+        """Cancel the running statement (pg_cancel_backend / KILL QUERY), verified on the server afterwards."""
         return self._target(target_id).use(lambda module, conn: module.interrupt(conn, session_id, terminate=False))
 
-    def terminate(self, target_id: str, session_id: int) -> str:
-        """End the session: pg_terminate_backend / KILL."""
+    def terminate(self, target_id: str, session_id: int) -> Verified:
+        """End the session (pg_terminate_backend / KILL), verified on the server afterwards."""
         return self._target(target_id).use(lambda module, conn: module.interrupt(conn, session_id, terminate=True))
 
     def diagnose(self, target_id: str) -> ConnectionReport:
@@ -188,6 +261,9 @@ class DatabasesSource(Source):
         for gone in set(self._targets) - set(wanted):
             self._pool.submit(self._targets.pop(gone).close)  # waits for its poll, but not here
         for target_id, target in wanted.items():
+            if target_id in self._targets and not self._targets[target_id].logs_in_with(target.secret_url):
+                self._pool.submit(self._targets.pop(target_id).close)  # a changed credential: a new target
             if target_id not in self._targets:
-                self._targets[target_id] = TargetConnection(target)
+                may_log_in = self.config.discover_db_logins or not target.info.discovered
+                self._targets[target_id] = TargetConnection(target, may_log_in=may_log_in)
 

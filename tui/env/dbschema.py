@@ -13,6 +13,8 @@ import sqlalchemy
 from sqlalchemy import text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from tui.databases.doctor import diagnose, login_refused
+from tui.databases.logins import REFUSED_LOGINS
 from tui.env.side import DATABASE, Side, SideError
 from tui.redact import mask_url, redact_text
 
@@ -36,8 +38,22 @@ def load_database(url: str, spec: str) -> Side:
         raise SideError(f"db:{label}: not a database URL SQLAlchemy understands ({redact_text(str(exc))})") from None
     except ImportError as exc:
         raise SideError(f"db:{label}: the driver is not installed ({exc.name})") from None
+    refused = REFUSED_LOGINS.refused(url)
+    if refused is not None:  # an Env pane re-reads its sides on every poll: a refused login is not sprayed
+        auth = refused.step("auth")
+        raise SideError(f"db:{label}: not logged in again: the server refused this login "
+                        f"({auth.detail if auth else 'login failed'}); fix the credentials and reload")
     try:
-        with engine.connect() as connection:
+        connection = engine.connect()
+    except SQLAlchemyError as exc:
+        report = diagnose(url, CONNECT_TIMEOUT_S, login_error=exc)
+        if login_refused(report):
+            REFUSED_LOGINS.remember(url, report)
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise SideError(f"db:{label}: cannot read the database ({redact_text(reason)})") from None
+    try:
+        with connection:
             values = _settings(connection) | _schema(sqlalchemy.inspect(connection))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

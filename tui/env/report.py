@@ -16,7 +16,7 @@ MAX_ROWS = 200
 VALUE_CHARS = 120
 
 
-def markdown(section: dict[str, Any]) -> list[str]:
+def markdown(section: dict[str, Any], _findings: list[dict[str, Any]]) -> list[str]:
     env = section_from_json(EnvSection, section)
     runtime = env.runtime
     lines = [f"Host {env.host or '?'}: Python {runtime.get('python.version', '?')} "

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from tui.actions import Verified
 from tui.processes.records import (
     ListeningPort,
     ProcessDetail,
@@ -494,13 +495,35 @@ def _addr(addr) -> str:
     return f"{addr.ip}:{addr.port}" if addr else ""
 
 
-def send_signal(pid: int, sig: signal.Signals, started: float) -> str:
-    """Signal `pid` only if it is still the process the operator confirmed (same start time: no reused pid)."""
+SIGNAL_VERIFY_S = 3.0  # how long a signalled process is watched for its exit before "no effect" is reported
+
+
+def send_signal(pid: int, sig: signal.Signals, started: float, verify_s: float = SIGNAL_VERIFY_S) -> Verified:
+    """Signal `pid` only if it is still the process the operator confirmed (same start time: no reused pid),
+    then watch it: the effect of SIGTERM/SIGKILL is the process gone (or a zombie), seen within `verify_s`."""
     proc = psutil.Process(pid)
     if abs(proc.create_time() - started) > 0.01:
         raise ProcessLookupError(f"pid {pid} is now a different process; nothing was sent")
+    name = proc.name()
     proc.send_signal(sig)
-    return f"sent {sig.name} to pid {pid} ({proc.name()})"
+    deadline = time.monotonic() + verify_s
+    while True:
+        if not _still_running(proc):
+            return Verified(True, f"sent {sig.name} to pid {pid} ({name}); it has exited")
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    hint = " (it handles or ignores SIGTERM; SIGKILL cannot be ignored)" if sig == signal.SIGTERM else \
+        " (in uninterruptible sleep, D state, it dies only once its I/O returns)" if sig == signal.SIGKILL else ""
+    return Verified(False, f"sent {sig.name} to pid {pid} ({name}), but it is still running after "
+                           f"{verify_s:g}s{hint}")
+
+
+def _still_running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def reveal_environ_value(pid: int, key: str) -> str:

@@ -10,7 +10,7 @@ TOP_BY_CPU = 10
 EXTRA_BY_MEMORY = 5  # big-memory processes not already among the CPU top
 
 
-def markdown(section: dict[str, Any]) -> list[str]:
+def markdown(section: dict[str, Any], _findings: list[dict[str, Any]]) -> list[str]:
     """Load, CPU, memory and swap; the top processes by CPU plus the largest by memory; listening ports."""
     s = section["system"]
     rows = section["rows"]

@@ -7,6 +7,7 @@ source: it is skipped and says why.
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
@@ -15,10 +16,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Protocol
 
 from tui.config import Config
-from tui.databases.doctor import diagnose
+from tui.databases.analysis import reported_apart
+from tui.databases.doctor import diagnose, login_refused, target_commands
+from tui.databases.logins import REFUSED_LOGINS
 from tui.findings import SEVERITY_RANK, Finding, by_severity
 from tui.redact import mask_url
 from tui.symptoms import probes
+from tui.threads import pythonprocs
 from tui.threads.scan import describe_process, scan_python_processes
 
 Status = str  # "pass" | "warn" | "fail" | "skipped"
@@ -42,6 +46,7 @@ class Outcome:
     pane: str | None = None  # overrides the guide's pane (findings know their own source)
     fix_first: list[str] = field(default_factory=list)  # specific steps, shown before the guide's general fix
     placeholders: dict[str, str] = field(default_factory=dict)  # e.g. IMAGE, when the subject does not say it
+    commands: list[str] = field(default_factory=list)  # built for this subject, shown before the guide's commands
 
 
 def skipped(why: str) -> Outcome:
@@ -71,10 +76,12 @@ class CheckContext:
             self._memo[key] = compute()
         return self._memo[key]
 
-    def findings(self, ids: list[str], source: str | None = None) -> list[Finding]:
+    def findings(self, ids: list[str], source: str | None = None, apart: bool = False) -> list[Finding]:
+        """The matching findings; those about databases found in other processes, when the operator named their
+        own, only with `apart` (they never decide a check about the named ones)."""
         collection = self.collection
         found = [f for f in (collection.findings if collection else [])
-                 if f.id in ids and (source is None or f.source == source)]
+                 if f.id in ids and (source is None or f.source == source) and reported_apart(f) == apart]
         return by_severity(found)
 
     def source_problem(self, source: str) -> str | None:
@@ -125,13 +132,39 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
 def findings(ctx: CheckContext, ids: list[str], source: str, healthy: str = "nothing found") -> Outcome:
     """The findings another pane reports (by contract id): critical fails, warning warns, info passes."""
     found = ctx.findings(ids, source)
-    if not found:
+    if found:
+        outcome = _graded_findings(found)
+        if source == "containers":
+            outcome.placeholders["IMAGE"] = _container_image(ctx, outcome.subject or {})
+    else:
         problem = ctx.source_problem(source)
-        return skipped(problem) if problem else Outcome("pass", healthy)
-    outcome = _graded_findings(found)
-    if source == "containers":
-        outcome.placeholders["IMAGE"] = _container_image(ctx, outcome.subject or {})
+        unread, read = _not_measured(ctx, source, ids)
+        if problem or not read:  # a check that measured nothing is never a pass
+            outcome = skipped(problem or f"nothing measured: {'; '.join(unread)}")
+        else:
+            outcome = Outcome("pass", healthy + (f" (not measured: {'; '.join(unread)})" if unread else ""))
+    apart = ctx.findings(ids, source, apart=True)
+    if apart:
+        outcome.evidence["discovered_databases"] = [_finding_json(f) for f in apart]
+        outcome.summary += f" [{len(apart)} more on databases found in other processes' settings, not counted]"
     return outcome
+
+
+def _not_measured(ctx: CheckContext, source: str, ids: list[str]) -> tuple[list[str], int]:
+    """What a findings check could not look at (each with why) and how much it did look at: no finding from a
+    database that could not be read, or from an env diff without a baseline, is not a healthy result."""
+    section = ctx.collection.sections.get(source) if ctx.collection else None
+    if source == "databases" and "db-unreachable" not in ids:
+        results = list(getattr(section, "targets", []))
+        if any(not r.target.discovered for r in results):
+            results = [r for r in results if not r.target.discovered]
+        read = [r for r in results if r.state is not None or r.same_server_as]
+        unread = [f"{r.target.url}: {r.not_connected or r.error or 'not read'}" for r in results if r not in read]
+        return ([f"no database could be read ({'; '.join(unread)})"] if not read and unread else unread), len(read)
+    if source == "env" and "env-drift" in ids and not getattr(section, "diffs", None):
+        problems = "; ".join(getattr(section, "problems", [])) or "no baseline configured (env_baseline)"
+        return [f"env-drift: nothing compared with a baseline ({problems})"], len([i for i in ids if i != "env-drift"])
+    return [], 1
 
 
 def _container_image(ctx: CheckContext, subject: dict[str, Any]) -> str:
@@ -170,8 +203,13 @@ def _thread_dumps(ctx: CheckContext, limit: int) -> _ThreadDumps:
         return _ThreadDumps("watched", watched, [f for f in collection.findings if f.source == "threads"] if collection
                             else [], [problem] if problem else [])
     scan = scan_python_processes(ctx.config, limit)
-    left_out = [f"{len(scan.left_out)} more Python process(es) not dumped (limit {limit}): name one with --pid"]
-    return _ThreadDumps("dumped just now", scan.processes, scan.findings, left_out if scan.left_out else [])
+    problems = [f"{len(scan.left_out)} more Python process(es) not dumped (limit {limit}): name one with --pid"] \
+        if scan.left_out else []
+    hidden = pythonprocs.count_uninspectable({os.getpid()})
+    if hidden:  # other users' processes: whether they run Python is unknown, not "no"
+        problems.append(f"{hidden} process(es) of other users could not be inspected (permission denied): run "
+                        "tshoot as root to look for Python in them")
+    return _ThreadDumps("dumped just now", scan.processes, scan.findings, problems)
 
 
 @check
@@ -205,6 +243,8 @@ def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
     for url in targets:
         try:
             report = diagnose(url, timeout)
+            if login_refused(report):  # the Databases source of this run will not try it a second time
+                REFUSED_LOGINS.remember(url, report)
         except Exception as exc:  # one target's crash must not hide the others
             reports.append({"url": mask_url(url), "steps": [], "error": f"{type(exc).__name__}: {exc}"})
             statuses.append("fail")
@@ -223,7 +263,7 @@ def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
                        {"targets": reports})
     url, step = first_failure
     return Outcome(status, f"{mask_url(url)}: step '{step.name}' {step.status}: {step.detail}", {"targets": reports},
-                   subject={"target": mask_url(url)}, fix_first=fixes)
+                   subject={"target": mask_url(url)}, fix_first=fixes, commands=target_commands(url))
 
 
 # ---------------------------------------------------------------- HTTP and logs

@@ -19,6 +19,11 @@ A guide file:
     commands = ["..."]
     code = "..."
 
+In `commands` and `code`, PID, CONTAINER, IMAGE, URL, HOST, USER and DB stand for the failing check's subject;
+PSQL and MYSQL for that database's own client with its host, port, user and database (a command naming the
+other engine's client is left out). A command that can stop, restart, reconfigure or change data says so:
+`  # DISRUPTIVE: <its consequence>` (a test holds the built-in guides to it).
+
 Every file is validated on load; a bad operator file is reported with its name and problem and the
 other guides still load.
 """

@@ -305,10 +305,11 @@ class SymptomsPane(SourcePane):
 
 
 def _count(findings: list[Finding]) -> str:
+    """How many of each severity, worst first ("5 CRIT 2 WARN 1 info"): never the total under the worst label."""
     if not findings:
         return "-"
-    worst = by_severity(findings)[0].severity
-    return f"{len(findings)} {SEVERITY_LABEL[worst]}"
+    return " ".join(f"{n} {SEVERITY_LABEL[severity]}" for severity in SEVERITY_LABEL
+                    if (n := sum(1 for f in findings if f.severity == severity)))
 
 
 def _worst(results: list[CheckResult]) -> str:

@@ -13,12 +13,15 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from tui.config import Config
+from tui.databases.doctor import target_client
 from tui.snapshot import collect_all
 from tui.symptoms.checks import CHECKS, CheckContext, Collection, Outcome
 from tui.symptoms.guides import Fix, Guide, GuideCheck
 
 STATUS_EXIT = {"pass": 0, "skipped": 0, "warn": 1, "fail": 2}
-_PLACEHOLDER = re.compile(r"\b(PID|CONTAINER|IMAGE|URL|HOST|USER|DB)\b")
+_PLACEHOLDER = re.compile(r"\b(PID|CONTAINER|IMAGE|URL|HOST|USER|DB|PSQL|MYSQL)\b")
+# A command that starts the other engine's client (PSQL for a MySQL target, ...) is left out, never shown unfilled.
+_CLIENT_PLACEHOLDER = re.compile(r"\b(PSQL|MYSQL)\b")
 
 
 @dataclass
@@ -105,7 +108,9 @@ def run_check(item: GuideCheck, context: CheckContext) -> CheckResult:
     fix = None
     if failing:
         values = placeholder_values(outcome)
-        fix = Fix(outcome.fix_first + item.fix.steps, [fill_placeholders(c, values) for c in item.fix.commands],
+        fix = Fix(outcome.fix_first + item.fix.steps,
+                  outcome.commands + [filled for filled in (fill_placeholders(c, values) for c in item.fix.commands)
+                                      if not _CLIENT_PLACEHOLDER.search(filled)],
                   fill_placeholders(item.fix.code, values))
     pane = outcome.pane or item.jump
     jump = Jump(pane, outcome.subject) if failing and pane and outcome.subject is not None else None
@@ -129,6 +134,9 @@ def placeholder_values(outcome: Outcome) -> dict[str, str]:
             values |= {"HOST": parts.hostname or "", "USER": parts.username or "", "DB": parts.path.lstrip("/")}
         except ValueError:
             pass
+        client = target_client(url)  # the engine's client for this target: its host, port, user, database
+        if client is not None:
+            values["PSQL" if client[0] == "postgresql" else "MYSQL"] = client[1]
     values |= outcome.placeholders
     return {name: value for name, value in values.items() if value}
 

@@ -29,12 +29,13 @@ JSTACK_LIMIT = 200_000  # characters of jstack output kept: enough for thousands
 
 @dataclass
 class Runtime:
-    kind: str  # "python", "jvm" or "other"
+    kind: str  # "python", "jvm", "other", or "unknown": tshoot may not read its executable and memory maps
     version: str = ""
 
 
 def runtime_of(pid: int) -> Runtime:
-    """Python when the executable is a python binary or libpython is mapped; a JVM when libjvm is mapped."""
+    """Python when the executable is a python binary or libpython is mapped; a JVM when libjvm is mapped;
+    "unknown" when neither can be read (another user's process, tshoot not root): never "other" unseen."""
     exe = _exe_name(pid)
     if _PYTHON_EXE.match(exe):
         match = _VERSION_IN_EXE.search(exe)
@@ -45,7 +46,19 @@ def runtime_of(pid: int) -> Runtime:
         return Runtime("python", libpython.group(1))
     if exe == "java" or "/libjvm.so" in maps:
         return Runtime("jvm")
+    if not exe and not maps and _maps_denied(pid):
+        return Runtime("unknown")
     return Runtime("other")
+
+
+def _maps_denied(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/maps", "rb"):
+            return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
 
 
 class RuntimeCache:
@@ -69,6 +82,11 @@ class RuntimeCache:
     def runtimes(self, exclude: set[int]) -> dict[int, Runtime]:
         """The runtime of every process on the host but `exclude`."""
         return {pid: runtime for pid, (_, (runtime, _)) in self._known.rescan(exclude).items()}
+
+
+def count_uninspectable(exclude: set[int], runtimes: RuntimeCache | None = None) -> int:
+    """Processes tshoot may not look into (other users', when not root): they may run Python too."""
+    return sum(1 for runtime in (runtimes or RuntimeCache()).runtimes(exclude).values() if runtime.kind == "unknown")
 
 
 def python_candidates(exclude: set[int], runtimes: RuntimeCache | None = None) -> list[PythonCandidate]:

@@ -1,30 +1,32 @@
 """The Threads part of the Markdown incident report: per dumped process, its deadlocks (jstack-style),
 the stuck threads with their innermost frames, and what could not be dumped.
 
-The section is rebuilt into its records so the report runs the same deadlock analysis the pane shows.
+The deadlocks and contention shown are the snapshot's own findings (the thresholds it was taken with), never
+recomputed here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tui.config import Thresholds
+from tui.findings import Finding
 from tui.markdown import clip, code_block, table
 from tui.source import section_from_json
-from tui.threads.deadlock import analyze_process, format_deadlock_report, program_frame, stuck_words, thread_state
+from tui.threads.deadlock import format_deadlock_report, program_frame, stuck_words, thread_state
 from tui.threads.records import ProcessThreads, ThreadRecord, ThreadsSection
 
 STUCK_FRAMES = 6  # innermost frames shown per stuck thread: where it waits and how it got there
 MAX_CANDIDATES = 10
 
 
-def markdown(section: dict[str, Any]) -> list[str]:
+def markdown(section: dict[str, Any], findings: list[dict[str, Any]]) -> list[str]:
     threads = section_from_json(ThreadsSection, section)
     if not threads.processes:
         return _no_dumps(threads)
+    found = [Finding(**f) for f in findings]
     lines: list[str] = []
     for process in sorted(threads.processes.values(), key=lambda p: p.pid):
-        lines += _process(process) + [""]
+        lines += _process(process, [f for f in found if f.subject.get("pid") == process.pid]) + [""]
     return lines[:-1]
 
 
@@ -40,7 +42,7 @@ def _no_dumps(section: ThreadsSection) -> list[str]:
     return lines
 
 
-def _process(process: ProcessThreads) -> list[str]:
+def _process(process: ProcessThreads, findings: list[Finding]) -> list[str]:
     stuck = [t for t in process.threads if t.stuck]
     lines = [f"### pid {process.pid} ({process.name or '?'})", ""]
     facts = [f"`{clip(process.cmdline, 200)}`"] if process.cmdline else []
@@ -55,7 +57,6 @@ def _process(process: ProcessThreads) -> list[str]:
     lines += [f"- warning: {warning}" for warning in process.warnings]
     if process.warnings:
         lines.append("")
-    findings = analyze_process(process, Thresholds().stuck_thread_s)
     for finding in (f for f in findings if f.id == "deadlock"):
         lines += ["**Deadlock**", ""] + code_block(format_deadlock_report(finding)) + [""]
     for finding in (f for f in findings if f.id == "lock-contention"):

@@ -182,6 +182,12 @@ class ThreadsSource(Source):
             entry.error = "not a Python process (a JVM)" + ("" if entry.jstack else "; jstack is not on PATH")
             entry.remedy = "its jstack output is shown below" if entry.jstack else "install a JDK to get jstack"
             return entry
+        if runtime.kind == "unknown":  # another user's process: a permission problem, not a verdict
+            reason, remedy = pyspy.diagnose_permission(pid)
+            entry.error = f"permission denied: tshoot may not read pid {pid}'s executable and memory maps, so it " \
+                          f"cannot tell whether it runs Python ({reason})"
+            entry.remedy = f"{remedy}; py-spy needs the same right to attach (root, with CAP_SYS_PTRACE)"
+            return entry
         if runtime.kind != "python":
             if not psutil.pid_exists(pid):
                 entry.error, entry.remedy = f"process {pid} exited", "pick another process"
