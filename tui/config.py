@@ -157,6 +157,7 @@ SETTINGS: dict[str, Bounds] = {
     "guides_dir": TEXT,
     "docker_host": TEXT,
     "find_stuck": Bounds(bool),
+    "discover_db_logins": Bounds(bool),
     "thread_samples": Bounds(int, 1, 20),
     "thread_sample_interval": Bounds(float, 0.05, 5, SECONDS),
 }

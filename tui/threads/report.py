@@ -44,13 +44,14 @@ def _no_dumps(section: ThreadsSection) -> list[str]:
 
 def _process(process: ProcessThreads, findings: list[Finding]) -> list[str]:
     stuck = [t for t in process.threads if t.stuck]
-    lines = [f"### pid {process.pid} ({process.name or '?'})", ""]
+    found_by = " — found by tshoot's sweep, no --pid needed" if process.found_by == "scan" else ""
+    lines = [f"### pid {process.pid} ({process.name or '?'}){found_by}", ""]
     facts = [f"`{clip(process.cmdline, 200)}`"] if process.cmdline else []
     if process.python_version:
         facts.append(f"Python {process.python_version}")
     if process.threads:
         facts.append(f"{len(process.threads)} threads, {len(stuck)} stuck; {process.samples} dump(s) "
-                     f"{process.sample_interval:g}s apart")
+                     f"{process.sample_interval:g}s apart, the process paused {process.paused_seconds * 1000:.0f} ms")
     lines += ["; ".join(facts) + ".", ""] if facts else []
     if process.error:
         lines += [f"**Could not dump it:** {process.error}" + (f" — {process.remedy}" if process.remedy else ""), ""]
@@ -59,10 +60,8 @@ def _process(process: ProcessThreads, findings: list[Finding]) -> list[str]:
         lines.append("")
     for finding in (f for f in findings if f.id == "deadlock"):
         lines += ["**Deadlock**", ""] + code_block(format_deadlock_report(finding)) + [""]
-    for finding in (f for f in findings if f.id == "lock-contention"):
-        lines += [f"- lock contention: {finding.title}"]
-    if any(f.id == "lock-contention" for f in findings):
-        lines.append("")
+    stalls = [f for f in findings if f.id != "deadlock"]  # contention and the hangs that are not cycles
+    lines += [f"- {f.id}: {f.title}" for f in stalls] + ([""] if stalls else [])
     if stuck:
         lines += ["**Stuck threads** (stack unchanged across every dump; innermost frame first)", ""]
         lines += code_block("\n".join(_stuck_thread(t) for t in stuck)) + [""]
