@@ -85,7 +85,30 @@ class PythonCandidate:
 
 
 @dataclass
+class HotSpot:
+    function: str
+    location: str  # file:line
+    self_percent: float  # of the samples: time spent in this function itself
+    total_percent: float  # of the samples: time spent in it or in what it called
+
+
+@dataclass
+class Profile:
+    """Where a busy Python process spends its CPU: py-spy's sampler, run without pausing the target."""
+
+    pid: int
+    name: str = ""
+    cpu_percent: float = 0.0  # of one core, measured just before the profile
+    samples: int = 0
+    seconds: float = 0.0
+    taken_at: float = 0.0
+    hot: list[HotSpot] = field(default_factory=list)  # by self time, most first
+    stacks: list[tuple[str, float]] = field(default_factory=list)  # the hottest whole stacks, outermost first
+
+
+@dataclass
 class ThreadsSection:
     processes: dict[str, ProcessThreads] = field(default_factory=dict)  # keyed by str(pid)
     candidates: list[PythonCandidate] = field(default_factory=list)  # Python processes, for the chooser
+    profiles: dict[str, Profile] = field(default_factory=dict)  # busy Python processes, keyed by str(pid)
     collected_at: float = 0.0

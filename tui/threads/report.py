@@ -21,13 +21,25 @@ MAX_CANDIDATES = 10
 
 def markdown(section: dict[str, Any], findings: list[dict[str, Any]]) -> list[str]:
     threads = section_from_json(ThreadsSection, section)
+    hot = _profiles(threads)
     if not threads.processes:
-        return _no_dumps(threads)
+        return _no_dumps(threads) + hot
     found = [Finding(**f) for f in findings]
     lines: list[str] = []
     for process in sorted(threads.processes.values(), key=lambda p: p.pid):
         lines += _process(process, [f for f in found if f.subject.get("pid") == process.pid]) + [""]
-    return lines[:-1]
+    return lines[:-1] + hot
+
+
+def _profiles(section: ThreadsSection) -> list[str]:
+    """Where the busy Python processes spend their CPU."""
+    lines = []
+    for profile in sorted(section.profiles.values(), key=lambda p: -p.cpu_percent):
+        lines += ["", f"### Where the CPU goes: pid {profile.pid} ({profile.name or '?'}), "
+                      f"{profile.cpu_percent:.0f}% CPU, {profile.samples} samples over {profile.seconds:g}s", ""]
+        lines += table(["function", "where", "self %", "total %"],
+                       [[h.function, h.location, h.self_percent, h.total_percent] for h in profile.hot])
+    return lines
 
 
 def _no_dumps(section: ThreadsSection) -> list[str]:

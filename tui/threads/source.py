@@ -11,17 +11,18 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
 from tui.config import Config
 from tui.findings import Finding
 from tui.source import Source
-from tui.threads import pyspy, pythonprocs
+from tui.threads import hotspots, pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
 from tui.threads.finder import HangFinder
 from tui.threads.hangs import analyze_hangs
-from tui.threads.records import ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection
+from tui.threads.records import Profile, ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection
 from tui.threads.sampling import (
     Sampled,
     Signature,
@@ -62,6 +63,9 @@ class ThreadsSource(Source):
         self._finder = HangFinder()
         self._suspects: dict[int, ProcessThreads] = {}  # the finder's last look at each suspect
         self._seen_suspect: set[int] = set()  # suspects as of the last poll: they need no second look now
+        self._cpu = hotspots.CpuWatch()
+        self._profiles: dict[int, Profile] = {}
+        self._profiled_at: dict[int, float] = {}
 
     @property
     def watched(self) -> list[int]:
@@ -111,7 +115,33 @@ class ThreadsSource(Source):
         section.candidates = self._python_candidates()
         if self.config.find_stuck:
             self._sweep(section, exclude=set(pids))
+        section.profiles = self._profile_busy(section.candidates)
         return section
+
+    def _profile_busy(self, candidates: list[PythonCandidate]) -> dict[str, Profile]:
+        """Profiles of the Python processes using at least cpu_hog_percent of a core (each redone at most
+        every PROFILE_EVERY_S; dropped when it calms down)."""
+        names = {c.pid: c.name for c in candidates if c.pid != os.getpid()}
+        usage = self._cpu.percent(list(names))
+        busy = {pid: pct for pid, pct in usage.items() if pct >= self.config.thresholds.cpu_hog_percent}
+        now = time.monotonic()
+        due = [pid for pid in busy if now - self._profiled_at.get(pid, float("-inf")) >= hotspots.PROFILE_EVERY_S]
+        if due:
+            with ThreadPoolExecutor(max_workers=min(4, len(due)), thread_name_prefix="tshoot-profile") as pool:
+                outcomes = dict(zip(due, pool.map(self._record, due)))
+            for pid, profile in outcomes.items():
+                self._profiled_at[pid] = now
+                if profile is not None:
+                    profile.name, profile.cpu_percent = names[pid], round(busy[pid], 1)
+                    self._profiles[pid] = profile
+        self._profiles = {pid: p for pid, p in self._profiles.items() if pid in busy}
+        return {str(pid): profile for pid, profile in self._profiles.items()}
+
+    def _record(self, pid: int) -> Profile | None:
+        try:
+            return hotspots.record(pid, self._binary)
+        except pyspy.DumpError:
+            return None  # exited, or not readable: the Processes pane still shows its CPU
 
     def _sweep(self, section: ThreadsSection, exclude: set[int]) -> None:
         """Look at the Python processes nobody named; keep the suspects in the section.
@@ -232,6 +262,7 @@ class ThreadsSource(Source):
         for process in section.processes.values():
             findings += analyze_process(process, self.config.thresholds.stuck_thread_s)
             findings += analyze_hangs(process, self.config.thresholds.stuck_thread_s)
+        findings += [f for profile in section.profiles.values() if (f := hotspots.hot_code_finding(profile))]
         return findings
 
     def _dump_timeout(self) -> float:
