@@ -17,6 +17,7 @@ command -v dockerd >/dev/null || need_pkgs+=(docker.io)
 command -v mariadbd >/dev/null || need_pkgs+=(mariadb-server)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_pkgs+=(postgresql-15)
 command -v tmux >/dev/null || need_pkgs+=(tmux)
+command -v gdb >/dev/null || need_pkgs+=(gdb)  # memory traces inject tracemalloc into Python < 3.14
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "services: installing ${need_pkgs[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

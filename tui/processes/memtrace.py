@@ -1,0 +1,177 @@
+"""Where a leaking Python process allocates: tracemalloc run inside it for a few seconds, on request.
+
+This is the live form of "compare two tracemalloc snapshots": tshoot writes a small script, has the target
+run it in a thread of its own, and reads back the allocation sites that grew the most. The script starts
+tracemalloc (unless the program already traces), takes a snapshot, waits, takes another, stops tracemalloc
+again and writes the difference to a file; its thread then ends. Nothing stays in the target but the
+memory tracemalloc freed.
+
+How the script gets in:
+- Python 3.14 and newer: `sys.remote_exec`, run by the target's own interpreter binary (no debugger).
+- Older: gdb attaches, takes the GIL with PyGILState_Ensure, runs the script with PyRun_SimpleString and
+  detaches (the pyrasite technique). The target is stopped while gdb is attached (about a second). If
+  it was stopped inside the C allocator, the injected call can hang it: an operator confirms this first.
+While tracing, the target's allocations are slower (roughly two to three times) and tracemalloc keeps a
+traceback per live block (memory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tui.actions import Verified
+from tui.threads.pythonprocs import runtime_of
+
+DEFAULT_SECONDS = 10.0
+TOP_SITES = 15
+FRAMES_PER_SITE = 6
+INJECT_TIMEOUT_S = 20.0
+RESULT_LIMIT = 2_000_000  # bytes of the result file read back
+COST = ("the process is paused about a second while the script is injected (gdb) and allocates 2-3x slower "
+        "while tracemalloc runs")
+
+_SCRIPT = '''
+def _tshoot_memtrace(path, seconds, top, frames):
+    import json, os, time, tracemalloc
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start(frames)
+    try:
+        before = tracemalloc.take_snapshot()
+        time.sleep(seconds)
+        after = tracemalloc.take_snapshot()
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    sites = [{"frames": [f"{f.filename}:{f.lineno}" for f in stat.traceback][-frames:],
+              "size_diff": stat.size_diff, "count_diff": stat.count_diff, "size": stat.size}
+             for stat in after.compare_to(before, "traceback")
+             if not any(f.filename.endswith("tracemalloc.py") for f in stat.traceback)][:top]  # not our own cost
+    growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    result = {"sites": sites, "growth": growth, "was_tracing": was_tracing, "still_tracing": tracemalloc.is_tracing()}
+    with open(path + ".part", "w") as out:
+        json.dump(result, out)
+    os.replace(path + ".part", path)
+
+import threading
+threading.Thread(target=_tshoot_memtrace, args=ARGS, daemon=True, name="tshoot-memtrace").start()
+'''
+
+
+class MemTraceError(Exception):
+    """The trace could not be taken; the message says why and what to do."""
+
+
+@dataclass
+class AllocationSite:
+    frames: list[str]  # file:line, outermost first; the last one allocated
+    size_diff: int  # bytes more than at the start
+    count_diff: int  # blocks more than at the start
+    size: int  # bytes live at the end
+
+
+@dataclass
+class MemTrace:
+    pid: int
+    method: str  # "sys.remote_exec" or "gdb"
+    seconds: float
+    taken_at: float
+    growth: int  # bytes the traced heap grew by
+    sites: list[AllocationSite] = field(default_factory=list)
+    cost: str = COST
+
+
+def trace_allocations(pid: int, seconds: float = DEFAULT_SECONDS, top: int = TOP_SITES) -> MemTrace:
+    """Run tracemalloc inside `pid` for `seconds` and return the sites that grew; MemTraceError otherwise."""
+    runtime = runtime_of(pid)
+    if runtime.kind != "python":
+        raise MemTraceError(f"pid {pid} is not a Python process tshoot can read")
+    host_tmp = Path(f"/proc/{pid}/root/tmp")  # the target's own /tmp, also inside a container
+    try:
+        owner = os.stat(f"/proc/{pid}")
+        folder = Path(tempfile.mkdtemp(prefix="tshoot-memtrace-", dir=host_tmp))
+    except OSError as exc:
+        raise MemTraceError(f"cannot prepare a folder the process can write to: {exc}") from None
+    try:
+        os.chown(folder, owner.st_uid, owner.st_gid)  # the target writes its result here; 0700, nobody else
+        inside = Path("/tmp") / folder.name  # the same folder, as the target sees it
+        script = folder / "memtrace.py"
+        arguments = (str(inside / "result.json"), float(seconds), int(top), FRAMES_PER_SITE)
+        script.write_text(_SCRIPT.replace("args=ARGS", f"args={arguments!r}"))
+        os.chmod(script, 0o644)
+        threads_before = _threads(pid)
+        method = _inject(pid, runtime.version, inside / "memtrace.py")
+        result = _wait_for(folder / "result.json", seconds + INJECT_TIMEOUT_S)
+        deadline = time.monotonic() + 3
+        while _threads(pid) > threads_before and time.monotonic() < deadline:
+            time.sleep(0.1)  # the trace thread ends right after writing its result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if result.get("still_tracing") and not result.get("was_tracing"):
+        raise MemTraceError(f"tracemalloc is still running in pid {pid} after the trace")
+    sites = [AllocationSite(list(map(str, s["frames"])), int(s["size_diff"]), int(s["count_diff"]), int(s["size"]))
+             for s in result.get("sites", [])[:top] if isinstance(s, dict)]
+    return MemTrace(pid=pid, method=method, seconds=seconds, taken_at=time.time(),
+                    growth=int(result.get("growth", 0)), sites=sites)
+
+
+def _inject(pid: int, version: str, script: Path) -> str:
+    if not str(script).replace("/", "").replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise MemTraceError(f"unexpected characters in the script path {script}")  # it is spliced into code
+    major, _, minor = version.partition(".")
+    if version and (int(major), int(minor or 0)) >= (3, 14):
+        command = [f"/proc/{pid}/exe", "-c", f"import sys; sys.remote_exec({pid}, {str(script)!r})"]
+        method = "sys.remote_exec"
+    else:
+        gdb = shutil.which("gdb")
+        if gdb is None:
+            raise MemTraceError("gdb is not installed (needed before Python 3.14): apt-get install gdb")
+        run = f'exec(open("{script}").read(), {{}})'
+        command = [gdb, "-p", str(pid), "-batch", "-nx", "-ex", "call (int)PyGILState_Ensure()",
+                   "-ex", f"call (int)PyRun_SimpleString({json.dumps(run)})", "-ex", "call (void)PyGILState_Release($1)"]
+        method = "gdb"
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=INJECT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise MemTraceError(f"{method} did not finish within {INJECT_TIMEOUT_S:g}s") from None
+    if done.returncode != 0 or (method == "gdb" and "$2 = 0" not in done.stdout):
+        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise MemTraceError(f"{method} could not run the script in pid {pid}: {detail[0][:300]}")
+    return method
+
+
+def _threads(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def _wait_for(result: Path, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result.exists():
+            with open(result, encoding="utf-8") as data:
+                parsed = json.loads(data.read(RESULT_LIMIT))
+            if not isinstance(parsed, dict):
+                raise MemTraceError("the trace result is not an object")
+            return parsed
+        time.sleep(0.2)
+    raise MemTraceError(f"no result from the process within {timeout:g}s (it may be blocked: see Threads)")
+
+
+def trace_action(pid: int, seconds: float, keep: dict[int, MemTrace]) -> Verified:
+    """The `trace memory` action: the trace is kept for the pane and snapshots; the log says what grew."""
+    trace = trace_allocations(pid, seconds)
+    keep[pid] = trace
+    top = trace.sites[0] if trace.sites else None
+    where = f"; most at {top.frames[-1]} (+{top.size_diff / 2**20:.1f} MB)" if top else ""
+    return Verified(True, f"traced pid {pid} for {seconds:g}s with {trace.method}: heap +{trace.growth / 2**20:.1f} MB"
+                          f"{where}; tracemalloc stopped again")
