@@ -33,6 +33,7 @@ from textual.worker_manager import WorkerManager
 from tui import __version__
 from tui.actions import Action, ActionLog, Verified
 from tui.config import Config
+from tui.correlate import correlate
 from tui.containers.pane import ContainersPane
 from tui.databases.pane import DatabasesPane
 from tui.env.pane import EnvPane
@@ -180,7 +181,7 @@ class TshootApp(App):
         return self.findings.get(name, [])
 
     def all_findings(self) -> list[Finding]:
-        return by_severity([f for name in PANE_ORDER for f in self.findings.get(name, [])])
+        return by_severity(correlate([f for name in PANE_ORDER for f in self.findings.get(name, [])], self.sections))
 
     def jump_to(self, pane: str, subject: dict[str, Any]) -> None:
         """Show `pane` with the row that `subject` names selected (a finding's evidence, a linked pid, ...)."""

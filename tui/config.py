@@ -54,7 +54,7 @@ class Config:
     probe_urls: list[str] = field(default_factory=list)
     guides_dir: str | None = None  # operator's own guides (data files), added to the built-in ones
     docker_host: str | None = None
-    find_stuck: bool = True  # sweep every Python process for hangs, not only the --pid ones (see threads/finder.py)
+    find_stuck: bool = True  # look at every Python process (hangs, CPU profiles), not only the --pid ones
     thread_samples: int = 3  # py-spy dumps per analysis, to tell stuck from busy threads
     thread_sample_interval: float = 0.5
     thresholds: Thresholds = field(default_factory=Thresholds)

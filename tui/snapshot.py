@@ -21,6 +21,7 @@ from typing import Any
 from tui import __version__
 from tui.actions import ActionRecord
 from tui.config import Config
+from tui.correlate import correlate
 from tui.containers import report as containers_report
 from tui.databases import report as databases_report
 from tui.env import report as env_report
@@ -109,7 +110,7 @@ def collect_all(config: Config, observe: float, sources: list[Source] | None = N
                 source.close()
             except Exception:  # closing must not lose the collection
                 pass
-    collection.findings = by_severity(collection.findings)
+    collection.findings = by_severity(correlate(collection.findings, collection.sections))
     return collection
 
 

@@ -1,4 +1,4 @@
-"""Hangs that are not lock cycles: a starved executor and a blocked event loop.
+"""Hangs that are not lock cycles: a starved executor, a blocked event loop, an exhausted connection pool.
 
 Both look like a healthy idle process from the outside (no CPU, threads parked in waits), and neither is
 a deadlock: each has its own finding id, evidence (threads, file:line) and fix. Pure functions over the
@@ -20,10 +20,11 @@ _ASYNCIO_DIR = "asyncio"
 
 
 def analyze_hangs(process: ProcessThreads, stuck_threshold_s: float) -> list[Finding]:
-    """`pool-starvation` and `event-loop-blocked` for one dumped process."""
+    """`pool-starvation`, `event-loop-blocked` and `pool-exhausted` for one dumped process."""
     if process.error or not process.threads:
         return []
-    return [*_pool_starvation(process, stuck_threshold_s), *_blocked_loops(process, stuck_threshold_s)]
+    return [*_pool_starvation(process, stuck_threshold_s), *_blocked_loops(process, stuck_threshold_s),
+            *_pool_exhausted(process, stuck_threshold_s)]
 
 
 def _in(frame: Frame, parts: tuple[str, ...]) -> bool:
@@ -126,5 +127,54 @@ def _blocked_loops(process: ProcessThreads, threshold_s: float) -> list[Finding]
                 "stack": [f"{f.function} ({f.filename}:{f.line})" for f in thread.frames[:handle + 1]],
             },
             guide="hang",
+        ))
+    return findings
+
+
+_SQLALCHEMY_POOL = ("sqlalchemy", "pool", "impl.py")
+
+
+def _pool_exhausted(process: ProcessThreads, threshold_s: float) -> list[Finding]:
+    """Threads stuck in SQLAlchemy's QueuePool checkout: every pooled connection is out and none comes back.
+
+    Whether the pool is too small or its connections leak is told by the database side (the process's own
+    sessions: busy, or idle in transaction) — tui/correlate.py adds that when the Databases pane sees them."""
+    pools: dict[str, list[tuple[ThreadRecord, Frame]]] = {}
+    timeouts: dict[str, str] = {}
+    for thread in process.threads:
+        index = next((i for i, f in enumerate(thread.frames)
+                      if f.function.endswith("_do_get") and _in(f, _SQLALCHEMY_POOL)), None)
+        if index is None or not _stuck_long_enough(thread, threshold_s):
+            continue
+        frame = thread.frames[index]
+        pool = next((v for v in frame.locals if v.name == "self"), None)
+        key = f"{pool.repr.split(' at ')[0].lstrip('<')}@{pool.addr:#x}" if pool is not None and pool.addr else "QueuePool"
+        queue_get = thread.frames[index - 1] if index else frame  # Queue.get(block, timeout): the pool_timeout
+        waits = next((v.repr for v in queue_get.locals if v.name == "timeout"), "")
+        timeouts.setdefault(key, waits)
+        asked = _program_frame(thread, len(thread.frames)) or frame
+        pools.setdefault(key, []).append((thread, asked))
+    findings = []
+    for pool, waiting in pools.items():
+        findings.append(Finding(
+            id="pool-exhausted",
+            severity="critical",
+            source="threads",
+            title=(f"{len(waiting)} thread(s) of pid {process.pid} wait for a database connection from "
+                   f"SQLAlchemy's pool ({pool})"),
+            detail=("Every connection of the pool is checked out and none is coming back, so requests queue in "
+                    "the checkout until pool_timeout and then fail with `TimeoutError: QueuePool limit ... "
+                    "reached`. Either connections leak (checked out and never closed: look for sessions of this "
+                    "process that sit idle in transaction) or the pool is too small for the load (its sessions "
+                    "are all running queries). Fix a leak with `with engine.connect() as conn:` / "
+                    "`with Session() as s:`; size the pool (pool_size, max_overflow) to the worker threads."),
+            subject={"pid": process.pid, "pool": pool},
+            evidence={
+                "pool": pool,
+                "pool_timeout": timeouts.get(pool, ""),
+                "waiters": [{"name": t.name, "tid": t.tid, "asked_at": f"{f.filename}:{f.line}", "line": f.line_text,
+                             "stuck_at_least_s": t.stuck_for_s} for t, f in waiting],
+            },
+            guide="db-connection",
         ))
     return findings

@@ -115,7 +115,9 @@ class ThreadsSource(Source):
         section.candidates = self._python_candidates()
         if self.config.find_stuck:
             self._sweep(section, exclude=set(pids))
-        section.profiles = self._profile_busy(section.candidates)
+        # profile every busy Python process, or only the named ones when the sweep is off
+        section.profiles = self._profile_busy([c for c in section.candidates
+                                               if self.config.find_stuck or c.pid in pids])
         return section
 
     def _profile_busy(self, candidates: list[PythonCandidate]) -> dict[str, Profile]:
