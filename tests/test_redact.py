@@ -164,6 +164,8 @@ KEPT = [
     "user=app host=db port=5432 dbname=shop",
     "SELECT * FROM users WHERE password_changed_at < now()",
     "Traceback (most recent call last):",
+    "KeyError: 'user'",
+    "TokenError: 'expired'",
     "max_connections: 100",
     "curl https://example.com/",
     "ssh-keygen -t ed25519",
@@ -333,3 +335,70 @@ def test_a_real_process_argv_with_a_mysql_password_is_masked_in_the_process_reco
     finally:
         child.kill()
         child.wait()
+
+
+def _env_diff(capsys, *args: str) -> tuple[int, str]:
+    from tui.cli import main
+
+    code = main(["env-diff", *args])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_env_diff_text_and_json_show_no_secret_and_split_a_url_whose_password_holds_a_hash(tmp_path, capsys):
+    left, right = tmp_path / "left.env", tmp_path / "right.env"
+    left.write_text("MINIO_ACCESSKEY=MinioAK-left\nGITHUB_PAT=ghp_LeftPat0123456789abcdefghij\nAPP_CREDS=admin:Creds-left\n"
+                    "DATABASE_URL=postgresql://app:Pw#left@db1:5432/shop\n")
+    right.write_text("MINIO_ACCESSKEY=MinioAK-right\nGITHUB_PAT=ghp_RightPat0123456789abcdefghi\nAPP_CREDS=admin:Creds-right\n"
+                     "DATABASE_URL=postgresql://app:Pw#right@db2:5432/shop\n")
+    secrets = ["MinioAK", "Pat0123", "Creds-", "Pw#", "left@", "right@"]
+    for args in ((), ("--json",)):
+        code, out = _env_diff(capsys, str(left), str(right), *args)
+        assert code == 1, out
+        assert not [s for s in secrets if s in out], out
+        assert "MINIO_ACCESSKEY" in out and "GITHUB_PAT" in out
+        assert "host: db1 → db2" in out and "password differs" in out
+
+
+def test_env_diff_masks_config_values_under_secret_named_parents(tmp_path, capsys):
+    left, right = tmp_path / "left.yaml", tmp_path / "right.yaml"
+    left.write_text("api:\n  keys: [ApiKey-left]\ntokens:\n  github: GhTok-left\nlog_level: info\n")
+    right.write_text("api:\n  keys: [ApiKey-right]\ntokens:\n  github: GhTok-right\nlog_level: debug\n")
+    for args in ((), ("--json",)):
+        code, out = _env_diff(capsys, str(left), str(right), *args)
+        assert code == 1 and "ApiKey-" not in out and "GhTok-" not in out, out
+        assert "api.keys[0]" in out and "tokens.github" in out and "debug" in out
+
+
+class _DebugTokenHandler(__import__("http.server").server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.send_response(500)
+        self.send_header("X-Debug-Token", "DebugTok-5150")
+        self.send_header("WWW-Authenticate", 'Basic realm="staging"')
+        self.end_headers()
+        self.wfile.write(b"boom")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_guide_text_output_masks_the_probe_url_token_and_secret_headers(tmp_path, capsys, monkeypatch):
+    import http.server
+    import threading
+
+    from tui.cli import main
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DebugTokenHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api?token=UrlTok-4242&page=2"
+        for args in ((), ("--json",)):
+            main(["guide", "http-500", "--url", url, "--log", str(tmp_path / "none.log"), *args])
+            out = capsys.readouterr().out
+            assert "UrlTok-4242" not in out and "DebugTok-5150" not in out, out
+            assert "page=2" in out and "X-Debug-Token" in out
+            assert 'realm="staging"' in out or 'realm=\\"staging\\"' in out  # text, or JSON-escaped
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -26,7 +26,8 @@ _SECRET_WORDS = {"PASS", "PWD", "PW", "KEY", "KEYS", "PAT", "AUTH", "CREDS", "CR
                  "BEARER", "PASSIN", "PASSOUT"}
 _NOT_SECRET_WORDS = {"TOKENIZER", "TOKENIZERS", "TOKENIZE", "TOKENIZED", "SECRETARY", "BYPASS", "COMPASS",
                      "SURPASS", "ENCOMPASS", "TRESPASS"}
-_PATH_WORDS = {"FILE", "FILES", "PATH", "DIR", "SOCK", "SOCKET"}  # `POSTGRES_PASSWORD_FILE`, `SSH_AUTH_SOCK`
+# A last word that makes the key a path (`POSTGRES_PASSWORD_FILE`, `SSH_AUTH_SOCK`) or an exception (`KeyError: 'user'`).
+_NOT_SECRET_LAST_WORDS = {"FILE", "FILES", "PATH", "DIR", "SOCK", "SOCKET", "ERROR", "EXCEPTION", "WARNING"}
 _NOT_SECRET_KEY = re.compile(r"^(PWD|OLDPWD|AWS_(CA_BUNDLE|REGION|DEFAULT_REGION|PROFILE|DEFAULT_OUTPUT|ENDPOINT_URL))$",
                              re.IGNORECASE)
 _SECRET_PREFIX = re.compile(r"^(AWS_|AZURE_(CLIENT|STORAGE|TENANT)|GCP_)", re.IGNORECASE)
@@ -57,13 +58,14 @@ def is_secret_key(key: str) -> bool:
     """True when an environment/config key or header names a secret.
 
     A dotted config key is secret when any part is (`tokens.github`, `api.keys[0]`), unless its last part
-    names a file, directory or socket (`db.password_file`, `POSTGRES_PASSWORD_FILE`, `SSH_AUTH_SOCK`).
+    names a file, directory or socket (`db.password_file`, `POSTGRES_PASSWORD_FILE`, `SSH_AUTH_SOCK`) or an
+    exception (`KeyError`).
     """
     segments = [s for s in _SEGMENT.split(key) if s]
     if not segments:
         return False
     last_words = _words(segments[-1])
-    if last_words and last_words[-1] in _PATH_WORDS:
+    if last_words and last_words[-1] in _NOT_SECRET_LAST_WORDS:
         return False
     return any(_secret_segment(s) for s in segments)
 
