@@ -402,3 +402,25 @@ def test_guide_text_output_masks_the_probe_url_token_and_secret_headers(tmp_path
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.services
+def test_a_postgres_application_name_holding_secrets_never_reaches_a_snapshot(pg_url, tmp_path):
+    """application_name is a value in each session and a dict key in `by_application`: both are redacted."""
+    from tests.test_databases_helpers import Sessions
+    from tui.databases.source import DatabasesSource
+
+    short_jwt = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJBcHBKd3QifQ.AppJwtSig"
+    sessions = Sessions(pg_url=pg_url)
+    source = DatabasesSource(Config(db_urls=[pg_url]), scan_processes=False)
+    try:
+        sessions.pg("worker password=AppPw-6502")
+        sessions.pg(short_jwt)
+        section = source.collect()
+        doc = build_snapshot(sections={"databases": section}, errors={}, findings=source.analyze(section), actions=[])
+        text = write_snapshot(doc, tmp_path / "db.json", "json").read_text() + markdown_report(doc)
+    finally:
+        source.close()
+        sessions.close()
+    assert "AppPw-6502" not in text and "AppJwtSig" not in text and "eyJzdWIiOiJBcHBKd3QifQ" not in text
+    assert f"worker password={MASK}" in text
