@@ -106,6 +106,11 @@ def mask_url(url: str) -> str:
     return "".join(out)
 
 
+def url_passwords(text: str) -> list[str]:
+    """The password of every URL in the text, by the rule mask_url follows."""
+    return [text[start:end] for start, end in _url_password_spans(text)]
+
+
 def split_url_password(url: str) -> tuple[str, str | None]:
     """(the URL without its password, the password or None), by the rule mask_url follows, so a password
     holding `#`, `?` or `/` is not read as the URL's fragment, query or path."""
@@ -175,28 +180,30 @@ _BASE64_LINE = re.compile(r"^[ \t]*[A-Za-z0-9+/]{60,}={0,2}[ \t]*$", re.M)
 
 _ARG = re.compile(r"(?:[^\s\"']+|\"[^\"\n]*\"?|'[^'\n]*'?)+")
 _SEPARATORS = {"|", "||", "&&", ";", "&", "then", "do"}
-_MYSQL = {"mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlcheck", "mysqlshow", "mysqlpump", "mysqlslap",
-          "mysqlbinlog", "mysqlsh", "mysql_upgrade", "mariadb", "mariadb-dump", "mariadb-admin", "mariadb-import",
-          "mariadb-check", "mariadb-show", "mariadb-slap", "mariadb-binlog", "mariadb-upgrade", "mariadbd-safe", "7z",
-          "7za", "7zz"}
-_DOCKERS = {"docker", "podman", "nerdctl", "buildah", "skopeo", "helm", "oras"}
+# Tools whose `-p` is a password only with the value attached (`mysql -pX`; `mysql -p shop` prompts and names a
+# database) and whose `--password` never takes the next word.
+_ATTACHED_P = {"mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlcheck", "mysqlshow", "mysqlpump", "mysqlslap",
+               "mysqlbinlog", "mysqlsh", "mysql_upgrade", "mariadb", "mariadb-dump", "mariadb-admin", "mariadb-import",
+               "mariadb-check", "mariadb-show", "mariadb-slap", "mariadb-binlog", "mariadb-upgrade", "7z", "7za", "7zz"}
+_DOCKERS = {"docker", "podman", "nerdctl", "buildah", "skopeo", "helm", "oras"}  # `<tool> login -p X`
 _AFTER_COLON, _AFTER_PERCENT, _WHOLE = "colon", "percent", "whole"
-# tool -> {short flag: how its value holds the secret}; mysql's -p is special: only an attached value is a
-# password (`mysql -p dbname` prompts and names a database), and its --password never takes the next word.
-_SHORT_FLAGS: dict[str, dict[str, str]] = {
+# tool -> {flag: which part of its value is the secret}, for flags that hold one only for that tool: `-p` is a
+# port for ssh, psql, redis-cli and `docker run`.
+_TOOL_FLAGS: dict[str, dict[str, str]] = {
     "sshpass": {"-p": _WHOLE},
     "docker-login": {"-p": _WHOLE},
-    "mongo": {"-p": _WHOLE}, "mongosh": {"-p": _WHOLE}, "mongodump": {"-p": _WHOLE}, "mongorestore": {"-p": _WHOLE},
-    "mongoexport": {"-p": _WHOLE}, "mongoimport": {"-p": _WHOLE}, "mydumper": {"-p": _WHOLE}, "myloader": {"-p": _WHOLE},
-    "redis-cli": {"-a": _WHOLE}, "keydb-cli": {"-a": _WHOLE}, "valkey-cli": {"-a": _WHOLE},
-    "curl": {"-u": _AFTER_COLON, "-U": _AFTER_COLON}, "http": {"-a": _AFTER_COLON}, "https": {"-a": _AFTER_COLON},
-    "smbclient": {"-U": _AFTER_PERCENT}, "sqlcmd": {"-P": _WHOLE}, "bcp": {"-P": _WHOLE}, "zip": {"-P": _WHOLE},
-    "unzip": {"-P": _WHOLE}, "openssl": {"-k": _WHOLE},
+    **{tool: {"-p": _WHOLE} for tool in ("mongo", "mongosh", "mongodump", "mongorestore", "mongoexport", "mongoimport",
+                                          "mydumper", "myloader")},
+    **{tool: {"-a": _WHOLE} for tool in ("redis-cli", "keydb-cli", "valkey-cli")},
+    "curl": {"-u": _AFTER_COLON, "-U": _AFTER_COLON, "user": _AFTER_COLON, "proxy-user": _AFTER_COLON},
+    "http": {"-a": _AFTER_COLON}, "https": {"-a": _AFTER_COLON},  # httpie
+    "smbclient": {"-U": _AFTER_PERCENT, "user": _AFTER_PERCENT},
+    **{tool: {"-P": _WHOLE} for tool in ("sqlcmd", "bcp", "zip", "unzip")},
     **{tool: {"-w": _WHOLE} for tool in ("ldapsearch", "ldapadd", "ldapmodify", "ldapdelete", "ldapwhoami",
                                           "ldappasswd", "ldapmodrdn", "ldapcompare")},
 }
-_LONG_AFTER_COLON = {"user", "proxy-user"}  # curl --user user:pw
-_NO_VALUE_FLAGS = re.compile(r"^(no-.*|askpass|.*-(stdin|prompt|env))$")
+_OTHER_TOOLS = {"aws", "wget", "psql", "ssh", "scp", "rsync", "pg_dump", "pg_restore", "pg_dumpall"}  # end a context
+_NO_VALUE_FLAGS = re.compile(r"^(no-.*|askpass|.*-(stdin|prompt|env))$")  # --password-stdin, --no-password
 _PATH_FLAGS = {"key", "ssl-key", "tls-key", "tlskey", "sslkey", "private-key", "client-key", "passfile", "keyfile",
                "pass-file", "tlscacert", "auth-type", "auth-method"}
 
@@ -206,7 +213,7 @@ def _secret_flag(name: str) -> bool:
     name = name.lower()
     if name in _PATH_FLAGS or _NO_VALUE_FLAGS.match(name):
         return False
-    return name in _LONG_AFTER_COLON or is_secret_key(name)
+    return is_secret_key(name)
 
 
 def _value_mask(value: str, how: str) -> str:
@@ -225,13 +232,15 @@ def _tool_name(token: str) -> str | None:
     if "://" in token or "=" in token:
         return None
     name = token.strip("\"'").rsplit("/", 1)[-1]
-    if name in _MYSQL or name in _SHORT_FLAGS or name in _DOCKERS or name in ("aws", "wget", "psql", "ssh"):
+    if name in _ATTACHED_P or name in _TOOL_FLAGS or name in _DOCKERS or name in _OTHER_TOOLS:
         return name
     return None
 
 
 def _redact_command_lines(text: str) -> str:
-    """Mask flag values: generic secret flags for every command, tool-specific short flags for known tools."""
+    """Mask flag values: secret-named flags (`--db-pass X`, `--password=X`) for every command, and the flags that
+    hold a password only for one tool (`sshpass -p`, `redis-cli -a`, `curl -u user:X`) after that tool's name.
+    The context is the line: a tool name, `|`, `;`, `&&` or a new line changes it."""
     edits: list[tuple[int, int, str]] = []
     tool: str | None = None
     pending: str | None = None  # how to mask the next word
@@ -257,25 +266,22 @@ def _redact_command_lines(text: str) -> str:
         if tool in _DOCKERS and token == "login":
             tool = "docker-login"
             continue
-        short = _SHORT_FLAGS.get(tool or "", {})
-        if tool in _MYSQL and token.startswith("-p") and len(token) > 2 and not token.startswith("--"):
+        flags = _TOOL_FLAGS.get(tool or "", {})
+        if tool in _ATTACHED_P and token.startswith("-p") and len(token) > 2 and not token.startswith("--"):
             edits.append((start + 2, end, _value_mask(token[2:], _WHOLE)))
-        elif token[:2] in short:
-            how = short[token[:2]]
+        elif token[:2] in flags and not token.startswith("--"):
+            how = flags[token[:2]]
             if len(token) == 2:
                 pending = how
             else:
                 edits.append((start + 2, end, _value_mask(token[2:], how)))
         elif token.startswith("-") and len(token.lstrip("-")) >= 3:
             name, eq, value = token.lstrip("-").partition("=")
-            if not _secret_flag(name):
-                pass
-            elif eq:
-                if value:
-                    edits.append((end - len(value), end, _value_mask(value, _AFTER_COLON if name.lower() in _LONG_AFTER_COLON else _WHOLE)))
-            elif not (tool in _MYSQL and name.lower() == "password"):
-                pending = _AFTER_COLON if name.lower() in _LONG_AFTER_COLON and tool in ("curl", "wget") else (
-                    _WHOLE if name.lower() not in _LONG_AFTER_COLON else None)
+            how = flags.get(name.lower()) or (_WHOLE if _secret_flag(name) else None)
+            if how and eq and value:
+                edits.append((end - len(value), end, _value_mask(value, how)))
+            elif how and not eq and not (tool in _ATTACHED_P and name.lower() == "password"):
+                pending = how
         elif tool == "aws" and not token.startswith("-") and is_secret_key(token):
             pending = _WHOLE  # aws configure set aws_secret_access_key X
         if token.endswith(";"):
