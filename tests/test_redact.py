@@ -85,6 +85,8 @@ MASKED = [
     ("Authorization: Bearer Sekr3t49", "Sekr3t49"),
     ("Authorization: Basic U2VrcjN0NTA6eA==", "U2VrcjN0NTA6eA=="),
     ("Proxy-Authorization: Basic U2VrcjN0NTE6eA==", "U2VrcjN0NTE6eA=="),
+    ("sent Basic dTpw to the proxy", "dTpw"),  # base64 of u:p, letters only
+    ("curl -H 'Authorization: Token Sekr3t51b' https://x/", "Sekr3t51b"),
     ('curl -H "X-Debug-Token: Sekr3t52" https://x/', "Sekr3t52"),
     ("< X-Api-Key: Sekr3t53", "Sekr3t53"),
     ("X-Auth-Token: Sekr3t54", "Sekr3t54"),

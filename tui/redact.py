@@ -12,6 +12,8 @@ Files never hold a secret; the screen may reveal one value only when the operato
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any, Mapping
 
@@ -165,7 +167,7 @@ _QUERY_SECRET = re.compile(r"(?P<k>[?&;](?i:code|sig|client_secret|auth)=)(?P<v>
 
 _KNOWN_TOKENS = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,}|xox[baprs]-[A-Za-z0-9\-]{10,}"
-    r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,}|sk-(?:proj-)?[A-Za-z0-9_\-]{20,}"
+    r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,}|sk-(?:proj-)?[A-Za-z0-9_\-]{20,}"
     r"|AIza[0-9A-Za-z_\-]{35}|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_\-]{50,}|hf_[A-Za-z0-9]{30,}"
     r"|eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*)"
 )
@@ -342,9 +344,19 @@ def _mask_scheme_credential(match: re.Match[str]) -> str:
     value = match["v"]
     if value.endswith("=") and value.rstrip("=").lower() in _AUTH_PARAMS:
         return match.group()  # WWW-Authenticate: Basic realm="x"
-    if _PROSE_VALUE.fullmatch(value) and len(value) < 20:
-        return match.group()  # "Basic auth", "Token expired"
+    if match["k"].lower().startswith("basic") and _is_basic_credential(value):
+        return match["k"] + MASK
+    if value.isalpha() and len(value) < 20:
+        return match.group()  # "Basic auth", "Token expired": a word, not a credential
     return match["k"] + MASK
+
+
+def _is_basic_credential(value: str) -> bool:
+    """`user:password` in base64, as HTTP Basic sends it."""
+    try:
+        return ":" in base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
 
 
 def _mask_pair(match: re.Match[str]) -> str:
