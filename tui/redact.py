@@ -151,7 +151,7 @@ _AUTH_PARAMS = {"realm", "charset", "scope", "error", "error_description", "erro
 
 # key=value, key: value, "key": "value", key => value; the key decides (is_secret_key).
 _PAIR = re.compile(
-    r"(?<![\w.\-$@/\[\]])(?P<q>[\"']?)(?P<name>[A-Za-z_][\w.\-\[\]]{0,200})(?P=q)[ \t]*(?P<sep>=>|[=:])[ \t]*"
+    r"(?<![\w.\-$@/\[\]•])(?P<q>[\"']?)(?P<name>[A-Za-z_][\w.\-\[\]]{0,200})(?P=q)[ \t]*(?P<sep>=>|[=:])[ \t]*"
     r"(?P<v>\"(?:[^\"\\\n]|\\.){0,512}\"?|'(?:[^'\\\n]|\\.){0,512}'?|\{[^}\n]{0,512}\}?|[^\s,;&}\])\"']{1,512})"
 )
 _VALUE_CAP = 512
@@ -304,7 +304,14 @@ def _mask_pem(match: re.Match[str]) -> str:
 
 
 def _mask_sql(match: re.Match[str]) -> str:
-    return f"{match['k']}'{MASK}'"
+    """The literal masked in its own quoting (`$tag$`, `E'`, `'`, `"`), so a second pass reads it the same way."""
+    value = match["v"]
+    if value[0] == "$":
+        quote = f"${match['tag']}$"
+        return f"{match['k']}{quote}{MASK}{quote}"
+    if value[0] in "Ee":
+        return f"{match['k']}{value[0]}'{MASK}'"
+    return f"{match['k']}{value[0]}{MASK}{value[0]}"
 
 
 def _secret_header(name: str) -> bool:
