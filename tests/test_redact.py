@@ -178,6 +178,8 @@ KEPT = [
     "sudo systemctl restart nginx",
     "-----BEGIN CERTIFICATE-----",
     "sha256:3f9a7c2e",
+    "3f9a7c2e4b1d0a9f8e7c6b5a4d3c2b1a0f9e8d7c6b5a4d3c2b1a0f9e8d7c6b5a4",
+    "/var/lib/docker/overlay2/3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b/merged",
     "mysqldump -h db shop",
     "http://localhost:8080/api/v1/items?limit=10",
     "java -jar app.jar --server.port=8080",

@@ -175,8 +175,9 @@ _KNOWN_TOKENS = re.compile(
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b")
 _AWS_KEY_PAIR = re.compile(_AWS_KEY_ID.pattern + r"(?:(?P<sep>[^\n]{1,40}?)"
                            r"(?<![A-Za-z0-9/+])(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=]))?")
-# A line that is one long base64 run: the body of a PEM block or a key file logged line by line.
-_BASE64_LINE = re.compile(r"^[ \t]*[A-Za-z0-9+/]{60,}={0,2}[ \t]*$", re.M)
+# A line that is one long base64 run of mixed case and digits: the body of a PEM block or a key file logged line
+# by line (a hex digest is one case; a path starts with "/").
+_BASE64_LINE = re.compile(r"^[ \t]*(?=[^\n]*[A-Z])(?=[^\n]*[a-z])(?=[^\n]*[0-9])[A-Za-z0-9+][A-Za-z0-9+/]{59,}={0,2}[ \t]*$", re.M)
 
 # ---------------------------------------------------------------- command lines
 
