@@ -4,7 +4,9 @@ masked, and what looks like a secret but is not (paths, ports, prose, challenges
 import json
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,11 +15,11 @@ from hypothesis import strategies as st
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
 from tui.config import Config
 from tui.processes.collect import ProcessCollector
+from tui.redact import (MASK, is_secret_key, mask_url, redact_deep, redact_mapping, redact_text, redact_value,
+                        split_url_password)
 from tui.snapshot import build_snapshot, markdown_report, write_snapshot
 from tui.threads.records import LOCAL_NOT_SAVED
 from tui.threads.source import ThreadsSource
-from tui.redact import (MASK, is_secret_key, mask_url, redact_deep, redact_mapping, redact_text, redact_value,
-                        split_url_password)
 
 GH = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJTM2tyM3QifQ.Sekr3tSignature"
@@ -377,7 +379,7 @@ def test_env_diff_masks_config_values_under_secret_named_parents(tmp_path, capsy
         assert "api.keys[0]" in out and "tokens.github" in out and "debug" in out
 
 
-class _DebugTokenHandler(__import__("http.server").server.BaseHTTPRequestHandler):
+class _DebugTokenHandler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
         self.send_response(500)
         self.send_header("X-Debug-Token", "DebugTok-5150")
@@ -390,12 +392,9 @@ class _DebugTokenHandler(__import__("http.server").server.BaseHTTPRequestHandler
 
 
 def test_guide_text_output_masks_the_probe_url_token_and_secret_headers(tmp_path, capsys, monkeypatch):
-    import http.server
-    import threading
-
     from tui.cli import main
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DebugTokenHandler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DebugTokenHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     try:
