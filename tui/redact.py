@@ -206,7 +206,8 @@ _TOOL_FLAGS: dict[str, dict[str, str]] = {
                                           "ldappasswd", "ldapmodrdn", "ldapcompare")},
 }
 _OTHER_TOOLS = {"aws", "wget", "psql", "ssh", "scp", "rsync", "pg_dump", "pg_restore", "pg_dumpall"}  # end a context
-_NO_VALUE_FLAGS = re.compile(r"^(no-.*|askpass|.*-(stdin|prompt|env))$")  # --password-stdin, --no-password
+_NO_VALUE_FLAGS = re.compile(r"^(no-.*|askpass|with-token|.*-(stdin|prompt|env))$")  # --password-stdin, --no-password
+_SHELL_OPERATOR = re.compile(r"[0-9]*[<>|&;]+")  # `--with-token < file`: a redirection, not a value
 _PATH_FLAGS = {"key", "ssl-key", "tls-key", "tlskey", "sslkey", "private-key", "client-key", "passfile", "keyfile",
                "pass-file", "tlscacert", "auth-type", "auth-method"}
 
@@ -254,7 +255,7 @@ def _redact_command_lines(text: str) -> str:
             tool, pending = None, None
         previous_end = end
         if pending:
-            if not token.startswith("-"):
+            if not token.startswith("-") and not _SHELL_OPERATOR.fullmatch(token):
                 edits.append((start, end, _value_mask(token, pending)))
                 pending = None
                 continue
