@@ -161,7 +161,7 @@ _SECRET_HINT = re.compile(r"(?i)pass|pwd|pw|secret|token|cred|priv|key|auth|cook
                           r"aws_|azure_|gcp_")
 _PROSE_VALUE = re.compile(r"[a-z]+")
 _SQL_FUNCTION = re.compile(r"\w+\(")
-_NEXT_WORD = re.compile(r"[ \t]+[A-Za-z(]")
+_NEXT_WORD = re.compile(r"[ \t]+[A-Za-z(•]")  # a masked word is still a word
 
 _QUERY_SECRET = re.compile(r"(?P<k>[?&;](?i:code|sig|client_secret|auth)=)(?P<v>[^&\s#\"']+)")
 
