@@ -290,7 +290,7 @@ def test_redaction_never_raises_and_is_idempotent(text):
     assert redact_text(once) == once
 
 
-FRAGMENTS = st.sampled_from(["password", "=", ":", " ", "'", '"', "-p", "--pass", "mysql", "curl", "-u", "a:b", "@",
+FRAGMENTS = st.sampled_from(["&", "<", "-U", "password", "=", ":", " ", "'", '"', "-p", "--pass", "mysql", "curl", "-u", "a:b", "@",
                              "://", "Bearer", "Authorization", "Cookie", "$$", "PASSWORD", "(", "\n", "x", "token",
                              "PWD", "{", "}", ";", "-----BEGIN PRIVATE KEY-----", "AKIAIOSFODNN7EXAMPLE", "E'", MASK])
 
@@ -442,3 +442,11 @@ def test_a_postgres_application_name_holding_secrets_never_reaches_a_snapshot(pg
         sessions.close()
     assert "AppPw-6502" not in text and "AppJwtSig" not in text and "eyJzdWIiOiJBcHBKd3QifQ" not in text
     assert f"worker password={MASK}" in text
+
+
+def test_a_secret_named_local_holding_none_does_not_mask_none_everywhere():
+    from tui.threads.pyspy import secrets_in_locals
+
+    raw = [{"frames": [{"locals": [{"name": "token", "repr": "None"}, {"name": "api_key", "repr": "'LocalKey-99'"},
+                                   {"name": "dsn", "repr": "'postgresql://u:UrlPw-77@h/x'"}]}]}]
+    assert secrets_in_locals(raw) == {"LocalKey-99", "postgresql://u:UrlPw-77@h/x", "UrlPw-77"}

@@ -25,6 +25,7 @@ CAP_SYS_PTRACE = 19
 _LOCK_ACQUIRE_NATIVE = {"lock_PyThread_acquire_lock", "rlock_acquire", "PyThread_acquire_lock_timed",
                         "acquire_timed", "_PyMutex_LockTimed", "_PyRecursiveMutex_LockTimed"}
 _REENTRANT_NATIVE = {"rlock_acquire", "_PyRecursiveMutex_LockTimed"}
+_NOT_A_SECRET_VALUE = {"None", "True", "False"}  # `token = None` must not mask every "None" in the dump
 MIN_SECRET_CHARS = 4  # shorter values ("", "x", "1") would mask unrelated text everywhere
 
 
@@ -127,7 +128,7 @@ def secrets_in_locals(raw: list[dict]) -> set[str]:
         for frame in entry.get("frames") or []:
             for var in frame.get("locals") or []:
                 value = _unquoted(var.get("repr") or "")
-                if is_secret_key(var.get("name", "")):
+                if is_secret_key(var.get("name", "")) and value not in _NOT_A_SECRET_VALUE:
                     found.add(value)
                 found.update(url_passwords(value))
     return {secret for secret in found if len(secret) >= MIN_SECRET_CHARS}
