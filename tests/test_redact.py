@@ -119,6 +119,9 @@ MASKED = [
     ("maps AIzaSyA-Sekr3t68abcdefghijklmnopqrstuvw", "AIzaSyA-Sekr3t68abcdefghijklmnopqrstuvw"),
     ("//registry.npmjs.org/:_authToken=npm_Sekr3t69abcdefghijklmnopqrstuvwxyz12", "npm_Sekr3t69"),
     ("jwt " + JWT, JWT),
+    ("eyJabcde.fghij.", "eyJabcde.fghij."),  # the shortest token shapes, alone: no fast path skips them
+    ("sk_live_abcdefghij", "sk_live_abcdefghij"),
+    ("AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
     ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfSekr3t70x", "Sekr3t70"),
     # SQL
     ("ALTER USER app PASSWORD $$Sekr3t71$$", "Sekr3t71"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from typing import Any, Mapping
 
@@ -56,6 +57,7 @@ def _secret_segment(segment: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)  # the same field and variable names come back on every poll and in every row
 def is_secret_key(key: str) -> bool:
     """True when an environment/config key or header names a secret.
 
@@ -145,7 +147,7 @@ _AUTH_SCHEME = re.compile(r"(?i)(?:bearer|basic|digest|token|negotiate|ntlm|bot|
 _COOKIE_PAIR = re.compile(r"(?P<n>[^=;\s]+)[ \t]*=[ \t]*(?P<v>[^;\r\n]*)")
 
 # `Bearer x`, `Basic x` anywhere; a WWW-Authenticate challenge (`Basic realm="x"`) and prose (`Basic auth`) stay.
-_SCHEME_CREDENTIAL = re.compile(r"(?P<k>\b(?i:bearer|basic|token)[ \t]+)(?P<v>[A-Za-z0-9\-._~+/]+=*)(?![\w\-.~+/=])")
+_SCHEME_CREDENTIAL = re.compile(r"(?P<k>\b(?i:bearer|basic|token)[ \t]+)(?P<v>[A-Za-z0-9\-._~+/]+=*)(?![\w\-.~+/=•])")
 _AUTH_PARAMS = {"realm", "charset", "scope", "error", "error_description", "error_uri", "algorithm", "nonce", "qop",
                 "opaque", "stale", "domain", "userhash", "username"}
 
@@ -428,8 +430,16 @@ def _mask_aws_pair(match: re.Match[str]) -> str:
     return MASK + (f"{_AWS_KEY_ID.sub(MASK, match['sep'])}{MASK}" if match["secret"] else "")
 
 
+# Every form redact_text masks needs a separator (`=`, `:`, space, quote, `-`) or is a token of 15+ characters
+# (the shortest: a JWT `eyJxxxxx.xxxxx.`, then `sk_live_` + 10).
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_.]*")
+_SHORTEST_SECRET_FORM = 15
+
+
 def redact_text(text: str) -> str:
     """Mask every secret inside free text: command lines, logs, SQL, HTTP exchanges, config and Python reprs."""
+    if len(text) < _SHORTEST_SECRET_FORM and _PLAIN_WORD.fullmatch(text):
+        return text  # a field name, a number, a state: no form below can match it (most strings of a snapshot)
     text = _PEM_BLOCK.sub(_mask_pem, text)
     text = _SQL_PASSWORD.sub(_mask_sql, text)
     text = mask_url(text)
