@@ -57,7 +57,6 @@ def _secret_segment(segment: str) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=4096)  # the same field and variable names come back on every poll and in every row
 def is_secret_key(key: str) -> bool:
     """True when an environment/config key or header names a secret.
 
@@ -65,6 +64,16 @@ def is_secret_key(key: str) -> bool:
     names a file, directory or socket (`db.password_file`, `POSTGRES_PASSWORD_FILE`, `SSH_AUTH_SOCK`) or an
     exception (`KeyError`).
     """
+    # the same field and variable names come back on every poll and in every row; a long (hostile) key is not kept
+    return _secret_key_cached(key) if len(key) <= 256 else _secret_key(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_key_cached(key: str) -> bool:
+    return _secret_key(key)
+
+
+def _secret_key(key: str) -> bool:
     segments = [s for s in _SEGMENT.split(key) if s]
     if not segments:
         return False
