@@ -450,6 +450,7 @@ class TshootApp(App):
                 findings=self.all_findings(),
                 actions=self.actions.entries,
                 notes=notes,
+                keep_locals=self.config.snapshot_locals,
             )
             write_snapshot(doc, path, "json")
         except OSError as exc:

@@ -165,7 +165,8 @@ def _snapshot(args: argparse.Namespace) -> int:
         print(f"tshoot snapshot: {output}: directory {output.parent} does not exist", file=sys.stderr)
         return EXIT_BAD_INPUT
     collection = collect_all(config, args.observe)
-    doc = build_snapshot(sections=collection.sections, errors=collection.errors, findings=collection.findings, actions=[])
+    doc = build_snapshot(sections=collection.sections, errors=collection.errors, findings=collection.findings, actions=[],
+                         keep_locals=config.snapshot_locals)
     try:
         write_snapshot(doc, output, args.format)
     except OSError as exc:

@@ -57,6 +57,7 @@ class Config:
     find_stuck: bool = True  # look at every Python process (hangs, CPU profiles), not only the --pid ones
     thread_samples: int = 3  # py-spy dumps per analysis, to tell stuck from busy threads
     thread_sample_interval: float = 0.5
+    snapshot_locals: bool = False  # write py-spy locals' values (redacted) into snapshots; off: names and types only
     thresholds: Thresholds = field(default_factory=Thresholds)
     source_file: str | None = None  # where this config came from, for the help screen
 

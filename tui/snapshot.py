@@ -32,6 +32,7 @@ from tui.redact import redact_deep
 from tui.source import Source, SourceUnavailable, section_from_json, section_to_json, unavailable_json
 from tui.sources import SOURCE_CLASSES, build_sources
 from tui.threads import report as threads_report
+from tui.threads.records import locals_for_file
 
 SCHEMA = 1
 SECTION_NAMES = ("processes", "threads", "databases", "containers", "env")
@@ -122,8 +123,12 @@ def build_snapshot(
     findings: list[Finding],
     actions: list[ActionRecord],
     notes: dict[str, Any] | None = None,
+    keep_locals: bool = False,
 ) -> dict[str, Any]:
-    """The snapshot document. Every pane's key is present: its records, or why it could not collect."""
+    """The snapshot document. Every pane's key is present: its records, or why it could not collect.
+
+    Python locals' values stay out unless `keep_locals` (config `snapshot_locals`): a local often holds a secret.
+    """
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "host": host or socket.gethostname(),
@@ -135,6 +140,8 @@ def build_snapshot(
             doc[name] = unavailable_json(*errors[name])
         elif sections.get(name) is not None:
             doc[name] = section_to_json(sections[name])
+            if name == "threads":
+                locals_for_file(doc[name], keep_locals)
         else:
             doc[name] = unavailable_json("not collected yet: its first poll had not finished")
     doc["actions"] = [dataclasses.asdict(a) for a in actions]

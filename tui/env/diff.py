@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from tui.env.side import CONFIG, DATABASE, ENV, PACKAGES, RUNTIME, SECRET_DOMAINS, Side, SideError
-from tui.redact import MASK, is_secret_key, redact_text
+from tui.redact import MASK, is_secret_key, redact_text, split_url_password
 
 SAME, CHANGED, ONLY_LEFT, ONLY_RIGHT, HIDDEN = "same", "changed", "only-left", "only-right", "hidden"
 DIFFERENT = (CHANGED, ONLY_LEFT, ONLY_RIGHT)
@@ -140,8 +140,10 @@ def url_components(value: str) -> dict[str, str] | None:
     """scheme/user/password/host/port/database/query of a `scheme://host...` value; None for anything else."""
     if "://" not in value or any(c.isspace() for c in value.strip()):
         return None
+    # the password is taken out first, by mask_url's rule: one holding `#`, `?` or `/` would split the URL wrongly
+    without_password, password = split_url_password(value.strip())
     try:
-        parts = urlsplit(value.strip())
+        parts = urlsplit(without_password)
         port = parts.port
     except ValueError:
         return None
@@ -156,7 +158,7 @@ def url_components(value: str) -> dict[str, str] | None:
     return {
         "scheme": parts.scheme.lower(),
         "user": parts.username or "",
-        "password": parts.password or "",
+        "password": password or "",
         "host": parts.hostname.lower(),
         "port": shown_port,
         "database": parts.path.lstrip("/"),

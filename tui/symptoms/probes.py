@@ -25,17 +25,16 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from tui.redact import MASK, is_secret_key, mask_url, redact_text
+from tui.redact import MASK, is_secret_key, redact_text
 
 # ---------------------------------------------------------------- HTTP probe
 
-_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 BODY_EXCERPT_CHARS = 600
 
 
 @dataclass
 class HttpProbe:
-    url: str  # password masked
+    url: str  # password and secret query parameters (`?token=`) masked
     method: str = "GET"
     status: int | None = None  # None when no response came back
     reason: str = ""
@@ -54,12 +53,12 @@ def http_probe(url: str, timeout: float = 5.0, token: str | None = None) -> Http
     import http.client  # here, not at start-up: only the guides that probe a URL need HTTP and TLS
     import ssl
 
-    result = HttpProbe(url=mask_url(url), sent_token=token is not None)
+    result = HttpProbe(url=redact_text(url), sent_token=token is not None)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        result.error = f"bad URL: {exc}"
+        result.error = f"bad URL: {redact_text(str(exc))}"
         return result
     if parts.scheme not in ("http", "https") or not parts.hostname:
         result.error = "bad URL: expected http://host[:port]/path or https://..."
@@ -101,7 +100,7 @@ def http_probe(url: str, timeout: float = 5.0, token: str | None = None) -> Http
     result.status = response.status
     result.reason = response.reason
     result.http_version = "HTTP/1.1" if response.version == 11 else "HTTP/1.0"
-    result.headers = [[name, MASK if name.lower() in _SECRET_HEADERS else redact_text(value)]
+    result.headers = [[name, MASK if is_secret_key(name) else redact_text(value)]  # X-Debug-Token, Set-Cookie, ...
                       for name, value in response.getheaders()]
     result.body_excerpt = redact_text(body.decode("utf-8", "replace")[:BODY_EXCERPT_CHARS])
     return result

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.redact import is_secret_key, redact_value
+from tui.redact import is_secret_key, redact_value, url_passwords
 from tui.threads.records import Frame, LocalVar, ThreadRecord
 
 CAP_SYS_PTRACE = 19
@@ -26,7 +25,7 @@ CAP_SYS_PTRACE = 19
 _LOCK_ACQUIRE_NATIVE = {"lock_PyThread_acquire_lock", "rlock_acquire", "PyThread_acquire_lock_timed",
                         "acquire_timed", "_PyMutex_LockTimed", "_PyRecursiveMutex_LockTimed"}
 _REENTRANT_NATIVE = {"rlock_acquire", "_PyRecursiveMutex_LockTimed"}
-_URL_PASSWORD = re.compile(r"[A-Za-z][\w+.-]*://[^:/@\s]*:([^@\s/]+)@")
+_NOT_A_SECRET_VALUE = {"None", "True", "False"}  # `token = None` must not mask every "None" in the dump
 MIN_SECRET_CHARS = 4  # shorter values ("", "x", "1") would mask unrelated text everywhere
 
 
@@ -129,9 +128,9 @@ def secrets_in_locals(raw: list[dict]) -> set[str]:
         for frame in entry.get("frames") or []:
             for var in frame.get("locals") or []:
                 value = _unquoted(var.get("repr") or "")
-                if is_secret_key(var.get("name", "")):
+                if is_secret_key(var.get("name", "")) and value not in _NOT_A_SECRET_VALUE:
                     found.add(value)
-                found.update(match[1] for match in _URL_PASSWORD.finditer(value))
+                found.update(url_passwords(value))
     return {secret for secret in found if len(secret) >= MIN_SECRET_CHARS}
 
 

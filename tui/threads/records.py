@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from tui.redact import redact_value
+
+# What a snapshot keeps of a local unless the operator sets `snapshot_locals = true`: its name, its address and,
+# for an object whose repr is only a type and an address (`<_thread.RLock at 0x7f...>`), that repr, which the
+# deadlock analysis reads to name a lock. A value (a string, a dict, a number) may be a password or a token.
+LOCAL_NOT_SAVED = "(value not saved)"
+_TYPE_AND_ADDRESS = re.compile(r"<[\w.]+ (?:object )?at 0x[0-9a-fA-F]+>")
 
 
 @dataclass
@@ -112,3 +122,18 @@ class ThreadsSection:
     candidates: list[PythonCandidate] = field(default_factory=list)  # Python processes, for the chooser
     profiles: dict[str, Profile] = field(default_factory=dict)  # busy Python processes, keyed by str(pid)
     collected_at: float = 0.0
+
+
+def locals_for_file(section: dict[str, Any], keep_values: bool) -> dict[str, Any]:
+    """A serialised ThreadsSection with each local's value replaced by LOCAL_NOT_SAVED (or, when the operator
+    asked for values, redacted by its name again); changed in place and returned."""
+    for process in (section.get("processes") or {}).values():
+        for thread in process.get("threads") or []:
+            for frame in thread.get("frames") or []:
+                for var in frame.get("locals") or []:
+                    shown = str(var.get("repr") or "")
+                    if keep_values:
+                        var["repr"] = redact_value(str(var.get("name") or ""), shown)
+                    elif not _TYPE_AND_ADDRESS.fullmatch(shown):
+                        var["repr"] = LOCAL_NOT_SAVED
+    return section
