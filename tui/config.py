@@ -159,6 +159,7 @@ SETTINGS: dict[str, Bounds] = {
     "docker_host": TEXT,
     "find_stuck": Bounds(bool),
     "discover_db_logins": Bounds(bool),
+    "snapshot_locals": Bounds(bool),
     "thread_samples": Bounds(int, 1, 20),
     "thread_sample_interval": Bounds(float, 0.05, 5, SECONDS),
 }
