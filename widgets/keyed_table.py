@@ -23,6 +23,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.geometry import Region
@@ -33,6 +34,12 @@ from textual._two_way_dict import TwoWayDict  # DataTable's own row-index map; T
 
 
 class KeyedTable(DataTable):
+    # DataTable's Home/End scroll sideways in a row table: End jumped to the tail of the longest command
+    # line, leaving the header and the key columns off screen. Here they move between the first and last row.
+    BINDINGS = [
+        Binding("home", "first_row", "First row", show=False),
+        Binding("end", "last_row", "Last row", show=False),
+    ]
     _layout_without_repaint = False  # set while DataTable lays out after rows came or went
     _style_this_paint: Style | None = None
 
@@ -303,6 +310,18 @@ class KeyedTable(DataTable):
                 style = base_style + meta + component_style + post_style
             self._cell_styles[key] = style
         return style
+
+    def action_first_row(self) -> None:
+        self._to_row(0)
+
+    def action_last_row(self) -> None:
+        self._to_row(self.row_count - 1)
+
+    def _to_row(self, row: int) -> None:
+        self._set_hover_cursor(False)
+        if self.row_count:
+            self.move_cursor(row=row, column=0, animate=False, scroll=True)
+        self.scroll_x = 0
 
     def move_to_key(self, key: str, scroll: bool = False) -> bool:
         try:
