@@ -13,6 +13,7 @@ import time
 import psutil
 import pytest
 
+from tests.children import READY, python_child
 from tui.config import Config
 from tui.databases.connection import UrlError, parse_url
 from tui.databases.source import DatabasesSource
@@ -51,7 +52,7 @@ def app_process(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://app:env-Secret-1@127.0.0.1:6001/app",
            "ORDERS_DATABASE_URL": "mysql2://orders:env-Secret-2@127.0.0.1:6002/orders",
            "CACHE_URL": "redis://127.0.0.1:6379/0", "RAILS_ENV": "production", "APP_DB_PASSWORD": "yml-Secret-3"}
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path, env=env)
+    process = python_child(f"import time; {READY}; time.sleep(60)", cwd=tmp_path, env=env)
     yield process
     process.kill()
     process.wait()

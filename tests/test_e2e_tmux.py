@@ -67,9 +67,11 @@ def test_start_switch_help_snapshot_quit(terminal, tmp_path):
     terminal.keys("Escape")
     time.sleep(0.5)  # a key right after Esc would arrive as Alt+key
 
-    for key, marker in [("2", "Threads"), ("3", "Databases"), ("4", "Containers"), ("5", "Env"), ("6", "Symptoms")]:
+    # each marker is text only that pane shows (the tab bar names every pane all the time)
+    for key, marker in [("2", "Choose a process"), ("3", "LOCAL PID"), ("4", " containers, "), ("5", "quick picks"),
+                        ("6", "Overview:")]:
         terminal.keys(key)
-        time.sleep(0.5)
+        terminal.wait_for(marker)
     terminal.keys("1")
     terminal.wait_for("processes, sorted by cpu")
 

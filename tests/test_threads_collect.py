@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
+from tests.children import program_child
 from tui.config import Config
 from tui.redact import MASK
 from tui.snapshot import build_snapshot, write_snapshot
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_one_bad_pid_never_hides_the_others(program, tmp_path):
     python = program("deadlock_module_locks.py")
-    not_python = subprocess.Popen(["sleep", "60"])
+    not_python = program_child(["sleep", "60"])
     gone = subprocess.Popen(["true"])
     gone.wait()
     try:

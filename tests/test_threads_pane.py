@@ -7,6 +7,7 @@ import subprocess
 from textual.widgets import Static, TabbedContent
 
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
+from tests.children import program_child
 from tui.app import TshootApp
 from tui.config import Config
 from tui.threads.source import ThreadsSource
@@ -66,7 +67,7 @@ async def test_jump_to_a_pid_dumps_it_and_shows_the_deadlock_report(program):
 
 
 async def test_a_non_python_pid_says_so(pyspy_works):
-    sleeper = subprocess.Popen(["sleep", "60"])
+    sleeper = program_child(["sleep", "60"])
     try:
         config = Config(thread_samples=1, interval=60)
         app = TshootApp(config, sources=[ThreadsSource(config)], host="test")
