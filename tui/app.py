@@ -138,7 +138,7 @@ class TshootApp(App):
                 with TabPane(PANE_TITLES[name], id=name):
                     yield PANES[name](id=f"pane-{name}")
         yield Input(placeholder="filter (Enter to keep, Esc to clear)", id="filter")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # every pane key fits 80 columns; ctrl+p is in `?`
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -491,8 +491,8 @@ def help_text(app: "TshootApp") -> str:
             if key in shadowed:
                 continue
             for binding in group:
-                if binding.description:
-                    entries.setdefault(app.get_key_display(binding), binding.description)
+                if binding.description:  # the footer's short word, or the whole sentence when there is one
+                    entries.setdefault(app.get_key_display(binding), binding.tooltip or binding.description)
         shadowed |= set(bindings.key_to_bindings)
         if not entries:
             continue

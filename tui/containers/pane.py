@@ -60,11 +60,11 @@ class ContainersPane(SourcePane):
     """
 
     BINDINGS = [
-        Binding("l", "logs", "Logs (tail, follow, search)"),
-        Binding("t", "processes", "Processes in the container"),
-        Binding("s", "container('start')", "Start container"),
-        Binding("x", "container('stop')", "Stop container"),
-        Binding("R", "container('restart')", "Restart container"),
+        Binding("l", "logs", "Logs", tooltip="Logs (tail, follow, search)"),
+        Binding("t", "processes", "Processes", tooltip="Processes in the container"),
+        Binding("s", "container('start')", "Start", tooltip="Start container"),
+        Binding("x", "container('stop')", "Stop", tooltip="Stop container"),
+        Binding("R", "container('restart')", "Restart", tooltip="Restart container"),
     ]
 
     class EngineChanged(Message):

@@ -68,15 +68,16 @@ class DatabasesPane(SourcePane):
     """
 
     BINDINGS = [
-        Binding("e", "explain", "EXPLAIN the session's query (no ANALYZE)"),
-        Binding("c", "interrupt(False)", "Cancel the session's query"),
-        Binding("K", "interrupt(True)", "Terminate the session"),
-        Binding("g", "jump('processes')", "Go to the client's local process"),
-        Binding("s", "jump('threads')", "Python stack of the client's local process"),
-        Binding("d", "doctor", "Run the connection doctor on the target"),
-        Binding("o", "sort", "Change session sort order"),
-        Binding("left_square_bracket", "target(-1)", "Previous target"),
-        Binding("right_square_bracket", "target(1)", "Next target"),
+        # footer words are short so every key fits 80 columns; `?` shows the tooltip
+        Binding("e", "explain", "Explain", tooltip="EXPLAIN the session's query (no ANALYZE)"),
+        Binding("c", "interrupt(False)", "Cancel", tooltip="Cancel the session's query"),
+        Binding("K", "interrupt(True)", "Terminate", tooltip="Terminate the session"),
+        Binding("l", "jump('processes')", "Local proc", tooltip="Go to the client's local process (Processes)"),
+        Binding("s", "jump('threads')", "Stack", tooltip="Python stack of the client's local process (Threads)"),
+        Binding("d", "doctor", "Doctor", tooltip="Run the connection doctor on the target"),
+        Binding("o", "sort", "Sort", tooltip="Change session sort order"),
+        Binding("left_square_bracket", "target(-1)", "Previous target", show=False),
+        Binding("right_square_bracket", "target(1)", "Next target", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:

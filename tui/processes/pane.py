@@ -62,18 +62,19 @@ class ProcessesPane(SourcePane):
     ProcessesPane #proc-table { scrollbar-size-horizontal: 0; }
     """
 
+    # footer words are short so every key fits 80 columns; `?` shows the tooltip
     BINDINGS = [
-        Binding("enter", "threads", "Threads of process"),
+        Binding("enter", "threads", "Threads", tooltip="Threads of process"),
         Binding("d", "detail", "Detail"),
-        Binding("t", "tree", "Tree view"),
-        Binding("l", "ports", "Listening ports"),
-        Binding("P", "sort('cpu')", "Sort by CPU"),
-        Binding("M", "sort('rss')", "Sort by memory"),
+        Binding("t", "tree", "Tree", tooltip="Tree view"),
+        Binding("l", "ports", "Ports", tooltip="Listening ports"),
+        Binding("P", "sort('cpu')", "CPU", tooltip="Sort by CPU"),
+        Binding("M", "sort('rss')", "Mem", tooltip="Sort by memory"),
         Binding("less_than_sign", "cycle_sort(-1)", "Previous sort column", show=False),
         Binding("greater_than_sign", "cycle_sort(1)", "Next sort column", show=False),
-        Binding("I", "invert", "Invert sort"),
-        Binding("k", "signal('SIGTERM')", "SIGTERM"),
-        Binding("K", "signal('SIGKILL')", "SIGKILL"),
+        Binding("I", "invert", "Invert", tooltip="Invert sort"),
+        Binding("k", "signal('SIGTERM')", "TERM", tooltip="SIGTERM"),
+        Binding("K", "signal('SIGKILL')", "KILL", tooltip="SIGKILL"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:

@@ -33,12 +33,12 @@ SEVERITY_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "info"}
 class SymptomsPane(SourcePane):
     source_name = "symptoms"
     BINDINGS = [
-        Binding("enter", "open_row", "Open evidence / run guide"),
-        Binding("g", "open_guide", "Guide of this finding"),
-        Binding("r", "run_guide", "Run / verify guide"),
+        Binding("enter", "open_row", "Open", tooltip="Open evidence / run guide"),
+        Binding("g", "open_guide", "Guide", tooltip="Guide of this finding"),
+        Binding("r", "run_guide", "Run guide", tooltip="Refresh here: run / verify the guide"),
         Binding("o", "overview", "Overview"),
-        Binding("n", "edit_notes", "Incident notes"),
-        Binding("t", "paste_token", "Paste token (auth)"),
+        Binding("n", "edit_notes", "Notes", tooltip="Incident notes"),
+        Binding("t", "paste_token", "Token", tooltip="Paste token (auth)"),
     ]
     DEFAULT_CSS = """
     SymptomsPane #guides { width: 38; }

@@ -35,11 +35,11 @@ class ThreadsPane(SourcePane):
 
     BINDINGS = [
         Binding("enter", "choose", "Dump this process", show=False),
-        Binding("v", "toggle_locals", "Show/hide locals"),
-        Binding("space", "toggle_live", "Live / hold"),
-        Binding("u", "dump_now", "Dump now"),
-        Binding("D", "deadlock_report", "Deadlock report"),
-        Binding("x", "unwatch", "Stop watching process"),
+        Binding("v", "toggle_locals", "Locals", tooltip="Show/hide locals"),
+        Binding("space", "toggle_live", "Live/hold", tooltip="Live / hold"),
+        Binding("u", "dump_now", "Dump", tooltip="Dump now"),
+        Binding("D", "deadlock_report", "Deadlocks", tooltip="Deadlock report"),
+        Binding("x", "unwatch", "Unwatch", tooltip="Stop watching process"),
         Binding("tab", "switch_table", "Processes / threads", show=False),
     ]
 
