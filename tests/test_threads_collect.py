@@ -214,3 +214,23 @@ def test_a_shell_that_execs_python_becomes_a_candidate_despite_the_runtime_cache
     finally:
         shell.kill()
         shell.wait()
+
+
+def test_a_watched_process_that_exited_is_reported_once_then_dropped_even_when_held():
+    """A held (not re-dumped) process stayed listed for as long as tshoot ran after it exited."""
+    other = program_child(["sleep", "60"])
+    watched = program_child(["sleep", "60"])
+    try:
+        source = ThreadsSource(Config(thread_samples=1))
+        source.watch(watched.pid)
+        source.watch(other.pid)
+        source.collect()
+        source.focus(other.pid)  # only the selected pid is re-dumped; the other keeps its last dump
+        watched.kill()
+        watched.wait()
+        section = source.collect()
+        assert "exited" in section.processes[str(watched.pid)].error or "does not exist" in section.processes[str(watched.pid)].error
+        assert str(watched.pid) not in source.collect().processes and source.watched == [other.pid]
+    finally:
+        other.kill()
+        other.wait()
