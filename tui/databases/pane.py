@@ -27,20 +27,24 @@ from widgets.pane import SourcePane
 from widgets.status import human_duration
 
 # Numbers and ages have fixed widths (right-aligned, never cut); names fit their content; the URL and the
-# query take the width that is left.
+# query take the width that is left. In a narrow terminal columns go in `drop` order (highest first): for a
+# target, its poll time, server version, where it was found, its session count; for a session, its database,
+# application, client address, user, transaction age, local pid, then query age — the flag, id, state, wait
+# and query stay (an 80-column window shows them whole; `l` and the detail still name the local process).
 TARGET_COLUMNS = [
     ColumnFit("flag", "!", width=1), ColumnFit("url", "TARGET", cap=30, flexible=True),
-    ColumnFit("origin", "FOUND IN", cap=34), ColumnFit("status", "STATUS", cap=24),
-    ColumnFit("server", "SERVER", cap=28),
-    ColumnFit("conns", "CONNS", width=15, right=True), ColumnFit("sessions", "SESS", width=5, right=True),
-    ColumnFit("waits", "WAITS", width=5, right=True), ColumnFit("ms", "POLL ms", width=7, right=True),
+    ColumnFit("origin", "FOUND IN", cap=34, drop=3), ColumnFit("status", "STATUS", cap=24),
+    ColumnFit("server", "SERVER", cap=28, drop=4),
+    ColumnFit("conns", "CONNS", width=15, right=True), ColumnFit("sessions", "SESS", width=5, right=True, drop=2),
+    ColumnFit("waits", "WAITS", width=5, right=True), ColumnFit("ms", "POLL ms", width=7, right=True, drop=5),
 ]
 SESSION_COLUMNS = [
-    ColumnFit("flag", "!", width=3), ColumnFit("id", "PID/ID", width=7, right=True), ColumnFit("user", "USER", cap=12),
-    ColumnFit("db", "DB", cap=12), ColumnFit("app", "APPLICATION", cap=20), ColumnFit("client", "CLIENT", cap=21),
-    ColumnFit("local", "LOCAL PID", cap=18), ColumnFit("state", "STATE", cap=19), ColumnFit("wait", "WAIT", cap=28),
-    ColumnFit("xact", "XACT", width=6, right=True), ColumnFit("age", "QUERY AGE", width=9, right=True),
-    ColumnFit("query", "QUERY", cap=32, flexible=True),
+    ColumnFit("flag", "!", width=3), ColumnFit("id", "PID/ID", width=7, right=True),
+    ColumnFit("user", "USER", cap=12, drop=4), ColumnFit("db", "DB", cap=12, drop=7),
+    ColumnFit("app", "APPLICATION", cap=20, drop=6), ColumnFit("client", "CLIENT", cap=21, drop=5),
+    ColumnFit("local", "LOCAL PID", cap=18, drop=2), ColumnFit("state", "STATE", cap=19, least=10),
+    ColumnFit("wait", "WAIT", cap=28, least=19), ColumnFit("xact", "XACT", width=6, right=True, drop=3),
+    ColumnFit("age", "QUERY AGE", width=9, right=True, drop=1), ColumnFit("query", "QUERY", cap=32, least=20, flexible=True),
 ]
 FLAG_FOR_FINDING = {"blocked-query": "B", "idle-in-transaction": "I", "slow-query": "S"}
 STEP_MARK = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "bold red"), "skipped": ("-", "dim")}
@@ -322,21 +326,14 @@ def session_cells(s: DbSession, flag: str) -> tuple:
 
 def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     text = Text()
-    text.append(f"{result.target.url}", style="bold")
-    text.append(f"  found in {result.target.origin}\n", style="dim")
     if result.state is None:
+        text.append(f"{result.target.url}", style="bold")
+        text.append(f"  found in {result.target.origin}\n", style="dim")
         text.append(f"Cannot read it: {result.error}\n", style="red")
         if result.doctor:
             text.append_text(doctor_text(result.doctor))
         return text
-    state = result.state
-    if state.usage:
-        u = state.usage
-        text.append("Connections ", style="bold")
-        text.append(f"{u.connections} of {u.max_connections} ({u.percent:.0f}%)  by user: {_top(u.by_user)}")
-        if u.by_application:
-            text.append(f"  by application: {_top(u.by_application)}")
-        text.append(f"  by client: {_top(u.by_client)}\n")
+    state = result.state  # what to act on first (chains, the selected session), then the counts
     sessions = {s.id: s for s in state.sessions}
     if state.lock_waits:
         text.append("Blocking chains (head blocker first, waiting sessions below it):\n", style="bold")
@@ -358,9 +355,18 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     if selected is not None:
         text.append(f"Session {selected.id}", style="bold")
         if selected.local_pid:
-            text.append(f"  client is local pid {selected.local_pid} ({selected.local_process}) — g: process, "
+            text.append(f"  client is local pid {selected.local_pid} ({selected.local_process}) — l: process, "
                         "s: Python stack", style="cyan")
         text.append(f"\n{selected.query or '(no query)'}\n")
+    text.append(f"{result.target.url}", style="bold")  # the sessions' title names it already
+    text.append(f"  found in {result.target.origin}\n", style="dim")
+    if state.usage:
+        u = state.usage
+        text.append("Connections ", style="bold")
+        text.append(f"{u.connections} of {u.max_connections} ({u.percent:.0f}%)  by user: {_top(u.by_user)}")
+        if u.by_application:
+            text.append(f"  by application: {_top(u.by_application)}")
+        text.append(f"  by client: {_top(u.by_client)}\n")
     if state.top_statements:
         text.append("Top statements by total time (pg_stat_statements):\n", style="bold")
         for statement in state.top_statements[:5]:
