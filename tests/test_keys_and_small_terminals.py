@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
-from tests.uihelpers import frozen_app, populate, show
+from tests.uihelpers import frozen_app, populate, sample_module, screen_text, show
 from tui.app import PANE_ORDER, PANES, TshootApp
 
 # A pane may bind a global key only to do what the global key does there.
@@ -45,3 +45,70 @@ async def test_typed_letters_go_to_a_focused_input_not_to_the_keys():
         assert app.query_one("#envdiff-left", Input).value == "pvs1"
         assert not app.paused and app.query_one("TabbedContent").active == "env"
         assert not app._notifications  # `v` did not try to reveal anything
+
+
+MAIN_ROWS = {  # text of a row each pane's main table must show, whatever the terminal size
+    "processes": "1200", "threads": "MainThread", "databases": "4102", "containers": "cache", "env": "APP_ENV",
+    "symptoms": "Deadlock in pid",
+}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10)])
+async def test_every_pane_shows_its_rows_in_small_terminals(size):
+    app = frozen_app()
+    async with app.run_test(size=size) as pilot:
+        await populate(pilot)
+        for pane, row in MAIN_ROWS.items():
+            await show(pilot, pane)
+            await pilot.pause()
+            assert row in screen_text(app), f"{pane} at {size[0]}x{size[1]}:\n{screen_text(app)}"
+
+
+async def test_databases_at_80x24_keeps_the_wait_column_and_the_chain_whole():
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "databases")
+        app.pane("databases").select_subject({"pid": 4103})
+        await pilot.pause()
+        text = screen_text(app)
+        assert "WAIT" in text and "Lock:tuple <- 4102" in text and "QUERY" in text
+        assert "Blocking chains" in text and "4101 app idle in transaction" in text
+        assert "└ 4102" in text  # the waiting session under its head blocker
+
+
+async def test_processes_drop_columns_in_order_for_the_command_line():
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "processes")
+        header = next(line for line in screen_text(app).splitlines() if " PID " in line)
+        assert "COMMAND" in header and "STARTED" not in header and "THR" not in header and "MEM%" not in header
+        assert "python3 /opt/jobs/reindex.py --all" in screen_text(app)
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        header = next(line for line in screen_text(app).splitlines() if " PID " in line)
+        for label in ("USER", "MEM%", "THR", "STARTED", "COMMAND"):
+            assert label in header, label
+
+
+async def test_the_overview_starts_at_the_top_on_the_most_severe_row_as_findings_arrive():
+    """Findings arrive pane by pane; the first to arrive was kept selected and the top scrolled away."""
+    from tests.uihelpers import feed
+
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("6")
+        for name in ["env", "processes", "containers", "databases", "threads"]:  # least severe panes first
+            module = sample_module(name)
+            feed(app, name, module.section(), module.findings())
+            await pilot.pause()
+        table = app.query_one("#rows")
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        assert table.selected_key == app.pane("symptoms").findings[0].key
+        table.focus()
+        await pilot.press("down", "down")
+        feed(app, "databases", sample_module("databases").section(), sample_module("databases").findings()[:-1])
+        await pilot.pause()
+        assert table.cursor_row != 0, "the operator moved down: their row is kept"

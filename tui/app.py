@@ -458,6 +458,7 @@ class TshootApp(App):
     def _check_size(self) -> None:
         """Warn once each time the terminal becomes too small, not on every resize event."""
         width, height = self.size
+        self.set_class(height < MIN_HEIGHT, "-short")  # app.tcss keeps the rows and drops the rest
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
         if too_small and not self._warned_small:
             self.notify(

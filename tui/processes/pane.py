@@ -35,6 +35,12 @@ COLUMNS = [
     ("started", "STARTED"),
     ("cmdline", "COMMAND"),
 ]
+# In a narrow terminal the command line needs room: these columns go first, in this order, and come back
+# when the terminal is wide again (their usual widths, so the choice depends on the width alone).
+DROP_ORDER = ["started", "threads", "mem", "user"]
+USUAL_WIDTH = {"flag": 1, "pid": 7, "user": 10, "name": 16, "cpu": 5, "rss": 7, "mem": 5, "threads": 4, "state": 1,
+               "started": 8}
+COMMAND_ROOM = 30
 SORTS: dict[str, Any] = {
     "pid": lambda r: r.pid,
     "user": lambda r: r.user,
@@ -103,6 +109,23 @@ class ProcessesPane(SourcePane):
         self._visible_table().focus(scroll_visible)
         return self
 
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Drop the columns of DROP_ORDER, in order, until the command line has COMMAND_ROOM cells."""
+        table = self.query_one("#proc-table", KeyedTable)
+        available = table.scrollable_content_region.width
+        if available <= 0:
+            return
+        kept = [key for key, _ in COLUMNS]
+        padding = 2 * table.cell_padding
+        for key in DROP_ORDER:
+            if sum(USUAL_WIDTH.get(k, 0) + padding for k in kept if k != "cmdline") + COMMAND_ROOM <= available:
+                break
+            kept.remove(key)
+        table.show_only(kept)
+
     # ----- SourcePane contract -----
     def show_section(self, section: ProcessesSection) -> None:
         self.section = section
@@ -122,6 +145,7 @@ class ProcessesPane(SourcePane):
         self.query_one("#proc-summary", Static).update(summary, layout=lines != self._summary_lines)
         self._summary_lines = lines
         self._render_rows()
+        self._fit_columns()
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#proc-banner", Static)

@@ -41,10 +41,10 @@ class SymptomsPane(SourcePane):
         Binding("t", "paste_token", "Token", tooltip="Paste token (auth)"),
     ]
     DEFAULT_CSS = """
-    SymptomsPane #guides { width: 38; }
+    SymptomsPane #guides { width: 38; max-width: 40%; }
     SymptomsPane #right { width: 1fr; }
     SymptomsPane #heading { height: auto; max-height: 6; padding: 0 1; }
-    SymptomsPane #rows { height: 1fr; min-height: 6; }
+    SymptomsPane #rows { min-height: 6; }
     SymptomsPane #detail-box { height: 1fr; border-top: solid $primary; }
     SymptomsPane #detail { padding: 0 1; }
     """
@@ -229,7 +229,7 @@ class SymptomsPane(SourcePane):
 
     # ----- rendering -----
     def _refresh_guides(self) -> None:
-        rows = [(OVERVIEW, ("Overview: all findings", _count(self.findings)))]
+        rows = [(OVERVIEW, ("Overview (all)", _count(self.findings)))]
         for guide in self.book.guides.values():
             found = self.book.badge(guide, self.findings)
             last = self.results.get(guide.id)
@@ -245,10 +245,13 @@ class SymptomsPane(SourcePane):
             shown = [f for f in self.findings if not self._filter or self._filter in _text_of(f)]
             heading.update(f"[b]Overview[/b]: {len(self.findings)} finding(s) from every pane, most severe first. "
                            "Enter: evidence · g: its guide · n: incident notes")
+            at_top = table.cursor_row <= 0  # the operator has not moved down the list
             table.sync([(f.key, (SEVERITY_LABEL[f.severity], f.source, f.title)) for f in shown])
             selected = next((f for f in shown if f.key == table.selected_key), None)
-            if shown and selected and SEVERITY_RANK[shown[0].severity] > SEVERITY_RANK[selected.severity]:
-                table.move_cursor(row=0, animate=False, scroll=True)  # something worse arrived: show it
+            worse = shown and selected and SEVERITY_RANK[shown[0].severity] > SEVERITY_RANK[selected.severity]
+            if shown and (at_top or worse):  # the most severe row, in view: findings arrive one pane at a time
+                table.move_cursor(row=0, animate=False, scroll=False)
+                table.scroll_to(y=0, animate=False)
             if not shown:
                 self._detail(["Nothing found above normal." if not self.findings else "No finding matches the filter."])
         else:
