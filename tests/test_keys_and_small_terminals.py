@@ -112,3 +112,18 @@ async def test_the_overview_starts_at_the_top_on_the_most_severe_row_as_findings
         feed(app, "databases", sample_module("databases").section(), sample_module("databases").findings()[:-1])
         await pilot.pause()
         assert table.cursor_row != 0, "the operator moved down: their row is kept"
+
+
+async def test_a_long_process_name_does_not_push_the_command_line_away():
+    from tests.samples import processes
+    from tests.uihelpers import feed
+
+    section = processes.section()
+    section.rows[0].name = "kworker/R-kvfree_rcu_reclaim-and-more"
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app, "processes", section, [])
+        await pilot.pause()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "kworker/R-kvfree_rcu_re…" in text and "python3 /opt/jobs/reindex.py --all" in text

@@ -41,6 +41,7 @@ DROP_ORDER = ["started", "threads", "mem", "user"]
 USUAL_WIDTH = {"flag": 1, "pid": 7, "user": 10, "name": 16, "cpu": 5, "rss": 7, "mem": 5, "threads": 4, "state": 1,
                "started": 8}
 COMMAND_ROOM = 30
+NAME_CELLS = 24  # a kernel worker's long name no longer pushes the command line off an 80-column screen
 SORTS: dict[str, Any] = {
     "pid": lambda r: r.pid,
     "user": lambda r: r.user,
@@ -218,7 +219,7 @@ class ProcessesPane(SourcePane):
             self.flags.get(r.pid, ""),
             str(r.pid),
             r.user[:10],
-            prefix + r.name,
+            _cut(prefix + r.name, NAME_CELLS),
             "-" if "cpu_times" in r.denied else f"{r.cpu_percent:5.1f}",
             "-" if "memory_info" in r.denied else f"{human_bytes(r.rss):>7}",
             f"{r.mem_percent:5.1f}",
@@ -333,6 +334,10 @@ class ProcessesPane(SourcePane):
             subject={"pid": row.pid, "name": row.name},
         )
         self.app.request_action(action, lambda: send_signal(row.pid, sig, row.started))
+
+
+def _cut(text: str, cells: int) -> str:
+    return text if len(text) <= cells else text[: cells - 1] + "…"
 
 
 def summary_text(section: ProcessesSection) -> Text:
