@@ -38,10 +38,10 @@ COLUMNS = [
 # In a narrow terminal the command line needs room: these columns go first, in this order, and come back
 # when the terminal is wide again (their usual widths, so the choice depends on the width alone).
 DROP_ORDER = ["started", "threads", "mem", "user"]
-USUAL_WIDTH = {"flag": 1, "pid": 7, "user": 10, "name": 16, "cpu": 5, "rss": 7, "mem": 5, "threads": 4, "state": 1,
+USUAL_WIDTH = {"flag": 1, "pid": 7, "user": 10, "name": 20, "cpu": 5, "rss": 7, "mem": 5, "threads": 4, "state": 1,
                "started": 8}
 COMMAND_ROOM = 30
-NAME_CELLS = 24  # a kernel worker's long name no longer pushes the command line off an 80-column screen
+NAME_CELLS = 20  # a kernel worker's long name no longer pushes the command line off an 80-column screen
 SORTS: dict[str, Any] = {
     "pid": lambda r: r.pid,
     "user": lambda r: r.user,
