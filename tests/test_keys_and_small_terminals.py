@@ -84,7 +84,7 @@ async def test_processes_drop_columns_in_order_for_the_command_line():
         await show(pilot, "processes")
         header = next(line for line in screen_text(app).splitlines() if " PID " in line)
         assert "COMMAND" in header and "STARTED" not in header and "THR" not in header and "MEM%" not in header
-        assert "python3 /opt/jobs/reindex.py" in screen_text(app)
+        assert "python3 /opt/jobs/reindex" in screen_text(app)
         await pilot.resize_terminal(140, 40)
         await pilot.pause()
         header = next(line for line in screen_text(app).splitlines() if " PID " in line)
@@ -126,4 +126,4 @@ async def test_a_long_process_name_does_not_push_the_command_line_away():
         await pilot.pause()
         await pilot.pause()
         text = screen_text(app)
-        assert "kworker/R-kvfree_rc…" in text and "python3 /opt/jobs/reindex.py" in text
+        assert "kworker/R-kvfree_rc…" in text and "python3 /opt/jobs/reindex" in text
