@@ -149,7 +149,7 @@ class TshootApp(App):
             for name in self.sources:
                 # the visible pane first; the others start a moment later so they do not slow its first paint
                 self._schedule(name, 0 if name == "processes" else HIDDEN_START_DELAY_S)
-            self.set_interval(1.0, self._watch_hung_polls)
+            self.set_interval(1.0, self._tick)
         self._render_status()
         self._check_size()
 
@@ -276,24 +276,39 @@ class TshootApp(App):
         visible = self.query_one(TabbedContent).active == name
         return self.config.interval * (1 if visible else self.config.hidden_interval_factor)
 
+    def _tick(self) -> None:
+        """Every second: mark sources that stopped answering, and repaint the header's clock and ages."""
+        self._watch_hung_polls()
+        self._render_status()
+
+    def _hung_after(self, name: str) -> float:
+        """A poll running this long has stopped answering: two of its intervals (or twice its usual time, for
+        a source that is slow by nature), never more than the collector timeout."""
+        status = self.status[name]
+        return min(self.config.collector_timeout, max(2 * self._interval_for(name), 2 * status.took_s))
+
     def _watch_hung_polls(self) -> None:
         now = time.monotonic()
-        changed = False
         for name, status in self.status.items():
-            hung = status.polling_since is not None and now - status.polling_since > self.config.collector_timeout
-            if hung and not (status.error or "").startswith("stale"):
-                status.error = f"stale: collector has not answered for {now - status.polling_since:.0f}s"
+            if status.polling_since is None or now - status.polling_since <= self._hung_after(name):
+                continue
+            error = f"stale: collector has not answered for {now - status.polling_since:.0f}s"
+            if error != status.error:  # the count goes on, so the pane and `!` say how long
+                status.error = error
                 status.remedy = "the source is slow or hung; its last data stays on screen"
                 self.pane(name).show_unavailable(status.error, status.remedy)
-                changed = True
-        if changed:
-            self._render_status()
 
     # ----- header -----
     def _render_status(self) -> None:
-        system = getattr(self.sections.get("processes"), "system", None)
+        """The header, computed from timestamps now: uptime runs on, and numbers older than two intervals
+        say how old they are (a hidden Processes pane polls 15x less often; nothing polls while paused)."""
+        section = self.sections.get("processes")
+        system = getattr(section, "system", None)
         problems = {name: s.error for name, s in self.status.items() if s.error}
-        refreshed = max((s.last_ok for s in self.status.values() if s.last_ok), default=None)
+        active = self.status.get(self._active()) or self.status.get("processes")
+        refreshed = active.last_ok if active else None
+        now = self.replay.taken_epoch if self.replay else self.clock()
+        numbers_at = getattr(section, "taken_at", None) if section is not None else None
         mode = ""
         if self.replay:
             mode = f"REPLAY {self.replay.taken_at}"
@@ -303,7 +318,7 @@ class TshootApp(App):
             mode = "READ-ONLY"
         self.query_one(StatusHeader).show(
             host=self.host,
-            uptime_s=system.uptime_s if system else None,
+            uptime_s=system.uptime_s + max(0.0, now - numbers_at) if system and numbers_at else None,
             load=system.load if system else None,
             cores=system.cores if system else None,
             cpu_percent=system.cpu_percent if system else None,
@@ -313,6 +328,9 @@ class TshootApp(App):
             refreshed_at=self.replay.taken_epoch if self.replay else refreshed,
             problems=problems,
             mode=mode,
+            now=now,
+            numbers_at=numbers_at,
+            stale_after_s=2 * self.config.interval,
         )
 
     # ----- replay -----

@@ -31,6 +31,8 @@ def human_duration(seconds: float) -> str:
 class StatusHeader(Static):
     """Rendered from plain values the app hands over; knows nothing about collectors."""
 
+    _shown: Text | None = None
+
     def show(
         self,
         *,
@@ -45,7 +47,12 @@ class StatusHeader(Static):
         refreshed_at: float | None,
         problems: dict[str, str],
         mode: str,
+        now: float | None = None,
+        numbers_at: float | None = None,
+        stale_after_s: float = float("inf"),
     ) -> None:
+        """`refreshed_at`: the visible pane's last good poll; `numbers_at`: when load, CPU and memory were read.
+        Either older than `stale_after_s` at `now` is followed by its age, so no number looks fresher than it is."""
         text = Text()
         text.append(" tshoot ", style="bold reverse")
         if mode:
@@ -67,10 +74,17 @@ class StatusHeader(Static):
                 f"{human_bytes(mem_used or 0)}/{human_bytes(mem_total)} ({mem_percent:.0f}%)",
                 style="bold red" if mem_percent > 95 else "",
             )
+        if now is not None and numbers_at is not None and now - numbers_at > stale_after_s:
+            text.append(f" ({human_duration(now - numbers_at)} ago)", style="yellow")
         if refreshed_at is not None:
             text.append(f"  @{time.strftime('%H:%M:%S', time.localtime(refreshed_at))}", style="dim")
+            if now is not None and now - refreshed_at > stale_after_s:
+                text.append(f" {human_duration(now - refreshed_at)} old", style="bold yellow")
         for name, reason in problems.items():
             text.append(f"  ⚠ {name}", style="bold yellow")
         if problems:
             text.append(" (!)", style="dim")
+        if text == self._shown:
+            return  # the app repaints the header every second for its clock; most seconds nothing moved
+        self._shown = text
         self.update(text, layout=False)  # one line, fixed height: no screen-wide layout per refresh

@@ -1,0 +1,59 @@
+"""No number on screen looks fresher than it is: ages run on at render time, and silence is noticed."""
+
+from __future__ import annotations
+
+import time
+
+from tests.samples import FROZEN_NOW
+from tests.samples import processes as sample
+from tests.uihelpers import feed
+from tui.app import TshootApp
+from tui.config import Config
+from tui.processes.source import ProcessesSource
+from widgets.status import StatusHeader
+
+
+def header(app) -> str:
+    return str(app.query_one(StatusHeader).render())
+
+
+async def test_the_header_uptime_runs_on_and_old_numbers_say_their_age():
+    now = [FROZEN_NOW]
+    app = TshootApp(Config(interval=2), clock=lambda: now[0], host="web-1")
+    async with app.run_test(size=(140, 40)) as pilot:
+        feed(app, "processes", sample.section(), [])
+        await pilot.pause()
+        assert "up 10d00h" in header(app) and "ago" not in header(app) and " old" not in header(app)
+        now[0] += 3700  # nothing polled for an hour (paused, a dialog open, a hidden pane)
+        await pilot.pause(1.2)  # the header's own one-second tick, no poll
+        text = header(app)
+        assert "up 10d01h" in text, text
+        assert "(1h01m ago)" in text and "1h01m old" in text, text
+
+
+class SilentProcesses(ProcessesSource):
+    """The real collector, except that its second poll stops answering for a while."""
+
+    polls = 0
+
+    def collect(self):
+        self.polls += 1
+        if self.polls == 2:
+            self.silent_since = time.monotonic()
+            time.sleep(4)
+        return super().collect()
+
+
+async def test_a_source_that_stops_answering_is_marked_within_two_intervals():
+    """It used to wait for the 10 s collector timeout, whatever the interval."""
+    config = Config(interval=0.5, collector_timeout=10.0)
+    source = SilentProcesses(config)
+    app = TshootApp(config, [source])
+    async with app.run_test(size=(140, 40)) as pilot:
+        deadline = time.monotonic() + 8
+        while not (app.status["processes"].error or "").startswith("stale"):
+            assert time.monotonic() < deadline, "never marked stale"
+            await pilot.pause(0.1)
+        assert time.monotonic() - source.silent_since < 2 * config.interval + 1.2  # one tick of the watchdog
+        assert "⚠ processes" in header(app)
+        await app.workers.wait_for_complete()
