@@ -57,3 +57,42 @@ async def test_a_source_that_stops_answering_is_marked_within_two_intervals():
         assert time.monotonic() - source.silent_since < 2 * config.interval + 1.2  # one tick of the watchdog
         assert "⚠ processes" in header(app)
         await app.workers.wait_for_complete()
+
+
+async def test_database_durations_say_how_old_they_are():
+    from tests.samples import databases
+
+    now = [FROZEN_NOW]
+    app = TshootApp(Config(interval=2), clock=lambda: now[0], host="web-1")
+    async with app.run_test(size=(140, 40)) as pilot:
+        feed(app, "databases", databases.section(), databases.findings())
+        await pilot.pause()
+        await pilot.press("3")
+        sessions, detail = app.query_one("#db-sessions"), app.query_one("#db-detail-text")
+        assert "measured" not in str(sessions.border_title)
+        now[0] += 30  # the poll is slow (a failing target's doctor), or the app is paused
+        await pilot.pause(1.2)
+        assert "(measured 30s ago)" in str(sessions.border_title)
+        assert str(detail.render()).startswith("Durations measured 30s ago")
+        feed(app, "databases", databases.section(), databases.findings())
+        await pilot.pause()
+        assert "measured" not in str(sessions.border_title)
+
+
+async def test_guide_results_carry_the_time_they_were_measured():
+    from textual.widgets import Static
+
+    now = [FROZEN_NOW]
+    app = TshootApp(Config(interval=2), clock=lambda: now[0], host="web-1")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()  # the app's initial focus lands first
+        await pilot.press("6")
+        pane = app.pane("symptoms")
+        assert pane.open_guide("dev-prod")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        ran = time.strftime("%H:%M:%S", time.localtime(FROZEN_NOW))
+        assert f"ran at {ran}, 0s ago" in str(app.query_one("#heading", Static).render())
+        now[0] += 180
+        await pilot.pause(1.2)
+        assert f"ran at {ran}, 3m00s ago" in str(app.query_one("#heading", Static).render())

@@ -280,6 +280,7 @@ class TshootApp(App):
         """Every second: mark sources that stopped answering, and repaint the header's clock and ages."""
         self._watch_hung_polls()
         self._render_status()
+        self.pane(self._active()).tick(self.clock())
 
     def _hung_after(self, name: str) -> float:
         """A poll running this long has stopped answering: two of its intervals (or twice its usual time, for

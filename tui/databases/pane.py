@@ -90,6 +90,8 @@ class DatabasesPane(SourcePane):
         self.filter_text = ""
         self.sort_index = 0
         self._target_cells: list[tuple] = []  # what the tables show, to fit their columns again on a resize
+        self._section_at: float | None = None  # when the section on screen arrived (the app's clock)
+        self._age_note = ""  # "measured 12s ago" once the durations on screen are older than two intervals
         self._session_cells: list[tuple] = []
 
     def compose(self) -> ComposeResult:
@@ -116,12 +118,23 @@ class DatabasesPane(SourcePane):
     # ----- SourcePane contract -----
     def show_section(self, section: DatabasesSection) -> None:
         self.section = section
+        self._section_at, self._age_note = self.app.clock(), ""
         banner = self.query_one("#db-banner", Static)
         banner.display = bool(section.discovery_notes)
         banner.update(Text("\n".join(section.discovery_notes)))
         self._render_targets()
         self._render_sessions()
         self._render_detail()
+
+    def tick(self, now: float) -> None:
+        """Waits and ages are measured at each poll: a slow poll (a failing target's doctor) or a hidden or
+        paused pane leaves them standing still, so once older than two intervals they say since when."""
+        age = now - self._section_at if self._section_at is not None else 0.0
+        note = f"measured {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
+        if note != self._age_note:
+            self._age_note = note
+            self._render_sessions()
+            self._render_detail()
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#db-banner", Static)
@@ -213,13 +226,17 @@ class DatabasesPane(SourcePane):
         total = len(result.state.sessions) if result.state else 0
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
         order = SORTS[self.sort_index][0]
-        table.border_title = f"{count(total, 'session')} on {result.target.url} — sorted by {order}{shown}"
+        measured = f" ({self._age_note})" if self._age_note else ""
+        table.border_title = f"{count(total, 'session')}{measured} on {result.target.url} — sorted by {order}{shown}"
 
     def _render_detail(self) -> None:
         result = self._selected_result()
         if result is None:
             return
-        self.query_one("#db-detail-text", Static).update(detail_text(result, self._selected_session()))
+        text = detail_text(result, self._selected_session())
+        if self._age_note:
+            text = Text.assemble((f"Durations {self._age_note} (the last poll)\n", "bold yellow"), text)
+        self.query_one("#db-detail-text", Static).update(text)
 
     # ----- key actions -----
     def action_sort(self) -> None:

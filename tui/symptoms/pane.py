@@ -6,6 +6,7 @@ Running a guide happens in a thread worker (probes block); each result crosses b
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -25,6 +26,7 @@ from tui.symptoms.render import STATUS_LABEL, evidence_lines, result_lines
 from tui.symptoms.runner import CheckResult, run_guide
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
+from widgets.status import human_duration
 
 OVERVIEW = "overview"
 SEVERITY_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "info"}
@@ -56,6 +58,7 @@ class SymptomsPane(SourcePane):
         self.notes = IncidentNotes()
         self.view = OVERVIEW  # OVERVIEW or the id of the guide on screen
         self.results: dict[str, list[CheckResult]] = {}  # last run of each guide
+        self.ran_at: dict[str, float] = {}  # when each guide's last run started (the app's clock)
         self.running: str | None = None
         self._token: str | None = None  # pasted for the auth guide; memory only, never written
         self._filter = ""
@@ -175,6 +178,7 @@ class SymptomsPane(SourcePane):
         guide = self.book.guides[self.view]
         self.running = guide.id
         self.results[guide.id] = []
+        self.ran_at[guide.id] = self.app.clock()
         self._show_view()
         self._run(guide, self._check_context())
 
@@ -257,7 +261,8 @@ class SymptomsPane(SourcePane):
         else:
             guide = self.book.guides[self.view]
             results = self.results.get(guide.id, [])
-            state = "running…" if self.running == guide.id else ("r: run" if not results else "r: verify (re-run)")
+            state = "running…" if self.running == guide.id else ("r: run" if not results else
+                                                                 f"{self._ran(guide.id)} — r: verify (re-run)")
             heading.update(Text.assemble((guide.title, "bold"), f"  ({guide.id}, {state})\n",
                                          " ".join(guide.meaning.split())))  # guide text is data, never markup
             table.sync([(r.id, (STATUS_LABEL[r.status], r.jump.pane if r.jump else "", f"{r.title}: {r.summary}"))
@@ -266,6 +271,17 @@ class SymptomsPane(SourcePane):
                 self._detail([f"{len(guide.checks)} checks: " + "; ".join(c.title for c in guide.checks),
                               "", f"Verify: {guide.verify}"])
         self._show_detail(table.selected_key)
+
+    def _ran(self, guide_id: str) -> str:
+        """When the results on screen were measured: a guide's checks are not re-run on their own."""
+        at = self.ran_at.get(guide_id)
+        if at is None:
+            return "ran earlier"
+        return f"ran at {time.strftime('%H:%M:%S', time.localtime(at))}, {human_duration(self.app.clock() - at)} ago"
+
+    def tick(self, now: float) -> None:
+        if self.view != OVERVIEW and self.running != self.view and self.results.get(self.view):
+            self._show_view()  # the heading's "ran … ago" moves on
 
     def on_data_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         if event.data_table.id == "rows":
