@@ -96,3 +96,33 @@ async def test_guide_results_carry_the_time_they_were_measured():
         now[0] += 180
         await pilot.pause(1.2)
         assert f"ran at {ran}, 3m00s ago" in str(app.query_one("#heading", Static).render())
+
+
+def test_a_lost_engine_socket_is_told_to_the_pane_at_once():
+    """The event stream ending (the engine's socket gone) waited for the pane's next poll: up to 30 s hidden."""
+    import threading
+
+    from tui.containers.engine import EventWatcher
+
+    told = threading.Event()
+    state_when_told: list[bool] = []
+
+    class LostSocket:  # the engine answers, then its socket goes away under the stream
+        def events(self, **_):
+            yield {"Type": "container", "Action": "start", "id": "abc", "time": 1, "Actor": {"Attributes": {}}}
+            raise ConnectionError("socket closed")
+
+    watcher = EventWatcher(LostSocket)
+
+    def on_event():
+        if watcher.connections and not watcher.connected:
+            state_when_told.append(watcher.connected)
+            told.set()
+
+    watcher.on_event = on_event
+    watcher.start()
+    try:
+        assert told.wait(2), "the pane was not told the stream went down"
+        assert state_when_told == [False]
+    finally:
+        watcher.stop()
