@@ -127,3 +127,18 @@ async def test_a_long_process_name_does_not_push_the_command_line_away():
         await pilot.pause()
         text = screen_text(app)
         assert "kworker/R-kvfree_rc…" in text and "python3 /opt/jobs/reindex" in text
+
+
+async def test_containers_drop_ports_image_since_cpu_first():
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "containers")
+        header = next(line for line in screen_text(app).splitlines() if " NAME " in line)
+        assert "MEM USED/LIMIT" in header and "EXIT" in header and "OOM" in header and "HEALTH" in header
+        assert "IMAGE" not in header and "PORTS" not in header
+        assert "50.0M/256.0M" in screen_text(app)
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        header = next(line for line in screen_text(app).splitlines() if " NAME " in line)
+        assert "IMAGE" in header and "SINCE" in header and "CPU%" in header

@@ -104,6 +104,22 @@ def columns_kept(columns: list[ColumnFit], rows: list[tuple], available: int, pa
     return kept
 
 
+def drop_to_fit(table: KeyedTable, keys: list[str], usual: dict[str, int], drop_order: list[str], room: int) -> None:
+    """For a table whose columns size to their content: drop the columns of `drop_order`, in order, until the
+    others at their `usual` widths leave `room` cells (for the last, free-text column), and show the rest.
+    The choice depends on the width alone, so rows coming and going never make columns flicker."""
+    available = table.scrollable_content_region.width
+    if available <= 0:  # not laid out yet: the next resize fits it
+        return
+    kept = list(keys)
+    padding = 2 * table.cell_padding
+    for key in drop_order:
+        if sum(usual.get(k, 0) + padding for k in kept) + room <= available:
+            break
+        kept.remove(key)
+    table.show_only(kept)
+
+
 def fit_columns(table: KeyedTable, columns: list[ColumnFit], rows: list[tuple]) -> None:
     """Give `table`'s columns the widths that fit its current width, dropping the columns the pane lets go
     first when they cannot all fit; repaint only when something changed."""

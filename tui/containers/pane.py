@@ -25,6 +25,7 @@ from tui.containers.exitcodes import explain_exit
 from tui.containers.records import ContainerProcess, ContainerRecord, ContainersSection, LogLine
 from tui.findings import SEVERITY_RANK, Finding
 from tui.wording import count
+from widgets.column_fit import drop_to_fit
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_bytes, human_duration
@@ -43,6 +44,10 @@ COLUMNS = [
     ("memory", "MEM USED/LIMIT"),
     ("ports", "PORTS"),
 ]
+# In a narrow terminal these go first, in this order: what a container is doing and why it died stay.
+DROP_ORDER = ["ports", "image", "since", "cpu"]
+USUAL_WIDTH = {"flag": 1, "name": 16, "image": 14, "state": 8, "health": 9, "restarts": 3, "exit": 4, "oom": 3,
+               "since": 6, "cpu": 5, "memory": 14, "ports": 12}
 FLAG_FOR_FINDING = {"crash-loop": "L", "oom-killed": "O", "health-failing": "H", "exited-error": "E", "memory-near-limit": "M"}
 STATE_ORDER = {"restarting": 0, "running": 1, "paused": 2, "created": 3, "exited": 4, "dead": 5}
 LOG_TAIL = 500
@@ -100,6 +105,12 @@ class ContainersPane(SourcePane):
         self.query_one("#ct-table", KeyedTable).focus(scroll_visible)
         return self
 
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        drop_to_fit(self.query_one("#ct-table", KeyedTable), [key for key, _ in COLUMNS], USUAL_WIDTH, DROP_ORDER, 0)
+
     # ----- SourcePane contract -----
     def show_section(self, section: ContainersSection) -> None:
         self.section = section
@@ -108,6 +119,7 @@ class ContainersPane(SourcePane):
         if not section.watching_events:
             banner.update("Engine event stream down: changes show at each re-sync instead of at once.")
         self._render_rows()
+        self._fit_columns()
         self._render_card()
         if self._poll_again:  # events arrived while that poll ran
             self._poll_again = False

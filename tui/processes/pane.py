@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Sparkline, Static
 from tui.actions import Action
 from tui.processes.collect import reveal_environ_value, send_signal
 from tui.processes.records import ListeningPort, ProcessDetail, ProcessesSection, ProcessRow
+from widgets.column_fit import drop_to_fit
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_bytes, human_duration
@@ -114,18 +115,8 @@ class ProcessesPane(SourcePane):
         self._fit_columns()
 
     def _fit_columns(self) -> None:
-        """Drop the columns of DROP_ORDER, in order, until the command line has COMMAND_ROOM cells."""
-        table = self.query_one("#proc-table", KeyedTable)
-        available = table.scrollable_content_region.width
-        if available <= 0:
-            return
-        kept = [key for key, _ in COLUMNS]
-        padding = 2 * table.cell_padding
-        for key in DROP_ORDER:
-            if sum(USUAL_WIDTH.get(k, 0) + padding for k in kept if k != "cmdline") + COMMAND_ROOM <= available:
-                break
-            kept.remove(key)
-        table.show_only(kept)
+        drop_to_fit(self.query_one("#proc-table", KeyedTable), [key for key, _ in COLUMNS], USUAL_WIDTH, DROP_ORDER,
+                    COMMAND_ROOM)
 
     # ----- SourcePane contract -----
     def show_section(self, section: ProcessesSection) -> None:
