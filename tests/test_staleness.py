@@ -7,7 +7,7 @@ import time
 from tests.samples import FROZEN_NOW
 from tests.samples import processes as sample
 from tests.uihelpers import feed
-from tui.app import TshootApp
+from tui.app import SourceStatus, TshootApp
 from tui.config import Config
 from tui.processes.source import ProcessesSource
 from widgets.status import StatusHeader
@@ -126,3 +126,21 @@ def test_a_lost_engine_socket_is_told_to_the_pane_at_once():
         assert state_when_told == [False]
     finally:
         watcher.stop()
+
+
+async def test_at_80_columns_the_header_keeps_its_numbers_ages_and_problems():
+    now = [FROZEN_NOW]
+    app = TshootApp(Config(interval=2), clock=lambda: now[0], host="a-rather-long-host-name.example.com")
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app, "processes", sample.section(), [])
+        await pilot.pause()
+        app.status["processes"] = SourceStatus(last_ok=FROZEN_NOW, error="stale: collector has not answered for 9s")
+        now[0] += 60
+        await pilot.pause(1.2)
+        text = header(app)
+        assert len(text) <= 80
+        for part in ("load 2.71", "cpu 81%", "mem 6.9G/8.0G", "(1m00s ago)", "1m00s old", "⚠ processes"):
+            assert part in text, (part, text)
+        await pilot.resize_terminal(200, 24)
+        await pilot.pause()
+        assert "up 10d00h" in header(app) and "a-rather-long-host-name" in header(app)
