@@ -75,8 +75,6 @@ async def test_typed_comparison_and_reveal_refused_for_files(tmp_path):
 
 
 async def test_missing_env_subject_opens_process_against_its_file(tmp_path):
-    import subprocess
-
     (tmp_path / ".env").write_text("APP_MODE=prod\nAPI_TOKEN=live-secret-3\nNEW_FLAG=1\n")
     child = program_child(["sleep", "30"], cwd=tmp_path, env={"APP_MODE": "prod", "API_TOKEN": "live-secret-3"})
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 
 from textual.widgets import Static, TabbedContent
 
