@@ -142,3 +142,19 @@ async def test_containers_drop_ports_image_since_cpu_first():
         await pilot.pause()
         header = next(line for line in screen_text(app).splitlines() if " NAME " in line)
         assert "IMAGE" in header and "SINCE" in header and "CPU%" in header
+
+
+async def test_shrinking_the_terminal_keeps_the_rows():
+    """The short layout followed only the size at start: App.on_resize saw the size before the resize."""
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "processes")
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        await pilot.pause()
+        assert "1200" in screen_text(app), screen_text(app)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert "cpu0 [" in screen_text(app)  # the summary is back

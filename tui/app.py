@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from rich.markup import escape
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -471,12 +471,12 @@ class TshootApp(App):
         yield SystemCommand("Quit", "Leave tshoot (q)", self.exit)
 
     # ----- terminal size -----
-    def on_resize(self) -> None:
-        self._check_size()
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size)  # `self.size` is still the old size while this handler runs
 
-    def _check_size(self) -> None:
+    def _check_size(self, size: tuple[int, int] | None = None) -> None:
         """Warn once each time the terminal becomes too small, not on every resize event."""
-        width, height = self.size
+        width, height = size or self.size
         self.set_class(height < MIN_HEIGHT, "-short")  # app.tcss keeps the rows and drops the rest
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
         if too_small and not self._warned_small:
