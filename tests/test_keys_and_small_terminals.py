@@ -158,3 +158,19 @@ async def test_shrinking_the_terminal_keeps_the_rows():
         await pilot.pause()
         await pilot.pause()
         assert "cpu0 [" in screen_text(app)  # the summary is back
+
+
+async def test_help_gives_each_short_footer_word_its_whole_sentence():
+    from widgets.dialogs import TextScreen
+
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await populate(pilot)
+        await show(pilot, "databases")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen), app.screen
+        body = app.screen.body
+        assert "Go to the client's local process (Processes)" in body and "Guide for this finding" in body
+        assert "ctrl+p" in body  # the footer no longer shows the palette key
