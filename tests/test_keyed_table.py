@@ -115,3 +115,19 @@ async def test_end_goes_to_the_last_row_and_keeps_the_first_columns_in_view():
         assert "PID" in header and "NAME" in header
         await pilot.press("home")
         assert table.selected_key == "0" and table.scroll_x == 0 and table.scroll_y == 0
+
+
+async def test_dropped_columns_come_back_with_the_rows_and_the_cursor_kept():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS[:3])
+        table.move_to_key("2")
+        table.show_only(["pid", "cmd"])
+        await pilot.pause()
+        assert [c.key.value for c in table.ordered_columns] == ["pid", "cmd"]
+        assert [str(c) for c in table.get_row("3")] == ["3", "x" * 300] and table.selected_key == "2"
+        table.sync([ROWS[0], ("2", ("2", "renamed", "changed")), ROWS[2]])  # cells of a dropped column change too
+        table.show_only(["pid", "name", "cmd"])
+        await pilot.pause()
+        assert [str(c) for c in table.get_row("2")] == ["2", "renamed", "changed"] and table.selected_key == "2"

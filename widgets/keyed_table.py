@@ -314,15 +314,15 @@ class KeyedTable(DataTable):
             self._cell_styles[key] = style
         return style
 
-    def show_only(self, keys: Iterable[str]) -> bool:
+    def show_only(self, keys: Iterable[str]) -> None:
         """Show only the columns `keys` (in the spec's order), the others dropped until asked for again: a
         narrow terminal keeps the columns that matter whole. Rebuilds the table when the set changes."""
         wanted = set(keys)
         shown = [i for i, (key, _) in enumerate(self._column_spec) if key in wanted]
         if shown == (self._shown if self._shown is not None else list(range(len(self._column_spec)))):
-            return False
-        rows = [(self._row_locations.get_key(i).value, None) for i in range(self.row_count)]
-        rows = [(key, self._cells[key]) for key, _ in rows]
+            return
+        order = (self._row_locations.get_key(i).value for i in range(self.row_count))
+        rows = [(key, self._cells[key]) for key in order]
         selected = self.selected_key
         self._shown = None if len(shown) == len(self._column_spec) else shown
         self.clear(columns=True)
@@ -333,7 +333,6 @@ class KeyedTable(DataTable):
         self.sync(rows)
         if selected is not None:
             self.move_to_key(selected, scroll=True)
-        return True
 
     def action_first_row(self) -> None:
         self._to_row(0)
