@@ -93,3 +93,19 @@ def test_start_switch_help_snapshot_quit(terminal, tmp_path):
     while terminal.alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not terminal.alive(), terminal.screen()
+
+
+def test_an_80x24_terminal_keeps_the_header_and_keys_after_end(terminal):
+    """What many SSH clients open: End blanked the header and PID columns; the footer hid K."""
+    tmux("resize-window", "-t", terminal.session, "-x", "80", "-y", "24")
+    terminal.wait_for("processes, sorted by cpu")
+    screen = terminal.wait_for("COMMAND")
+    assert "K KILL" in screen.splitlines()[-1]
+    terminal.keys("End")
+    time.sleep(1)
+    screen = terminal.screen()
+    header = next((line for line in screen.splitlines() if " PID " in line), "")
+    assert "PID" in header and "NAME" in header, screen
+    terminal.keys("3")
+    footer = terminal.wait_for("l Local proc").splitlines()[-1]
+    assert "K Terminate" in footer and "s Stack" in footer
