@@ -144,3 +144,20 @@ async def test_at_80_columns_the_header_keeps_its_numbers_ages_and_problems():
         await pilot.resize_terminal(200, 24)
         await pilot.pause()
         assert "up 10d00h" in header(app) and "a-rather-long-host-name" in header(app)
+
+
+async def test_container_ages_run_on_between_polls():
+    from tests.samples import containers
+
+    now = [FROZEN_NOW]
+    app = TshootApp(Config(interval=2), clock=lambda: now[0], host="web-1")
+    async with app.run_test(size=(140, 40)) as pilot:
+        feed(app, "containers", containers.section(), containers.findings())
+        await pilot.pause()
+        await pilot.press("4")
+        table = app.query_one("#ct-table")
+        since = str(table.get_cell(table.selected_key, "since"))
+        now[0] += 3600  # no poll for an hour: the container has been exited an hour longer
+        await pilot.pause(1.2)
+        later = str(table.get_cell(table.selected_key, "since"))
+        assert later != since and "finished 3h46m ago" in str(app.query_one("#ct-why").render())

@@ -160,6 +160,16 @@ class ContainersPane(SourcePane):
         self._render_card()
 
     # ----- rendering -----
+    def _now(self) -> float:
+        """Ages ("exited 2h46m ago") are worked out from their timestamps now, not at the last poll (a hidden
+        pane polls every 30 s); a replay shows them as they were when the snapshot was taken."""
+        return self.section.collected_at if self.app.is_replay or self.section is None else self.app.clock()
+
+    def tick(self, now: float) -> None:
+        if self.section is not None and not self.app.is_replay:
+            self._render_rows()
+            self._render_card()
+
     def _visible(self) -> list[ContainerRecord]:
         records = self.section.containers if self.section else []
         if self.filter_text:
@@ -172,7 +182,7 @@ class ContainersPane(SourcePane):
         flags = self._flags()
         visible = self._visible()
         table = self.query_one("#ct-table", KeyedTable)
-        table.sync([(r.id, row_cells(r, flags.get(r.id, ""), self.section.collected_at)) for r in visible])
+        table.sync([(r.id, row_cells(r, flags.get(r.id, ""), self._now())) for r in visible])
         total = len(self.section.containers)
         running = sum(r.state == "running" for r in self.section.containers)
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
@@ -183,7 +193,7 @@ class ContainersPane(SourcePane):
         if record is None or self.section is None:
             return
         findings = [f for f in self._findings() if f.subject.get("id") == record.id[:12]]
-        self.query_one("#ct-why", Static).update(why_card(record, findings, self.section.collected_at))
+        self.query_one("#ct-why", Static).update(why_card(record, findings, self._now()))
         history = [sample.used_bytes for sample in record.memory_history]
         spark = self.query_one("#ct-memory", Sparkline)
         spark.display = bool(history)
