@@ -161,3 +161,19 @@ async def test_container_ages_run_on_between_polls():
         await pilot.pause(1.2)
         later = str(table.get_cell(table.selected_key, "since"))
         assert later != since and "finished 3h46m ago" in str(app.query_one("#ct-why").render())
+
+
+async def test_thread_stacks_say_how_old_their_dump_is():
+    from tests.samples import threads
+
+    now = [FROZEN_NOW]
+    app = TshootApp(Config(interval=2), clock=lambda: now[0], host="web-1")
+    async with app.run_test(size=(140, 40)) as pilot:
+        feed(app, "threads", threads.section(), threads.findings())
+        await pilot.pause()
+        await pilot.press("2")
+        table = app.query_one("#thr-threads")
+        assert "ago" not in str(table.border_title)
+        now[0] += 45
+        await pilot.pause(1.2)
+        assert str(table.border_title).endswith(", dumped 45s ago")

@@ -17,6 +17,7 @@ from tui.threads.records import ProcessThreads, ThreadRecord, ThreadsSection
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
+from widgets.status import human_duration
 
 PROCESS_COLUMNS = [("pid", "PID"), ("name", "NAME"), ("python", "PY"), ("status", "STATUS"), ("cmdline", "COMMAND")]
 CHOOSE = "Choose a process (Enter)."
@@ -53,6 +54,7 @@ class ThreadsPane(SourcePane):
         self.filter_text = ""
         self._listed: set[str] = set()  # pids of the rows the process list shows
         self._exited: int | None = None  # the selected process exited and was dropped from the list
+        self._age_note = ""  # "dumped 40s ago" once the stacks on screen are older than two intervals
 
     def compose(self) -> ComposeResult:
         yield Static(id="thr-banner", classes="banner")
@@ -79,13 +81,23 @@ class ThreadsPane(SourcePane):
         if self.section is not None and selected in self.section.processes and selected not in section.processes:
             self._exited = self.selected_pid  # the source dropped it (it exited): say so, do not pick another
             self.selected_pid = None
-        self.section = section
+        self.section, self._age_note = section, ""
         if self.selected_pid is None and self._exited is None and section.processes:
             self.selected_pid = int(next(iter(section.processes)))
         self._refresh_view()
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         self._banner(f"Threads: {reason}" + (f" — {remedy}" if remedy else ""))
+
+    def tick(self, now: float) -> None:
+        """Stacks are as old as the poll that dumped them: a slow dump, a hidden or paused pane leaves them."""
+        if self.section is None or self.app.is_replay:
+            return
+        age = now - self.section.collected_at
+        note = f", dumped {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
+        if note != self._age_note:
+            self._age_note = note
+            self._render_threads(self._process())
 
     def select_subject(self, subject: dict[str, Any]) -> bool:
         pid = subject.get("pid")
@@ -189,7 +201,7 @@ class ThreadsPane(SourcePane):
             table.border_title = ""
         else:
             paused = f", paused ≤{process.dump_seconds * 1000:.0f} ms per dump" if process.dump_seconds else ""
-            table.border_title = f"pid {process.pid} {process.name}: {len(threads)} threads{paused}"
+            table.border_title = f"pid {process.pid} {process.name}: {len(threads)} threads{paused}{self._age_note}"
 
     def _selected_thread(self, process: ProcessThreads | None) -> ThreadRecord | None:
         key = self.query_one("#thr-threads", KeyedTable).selected_key
