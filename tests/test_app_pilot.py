@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest
 from textual.widgets import TabbedContent
 
+from tests.children import program_child
 from tests.samples import processes as sample
 from tests.uihelpers import feed, frozen_app
 from tui.app import TshootApp
@@ -54,9 +54,10 @@ async def test_rows_sort_filter_and_tree():
         await pilot.press("slash", "escape")
         assert len(table_pids(app)) == 10
         await pilot.press("t")
-        pids = table_pids(app)
-        assert pids.index("900") < pids.index("901") < pids.index("1400") or pids.index("900") < pids.index("1400")
-        assert pids[0] == "1"
+        # parents before their children, siblings in the current sort (memory, ascending)
+        assert table_pids(app) == ["1", "2222", "1301", "1200", "900", "1400", "902", "901", "612", "640"]
+        table = app.query_one("#proc-table", KeyedTable)
+        assert str(table.get_cell("1400", "name")) == "│  ├─ sh" and str(table.get_cell("901", "name")) == "│  └─ gunicorn"
 
 
 async def test_cursor_stays_on_the_same_process_across_refreshes():
@@ -110,7 +111,7 @@ async def test_pause_stops_live_polls():
 
 @pytest.fixture
 def sleeper():
-    proc = subprocess.Popen(["sleep", "300"])
+    proc = program_child(["sleep", "300"])
     yield proc
     proc.kill()
     proc.wait()

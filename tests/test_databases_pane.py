@@ -83,7 +83,7 @@ async def test_keys_jump_to_the_client_process_and_its_python_stack():
         await shown(pilot)
         app.jump_to = lambda pane, subject: jumps.append((pane, subject))
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4102})
-        await pilot.press("g", "s")
+        await pilot.press("l", "s")
         assert jumps == [("processes", {"pid": 2232}), ("threads", {"pid": 2232})]
 
 
@@ -159,7 +159,7 @@ async def test_live_pane_finds_this_tests_connection_and_explains_it(pg_url):
             assert mine.local_pid == os.getpid()
             app.jump_to = lambda pane, subject: jumps.append((pane, subject))
             assert app.pane("databases").select_subject({"target": result.target.id, "pid": mine.id})
-            await pilot.press("g")
+            await pilot.press("l")
             assert jumps == [("processes", {"pid": os.getpid()})]
             await pilot.press("e")
             for _ in range(100):

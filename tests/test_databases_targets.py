@@ -13,6 +13,7 @@ import time
 import psutil
 import pytest
 
+from tests.children import READY, python_child
 from tui.config import Config
 from tui.databases.connection import UrlError, parse_url
 from tui.databases.source import DatabasesSource
@@ -51,7 +52,7 @@ def app_process(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://app:env-Secret-1@127.0.0.1:6001/app",
            "ORDERS_DATABASE_URL": "mysql2://orders:env-Secret-2@127.0.0.1:6002/orders",
            "CACHE_URL": "redis://127.0.0.1:6379/0", "RAILS_ENV": "production", "APP_DB_PASSWORD": "yml-Secret-3"}
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path, env=env)
+    process = python_child(f"import time; {READY}; time.sleep(60)", cwd=tmp_path, env=env)
     yield process
     process.kill()
     process.wait()
@@ -195,13 +196,14 @@ def test_a_rescan_sees_a_new_working_directory_and_an_exec_under_the_same_name(t
     url = "postgresql://late:exec-Secret-8@127.0.0.1:6008/late"
     code = textwrap.dedent(f"""
         import os, sys, time
+        print("ready", flush=True)
         while not os.path.exists({str(go)!r}): time.sleep(0.05)
         os.chdir({str(app_dir)!r})
         while not os.path.exists({str(again)!r}): time.sleep(0.05)
         os.execve(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)"],
                   {{"PATH": "/usr/bin:/bin", "DATABASE_URL": {url!r}}})
     """)
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "RAILS_ENV": "production"})
+    child = python_child(code, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "RAILS_ENV": "production"})
     try:
         def origins() -> list[str]:
             targets, _ = discover_targets(Config(), environ={})

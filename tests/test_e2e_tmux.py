@@ -67,9 +67,11 @@ def test_start_switch_help_snapshot_quit(terminal, tmp_path):
     terminal.keys("Escape")
     time.sleep(0.5)  # a key right after Esc would arrive as Alt+key
 
-    for key, marker in [("2", "Threads"), ("3", "Databases"), ("4", "Containers"), ("5", "Env"), ("6", "Symptoms")]:
+    # each marker is text only that pane shows (the tab bar names every pane all the time)
+    for key, marker in [("2", "Choose a process"), ("3", "LOCAL PID"), ("4", " containers, "), ("5", "quick picks"),
+                        ("6", "Overview:")]:
         terminal.keys(key)
-        time.sleep(0.5)
+        terminal.wait_for(marker)
     terminal.keys("1")
     terminal.wait_for("processes, sorted by cpu")
 
@@ -91,3 +93,19 @@ def test_start_switch_help_snapshot_quit(terminal, tmp_path):
     while terminal.alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not terminal.alive(), terminal.screen()
+
+
+def test_an_80x24_terminal_keeps_the_header_and_keys_after_end(terminal):
+    """What many SSH clients open: End blanked the header and PID columns; the footer hid K."""
+    tmux("resize-window", "-t", terminal.session, "-x", "80", "-y", "24")
+    terminal.wait_for("processes, sorted by cpu")
+    screen = terminal.wait_for("COMMAND")
+    assert "K KILL" in screen.splitlines()[-1]
+    terminal.keys("End")
+    time.sleep(1)
+    screen = terminal.screen()
+    header = next((line for line in screen.splitlines() if " PID " in line), "")
+    assert "PID" in header and "NAME" in header, screen
+    terminal.keys("3")
+    footer = terminal.wait_for("l Local proc").splitlines()[-1]
+    assert "K Terminate" in footer and "s Stack" in footer

@@ -7,6 +7,7 @@ import json
 from textual import events
 from textual.widgets import Input
 
+from tests.children import program_child
 from tests.uihelpers import feed, frozen_app
 from tui.config import Config
 from tui.env.pane import EnvPane
@@ -74,10 +75,8 @@ async def test_typed_comparison_and_reveal_refused_for_files(tmp_path):
 
 
 async def test_missing_env_subject_opens_process_against_its_file(tmp_path):
-    import subprocess
-
     (tmp_path / ".env").write_text("APP_MODE=prod\nAPI_TOKEN=live-secret-3\nNEW_FLAG=1\n")
-    child = subprocess.Popen(["sleep", "30"], cwd=tmp_path, env={"APP_MODE": "prod", "API_TOKEN": "live-secret-3"})
+    child = program_child(["sleep", "30"], cwd=tmp_path, env={"APP_MODE": "prod", "API_TOKEN": "live-secret-3"})
     try:
         source = EnvSource(Config())
         section = source.collect()

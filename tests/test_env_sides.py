@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
+from tests.children import program_child
 from tui.config import Config
 from tui.env.diff import CHANGED, ONLY_LEFT, ONLY_RIGHT, SAME, diff_sides
 from tui.env.side import DATABASE, ENV, PACKAGES, RUNTIME, SideError
@@ -25,8 +26,8 @@ DATA = Path(__file__).parent / "data" / "env"
 def child(tmp_path):
     """A real process whose environment we chose, in a folder holding its .env."""
     (tmp_path / ".env").write_text("APP_MODE=prod\nWORKERS=4\nAPI_TOKEN=child-secret-777\nNEW_FLAG=on\n")
-    process = subprocess.Popen(["sleep", "60"], cwd=tmp_path,
-                               env={"APP_MODE": "prod", "WORKERS": "2", "API_TOKEN": "child-secret-777"})
+    process = program_child(["sleep", "60"], cwd=tmp_path,
+                            env={"APP_MODE": "prod", "WORKERS": "2", "API_TOKEN": "child-secret-777"})
     yield process
     process.kill()
     process.wait()

@@ -99,3 +99,35 @@ async def test_text_that_looks_like_markup_stays_literal_in_a_row_with_a_styled_
         assert table.columns[table.ordered_columns[1].key].content_width == len("uvicorn[standard]")
         text = "".join(segment.text for line in lines(table, fast=True) for segment in line)
         assert "uvicorn[standard]" in text and "query: a=[/x] b" in text
+
+
+async def test_end_goes_to_the_last_row_and_keeps_the_first_columns_in_view():
+    """A long command line makes the table wider than the screen: End must not scroll it sideways."""
+    app = TableApp()
+    async with app.run_test(size=(60, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([(str(i), (str(i), f"proc{i}", "x" * (300 if i == 7 else 10))) for i in range(30)])
+        table.focus()
+        await pilot.pause()
+        await pilot.press("end")
+        assert table.selected_key == "29" and table.scroll_x == 0
+        header = "".join(segment.text for segment in table._render_line(0, 0, table.size.width, table.rich_style))
+        assert "PID" in header and "NAME" in header
+        await pilot.press("home")
+        assert table.selected_key == "0" and table.scroll_x == 0 and table.scroll_y == 0
+
+
+async def test_dropped_columns_come_back_with_the_rows_and_the_cursor_kept():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS[:3])
+        table.move_to_key("2")
+        table.show_only(["pid", "cmd"])
+        await pilot.pause()
+        assert [c.key.value for c in table.ordered_columns] == ["pid", "cmd"]
+        assert [str(c) for c in table.get_row("3")] == ["3", "x" * 300] and table.selected_key == "2"
+        table.sync([ROWS[0], ("2", ("2", "renamed", "changed")), ROWS[2]])  # cells of a dropped column change too
+        table.show_only(["pid", "name", "cmd"])
+        await pilot.pause()
+        assert [str(c) for c in table.get_row("2")] == ["2", "renamed", "changed"] and table.selected_key == "2"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.children import program_child
 from tui.actions import Action, ActionLog
 from tui.config import Config, Thresholds
 from tui.processes.analyze import analyze
@@ -40,13 +42,13 @@ def row_for(section, pid):
 
 
 def test_a_new_child_appears_with_its_details(children):
-    sleeper = subprocess.Popen(["sleep", "300"])
+    sleeper = program_child(["sleep", "300"])
     children.append(sleeper)
     section = ProcessCollector().poll()
     row = row_for(section, sleeper.pid)
     assert row is not None
     assert row.name == "sleep" and row.ppid == os.getpid() and row.cmdline == "sleep 300"
-    assert row.user == "root" if os.geteuid() == 0 else row.user
+    assert row.user == pwd.getpwuid(os.geteuid()).pw_name
     assert row.state in ("sleeping", "running") and row.threads == 1 and row.rss > 0
     assert section.system.cores == os.cpu_count() and section.system.mem_total > 0
 
@@ -60,7 +62,7 @@ def test_secrets_in_command_lines_are_masked(children):
 
 def test_a_child_killed_between_polls_disappears_without_error(children):
     collector = ProcessCollector()
-    doomed = subprocess.Popen(["sleep", "300"])
+    doomed = program_child(["sleep", "300"])
     assert row_for(collector.poll(), doomed.pid)
     doomed.kill()
     doomed.wait()
@@ -79,7 +81,7 @@ def test_vanished_pid_detail_raises_no_such_process():
 def test_leaking_child_yields_memory_growth(children):
     leaker = spawn(str(PROGRAMS / "leak.py"))
     children.append(leaker)
-    quiet = subprocess.Popen(["sleep", "300"])
+    quiet = program_child(["sleep", "300"])
     children.append(quiet)
     source = ProcessesSource(Config())
     for _ in range(6):
@@ -144,7 +146,7 @@ def test_detail_masks_environment_secrets(children):
 
 
 def test_send_signal_refuses_a_reused_pid_and_signals_the_confirmed_one(children):
-    child = subprocess.Popen(["sleep", "300"])
+    child = program_child(["sleep", "300"])
     children.append(child)
     row = row_for(ProcessCollector().poll(), child.pid)
     with pytest.raises(ProcessLookupError, match="different process"):
@@ -208,7 +210,7 @@ def test_stat_files_are_kept_open_until_their_process_exits(children):
     from tui.procfs import StatFiles
 
     files = StatFiles()
-    sleeper = subprocess.Popen(["sleep", "300"])
+    sleeper = program_child(["sleep", "300"])
     children.append(sleeper)
     first = files.read(sleeper.pid)
     assert first and first.startswith(f"{sleeper.pid} (sleep)".encode())

@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime
@@ -16,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from symptoms_support import context, near_file_limit, result_of  # noqa: F401  (a fixture)
+from tests.children import READY, python_child
 from tui.config import Config
 from tui.snapshot import Collection
 from tui.symptoms.checks import STATUSES
@@ -203,7 +202,7 @@ def test_machine_checks_measure_for_real():
 
 
 def test_cpu_check_measures_machine_and_processes_in_one_window_and_leaves_tshoot_out():
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    burner = python_child(f"{READY}\nwhile True: pass")
     stop = threading.Event()
 
     def spin() -> None:  # tshoot's own CPU use must not be reported as a culprit

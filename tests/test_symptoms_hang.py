@@ -10,6 +10,7 @@ import pytest
 
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
 from symptoms_support import BOOK, context
+from tests.children import program_child
 from tui.cli import main
 from tui.config import Config, Thresholds
 from tui.snapshot import Collection
@@ -48,7 +49,7 @@ def test_nothing_dumped_is_skipped_with_why_never_pass(pyspy_works):
     assert nothing_scanned.status == "skipped"
     assert nothing_scanned.summary.startswith("no Python process dumped — pass --pid or press Enter in Threads")
 
-    sleeper = subprocess.Popen(["sleep", "60"])
+    sleeper = program_child(["sleep", "60"])
     try:
         config = dataclasses.replace(FAST, pids=[sleeper.pid])
         source = ThreadsSource(config)

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import require_service
 from symptoms_support import context, result_of
+from tests.children import python_child
 from tui.config import Config, Thresholds
 from tui.snapshot import collect_all
 
@@ -61,6 +62,7 @@ def test_cli_lists_the_guides_and_refuses_an_unknown_one():
 
 BURN_AND_LEAK = """
 import sys, time
+print("ready", flush=True)
 if sys.argv[1] == "burn":
     while True:
         pass
@@ -74,7 +76,7 @@ time.sleep(60)
 
 @pytest.fixture
 def burner_and_leaker():
-    children = [subprocess.Popen([sys.executable, "-c", BURN_AND_LEAK, role]) for role in ("burn", "leak")]
+    children = [python_child(BURN_AND_LEAK, role) for role in ("burn", "leak")]
     yield [c.pid for c in children]
     for child in children:
         child.kill()

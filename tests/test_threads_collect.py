@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
+from tests.children import program_child
 from tui.config import Config
 from tui.redact import MASK
 from tui.snapshot import build_snapshot, write_snapshot
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_one_bad_pid_never_hides_the_others(program, tmp_path):
     python = program("deadlock_module_locks.py")
-    not_python = subprocess.Popen(["sleep", "60"])
+    not_python = program_child(["sleep", "60"])
     gone = subprocess.Popen(["true"])
     gone.wait()
     try:
@@ -276,3 +277,23 @@ def test_the_hang_check_run_as_nobody_says_other_users_processes_were_not_inspec
     finally:
         target.kill()
         target.wait()
+
+
+def test_a_watched_process_that_exited_is_reported_once_then_dropped_even_when_held():
+    """A held (not re-dumped) process stayed listed for as long as tshoot ran after it exited."""
+    other = program_child(["sleep", "60"])
+    watched = program_child(["sleep", "60"])
+    try:
+        source = ThreadsSource(Config(find_stuck=False, thread_samples=1))
+        source.watch(watched.pid)
+        source.watch(other.pid)
+        source.collect()
+        source.focus(other.pid)  # only the selected pid is re-dumped; the other keeps its last dump
+        watched.kill()
+        watched.wait()
+        section = source.collect()
+        assert "exited" in section.processes[str(watched.pid)].error or "does not exist" in section.processes[str(watched.pid)].error
+        assert str(watched.pid) not in source.collect().processes and source.watched == [other.pid]
+    finally:
+        other.kill()
+        other.wait()

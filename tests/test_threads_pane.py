@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 
 from textual.widgets import Static, TabbedContent
 
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
+from tests.children import program_child
 from tui.app import TshootApp
 from tui.config import Config
 from tui.threads.source import ThreadsSource
@@ -66,7 +66,7 @@ async def test_jump_to_a_pid_dumps_it_and_shows_the_deadlock_report(program):
 
 
 async def test_a_non_python_pid_says_so(pyspy_works):
-    sleeper = subprocess.Popen(["sleep", "60"])
+    sleeper = program_child(["sleep", "60"])
     try:
         config = Config(find_stuck=False, thread_samples=1, interval=60)
         app = TshootApp(config, sources=[ThreadsSource(config)], host="test")
@@ -79,3 +79,55 @@ async def test_a_non_python_pid_says_so(pyspy_works):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+async def test_the_process_list_keeps_its_order_and_its_filter_reads_command_lines():
+    """Busiest-first candidates moved under the cursor between refreshes; the list is by pid, the cursor stays."""
+    import dataclasses
+
+    from tests.samples import threads as sample
+    from tests.uihelpers import feed, frozen_app
+
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, "threads", sample.section(), sample.findings())
+        await pilot.pause()  # the app's initial focus lands first
+        await pilot.press("2")
+        table = app.query_one("#thr-processes", KeyedTable)
+        assert list(rows(table)) == ["900", "901", "902", "1200"]
+        table.move_to_key("902")
+        busier = dataclasses.replace(sample.section())
+        busier.candidates = list(reversed(busier.candidates))  # the source re-sorted them by CPU
+        feed(app, "threads", busier, sample.findings())
+        await pilot.pause()
+        assert list(rows(table)) == ["900", "901", "902", "1200"] and table.selected_key == "902"
+        assert rows(table)["1200"][-1] == "python3 /opt/jobs/reindex.py --all"
+
+        threads = app.query_one("#thr-threads", KeyedTable)
+        all_threads = threads.row_count
+        await pilot.press("slash", *"reindex", "enter")
+        assert list(rows(table)) == ["1200"]  # matched on the command line only
+        assert threads.row_count == 0, "the details of pid 901, which the filter hid, are cleared"
+        banner = str(app.query_one("#thr-banner", Static).render())
+        assert "pid 901 is hidden by the filter 'reindex'" in banner
+        assert not app.query_one("#thr-deadlock", Static).display
+        await pilot.press("slash", "escape", "slash", *"gunicorn", "enter")
+        assert threads.row_count == all_threads, "the filter lists processes; it does not filter the threads"
+
+
+async def test_a_watched_process_that_exits_is_said_once_then_dropped():
+    from tests.uihelpers import feed, frozen_app
+    from tui.threads.records import ProcessThreads, ThreadsSection
+
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        exited = ProcessThreads(pid=4242, name="worker", error="process 4242 exited", remedy="pick another process")
+        feed(app, "threads", ThreadsSection(processes={"4242": exited, "4243": ProcessThreads(pid=4243)}), [])
+        await pilot.pause()
+        await pilot.press("2")
+        app.pane("threads")._select(4242)
+        feed(app, "threads", ThreadsSection(processes={"4243": ProcessThreads(pid=4243)}), [])
+        await pilot.pause()
+        assert list(rows(app.query_one("#thr-processes", KeyedTable))) == ["4243"]
+        assert app.pane("threads").selected_pid is None  # not silently moved to another process
+        assert "pid 4242 exited" in str(app.query_one("#thr-banner", Static).render())

@@ -45,3 +45,8 @@ async def show(pilot, pane: str) -> None:
     if prepare:
         prepare(pilot.app)
     await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as text lines (what an operator reads, borders and all)."""
+    return "\n".join("".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips())

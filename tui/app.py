@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 from rich.markup import escape
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -150,7 +150,7 @@ class TshootApp(App):
                 with TabPane(PANE_TITLES[name], id=name):
                     yield PANES[name](id=f"pane-{name}")
         yield Input(placeholder="filter (Enter to keep, Esc to clear)", id="filter")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # every pane key fits 80 columns; ctrl+p is in `?`
 
     def on_mount(self) -> None:
         asyncio.get_running_loop().set_default_executor(_DaemonThreads())  # where thread workers run
@@ -162,7 +162,7 @@ class TshootApp(App):
             for name in self.sources:
                 # the visible pane first; the others start a moment later so they do not slow its first paint
                 self._schedule(name, 0 if name == "processes" else HIDDEN_START_DELAY_S)
-            self.set_interval(1.0, self._watch_hung_polls)
+            self.set_interval(1.0, self._tick)
         self._render_status()
         self._check_size()
 
@@ -291,24 +291,40 @@ class TshootApp(App):
         visible = self.query_one(TabbedContent).active == name
         return self.config.interval * (1 if visible else self.config.hidden_interval_factor)
 
+    def _tick(self) -> None:
+        """Every second: mark sources that stopped answering, and repaint the header's clock and ages."""
+        self._watch_hung_polls()
+        self._render_status()
+        self.pane(self._active()).tick(self.clock())
+
+    def _hung_after(self, name: str) -> float:
+        """A poll running this long has stopped answering: two of its intervals (or twice its usual time, for
+        a source that is slow by nature), never more than the collector timeout."""
+        status = self.status[name]
+        return min(self.config.collector_timeout, max(2 * self._interval_for(name), 2 * status.took_s))
+
     def _watch_hung_polls(self) -> None:
         now = time.monotonic()
-        changed = False
         for name, status in self.status.items():
-            hung = status.polling_since is not None and now - status.polling_since > self.config.collector_timeout
-            if hung and not (status.error or "").startswith("stale"):
-                status.error = f"stale: collector has not answered for {now - status.polling_since:.0f}s"
+            if status.polling_since is None or now - status.polling_since <= self._hung_after(name):
+                continue
+            error = f"stale: collector has not answered for {now - status.polling_since:.0f}s"
+            if error != status.error:  # the count goes on, so the pane and `!` say how long
+                status.error = error
                 status.remedy = "the source is slow or hung; its last data stays on screen"
                 self.pane(name).show_unavailable(status.error, status.remedy)
-                changed = True
-        if changed:
-            self._render_status()
 
     # ----- header -----
     def _render_status(self) -> None:
-        system = getattr(self.sections.get("processes"), "system", None)
+        """The header, computed from timestamps now: uptime runs on, and numbers older than two intervals
+        say how old they are (a hidden Processes pane polls 15x less often; nothing polls while paused)."""
+        section = self.sections.get("processes")
+        system = getattr(section, "system", None)
         problems = {name: s.error for name, s in self.status.items() if s.error}
-        refreshed = max((s.last_ok for s in self.status.values() if s.last_ok), default=None)
+        active = self.status.get(self._active()) or self.status.get("processes")
+        refreshed = active.last_ok if active else None
+        now = self.replay.taken_epoch if self.replay else self.clock()
+        numbers_at = getattr(section, "taken_at", None) if section is not None else None
         mode = ""
         if self.replay:
             mode = f"REPLAY {self.replay.taken_at}"
@@ -318,7 +334,7 @@ class TshootApp(App):
             mode = "READ-ONLY"
         self.query_one(StatusHeader).show(
             host=self.host,
-            uptime_s=system.uptime_s if system else None,
+            uptime_s=system.uptime_s + max(0.0, now - numbers_at) if system and numbers_at else None,
             load=system.load if system else None,
             cores=system.cores if system else None,
             cpu_percent=system.cpu_percent if system else None,
@@ -328,6 +344,9 @@ class TshootApp(App):
             refreshed_at=self.replay.taken_epoch if self.replay else refreshed,
             problems=problems,
             mode=mode,
+            now=now,
+            numbers_at=numbers_at,
+            stale_after_s=2 * self.config.interval,
         )
 
     # ----- replay -----
@@ -470,12 +489,13 @@ class TshootApp(App):
         yield SystemCommand("Quit", "Leave tshoot (q)", self.exit)
 
     # ----- terminal size -----
-    def on_resize(self) -> None:
-        self._check_size()
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size)  # `self.size` is still the old size while this handler runs
 
-    def _check_size(self) -> None:
+    def _check_size(self, size: tuple[int, int] | None = None) -> None:
         """Warn once each time the terminal becomes too small, not on every resize event."""
-        width, height = self.size
+        width, height = size or self.size
+        self.set_class(height < MIN_HEIGHT, "-short")  # app.tcss keeps the rows and drops the rest
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
         if too_small and not self._warned_small:
             self.notify(
@@ -571,8 +591,8 @@ def help_text(app: "TshootApp") -> str:
             if key in shadowed:
                 continue
             for binding in group:
-                if binding.description:
-                    entries.setdefault(app.get_key_display(binding), binding.description)
+                if binding.description:  # the footer's short word, or the whole sentence when there is one
+                    entries.setdefault(app.get_key_display(binding), binding.tooltip or binding.description)
         shadowed |= set(bindings.key_to_bindings)
         if not entries:
             continue

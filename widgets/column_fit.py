@@ -5,6 +5,9 @@ changes in place (which is how KeyedTable updates), so a value that grows is cut
 free-text column pushes the table wider than the screen. A pane describes its columns once — fixed width
 (numbers and ages, right-aligned), fitted to content up to a cap (names), or the one flexible column — and
 calls `fit_columns` when its rows or its size change.
+
+When even the narrowest widths do not fit (an 80-column SSH window), columns are dropped in the order each
+pane states (`drop`: the highest number goes first; 0 is never dropped), so the ones that matter stay whole.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
+
+from widgets.keyed_table import KeyedTable
 
 SHORT = 8  # a fitted column is not cut below this many cells of its content
 
@@ -27,6 +31,9 @@ class ColumnFit:
     cap: int = 30
     right: bool = False  # right-aligned: cells are padded by `align`, the header by its justification
     flexible: bool = False  # takes the width the other columns leave, at least `cap`
+    drop: int = 0  # when the table is too narrow for every column: dropped highest first; 0 is always shown
+    least: int = 0  # a fitted column is not cut below this many cells (else: its label, or `SHORT`); the
+    # flexible column gets `cap` when the others can give it that, else at least `least`
 
     def align(self, value: str) -> str:
         """The cell text as this column shows it: right-aligned columns are padded to their width."""
@@ -58,12 +65,14 @@ def fitted_widths(columns: list[ColumnFit], rows: list[tuple], available: int, p
         content = max((cell_len(str(row[index])) for row in rows), default=0)
         label = cell_len(column.label)
         widths.append(min(column.cap, max(content, label)))
-        floors[index] = min(widths[-1], max(label, min(content, SHORT)))
+        floors[index] = min(widths[-1], max(label, min(content, column.least or SHORT)))
     flexible = next((i for i, column in enumerate(columns) if column.flexible), None)
     if flexible is None:
         return widths
     minimum = columns[flexible].cap
     spare = available - sum(widths) - 2 * padding * len(columns)
+    if spare + sum(widths[i] - floors[i] for i in floors) < minimum:
+        minimum = columns[flexible].least or minimum  # narrow: the others keep what they can, it gets `least`
     while spare < minimum:
         shrinkable = [i for i in floors if widths[i] > floors[i]]
         if not shrinkable:
@@ -75,11 +84,52 @@ def fitted_widths(columns: list[ColumnFit], rows: list[tuple], available: int, p
     return widths
 
 
-def fit_columns(table: DataTable, columns: list[ColumnFit], rows: list[tuple]) -> None:
-    """Give `table`'s columns the widths that fit its current width, repainting only when one changed."""
+def columns_kept(columns: list[ColumnFit], rows: list[tuple], available: int, padding: int = 1) -> list[int]:
+    """The indices of the columns to show in `available` cells: all when their narrowest widths fit, else
+    without the ones with the highest `drop` until the rest fits (or only the never-dropped ones are left)."""
+    def narrowest(index: int) -> int:
+        column = columns[index]
+        if column.width or column.flexible:
+            return column.width or column.least or column.cap
+        content = max((cell_len(str(row[index])) for row in rows), default=0)
+        label = cell_len(column.label)
+        return min(column.cap, max(content, label), max(label, min(content, column.least or SHORT)))
+
+    kept = list(range(len(columns)))
+    while sum(narrowest(i) + 2 * padding for i in kept) > available:
+        droppable = [i for i in kept if columns[i].drop]
+        if not droppable:
+            break
+        kept.remove(max(droppable, key=lambda i: columns[i].drop))
+    return kept
+
+
+def drop_to_fit(table: KeyedTable, keys: list[str], usual: dict[str, int], drop_order: list[str], room: int) -> None:
+    """For a table whose columns size to their content: drop the columns of `drop_order`, in order, until the
+    others at their `usual` widths leave `room` cells (for the last, free-text column), and show the rest.
+    The choice depends on the width alone, so rows coming and going never make columns flicker."""
     available = table.scrollable_content_region.width
     if available <= 0:  # not laid out yet: the next resize fits it
         return
+    kept = list(keys)
+    padding = 2 * table.cell_padding
+    for key in drop_order:
+        if sum(usual.get(k, 0) + padding for k in kept) + room <= available:
+            break
+        kept.remove(key)
+    table.show_only(kept)
+
+
+def fit_columns(table: KeyedTable, columns: list[ColumnFit], rows: list[tuple]) -> None:
+    """Give `table`'s columns the widths that fit its current width, dropping the columns the pane lets go
+    first when they cannot all fit; repaint only when something changed."""
+    available = table.scrollable_content_region.width
+    if available <= 0:  # not laid out yet: the next resize fits it
+        return
+    kept = columns_kept(columns, rows, available, table.cell_padding)
+    table.show_only([columns[i].key for i in kept])
+    columns = [columns[i] for i in kept]
+    rows = [tuple(row[i] for i in kept) for row in rows]
     changed = False
     for column, width in zip(columns, fitted_widths(columns, rows, available, table.cell_padding)):
         shown = table.columns[ColumnKey(column.key)]

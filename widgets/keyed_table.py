@@ -23,6 +23,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.geometry import Region
@@ -33,6 +34,12 @@ from textual._two_way_dict import TwoWayDict  # DataTable's own row-index map; T
 
 
 class KeyedTable(DataTable):
+    # DataTable's Home/End scroll sideways in a row table: End jumped to the tail of the longest command
+    # line, leaving the header and the key columns off screen. Here they move between the first and last row.
+    BINDINGS = [
+        Binding("home", "first_row", "First row", show=False),
+        Binding("end", "last_row", "Last row", show=False),
+    ]
     _layout_without_repaint = False  # set while DataTable lays out after rows came or went
     _style_this_paint: Style | None = None
 
@@ -41,6 +48,7 @@ class KeyedTable(DataTable):
         kwargs.setdefault("zebra_stripes", False)
         super().__init__(**kwargs)
         self._column_spec = list(columns)
+        self._shown: list[int] | None = None  # indices of the spec's columns on screen; None: all of them
         self._cells: dict[str, tuple] = {}
         self._title: str | None = None
         self._cell_render_cache = LRUCache(2000)
@@ -86,7 +94,7 @@ class KeyedTable(DataTable):
             elif old != cells:
                 data = self._data[RowKey(key)]
                 for column, before, after in zip(column_keys, old, cells):
-                    if before != after:
+                    if before != after and column in self.columns:  # not a dropped column
                         data[column] = _literal(after)
                         widened |= self._widen(column, after)
                 changed = True
@@ -115,6 +123,8 @@ class KeyedTable(DataTable):
         for key, cells in rows.items():
             row_key = RowKey(key)
             self._row_locations[row_key] = len(self.rows)
+            if self._shown is not None:
+                cells = tuple(cells[i] for i in self._shown if i < len(cells))
             self._data[row_key] = {column.key: _literal(cell) for column, cell in zip_longest(columns, cells)}
             self.rows[row_key] = Row(row_key, 1)
             self._new_rows.add(row_key)
@@ -309,6 +319,38 @@ class KeyedTable(DataTable):
                 style = base_style + meta + component_style + post_style
             self._cell_styles[key] = style
         return style
+
+    def show_only(self, keys: Iterable[str]) -> None:
+        """Show only the columns `keys` (in the spec's order), the others dropped until asked for again: a
+        narrow terminal keeps the columns that matter whole. Rebuilds the table when the set changes."""
+        wanted = set(keys)
+        shown = [i for i, (key, _) in enumerate(self._column_spec) if key in wanted]
+        if shown == (self._shown if self._shown is not None else list(range(len(self._column_spec)))):
+            return
+        order = (self._row_locations.get_key(i).value for i in range(self.row_count))
+        rows = [(key, self._cells[key]) for key in order]
+        selected = self.selected_key
+        self._shown = None if len(shown) == len(self._column_spec) else shown
+        self.clear(columns=True)
+        self._cells = {}
+        for index in shown:
+            key, label = self._column_spec[index]
+            self.add_column(label, key=key)
+        self.sync(rows)
+        if selected is not None:
+            self.move_to_key(selected, scroll=True)
+
+    def action_first_row(self) -> None:
+        self._to_row(0)
+
+    def action_last_row(self) -> None:
+        self._to_row(self.row_count - 1)
+
+    def _to_row(self, row: int) -> None:
+        self._set_hover_cursor(False)
+        if self.row_count:
+            self.move_cursor(row=row, column=0, animate=False, scroll=True)
+        self.scroll_x = 0
 
     def move_to_key(self, key: str, scroll: bool = False) -> bool:
         try:

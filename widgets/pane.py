@@ -5,7 +5,8 @@ The app calls, on the event loop:
 - `show_unavailable(reason, remedy)` when the source failed (the pane keeps its last data visible);
 - `select_subject(subject)` to jump to a row named by a finding's or another pane's subject;
 - `set_filter(text)` when the operator types a filter with `/`;
-- `selected_subject()` when the operator presses `g` (guide for the finding about the selected row).
+- `selected_subject()` when the operator presses `g` (guide for the finding about the selected row);
+- `tick(now)` every second while the pane is visible, to age what it shows (no poll needed).
 
 A pane reaches the rest of the app only through these TshootApp methods:
 `app.request_action(action, run)` (confirmation, --read-only, action log), `app.jump_to(pane, subject)`,
@@ -49,3 +50,6 @@ class SourcePane(Vertical):
 
     def set_filter(self, text: str) -> None:
         """Show only rows matching `text` (case-insensitive substring); empty shows all."""
+
+    def tick(self, now: float) -> None:
+        """A second passed: say how old measured numbers are once they are older than two intervals."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
@@ -31,6 +32,13 @@ def human_duration(seconds: float) -> str:
 class StatusHeader(Static):
     """Rendered from plain values the app hands over; knows nothing about collectors."""
 
+    _shown: Text | None = None
+    _last: dict | None = None  # what was shown, to lay it out again when the terminal is resized
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.show(**self._last)
+
     def show(
         self,
         *,
@@ -45,32 +53,55 @@ class StatusHeader(Static):
         refreshed_at: float | None,
         problems: dict[str, str],
         mode: str,
+        now: float | None = None,
+        numbers_at: float | None = None,
+        stale_after_s: float = float("inf"),
     ) -> None:
-        text = Text()
-        text.append(" tshoot ", style="bold reverse")
+        """`refreshed_at`: the visible pane's last good poll; `numbers_at`: when load, CPU and memory were read.
+        Either older than `stale_after_s` at `now` is followed by its age, so no number looks fresher than it is."""
+        self._last = dict(host=host, uptime_s=uptime_s, load=load, cores=cores, cpu_percent=cpu_percent,
+                          mem_percent=mem_percent, mem_used=mem_used, mem_total=mem_total, refreshed_at=refreshed_at,
+                          problems=problems, mode=mode, now=now, numbers_at=numbers_at, stale_after_s=stale_after_s)
+        pieces: list[tuple[int, str, str]] = []  # (drop rank, text, style): in a narrow terminal the highest
+        # rank goes first — uptime, the 5/15-minute loads, the core count, the host, the clock — so the
+        # numbers, their ages and the collectors in trouble always show
+        pieces.append((0, " tshoot ", "bold reverse"))
         if mode:
-            text.append(f" {mode} ", style="bold black on yellow")
-        text.append(f" {host}", style="bold")
+            pieces.append((0, f" {mode} ", "bold black on yellow"))
+        pieces.append((4, f" {host}", "bold"))
         if uptime_s is not None:
-            text.append(f"  up {human_duration(uptime_s)}")
+            pieces.append((7, f"  up {human_duration(uptime_s)}", ""))
         if load is not None and cores:
-            style = "bold red" if load[0] > cores else ""
-            text.append("  load ")
-            text.append(" ".join(f"{x:.2f}" for x in load), style=style)
-            text.append(f" /{cores} cores")
+            pieces.append((0, "  load ", ""))
+            pieces.append((0, f"{load[0]:.2f}", "bold red" if load[0] > cores else ""))
+            pieces.append((6, "".join(f" {x:.2f}" for x in load[1:]), "bold red" if load[0] > cores else ""))
+            pieces.append((5, f" /{cores} cores", ""))
         if cpu_percent is not None:
-            text.append("  cpu ")
-            text.append(f"{cpu_percent:.0f}%", style="bold red" if cpu_percent > 90 else "")
+            pieces.append((0, "  cpu ", ""))
+            pieces.append((0, f"{cpu_percent:.0f}%", "bold red" if cpu_percent > 90 else ""))
         if mem_percent is not None and mem_total:
-            text.append("  mem ")
-            text.append(
-                f"{human_bytes(mem_used or 0)}/{human_bytes(mem_total)} ({mem_percent:.0f}%)",
-                style="bold red" if mem_percent > 95 else "",
-            )
+            pieces.append((0, "  mem ", ""))
+            style = "bold red" if mem_percent > 95 else ""
+            pieces.append((0, f"{human_bytes(mem_used or 0)}/{human_bytes(mem_total)}", style))
+            pieces.append((2, f" ({mem_percent:.0f}%)", style))
+        if now is not None and numbers_at is not None and now - numbers_at > stale_after_s:
+            pieces.append((0, f" ({human_duration(now - numbers_at)} ago)", "yellow"))
         if refreshed_at is not None:
-            text.append(f"  @{time.strftime('%H:%M:%S', time.localtime(refreshed_at))}", style="dim")
-        for name, reason in problems.items():
-            text.append(f"  ⚠ {name}", style="bold yellow")
+            pieces.append((3, f"  @{time.strftime('%H:%M:%S', time.localtime(refreshed_at))}", "dim"))
+            if now is not None and now - refreshed_at > stale_after_s:
+                pieces.append((0, f" {human_duration(now - refreshed_at)} old", "bold yellow"))
+        for name in problems:
+            pieces.append((0, f"  ⚠ {name}", "bold yellow"))
         if problems:
-            text.append(" (!)", style="dim")
+            pieces.append((1, " (!)", "dim"))  # the key that explains them
+        width = self.size.width
+        while width and sum(cell_len(piece) for _, piece, _ in pieces) > width and any(rank for rank, _, _ in pieces):
+            highest = max(rank for rank, _, _ in pieces)
+            pieces.remove(next(p for p in pieces if p[0] == highest))
+        text = Text()
+        for _, piece, style in pieces:
+            text.append(piece, style=style)
+        if text == self._shown:
+            return  # the app repaints the header every second for its clock; most seconds nothing moved
+        self._shown = text
         self.update(text, layout=False)  # one line, fixed height: no screen-wide layout per refresh

@@ -211,8 +211,11 @@ class EventWatcher:
                 failures = 0
             except Exception:  # engine gone or answering errors: wait, then reconnect
                 failures += 1
+            was_connected = self.connected
             self._connected.clear()
             self._close_stream()
+            if was_connected and not self._stop.is_set():
+                self._notify()  # the socket is lost: the pane polls now and says so, not at its next turn
             delay = self.RECONNECT_DELAYS_S[min(failures, len(self.RECONNECT_DELAYS_S) - 1)]
             self._stop.wait(delay)
 

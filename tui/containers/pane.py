@@ -25,6 +25,7 @@ from tui.containers.exitcodes import explain_exit
 from tui.containers.records import ContainerProcess, ContainerRecord, ContainersSection, LogLine
 from tui.findings import SEVERITY_RANK, Finding
 from tui.wording import count
+from widgets.column_fit import drop_to_fit
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_bytes, human_duration
@@ -43,6 +44,10 @@ COLUMNS = [
     ("memory", "MEM USED/LIMIT"),
     ("ports", "PORTS"),
 ]
+# In a narrow terminal these go first, in this order: what a container is doing and why it died stay.
+DROP_ORDER = ["ports", "image", "since", "cpu"]
+USUAL_WIDTH = {"flag": 1, "name": 16, "image": 14, "state": 8, "health": 9, "restarts": 3, "exit": 4, "oom": 3,
+               "since": 6, "cpu": 5, "memory": 14, "ports": 12}
 FLAG_FOR_FINDING = {"crash-loop": "L", "oom-killed": "O", "health-failing": "H", "exited-error": "E", "memory-near-limit": "M"}
 STATE_ORDER = {"restarting": 0, "running": 1, "paused": 2, "created": 3, "exited": 4, "dead": 5}
 LOG_TAIL = 500
@@ -60,11 +65,11 @@ class ContainersPane(SourcePane):
     """
 
     BINDINGS = [
-        Binding("l", "logs", "Logs (tail, follow, search)"),
-        Binding("t", "processes", "Processes in the container"),
-        Binding("s", "container('start')", "Start container"),
-        Binding("x", "container('stop')", "Stop container"),
-        Binding("R", "container('restart')", "Restart container"),
+        Binding("l", "logs", "Logs", tooltip="Logs (tail, follow, search)"),
+        Binding("t", "processes", "Processes", tooltip="Processes in the container"),
+        Binding("s", "container('start')", "Start", tooltip="Start container"),
+        Binding("x", "container('stop')", "Stop", tooltip="Stop container"),
+        Binding("R", "container('restart')", "Restart", tooltip="Restart container"),
     ]
 
     class EngineChanged(Message):
@@ -100,6 +105,12 @@ class ContainersPane(SourcePane):
         self.query_one("#ct-table", KeyedTable).focus(scroll_visible)
         return self
 
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        drop_to_fit(self.query_one("#ct-table", KeyedTable), [key for key, _ in COLUMNS], USUAL_WIDTH, DROP_ORDER, 0)
+
     # ----- SourcePane contract -----
     def show_section(self, section: ContainersSection) -> None:
         self.section = section
@@ -108,6 +119,7 @@ class ContainersPane(SourcePane):
         if not section.watching_events:
             banner.update("Engine event stream down: changes show at each re-sync instead of at once.")
         self._render_rows()
+        self._fit_columns()
         self._render_card()
         if self._poll_again:  # events arrived while that poll ran
             self._poll_again = False
@@ -148,6 +160,16 @@ class ContainersPane(SourcePane):
         self._render_card()
 
     # ----- rendering -----
+    def _now(self) -> float:
+        """Ages ("exited 2h46m ago") are worked out from their timestamps now, not at the last poll (a hidden
+        pane polls every 30 s); a replay shows them as they were when the snapshot was taken."""
+        return self.section.collected_at if self.app.is_replay or self.section is None else self.app.clock()
+
+    def tick(self, now: float) -> None:
+        if self.section is not None and not self.app.is_replay:
+            self._render_rows()
+            self._render_card()
+
     def _visible(self) -> list[ContainerRecord]:
         records = self.section.containers if self.section else []
         if self.filter_text:
@@ -160,7 +182,7 @@ class ContainersPane(SourcePane):
         flags = self._flags()
         visible = self._visible()
         table = self.query_one("#ct-table", KeyedTable)
-        table.sync([(r.id, row_cells(r, flags.get(r.id, ""), self.section.collected_at)) for r in visible])
+        table.sync([(r.id, row_cells(r, flags.get(r.id, ""), self._now())) for r in visible])
         total = len(self.section.containers)
         running = sum(r.state == "running" for r in self.section.containers)
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
@@ -171,7 +193,7 @@ class ContainersPane(SourcePane):
         if record is None or self.section is None:
             return
         findings = [f for f in self._findings() if f.subject.get("id") == record.id[:12]]
-        self.query_one("#ct-why", Static).update(why_card(record, findings, self.section.collected_at))
+        self.query_one("#ct-why", Static).update(why_card(record, findings, self._now()))
         history = [sample.used_bytes for sample in record.memory_history]
         spark = self.query_one("#ct-memory", Sparkline)
         spark.display = bool(history)

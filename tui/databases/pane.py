@@ -27,20 +27,24 @@ from widgets.pane import SourcePane
 from widgets.status import human_duration
 
 # Numbers and ages have fixed widths (right-aligned, never cut); names fit their content; the URL and the
-# query take the width that is left.
+# query take the width that is left. In a narrow terminal columns go in `drop` order (highest first): for a
+# target, its poll time, server version, where it was found, its session count; for a session, its database,
+# application, client address, user, transaction age, local pid, then query age — the flag, id, state, wait
+# and query stay (an 80-column window shows them whole; `l` and the detail still name the local process).
 TARGET_COLUMNS = [
     ColumnFit("flag", "!", width=1), ColumnFit("url", "TARGET", cap=30, flexible=True),
-    ColumnFit("origin", "FOUND IN", cap=34), ColumnFit("status", "STATUS", cap=24),
-    ColumnFit("server", "SERVER", cap=28),
-    ColumnFit("conns", "CONNS", width=15, right=True), ColumnFit("sessions", "SESS", width=5, right=True),
-    ColumnFit("waits", "WAITS", width=5, right=True), ColumnFit("ms", "POLL ms", width=7, right=True),
+    ColumnFit("origin", "FOUND IN", cap=34, drop=3), ColumnFit("status", "STATUS", cap=24),
+    ColumnFit("server", "SERVER", cap=28, drop=4),
+    ColumnFit("conns", "CONNS", width=15, right=True), ColumnFit("sessions", "SESS", width=5, right=True, drop=2),
+    ColumnFit("waits", "WAITS", width=5, right=True), ColumnFit("ms", "POLL ms", width=7, right=True, drop=5),
 ]
 SESSION_COLUMNS = [
-    ColumnFit("flag", "!", width=3), ColumnFit("id", "PID/ID", width=7, right=True), ColumnFit("user", "USER", cap=12),
-    ColumnFit("db", "DB", cap=12), ColumnFit("app", "APPLICATION", cap=20), ColumnFit("client", "CLIENT", cap=21),
-    ColumnFit("local", "LOCAL PID", cap=18), ColumnFit("state", "STATE", cap=19), ColumnFit("wait", "WAIT", cap=28),
-    ColumnFit("xact", "XACT", width=6, right=True), ColumnFit("age", "QUERY AGE", width=9, right=True),
-    ColumnFit("query", "QUERY", cap=32, flexible=True),
+    ColumnFit("flag", "!", width=3), ColumnFit("id", "PID/ID", width=7, right=True),
+    ColumnFit("user", "USER", cap=12, drop=4), ColumnFit("db", "DB", cap=12, drop=7),
+    ColumnFit("app", "APPLICATION", cap=20, drop=6), ColumnFit("client", "CLIENT", cap=21, drop=5),
+    ColumnFit("local", "LOCAL PID", cap=18, drop=2), ColumnFit("state", "STATE", cap=19, least=10),
+    ColumnFit("wait", "WAIT", cap=28, least=19), ColumnFit("xact", "XACT", width=6, right=True, drop=3),
+    ColumnFit("age", "QUERY AGE", width=9, right=True, drop=1), ColumnFit("query", "QUERY", cap=32, least=20, flexible=True),
 ]
 FLAG_FOR_FINDING = {"blocked-query": "B", "idle-in-transaction": "I", "slow-query": "S"}
 STEP_MARK = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "bold red"), "skipped": ("-", "dim")}
@@ -68,15 +72,16 @@ class DatabasesPane(SourcePane):
     """
 
     BINDINGS = [
-        Binding("e", "explain", "EXPLAIN the session's query (no ANALYZE)"),
-        Binding("c", "interrupt(False)", "Cancel the session's query"),
-        Binding("K", "interrupt(True)", "Terminate the session"),
-        Binding("g", "jump('processes')", "Go to the client's local process"),
-        Binding("s", "jump('threads')", "Python stack of the client's local process"),
-        Binding("d", "doctor", "Run the connection doctor on the target"),
-        Binding("o", "sort", "Change session sort order"),
-        Binding("left_square_bracket", "target(-1)", "Previous target"),
-        Binding("right_square_bracket", "target(1)", "Next target"),
+        # footer words are short so every key fits 80 columns; `?` shows the tooltip
+        Binding("e", "explain", "Explain", tooltip="EXPLAIN the session's query (no ANALYZE)"),
+        Binding("c", "interrupt(False)", "Cancel", tooltip="Cancel the session's query"),
+        Binding("K", "interrupt(True)", "Terminate", tooltip="Terminate the session"),
+        Binding("l", "jump('processes')", "Local proc", tooltip="Go to the client's local process (Processes)"),
+        Binding("s", "jump('threads')", "Stack", tooltip="Python stack of the client's local process (Threads)"),
+        Binding("d", "doctor", "Doctor", tooltip="Run the connection doctor on the target"),
+        Binding("o", "sort", "Sort", tooltip="Change session sort order"),
+        Binding("left_square_bracket", "target(-1)", "Previous target", show=False),
+        Binding("right_square_bracket", "target(1)", "Next target", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -85,6 +90,8 @@ class DatabasesPane(SourcePane):
         self.filter_text = ""
         self.sort_index = 0
         self._target_cells: list[tuple] = []  # what the tables show, to fit their columns again on a resize
+        self._section_at: float | None = None  # when the section on screen arrived (the app's clock)
+        self._age_note = ""  # "measured 12s ago" once the durations on screen are older than two intervals
         self._session_cells: list[tuple] = []
 
     def compose(self) -> ComposeResult:
@@ -111,12 +118,23 @@ class DatabasesPane(SourcePane):
     # ----- SourcePane contract -----
     def show_section(self, section: DatabasesSection) -> None:
         self.section = section
+        self._section_at, self._age_note = self.app.clock(), ""
         banner = self.query_one("#db-banner", Static)
         banner.display = bool(section.discovery_notes)
         banner.update(Text("\n".join(section.discovery_notes)))
         self._render_targets()
         self._render_sessions()
         self._render_detail()
+
+    def tick(self, now: float) -> None:
+        """Waits and ages are measured at each poll: a slow poll (a failing target's doctor) or a hidden or
+        paused pane leaves them standing still, so once older than two intervals they say since when."""
+        age = now - self._section_at if self._section_at is not None else 0.0
+        note = f"measured {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
+        if note != self._age_note:
+            self._age_note = note
+            self._render_sessions()
+            self._render_detail()
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#db-banner", Static)
@@ -209,13 +227,17 @@ class DatabasesPane(SourcePane):
         total = len(result.state.sessions) if result.state else 0
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
         order = SORTS[self.sort_index][0]
-        table.border_title = f"{count(total, 'session')} on {result.target.url} — sorted by {order}{shown}"
+        measured = f" ({self._age_note})" if self._age_note else ""
+        table.border_title = f"{count(total, 'session')}{measured} on {result.target.url} — sorted by {order}{shown}"
 
     def _render_detail(self) -> None:
         result = self._selected_result()
         if result is None:
             return
-        self.query_one("#db-detail-text", Static).update(detail_text(result, self._selected_session()))
+        text = detail_text(result, self._selected_session())
+        if self._age_note:
+            text = Text.assemble((f"Durations {self._age_note} (the last poll)\n", "bold yellow"), text)
+        self.query_one("#db-detail-text", Static).update(text)
 
     # ----- key actions -----
     def action_sort(self) -> None:
@@ -329,28 +351,20 @@ def session_cells(s: DbSession, flag: str) -> tuple:
 
 def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     text = Text()
-    text.append(f"{result.target.url}", style="bold")
-    text.append(f"  found in {result.target.origin}\n", style="dim")
-    if result.same_server_as:
+    if result.same_server_as or result.not_connected:
+        text.append(f"{result.target.url}", style="bold")
+        text.append(f"  found in {result.target.origin}\n", style="dim")
         text.append(f"The same server as {result.same_server_as} (another URL for it): its sessions and findings "
-                    "are shown there, once.\n")
-        return text
-    if result.not_connected:
-        text.append(f"Not logged in: {result.not_connected}\n")
+                    "are shown there, once.\n" if result.same_server_as else f"Not logged in: {result.not_connected}\n")
         return text
     if result.state is None:
+        text.append(f"{result.target.url}", style="bold")
+        text.append(f"  found in {result.target.origin}\n", style="dim")
         text.append(f"Cannot read it: {result.error}\n", style="red")
         if result.doctor:
             text.append_text(doctor_text(result.doctor))
         return text
-    state = result.state
-    if state.usage:
-        u = state.usage
-        text.append("Connections ", style="bold")
-        text.append(f"{u.connections} of {u.max_connections} ({u.percent:.0f}%)  by user: {_top(u.by_user)}")
-        if u.by_application:
-            text.append(f"  by application: {_top(u.by_application)}")
-        text.append(f"  by client: {_top(u.by_client)}\n")
+    state = result.state  # what to act on first (chains, the selected session), then the counts
     sessions = {s.id: s for s in state.sessions}
     if state.lock_waits:
         text.append("Blocking chains (head blocker first, waiting sessions below it):\n", style="bold")
@@ -372,9 +386,18 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     if selected is not None:
         text.append(f"Session {selected.id}", style="bold")
         if selected.local_pid:
-            text.append(f"  client is local pid {selected.local_pid} ({selected.local_process}) — g: process, "
+            text.append(f"  client is local pid {selected.local_pid} ({selected.local_process}) — l: process, "
                         "s: Python stack", style="cyan")
         text.append(f"\n{selected.query or '(no query)'}\n")
+    text.append(f"{result.target.url}", style="bold")  # the sessions' title names it already
+    text.append(f"  found in {result.target.origin}\n", style="dim")
+    if state.usage:
+        u = state.usage
+        text.append("Connections ", style="bold")
+        text.append(f"{u.connections} of {u.max_connections} ({u.percent:.0f}%)  by user: {_top(u.by_user)}")
+        if u.by_application:
+            text.append(f"  by application: {_top(u.by_application)}")
+        text.append(f"  by client: {_top(u.by_client)}\n")
     if state.top_statements:
         text.append("Top statements by total time (pg_stat_statements):\n", style="bold")
         for statement in state.top_statements[:5]:

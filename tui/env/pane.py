@@ -42,13 +42,13 @@ class EnvPane(SourcePane):
     EnvPane #envdiff-summary, EnvPane #envdiff-processes { height: auto; padding: 0 1; }
     """
     BINDINGS = [
-        Binding("L", "edit_side('left')", "Edit left side"),
-        Binding("R", "edit_side('right')", "Edit right side"),
-        Binding("c", "configured", "Configured comparison"),
-        Binding("n", "next_comparison", "Next configured comparison"),
-        Binding("s", "toggle_same", "Show/hide same"),
-        Binding("v", "reveal", "Reveal selected secret (live side)"),
-        Binding("x", "swap", "Swap sides"),
+        Binding("L", "edit_side('left')", "Left", tooltip="Type the left side"),
+        Binding("R", "edit_side('right')", "Right", tooltip="Type the right side"),
+        Binding("c", "configured", "Configured", tooltip="Configured comparison"),
+        Binding("n", "next_comparison", "Next", tooltip="Next configured comparison"),
+        Binding("s", "toggle_same", "Same", tooltip="Show/hide same"),
+        Binding("v", "reveal", "Reveal", tooltip="Reveal selected secret (live side)"),
+        Binding("x", "swap", "Swap", tooltip="Swap sides"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -64,9 +64,12 @@ class EnvPane(SourcePane):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="envdiff-sides"):
-            yield SideInput(placeholder="left: FILE | self | pid:N | container:NAME | db:URL | python:PATH",
+            # the table has the keys until L or R: typed letters would act as keys (p pauses), so the box says so
+            yield SideInput(placeholder="press L to type the left side: FILE | self | pid:N | container:NAME | "
+                                        "db:URL | python:PATH",
                             id="envdiff-left", select_on_focus=False)  # L and R select it themselves
-            yield SideInput(placeholder="right: same forms — Enter compares", id="envdiff-right", select_on_focus=False)
+            yield SideInput(placeholder="press R to type the right side (same forms), Enter compares", id="envdiff-right",
+                            select_on_focus=False)
         yield OptionList(id="envdiff-picks")
         yield Static(id="envdiff-banner", classes="banner")
         yield Static(id="envdiff-summary")
@@ -102,7 +105,7 @@ class EnvPane(SourcePane):
         else:
             self._show_diff(None, None)
             self._banner("\n".join(section.problems) or "No baseline configured (env_baseline in the config): "
-                         "type two sides above, or pick them from the list.")
+                         "press L and R to type two sides, or pick them from the list.")
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         self._banner(f"Env: {reason}" + (f" — {remedy}" if remedy else ""))

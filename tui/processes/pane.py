@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Sparkline, Static
 from tui.actions import Action
 from tui.processes.collect import reveal_environ_value, send_signal
 from tui.processes.records import ListeningPort, ProcessDetail, ProcessesSection, ProcessRow
+from widgets.column_fit import drop_to_fit
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_bytes, human_duration
@@ -35,6 +36,13 @@ COLUMNS = [
     ("started", "STARTED"),
     ("cmdline", "COMMAND"),
 ]
+# In a narrow terminal the command line needs room: these columns go first, in this order, and come back
+# when the terminal is wide again (their usual widths, so the choice depends on the width alone).
+DROP_ORDER = ["started", "threads", "mem", "user"]
+USUAL_WIDTH = {"flag": 1, "pid": 7, "user": 10, "name": 20, "cpu": 5, "rss": 7, "mem": 5, "threads": 4, "state": 1,
+               "started": 8}
+COMMAND_ROOM = 30
+NAME_CELLS = 20  # a kernel worker's long name no longer pushes the command line off an 80-column screen
 SORTS: dict[str, Any] = {
     "pid": lambda r: r.pid,
     "user": lambda r: r.user,
@@ -62,18 +70,19 @@ class ProcessesPane(SourcePane):
     ProcessesPane #proc-table { scrollbar-size-horizontal: 0; }
     """
 
+    # footer words are short so every key fits 80 columns; `?` shows the tooltip
     BINDINGS = [
-        Binding("enter", "threads", "Threads of process"),
+        Binding("enter", "threads", "Threads", tooltip="Threads of process"),
         Binding("d", "detail", "Detail"),
-        Binding("t", "tree", "Tree view"),
-        Binding("l", "ports", "Listening ports"),
-        Binding("P", "sort('cpu')", "Sort by CPU"),
-        Binding("M", "sort('rss')", "Sort by memory"),
+        Binding("t", "tree", "Tree", tooltip="Tree view"),
+        Binding("l", "ports", "Ports", tooltip="Listening ports"),
+        Binding("P", "sort('cpu')", "CPU", tooltip="Sort by CPU"),
+        Binding("M", "sort('rss')", "Mem", tooltip="Sort by memory"),
         Binding("less_than_sign", "cycle_sort(-1)", "Previous sort column", show=False),
         Binding("greater_than_sign", "cycle_sort(1)", "Next sort column", show=False),
-        Binding("I", "invert", "Invert sort"),
-        Binding("k", "signal('SIGTERM')", "SIGTERM"),
-        Binding("K", "signal('SIGKILL')", "SIGKILL"),
+        Binding("I", "invert", "Invert", tooltip="Invert sort"),
+        Binding("k", "signal('SIGTERM')", "TERM", tooltip="SIGTERM"),
+        Binding("K", "signal('SIGKILL')", "KILL", tooltip="SIGKILL"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -102,6 +111,13 @@ class ProcessesPane(SourcePane):
         self._visible_table().focus(scroll_visible)
         return self
 
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        drop_to_fit(self.query_one("#proc-table", KeyedTable), [key for key, _ in COLUMNS], USUAL_WIDTH, DROP_ORDER,
+                    COMMAND_ROOM)
+
     # ----- SourcePane contract -----
     def show_section(self, section: ProcessesSection) -> None:
         self.section = section
@@ -121,6 +137,7 @@ class ProcessesPane(SourcePane):
         self.query_one("#proc-summary", Static).update(summary, layout=lines != self._summary_lines)
         self._summary_lines = lines
         self._render_rows()
+        self._fit_columns()
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#proc-banner", Static)
@@ -193,7 +210,7 @@ class ProcessesPane(SourcePane):
             self.flags.get(r.pid, ""),
             str(r.pid),
             r.user[:10],
-            prefix + r.name,
+            _cut(prefix + r.name, NAME_CELLS),
             "-" if "cpu_times" in r.denied else f"{r.cpu_percent:5.1f}",
             "-" if "memory_info" in r.denied else f"{human_bytes(r.rss):>7}",
             f"{r.mem_percent:5.1f}",
@@ -308,6 +325,10 @@ class ProcessesPane(SourcePane):
             subject={"pid": row.pid, "name": row.name},
         )
         self.app.request_action(action, lambda: send_signal(row.pid, sig, row.started))
+
+
+def _cut(text: str, cells: int) -> str:
+    return text if len(text) <= cells else text[: cells - 1] + "…"
 
 
 def summary_text(section: ProcessesSection) -> Text:

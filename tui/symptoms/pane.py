@@ -6,6 +6,7 @@ Running a guide happens in a thread worker (probes block); each result crosses b
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -25,6 +26,7 @@ from tui.symptoms.render import STATUS_LABEL, evidence_lines, result_lines
 from tui.symptoms.runner import CheckResult, run_guide
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
+from widgets.status import human_duration
 
 OVERVIEW = "overview"
 SEVERITY_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "info"}
@@ -33,18 +35,18 @@ SEVERITY_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "info"}
 class SymptomsPane(SourcePane):
     source_name = "symptoms"
     BINDINGS = [
-        Binding("enter", "open_row", "Open evidence / run guide"),
-        Binding("g", "open_guide", "Guide of this finding"),
-        Binding("r", "run_guide", "Run / verify guide"),
+        Binding("enter", "open_row", "Open", tooltip="Open evidence / run guide"),
+        Binding("g", "open_guide", "Guide", tooltip="Guide of this finding"),
+        Binding("r", "run_guide", "Run guide", tooltip="Refresh here: run / verify the guide"),
         Binding("o", "overview", "Overview"),
-        Binding("n", "edit_notes", "Incident notes"),
-        Binding("t", "paste_token", "Paste token (auth)"),
+        Binding("n", "edit_notes", "Notes", tooltip="Incident notes"),
+        Binding("t", "paste_token", "Token", tooltip="Paste token (auth)"),
     ]
     DEFAULT_CSS = """
-    SymptomsPane #guides { width: 38; }
+    SymptomsPane #guides { width: 38; max-width: 40%; }
     SymptomsPane #right { width: 1fr; }
     SymptomsPane #heading { height: auto; max-height: 6; padding: 0 1; }
-    SymptomsPane #rows { height: 1fr; min-height: 6; }
+    SymptomsPane #rows { min-height: 6; }
     SymptomsPane #detail-box { height: 1fr; border-top: solid $primary; }
     SymptomsPane #detail { padding: 0 1; }
     """
@@ -57,6 +59,7 @@ class SymptomsPane(SourcePane):
         self.notes = IncidentNotes()
         self.view = OVERVIEW  # OVERVIEW or the id of the guide on screen
         self.results: dict[str, list[CheckResult]] = {}  # last run of each guide
+        self.ran_at: dict[str, float] = {}  # when each guide's last run started (the app's clock)
         self.running: str | None = None
         self._token: str | None = None  # pasted for the auth guide; memory only, never written
         self._filter = ""
@@ -177,6 +180,7 @@ class SymptomsPane(SourcePane):
         guide = self.book.guides[self.view]
         self.running = guide.id
         self.results[guide.id] = []
+        self.ran_at[guide.id] = self.app.clock()
         self._show_view()
         self._run(guide, self._check_context())
 
@@ -231,7 +235,7 @@ class SymptomsPane(SourcePane):
 
     # ----- rendering -----
     def _refresh_guides(self) -> None:
-        rows = [(OVERVIEW, ("Overview: all findings", _count(self.findings)))]
+        rows = [(OVERVIEW, ("Overview (all)", _count(self.findings)))]
         for guide in self.book.guides.values():
             found = self.book.badge(guide, self.findings)
             last = self.results.get(guide.id)
@@ -247,16 +251,20 @@ class SymptomsPane(SourcePane):
             shown = [(key, f) for key, f in self._rows.items() if not self._filter or self._filter in _text_of(f)]
             heading.update(f"[b]Overview[/b]: {len(self.findings)} finding(s) from every pane, most severe first. "
                            "Enter: evidence · g: its guide · n: incident notes")
+            at_top = table.cursor_row <= 0  # the operator has not moved down the list
             table.sync([(key, (SEVERITY_LABEL[f.severity], f.source, f.title)) for key, f in shown])
             selected = self._rows.get(table.selected_key or "")
-            if shown and selected and SEVERITY_RANK[shown[0][1].severity] > SEVERITY_RANK[selected.severity]:
-                table.move_cursor(row=0, animate=False, scroll=True)  # something worse arrived: show it
+            worse = shown and selected and SEVERITY_RANK[shown[0][1].severity] > SEVERITY_RANK[selected.severity]
+            if shown and (at_top or worse):  # the most severe row, in view: findings arrive one pane at a time
+                table.move_cursor(row=0, animate=False, scroll=False)
+                table.scroll_to(y=0, animate=False)
             if not shown:
                 self._detail(["Nothing found above normal." if not self.findings else "No finding matches the filter."])
         else:
             guide = self.book.guides[self.view]
             results = self.results.get(guide.id, [])
-            state = "running…" if self.running == guide.id else ("r: run" if not results else "r: verify (re-run)")
+            state = "running…" if self.running == guide.id else ("r: run" if not results else
+                                                                 f"{self._ran(guide.id)} — r: verify (re-run)")
             heading.update(Text.assemble((guide.title, "bold"), f"  ({guide.id}, {state})\n",
                                          " ".join(guide.meaning.split())))  # guide text is data, never markup
             table.sync([(r.id, (STATUS_LABEL[r.status], r.jump.pane if r.jump else "", f"{r.title}: {r.summary}"))
@@ -265,6 +273,17 @@ class SymptomsPane(SourcePane):
                 self._detail([f"{len(guide.checks)} checks: " + "; ".join(c.title for c in guide.checks),
                               "", f"Verify: {guide.verify}"])
         self._show_detail(table.selected_key)
+
+    def _ran(self, guide_id: str) -> str:
+        """When the results on screen were measured: a guide's checks are not re-run on their own."""
+        at = self.ran_at.get(guide_id)
+        if at is None:
+            return "ran earlier"
+        return f"ran at {time.strftime('%H:%M:%S', time.localtime(at))}, {human_duration(self.app.clock() - at)} ago"
+
+    def tick(self, now: float) -> None:
+        if self.view != OVERVIEW and self.running != self.view and self.results.get(self.view):
+            self._show_view()  # the heading's "ran … ago" moves on
 
     def on_data_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         if event.data_table.id == "rows":

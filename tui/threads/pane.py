@@ -17,8 +17,10 @@ from tui.threads.records import ProcessThreads, ThreadRecord, ThreadsSection
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
+from widgets.status import human_duration
 
-PROCESS_COLUMNS = [("pid", "PID"), ("name", "NAME"), ("python", "PY"), ("status", "STATUS")]
+PROCESS_COLUMNS = [("pid", "PID"), ("name", "NAME"), ("python", "PY"), ("status", "STATUS"), ("cmdline", "COMMAND")]
+CHOOSE = "Choose a process (Enter)."
 THREAD_COLUMNS = [("tid", "TID"), ("name", "THREAD"), ("state", "STATE"), ("where", "WHERE")]
 
 
@@ -35,11 +37,11 @@ class ThreadsPane(SourcePane):
 
     BINDINGS = [
         Binding("enter", "choose", "Dump this process", show=False),
-        Binding("v", "toggle_locals", "Show/hide locals"),
-        Binding("space", "toggle_live", "Live / hold"),
-        Binding("u", "dump_now", "Dump now"),
-        Binding("D", "deadlock_report", "Deadlock report"),
-        Binding("x", "unwatch", "Stop watching process"),
+        Binding("v", "toggle_locals", "Locals", tooltip="Show/hide locals"),
+        Binding("space", "toggle_live", "Live/hold", tooltip="Live / hold"),
+        Binding("u", "dump_now", "Dump", tooltip="Dump now"),
+        Binding("D", "deadlock_report", "Deadlocks", tooltip="Deadlock report"),
+        Binding("x", "unwatch", "Unwatch", tooltip="Stop watching process"),
         Binding("tab", "switch_table", "Processes / threads", show=False),
     ]
 
@@ -50,6 +52,9 @@ class ThreadsPane(SourcePane):
         self.show_locals = False
         self.live = True
         self.filter_text = ""
+        self._listed: set[str] = set()  # pids of the rows the process list shows
+        self._exited: int | None = None  # the selected process exited and was dropped from the list
+        self._age_note = ""  # "dumped 40s ago" once the stacks on screen are older than two intervals
 
     def compose(self) -> ComposeResult:
         yield Static(id="thr-banner", classes="banner")
@@ -58,7 +63,7 @@ class ThreadsPane(SourcePane):
             yield KeyedTable(PROCESS_COLUMNS, id="thr-processes")
             yield KeyedTable(THREAD_COLUMNS, id="thr-threads")
         with VerticalScroll(id="thr-stack-box"):
-            yield Static("Choose a process (Enter). Python processes are listed first.", id="thr-stack")
+            yield Static(CHOOSE, id="thr-stack")
 
     def on_mount(self) -> None:
         self.query_one("#thr-banner").display = False
@@ -72,13 +77,27 @@ class ThreadsPane(SourcePane):
 
     # ----- SourcePane contract -----
     def show_section(self, section: ThreadsSection) -> None:
-        self.section = section
-        if self.selected_pid is None and section.processes:
+        selected = str(self.selected_pid)
+        if self.section is not None and selected in self.section.processes and selected not in section.processes:
+            self._exited = self.selected_pid  # the source dropped it (it exited): say so, do not pick another
+            self.selected_pid = None
+        self.section, self._age_note = section, ""
+        if self.selected_pid is None and self._exited is None and section.processes:
             self.selected_pid = int(next(iter(section.processes)))
         self._refresh_view()
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         self._banner(f"Threads: {reason}" + (f" — {remedy}" if remedy else ""))
+
+    def tick(self, now: float) -> None:
+        """Stacks are as old as the poll that dumped them: a slow dump, a hidden or paused pane leaves them."""
+        if self.section is None or self.app.is_replay:
+            return
+        age = now - self.section.collected_at
+        note = f", dumped {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
+        if note != self._age_note:
+            self._age_note = note
+            self._render_threads(self._process())
 
     def select_subject(self, subject: dict[str, Any]) -> bool:
         pid = subject.get("pid")
@@ -96,7 +115,7 @@ class ThreadsPane(SourcePane):
 
     # ----- selection -----
     def _select(self, pid: int) -> None:
-        self.selected_pid = pid
+        self.selected_pid, self._exited = pid, None
         source = self.app.source("threads")
         if source is not None:
             source.watch(pid)
@@ -108,9 +127,13 @@ class ThreadsPane(SourcePane):
         self.query_one("#thr-threads", KeyedTable).focus()
 
     def _process(self) -> ProcessThreads | None:
-        if self.section is None or self.selected_pid is None:
+        if self.section is None or self.selected_pid is None or self._hidden_by_filter():
             return None
         return self.section.processes.get(str(self.selected_pid))
+
+    def _hidden_by_filter(self) -> bool:
+        """The selected process's row is filtered out: its details are not shown under another row."""
+        return bool(self.filter_text) and self.selected_pid is not None and str(self.selected_pid) not in self._listed
 
     def _findings(self) -> list[Finding]:
         return [f for f in self.app.findings_for("threads") if f.subject.get("pid") == self.selected_pid]
@@ -120,12 +143,16 @@ class ThreadsPane(SourcePane):
         self._render_processes()
         process = self._process()
         findings = self._findings()
-        deadlocks = [f for f in findings if f.id == "deadlock"]
+        deadlocks = [f for f in findings if f.id == "deadlock"] if process else []
         report = self.query_one("#thr-deadlock", Static)
         report.display = bool(deadlocks)
         if deadlocks:
             report.update(deadlock_summary(deadlocks))
-        notes = [f"{f.title}" for f in findings if f.id != "deadlock"]
+        notes = [f"{f.title}" for f in findings if f.id != "deadlock"] if process else []
+        if self._exited is not None:
+            notes.append(f"pid {self._exited} exited: it is no longer listed")
+        if self._hidden_by_filter():
+            notes.append(f"pid {self.selected_pid} is hidden by the filter '{self.filter_text}' (/ then Esc clears it)")
         if process is not None:
             if process.error:
                 notes.insert(0, f"pid {process.pid}: {process.error}" + (f" — {process.remedy}" if process.remedy else ""))
@@ -142,17 +169,21 @@ class ThreadsPane(SourcePane):
         banner.update(Text(text))
 
     def _render_processes(self) -> None:
+        """One row per pid (a watched process, else a Python candidate), by pid: a stable order, so the row under
+        the cursor is still the one Enter dumps when a refresh comes in between (busiest-first moved them)."""
         if self.section is None:
             return
-        rows: dict[str, tuple] = {}  # one row per pid: a watched process, else a Python candidate
-        for key, process in self.section.processes.items():
-            rows[key] = (key, process.name[:20], process.python_version or ("-" if not process.python else "?"),
-                         self._process_status(process))
+        rows: dict[int, tuple] = {}
+        for process in self.section.processes.values():
+            rows[process.pid] = (str(process.pid), process.name[:20],
+                                 process.python_version or ("-" if not process.python else "?"),
+                                 self._process_status(process), process.cmdline)
         for candidate in self.section.candidates:
-            rows.setdefault(str(candidate.pid), (str(candidate.pid), candidate.name[:20], candidate.python_version,
-                                                 "Python — Enter to dump"))
-        shown = [(key, cells) for key, cells in rows.items()
+            rows.setdefault(candidate.pid, (str(candidate.pid), candidate.name[:20], candidate.python_version,
+                                            "Python — Enter to dump", candidate.cmdline))
+        shown = [(cells[0], cells) for _, cells in sorted(rows.items())
                  if not self.filter_text or self.filter_text in " ".join(cells).lower()]
+        self._listed = {key for key, _ in shown}
         self.query_one("#thr-processes", KeyedTable).sync(shown)
 
     def _process_status(self, process: ProcessThreads) -> str:
@@ -165,15 +196,12 @@ class ThreadsPane(SourcePane):
     def _render_threads(self, process: ProcessThreads | None) -> None:
         table = self.query_one("#thr-threads", KeyedTable)
         threads = process.threads if process else []
-        rows = []
-        for thread in threads:
-            cells = (str(thread.tid), thread.name, thread_state(thread), _where(thread))
-            if not self.filter_text or self.filter_text in " ".join(cells).lower():
-                rows.append((str(thread.tid), cells))
-        table.sync(rows)
-        if process is not None:
+        table.sync([(str(t.tid), (str(t.tid), t.name, thread_state(t), _where(t))) for t in threads])
+        if process is None:
+            table.border_title = ""
+        else:
             paused = f", paused ≤{process.dump_seconds * 1000:.0f} ms per dump" if process.dump_seconds else ""
-            table.border_title = f"pid {process.pid} {process.name}: {len(threads)} threads{paused}"
+            table.border_title = f"pid {process.pid} {process.name}: {len(threads)} threads{paused}{self._age_note}"
 
     def _selected_thread(self, process: ProcessThreads | None) -> ThreadRecord | None:
         key = self.query_one("#thr-threads", KeyedTable).selected_key
@@ -184,7 +212,7 @@ class ThreadsPane(SourcePane):
     def _render_stack(self, process: ProcessThreads | None) -> None:
         view = self.query_one("#thr-stack", Static)
         if process is None:
-            view.update("Choose a process (Enter). Python processes are listed first.")
+            view.update(CHOOSE)
             return
         if process.jstack:
             view.update(Text(process.jstack))

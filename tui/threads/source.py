@@ -108,9 +108,13 @@ class ThreadsSource(Source):
         section = ThreadsSection(collected_at=time.time())
         for pid in pids:
             keep = pid in self._last and ((only is not None and pid != only) or not (live or forced))
+            if keep and not psutil.pid_exists(pid):
+                keep = False  # a held dump of a process that has exited is not kept: this poll says it exited
             entry = self._last[pid] if keep else self.collect_pid(pid)
             self._last[pid] = section.processes[str(pid)] = entry
-        for gone in self._last.keys() - set(pids):
+            if entry.error and not psutil.pid_exists(pid):
+                self.unwatch(pid)  # shown once as exited, then dropped: no list of the long dead
+        for gone in self._last.keys() - set(self.watched):
             del self._last[gone]
         section.candidates = self._python_candidates()
         if self.config.find_stuck:
@@ -275,6 +279,7 @@ class ThreadsSource(Source):
         if now - self._candidates_at >= CANDIDATES_EVERY_S:
             self._candidates = pythonprocs.python_candidates({os.getpid()}, self._runtimes)
             self._candidates_at = now
+        self._candidates = [c for c in self._candidates if psutil.pid_exists(c.pid)]  # exited since the scan
         return self._candidates
 
 

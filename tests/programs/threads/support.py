@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_service
+from tests.children import program_child
 from tui.threads import pyspy
 
 PROGRAMS = Path(__file__).resolve().parent
@@ -42,7 +43,7 @@ def pyspy_works():
     """py-spy installed and allowed to attach here (root or ptrace permitted); else skip/fail via require_service."""
     if pyspy.find_pyspy() is None:
         require_service("py-spy", "the py-spy binary is not installed")
-    probe = subprocess.Popen(["sleep", "30"])
+    probe = program_child(["sleep", "30"])  # not still inside exec: py-spy would see the Python parent
     try:
         pyspy.dump(probe.pid, locals_=False, native=False, timeout=5)
     except pyspy.DumpError as exc:

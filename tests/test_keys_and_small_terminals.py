@@ -1,0 +1,176 @@
+"""Keys mean one thing everywhere, and every pane is usable in an 80x24 terminal (and readable below)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+from textual.widgets._footer import FooterKey
+
+from tests.uihelpers import frozen_app, populate, sample_module, screen_text, show
+from tui.app import PANE_ORDER, PANES, TshootApp
+
+# A pane may bind a global key only to do what the global key does there.
+SAME_MEANING = {("symptoms", "g"): "open_guide", ("symptoms", "r"): "run_guide"}
+
+
+def test_no_pane_gives_a_global_key_another_meaning():
+    global_keys = {key for binding in TshootApp.BINDINGS for key in binding.key.split(",")}
+    for name, pane in PANES.items():
+        for binding in pane.BINDINGS:
+            for key in binding.key.split(","):
+                if key in global_keys:
+                    assert SAME_MEANING.get((name, key)) == binding.action, f"{name} pane rebinds {key!r}"
+
+
+@pytest.mark.parametrize("pane", PANE_ORDER)
+async def test_the_footer_shows_every_pane_key_in_80_columns(pane):
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, pane)
+        app.pane(pane).focus()
+        await pilot.pause()
+        wanted = {b.key for b in type(app.pane(pane)).BINDINGS if b.show and b.key != "enter"}
+        shown = {key.key for key in app.screen.query(FooterKey) if key.region.right <= 80 and key.region.width}
+        assert wanted <= shown, f"{pane}: footer hides {wanted - shown}"
+
+
+async def test_typed_letters_go_to_a_focused_input_not_to_the_keys():
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await pilot.press("5")
+        await pilot.press("L", *"pvs1")
+        await pilot.pause()
+        assert app.query_one("#envdiff-left", Input).value == "pvs1"
+        assert not app.paused and app.query_one("TabbedContent").active == "env"
+        assert not app._notifications  # `v` did not try to reveal anything
+
+
+MAIN_ROWS = {  # text of a row each pane's main table must show, whatever the terminal size
+    "processes": "1200", "threads": "MainThread", "databases": "4102", "containers": "cache", "env": "APP_ENV",
+    "symptoms": "Deadlock in pid",
+}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10)])
+async def test_every_pane_shows_its_rows_in_small_terminals(size):
+    app = frozen_app()
+    async with app.run_test(size=size) as pilot:
+        await populate(pilot)
+        for pane, row in MAIN_ROWS.items():
+            await show(pilot, pane)
+            await pilot.pause()
+            assert row in screen_text(app), f"{pane} at {size[0]}x{size[1]}:\n{screen_text(app)}"
+
+
+async def test_databases_at_80x24_keeps_the_wait_column_and_the_chain_whole():
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "databases")
+        app.pane("databases").select_subject({"pid": 4103})
+        await pilot.pause()
+        text = screen_text(app)
+        assert "WAIT" in text and "Lock:tuple <- 4102" in text and "QUERY" in text
+        assert "Blocking chains" in text and "4101 app idle in transaction" in text
+        assert "└ 4102" in text  # the waiting session under its head blocker
+
+
+async def test_processes_drop_columns_in_order_for_the_command_line():
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "processes")
+        header = next(line for line in screen_text(app).splitlines() if " PID " in line)
+        assert "COMMAND" in header and "STARTED" not in header and "THR" not in header and "MEM%" not in header
+        assert "python3 /opt/jobs/reindex" in screen_text(app)
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        header = next(line for line in screen_text(app).splitlines() if " PID " in line)
+        for label in ("USER", "MEM%", "THR", "STARTED", "COMMAND"):
+            assert label in header, label
+
+
+async def test_the_overview_starts_at_the_top_on_the_most_severe_row_as_findings_arrive():
+    """Findings arrive pane by pane; the first to arrive was kept selected and the top scrolled away."""
+    from tests.uihelpers import feed
+
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("6")
+        for name in ["env", "processes", "containers", "databases", "threads"]:  # least severe panes first
+            module = sample_module(name)
+            feed(app, name, module.section(), module.findings())
+            await pilot.pause()
+        table = app.query_one("#rows")
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        assert table.selected_key == app.pane("symptoms").findings[0].key
+        table.focus()
+        await pilot.press("down", "down")
+        feed(app, "databases", sample_module("databases").section(), sample_module("databases").findings()[:-1])
+        await pilot.pause()
+        assert table.cursor_row != 0, "the operator moved down: their row is kept"
+
+
+async def test_a_long_process_name_does_not_push_the_command_line_away():
+    from tests.samples import processes
+    from tests.uihelpers import feed
+
+    section = processes.section()
+    section.rows[0].name = "kworker/R-kvfree_rcu_reclaim-and-more"
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app, "processes", section, [])
+        await pilot.pause()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "kworker/R-kvfree_rc…" in text and "python3 /opt/jobs/reindex" in text
+
+
+async def test_containers_drop_ports_image_since_cpu_first():
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "containers")
+        header = next(line for line in screen_text(app).splitlines() if " NAME " in line)
+        assert "MEM USED/LIMIT" in header and "EXIT" in header and "OOM" in header and "HEALTH" in header
+        assert "IMAGE" not in header and "PORTS" not in header
+        assert "50.0M/256.0M" in screen_text(app)
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        header = next(line for line in screen_text(app).splitlines() if " NAME " in line)
+        assert "IMAGE" in header and "SINCE" in header and "CPU%" in header
+
+
+async def test_shrinking_the_terminal_keeps_the_rows():
+    """The short layout followed only the size at start: App.on_resize saw the size before the resize."""
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "processes")
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        await pilot.pause()
+        assert "1200" in screen_text(app), screen_text(app)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert "cpu0 [" in screen_text(app)  # the summary is back
+
+
+async def test_help_gives_each_short_footer_word_its_whole_sentence():
+    from widgets.dialogs import TextScreen
+
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await populate(pilot)
+        await show(pilot, "databases")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen), app.screen
+        body = app.screen.body
+        assert "Go to the client's local process (Processes)" in body and "Guide for this finding" in body
+        assert "ctrl+p" in body  # the footer no longer shows the palette key
