@@ -35,6 +35,7 @@ from tui.processes.pane import ProcessesPane
 from tui.snapshot import LoadedSnapshot, build_snapshot, default_snapshot_name, write_snapshot
 from tui.source import Source, SourceUnavailable
 from tui.symptoms.pane import SymptomsPane
+from tui.textsafe import escaped, visible
 from tui.threads.pane import ThreadsPane
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.keyed_table import KeyedTable
@@ -175,7 +176,8 @@ class TshootApp(App):
         self.action_show_pane(pane)
         if not self.pane(pane).select_subject(subject):
             described = ", ".join(f"{k}={v}" for k, v in subject.items())
-            self.notify(f"{PANE_TITLES.get(pane, pane)}: nothing matches {described} now", severity="warning")
+            self.notify(visible(f"{PANE_TITLES.get(pane, pane)}: nothing matches {described} now"), severity="warning",
+                        markup=False)
 
     def poll_now(self, name: str) -> None:
         status = self.status.get(name)
@@ -187,7 +189,7 @@ class TshootApp(App):
         if self.actions.read_only:
             why = "a replay" if self.is_replay else "--read-only"
             self.actions.record(action, "refused", f"refused: {why}")
-            self.notify(f"Refused in {why}: {action.verb} {action.target}", severity="error")
+            self.notify(visible(f"Refused in {why}: {action.verb} {action.target}"), severity="error", markup=False)
             return
 
         def answered(yes: bool | None) -> None:
@@ -202,7 +204,8 @@ class TshootApp(App):
     def _perform(self, action: Action, run: Callable[[], str]) -> None:
         entry = self.actions.perform(action, run)
         severity = "information" if entry.outcome == "done" else "error"
-        self.call_from_thread(self.notify, f"{action.verb}: {entry.outcome} — {entry.message}", severity=severity)
+        self.call_from_thread(self.notify, visible(f"{action.verb}: {entry.outcome} — {entry.message}"),
+                              severity=severity, markup=False)
         self.call_from_thread(self.poll_now, action.source)
 
     # ----- polling -----
@@ -404,15 +407,15 @@ class TshootApp(App):
         self.poll_now(self._active())
 
     def action_help(self) -> None:
-        self.push_screen(TextScreen("tshoot help", help_text(self)))
+        self.push_screen(TextScreen("tshoot help", help_text(self), markup=True))
 
     def action_problems(self) -> None:
         lines = []
         for name, status in self.status.items():
             if status.error:
-                lines.append(f"[b]{PANE_TITLES.get(name, name)}[/b]: {status.error}")
+                lines.append(f"[b]{PANE_TITLES.get(name, name)}[/b]: {escaped(status.error, multiline=True)}")
                 if status.remedy:
-                    lines.append(f"  what to do: {status.remedy}")
+                    lines.append(f"  what to do: {escaped(status.remedy, multiline=True)}")
         self.push_screen(TextScreen("Collector problems", "\n".join(lines) or "Every collector is healthy.", markup=True))
 
     def action_snapshot(self) -> None:
@@ -436,9 +439,10 @@ class TshootApp(App):
             )
             write_snapshot(doc, path, "json")
         except OSError as exc:
-            self.call_from_thread(self.notify, f"Snapshot not written: {path}: {exc.strerror or exc}", severity="error")
+            self.call_from_thread(self.notify, visible(f"Snapshot not written: {path}: {exc.strerror or exc}"),
+                                  severity="error", markup=False)
             return
-        self.call_from_thread(self.notify, f"Snapshot written to {path.resolve()}")
+        self.call_from_thread(self.notify, visible(f"Snapshot written to {path.resolve()}"), markup=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for name in PANE_ORDER:
@@ -503,7 +507,7 @@ def help_text(app: "TshootApp") -> str:
         "  arrows / PgUp / PgDn / Home / End move in tables; Tab moves between widgets; ctrl+p opens the command palette",
         "",
         f"[b]Refresh[/b] every {app.config.interval:g}s (hidden panes x{app.config.hidden_interval_factor:g}); "
-        f"config: {app.config.source_file or 'defaults'}; read-only: {'yes' if app.actions.read_only else 'no'}",
+        f"config: {escaped(app.config.source_file or 'defaults')}; read-only: {'yes' if app.actions.read_only else 'no'}",
         f"tshoot {__version__}",
     ]
     return "\n".join(lines)

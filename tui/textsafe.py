@@ -32,15 +32,18 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
-def visible(text: object, *, multiline: bool = False, limit: int = DEFAULT_LIMIT) -> str:
+def visible(text: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT) -> str:
     """`text` with every control character shown as an escape (`\\x1b`), cut to `limit` characters.
 
     Single-line text (a table cell, a title) shows newline and tab as `\\n` and `\\t` too; `multiline`
-    keeps them as line breaks.
+    keeps them as line breaks. `limit=None` never cuts (a whole report written to a file).
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    if len(text) > limit:
+    too_long = limit is not None and len(text) > limit
+    if not too_long and text.isprintable():  # the common case, cheap: nothing to escape or cut
+        return text
+    if too_long:
         text = text[:limit] + f"… ({len(text) - limit} more characters)"
     text = _CONTROL.sub(_escape, text)
     if not multiline:
@@ -53,3 +56,10 @@ def literal(text: object, style: str = "", *, multiline: bool = False) -> "Text"
     from rich.text import Text  # only the UI needs it; reports and the CLI use visible()
 
     return Text(visible(text, multiline=multiline), style=style)
+
+
+def escaped(text: object, *, multiline: bool = False) -> str:
+    """`text` made visible and escaped, to put inside markup that must stay (a static label around it)."""
+    from rich.markup import escape  # Textual's markup escapes square brackets the same way
+
+    return escape(visible(text, multiline=multiline))

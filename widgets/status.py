@@ -7,6 +7,8 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.textsafe import visible
+
 
 def human_bytes(n: float) -> str:
     for unit in ("B", "K", "M", "G", "T"):
@@ -49,8 +51,8 @@ class StatusHeader(Static):
         text = Text()
         text.append(" tshoot ", style="bold reverse")
         if mode:
-            text.append(f" {mode} ", style="bold black on yellow")
-        text.append(f" {host}", style="bold")
+            text.append(f" {visible(mode)} ", style="bold black on yellow")  # a replay's time comes from its file
+        text.append(f" {visible(host)}", style="bold")
         if uptime_s is not None:
             text.append(f"  up {human_duration(uptime_s)}")
         if load is not None and cores:
@@ -70,7 +72,7 @@ class StatusHeader(Static):
         if refreshed_at is not None:
             text.append(f"  @{time.strftime('%H:%M:%S', time.localtime(refreshed_at))}", style="dim")
         for name, reason in problems.items():
-            text.append(f"  ⚠ {name}", style="bold yellow")
+            text.append(f"  ⚠ {visible(name)}", style="bold yellow")
         if problems:
             text.append(" (!)", style="dim")
         self.update(text, layout=False)  # one line, fixed height: no screen-wide layout per refresh
