@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -35,7 +35,7 @@ from tui.processes.pane import ProcessesPane
 from tui.snapshot import LoadedSnapshot, build_snapshot, default_snapshot_name, write_snapshot
 from tui.source import Source, SourceUnavailable
 from tui.symptoms.pane import SymptomsPane
-from tui.textsafe import escaped, visible
+from tui.textsafe import visible
 from tui.threads.pane import ThreadsPane
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.keyed_table import KeyedTable
@@ -407,16 +407,16 @@ class TshootApp(App):
         self.poll_now(self._active())
 
     def action_help(self) -> None:
-        self.push_screen(TextScreen("tshoot help", help_text(self), markup=True))
+        self.push_screen(TextScreen("tshoot help", help_text(self)))
 
     def action_problems(self) -> None:
         lines = []
         for name, status in self.status.items():
-            if status.error:
-                lines.append(f"[b]{PANE_TITLES.get(name, name)}[/b]: {escaped(status.error, multiline=True)}")
+            if status.error:  # the error quotes the host (a driver's or engine's message): literal, never markup
+                lines.append(Text.assemble((PANE_TITLES.get(name, name), "bold"), ": ", visible(status.error, multiline=True)))
                 if status.remedy:
-                    lines.append(f"  what to do: {escaped(status.remedy, multiline=True)}")
-        self.push_screen(TextScreen("Collector problems", "\n".join(lines) or "Every collector is healthy.", markup=True))
+                    lines.append(Text(f"  what to do: {visible(status.remedy, multiline=True)}"))
+        self.push_screen(TextScreen("Collector problems", Text("\n").join(lines) or Text("Every collector is healthy.")))
 
     def action_snapshot(self) -> None:
         path = self.snapshot_dir / default_snapshot_name(self.host)
@@ -479,7 +479,7 @@ class TshootApp(App):
                 pass
 
 
-def help_text(app: "TshootApp") -> str:
+def help_text(app: "TshootApp") -> Text:
     """Every binding: panes, the visible pane's own keys, the focused widget's extra keys, then the global ones."""
     pane = app.pane(app._active())
     lines = ["  " + "  ".join(f"{i + 1}={PANE_TITLES[n]}" for i, n in enumerate(PANE_ORDER)), ""]
@@ -500,14 +500,15 @@ def help_text(app: "TshootApp") -> str:
         shadowed |= set(bindings.key_to_bindings)
         if not entries:
             continue
-        lines.append(f"[b]{title}[/b]")
-        lines += [f"  {escape(k):>12}  {d}" for k, d in entries.items()]
+        lines.append(Text(title, style="bold"))
+        lines += [f"  {k:>12}  {d}" for k, d in entries.items()]
         lines.append("")
     lines += [
         "  arrows / PgUp / PgDn / Home / End move in tables; Tab moves between widgets; ctrl+p opens the command palette",
         "",
-        f"[b]Refresh[/b] every {app.config.interval:g}s (hidden panes x{app.config.hidden_interval_factor:g}); "
-        f"config: {escaped(app.config.source_file or 'defaults')}; read-only: {'yes' if app.actions.read_only else 'no'}",
+        Text.assemble(("Refresh", "bold"), f" every {app.config.interval:g}s (hidden panes "
+                      f"x{app.config.hidden_interval_factor:g}); config: {visible(app.config.source_file or 'defaults')}; "
+                      f"read-only: {'yes' if app.actions.read_only else 'no'}"),
         f"tshoot {__version__}",
     ]
-    return "\n".join(lines)
+    return Text("\n").join(Text(line) if isinstance(line, str) else line for line in lines)

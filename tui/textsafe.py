@@ -56,10 +56,3 @@ def literal(text: object, style: str = "", *, multiline: bool = False) -> "Text"
     from rich.text import Text  # only the UI needs it; reports and the CLI use visible()
 
     return Text(visible(text, multiline=multiline), style=style)
-
-
-def escaped(text: object, *, multiline: bool = False) -> str:
-    """`text` made visible and escaped, to put inside markup that must stay (a static label around it)."""
-    from rich.markup import escape  # Textual's markup escapes square brackets the same way
-
-    return escape(visible(text, multiline=multiline))

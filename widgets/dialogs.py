@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
-from rich.text import Text
 
 from tui.textsafe import literal, visible
 
@@ -47,25 +47,21 @@ class ConfirmScreen(ModalScreen[bool]):
 class TextScreen(ModalScreen[None]):
     """A scrollable read-only text (help, collector problems, reports). Esc or q closes it.
 
-    The title is always literal; the body is literal unless `markup` (then the caller escaped what is not
-    markup, `tui.textsafe.escaped`). A `Text` body is shown as it is."""
+    Never markup: the title and a str body are shown literally, control characters visible; a `Text` body
+    (built with styles by the caller, host text made visible) as it is."""
 
     BINDINGS = [Binding("escape,q", "close", "Close")]
 
-    def __init__(self, title: str, body: str | Text, markup: bool = False) -> None:
+    def __init__(self, title: str, body: str | Text) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
-        self.markup = markup
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Static(Text.assemble((visible(self.title_text), "bold"), "  ", ("(Esc to close)", "dim")))
             with VerticalScroll():
-                if isinstance(self.body, Text) or self.markup:
-                    yield Static(self.body, markup=self.markup)
-                else:
-                    yield Static(literal(self.body, multiline=True))
+                yield Static(self.body if isinstance(self.body, Text) else literal(self.body, multiline=True))
 
     def action_close(self) -> None:
         self.dismiss(None)
