@@ -202,3 +202,227 @@ async def test_problems_screen_and_banner_show_a_hostile_error_literally():
         await pilot.press("escape")
         await app.workers.wait_for_complete()
     assert app.return_code in (None, 0)
+
+
+# ----- property-based: every builder, arbitrary text -----
+
+from dataclasses import fields, is_dataclass, replace  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.samples import databases as databases_sample  # noqa: E402
+from tests.samples import env as env_sample  # noqa: E402
+from tests.samples import threads as threads_sample  # noqa: E402
+from tui.cli import doctor_text as cli_doctor_text  # noqa: E402
+from tui.containers import pane as containers_pane  # noqa: E402
+from tui.databases import pane as databases_pane  # noqa: E402
+from tui.env import pane as env_pane  # noqa: E402
+from tui.env.command import format_table  # noqa: E402
+from tui.env.diff import DiffRow, EnvDiff  # noqa: E402
+from tui.findings import Finding  # noqa: E402
+from tui.processes import pane as processes_pane  # noqa: E402
+from tui.processes.records import ProcessDetail  # noqa: E402
+from tui.redact import redact_text  # noqa: E402
+from tui.snapshot import build_snapshot, markdown_report  # noqa: E402
+from tui.symptoms.command import guide_text  # noqa: E402
+from tui.symptoms.guides import Fix, load_guides  # noqa: E402
+from tui.symptoms.render import evidence_lines, result_lines  # noqa: E402
+from tui.symptoms.runner import CheckResult, Jump  # noqa: E402
+from tui.threads import pane as threads_pane  # noqa: E402
+from tui.threads.deadlock import thread_state  # noqa: E402
+from widgets.keyed_table import _literal  # noqa: E402
+
+PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Markup, escapes and controls, bidi overrides, lone surrogates (invalid UTF-8 read with surrogateescape), huge text.
+NASTY_CHARS = list("[]/@=\\#abc \n\r\t\x00\x07\x08\x1b\x7f\x85\x9b") + ["\u202e", "\u2066", "\ud800", "\udcff", "é", "界"]
+FIELD_TEXTS = [
+    st.text(max_size=200),
+    st.text(alphabet=st.sampled_from(NASTY_CHARS), max_size=200),
+    st.sampled_from(HOSTILE),
+    st.binary(max_size=200).map(lambda raw: raw.decode("utf-8", "surrogateescape")),
+]
+field_text = st.one_of(*FIELD_TEXTS)
+# ...and, one time in five, text longer than `visible` shows (it is cut, saying how much): a huge argv or log line.
+host_text = st.one_of(*FIELD_TEXTS, st.integers(min_value=12_500, max_value=14_000).map(lambda n: "[/x]\x1b[2J" * n))
+
+ENUM_FIELDS = {"status", "severity", "stream", "kind", "domain", "source", "state", "chosen_by", "origin"}
+FREE_KEYS = {"environ", "env", "by_user", "by_application", "by_client"}  # dicts whose keys are host text too
+
+
+def poison(value, text: str, name: str = ""):
+    """A copy of a record (dataclasses, dicts, lists) with every free-text string set to `text`."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(value, **{f.name: poison(getattr(value, f.name), text, f.name) for f in fields(value) if f.init})
+    if isinstance(value, dict):
+        return {(f"{k}{text}" if name in FREE_KEYS else k): poison(v, text, k if isinstance(k, str) else "")
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(poison(v, text, name) for v in value)
+    if isinstance(value, str) and name not in ENUM_FIELDS:
+        return text
+    return value
+
+
+def plain(out) -> str:
+    return out.plain if isinstance(out, Text) else out
+
+
+def shown(text: str) -> str:
+    """How the start of `text` must read on screen: literal, escapes visible (long text is cut further on)."""
+    return visible(text[:1000])
+
+
+def assert_safe(out, *shown_whole: str) -> None:
+    """No raw control character, nothing a terminal cannot encode, and each of `shown_whole` literally in it."""
+    text = plain(out)
+    assert not RAW_CONTROL.search(text), repr(RAW_CONTROL.search(text).group())
+    text.encode("utf-8")  # a lone surrogate would raise here, as it would when written to the terminal
+    for part in shown_whole:
+        assert part in text
+
+
+def assert_cells_safe(cells: tuple, *shown_whole: str) -> None:
+    """The cells as KeyedTable shows them (strings literal, control characters visible)."""
+    assert_safe("\n".join(plain(_literal(cell)) for cell in cells), *shown_whole)
+
+
+@PROPERTY
+@given(text=host_text)
+def test_processes_rows_and_detail(text):
+    section = poison(processes_sample.section(), text)
+    pane = SimpleNamespace(section=section, flags={})
+    for row in section.rows:
+        assert_cells_safe(processes_pane.ProcessesPane._cells(pane, row, "├─ "), shown(text))
+        assert_safe(processes_pane.row_summary(row), shown(text))
+    for port in section.listening:
+        assert_cells_safe(processes_pane.port_cells(port), shown(text))
+    detail = ProcessDetail(pid=7, name=text, user=text, exe=text, cwd=text, cmdline=text, environ={text: text},
+                           open_files=[text, text], connections=[text], thread_ids=[7], cpu_history=[], rss_history=[],
+                           denied=[text])
+    for out in (processes_pane.detail_heading(detail), processes_pane.detail_paths(detail),
+                processes_pane.detail_listing("open files", detail.open_files)):
+        assert_safe(out, shown(text))
+    assert_safe(processes_pane.summary_text(section))
+
+
+@PROPERTY
+@given(text=host_text)
+def test_threads_rows_stacks_and_deadlock_summary(text):
+    section = poison(threads_sample.section(), text)
+    findings = poison(threads_sample.findings(), text)
+    for process in section.processes.values():
+        for thread in process.threads:
+            assert_cells_safe((thread.name, thread_state(thread), threads_pane._where(thread)))
+            assert_safe(threads_pane.stack_text(thread, show_locals=True), shown(text))
+    assert_safe(threads_pane.deadlock_summary([f for f in findings if f.id == "deadlock"]))
+
+
+@PROPERTY
+@given(text=host_text)
+def test_databases_rows_detail_and_doctor(text):
+    section = poison(databases_sample.section(), text)
+    findings = poison(databases_sample.findings(), text)
+    for result in section.targets:
+        assert_cells_safe(databases_pane.target_cells(result, findings))
+        sessions = result.state.sessions if result.state else []
+        for session in sessions:
+            assert_cells_safe(databases_pane.session_cells(session, "!"))
+        assert_safe(databases_pane.detail_text(result, sessions[0] if sessions else None), shown(text))
+        if result.doctor:
+            assert_safe(databases_pane.doctor_text(result.doctor), shown(text))
+
+
+@PROPERTY
+@given(text=host_text)
+def test_containers_rows_card_details_and_logs(text):
+    section = poison(containers_sample.section(), text)
+    findings = poison(containers_sample.findings(), text)
+    for record in section.containers:
+        assert_cells_safe(containers_pane.row_cells(record, "!", section.collected_at), shown(text))
+        assert_safe(containers_pane.why_card(record, findings, section.collected_at), shown(text))
+        assert_safe(containers_pane.details_text(record))
+        assert_safe(containers_pane.memory_line(record))
+        for line in record.last_logs:
+            assert_safe(containers_pane.log_text(line), shown(text))
+
+
+@PROPERTY
+@given(text=host_text)
+def test_env_rows_and_env_diff_table(text):
+    rows = [DiffRow(key=text, status=status, left=text, right=text, detail=text)
+            for status in ("changed", "only-left", "only-right", "same")]
+    for row in rows:
+        assert_cells_safe(env_pane.row_cells(row))
+    diff = EnvDiff(left=text, right=text, rows=rows, left_problems=[text], right_problems=[text])
+    assert_safe(format_table(diff, include_same=True, width=120))
+    for diff in poison(env_sample.section(), text).diffs:
+        assert_safe(format_table(diff, include_same=True, width=80))
+
+
+def _results(text: str) -> list[CheckResult]:
+    probe = {"url": text, "remote": text, "method": "GET", "sent_token": True, "status": 500, "error": text,
+             "http_version": "HTTP/1.1", "reason": text, "headers": [[text, text]], "connect_ms": 1, "total_ms": 2,
+             "body_excerpt": text}
+    scan = {"name": text, "path": text, "error": "", "status": text, "restart_count": 3, "recent_tracebacks": 1,
+            "recent_error_lines": 2, "window_minutes": 10, "timestamps_found": True, "per_minute": {text: 1},
+            "newest_error": text, "newest_traceback": f"Traceback\n{text}\n{text}"}
+    evidence = {"probes": [probe, {**probe, "status": None}], "logs": [scan, {**scan, "error": text}],
+                "findings": [{"severity": "warning", "source": text, "title": text, "subject": {text: text}}],
+                "targets": [{"url": text, "error": text, "steps": [{"status": "fail", "name": text, "detail": text}]}],
+                "lines": [text, text], text: text}
+    fix = Fix(steps=[text], commands=[text], code=text)
+    return [CheckResult(id=text, title=text, status=status, summary=text, evidence=evidence, fix=fix,
+                        jump=Jump(text, {text: text})) for status in ("fail", "warn", "pass", "skipped")]
+
+
+GUIDE = next(iter(load_guides().guides.values()))
+
+
+@PROPERTY
+@given(text=host_text)
+def test_guide_text_and_result_lines(text):
+    results = _results(text)
+    guide = replace(GUIDE, id=text, title=text, meaning=text, verify=text)
+    out = guide_text(guide, results)
+    assert_safe(out)
+    for result in results:
+        for line in result_lines(result) + evidence_lines(result.evidence):
+            assert "\n" not in line
+            assert_safe(line)
+
+
+def _findings(text: str) -> list[Finding]:
+    samples = [*processes_sample.findings(), *threads_sample.findings(), *databases_sample.findings(),
+               *containers_sample.findings(), *env_sample.findings()]
+    return [replace(f, title=text, detail=text, subject={**f.subject, "name": text}) for f in samples]
+
+
+@PROPERTY
+@given(text=field_text)
+def test_doctor_text(text):
+    out = cli_doctor_text(_findings(text), {"databases": (text, text), "containers": (text, "")}, {"containers"})
+    assert_safe(out)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=field_text)  # every field of a snapshot huge at once takes the redactor minutes
+def test_markdown_report(text):
+    sections = {name: poison(module.section(), text) for name, module in
+                [("processes", processes_sample), ("threads", threads_sample), ("databases", databases_sample),
+                 ("containers", containers_sample), ("env", env_sample)]}
+    doc = build_snapshot(host=text, sections=sections, errors={"symptoms": (text, text)}, findings=_findings(text),
+                         actions=[], notes={"observed": text})
+    assert_safe(markdown_report(doc))
+
+
+@PROPERTY
+@given(text=host_text)
+def test_literal_widget_text_round_trips(text):
+    """What KeyedTable, the dialogs and the panes put on screen reads back as the input, escapes visible."""
+    cell = _literal(text)
+    assert plain(cell) == visible(text)
+    assert_safe(cell)
+    assert_safe(visible(redact_text(text)), shown(redact_text(text)))  # the redactor takes anything
