@@ -48,6 +48,28 @@ def assert_literal(app, expected: list[str]) -> str:
     return text
 
 
+@pytest.mark.parametrize("raw, single_line, multiline", [
+    ("\x1b]0;PWNED\x07", "\\x1b]0;PWNED\\x07", "\\x1b]0;PWNED\\x07"),
+    ("a\nb\tc\rd", "a\\nb\\tc\\x0dd", "a\nb\tc\\x0dd"),
+    ("\x9b2J \x7f \x00", "\\x9b2J \\x7f \\x00", "\\x9b2J \\x7f \\x00"),
+    (b"caf\xe9".decode("utf-8", "surrogateescape"), "caf\\xe9", "caf\\xe9"),  # the byte that was not UTF-8
+    ("\ud800", "\\ud800", "\\ud800"),
+    ("admin\u202e\u2066txt.exe", "admin\\u202e\\u2066txt.exe", "admin\\u202e\\u2066txt.exe"),
+    ("[b]é 界 ok[/b]", "[b]é 界 ok[/b]", "[b]é 界 ok[/b]"),  # printable text, markup included, is left as it is
+    (None, "", ""),
+    (42, "42", "42"),
+])
+def test_visible_escapes_control_characters(raw, single_line, multiline):
+    assert visible(raw) == single_line
+    assert visible(raw, multiline=True) == multiline
+
+
+def test_visible_cuts_huge_text_and_says_how_much():
+    assert visible("x" * 100_005) == "x" * 100_000 + "… (5 more characters)"
+    assert visible("\x1b" * 10, limit=3) == "\\x1b" * 3 + "… (7 more characters)"
+    assert visible("y" * 200_000, limit=None) == "y" * 200_000
+
+
 async def wait_until(pilot, condition, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -308,7 +330,7 @@ def test_processes_rows_and_detail(text):
     assert_safe(processes_pane.summary_text(section))
 
 
-@PROPERTY
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # many frames per example
 @given(text=host_text)
 def test_threads_rows_stacks_and_deadlock_summary(text):
     section = poison(threads_sample.section(), text)
