@@ -336,7 +336,7 @@ class NotesScreen(ModalScreen[dict[str, str] | None]):
         with Vertical():
             yield Label("[b]Incident notes[/b]: one line per step. Ctrl+S keeps them, Esc discards.")
             for step in WORKFLOW:
-                yield Input(self._notes.lines.get(step, ""), placeholder=f"{step}: {PROMPTS[step]}", id=f"note-{step}")
+                yield Input(visible(self._notes.lines.get(step, "")), placeholder=f"{step}: {PROMPTS[step]}", id=f"note-{step}")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == f"note-{WORKFLOW[-1]}":
