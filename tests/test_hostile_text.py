@@ -226,6 +226,41 @@ async def test_problems_screen_and_banner_show_a_hostile_error_literally():
     assert app.return_code in (None, 0)
 
 
+
+@pytest.mark.services
+async def test_live_postgres_query_and_application_name_shown_literally(pg_url):
+    """A real session whose query holds escapes and markup (`\\e[2J` wiped the Databases pane) and whose
+    application_name is markup (PostgreSQL keeps printable ASCII there)."""
+    from tests.test_databases_helpers import Sessions, unique_name
+    from tui.databases.source import DatabasesSource
+
+    sessions = Sessions(pg_url=pg_url)
+    application = unique_name("[reverse]PWN[pid]")
+    client = sessions.pg(application)
+    sessions.in_background(client, "SELECT pg_sleep(30) /* \x1b]0;PWNED\x07 \x1b[2J [/x] [@click=app.quit] */")
+    config = Config(db_urls=[pg_url])
+    source = DatabasesSource(config, scan_processes=False)
+    app = frozen_app(config, sources=[source])
+    try:
+        async with app.run_test(size=(220, 50)) as pilot:
+            await pilot.press("3")
+
+            def mine():
+                section = app.sections.get("databases")
+                states = [r.state for r in section.targets if r.state] if section else []
+                return next((s for state in states for s in state.sessions if s.application == application
+                             and "pg_sleep" in s.query), None)
+
+            await wait_until(pilot, lambda: mine() is not None, 15)
+            session = mine()
+            assert app.pane("databases").select_subject({"pid": session.id})
+            await pilot.pause()
+            text = assert_literal(app, ["[reverse]PWN[pid]", "\\x1b]0;PWNED\\x07 \\x1b[2J [/x] [@click=app.quit]"])
+            assert "pg_sleep(30)" in text
+    finally:
+        sessions.close()
+        source.close()
+
 # ----- property-based: every builder, arbitrary text -----
 
 from dataclasses import fields, is_dataclass, replace  # noqa: E402
