@@ -118,9 +118,10 @@ async def test_replay_of_a_crafted_snapshot_shows_every_field_literally(tmp_path
         for pane in ["processes", "threads", "databases", "containers", "env", "symptoms"]:
             replay.action_show_pane(pane)
             await pilot.pause()
-            if pane == "threads":
+            if pane == "threads":  # the process's name in the threads table's border title
                 replay.pane("threads").select_subject({"pid": 901})
                 await pilot.pause()
+                assert "pid 901 gunicorn " + visible(ATTACK.strip())[:40] in screen_text(replay)
             text = assert_literal(replay, [])
             assert "[pid]" in text and "\\x1b[2J" in text, f"{pane}: the attack is not shown literally"
             for key in SCREENS.get(pane, ""):  # the pane's own dialogs: stacks with locals, deadlock report, logs
@@ -260,6 +261,52 @@ async def test_live_postgres_query_and_application_name_shown_literally(pg_url):
     finally:
         sessions.close()
         source.close()
+
+
+# ----- text outputs, end to end: the real CLI writes no raw control byte -----
+
+def tshoot_cli(*args: str) -> subprocess.CompletedProcess:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, timeout=120, cwd=root)
+
+
+def test_env_diff_table_shows_escapes_literally(tmp_path):
+    left, right = tmp_path / "left.env", tmp_path / "right.env"
+    left.write_bytes(b"MODE=\x1b]0;PWNED\x07[/x]\nCOLOR=\x1b[2J\n")
+    right.write_bytes(b"MODE=calm\nCOLOR=blue\n")
+    done = tshoot_cli("env-diff", str(left), str(right))
+    assert done.returncode == 1, done.stderr
+    assert not RAW_CONTROL.search(done.stdout.decode()), done.stdout
+    assert b"\\x1b]0;PWNED\\x07[/x]" in done.stdout and b"\\x1b[2J" in done.stdout
+
+
+LISTENER = r"""
+import ctypes, socket, time
+ctypes.CDLL(None).prctl(15, b"[/x]\x1b[2J[pid]", 0, 0, 0)
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+print(server.getsockname()[1], flush=True)
+time.sleep(300)
+"""
+
+
+def test_markdown_report_of_a_hostile_listener_has_no_raw_escape(tmp_path):
+    """The report's `Listening:` line names the process: a name holding ESC bytes is written escaped."""
+    proc = subprocess.Popen([sys.executable, "-c", LISTENER], stdout=subprocess.PIPE, text=True)
+    try:
+        port = proc.stdout.readline().strip()
+        out = tmp_path / "report.md"
+        done = tshoot_cli("snapshot", "-o", str(out), "--format", "md", "--observe", "0")
+        assert done.returncode == 0, done.stderr
+        report = out.read_text()
+        assert f"tcp/{port} ([/x]\\x1b[2J[pid])" in report
+        assert not RAW_CONTROL.search(report.replace("\t", " "))
+    finally:
+        proc.kill()
+        proc.wait()
 
 # ----- property-based: every builder, arbitrary text -----
 
