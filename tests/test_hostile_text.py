@@ -530,3 +530,10 @@ def test_literal_widget_text_round_trips(text):
     assert plain(cell) == visible(text)
     assert_safe(cell)
     assert_safe(visible(redact_text(text)), shown(redact_text(text)))  # the redactor takes anything
+
+
+def test_a_styled_cell_with_control_characters_is_shown_escaped_in_its_style():
+    cell = _literal(Text("down \x1b[2J", style="bold red", overflow="ellipsis", no_wrap=True))
+    assert (cell.plain, str(cell.style), cell.overflow, cell.no_wrap) == ("down \\x1b[2J", "bold red", "ellipsis", True)
+    styled = Text.assemble(("ok", "green"), " fine")
+    assert _literal(styled) is styled  # nothing to escape: spans kept

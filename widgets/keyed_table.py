@@ -344,6 +344,10 @@ def _plain_line(cell: Any) -> str | None:
 def _literal(cell: Any) -> Any:
     """Strings are shown as they are, control characters visible: DataTable would read `[kthreadd]` or `[red]`
     in a command line as markup, and an ESC byte would reach the terminal."""
+    if isinstance(cell, Text) and not cell.plain.isprintable() and visible(cell.plain) != cell.plain:
+        # a styled cell built around host text that kept its control characters: shown, in the cell's style
+        return Text(visible(cell.plain), style=cell.style, justify=cell.justify, overflow=cell.overflow,
+                    no_wrap=cell.no_wrap)
     if not isinstance(cell, str):
         return cell
     cell = visible(cell)
