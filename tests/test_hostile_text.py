@@ -526,9 +526,14 @@ def test_markdown_report(text):
 @given(text=host_text)
 def test_literal_widget_text_round_trips(text):
     """What KeyedTable, the dialogs and the panes put on screen reads back as the input, escapes visible."""
+    from textual.content import Content
+
+    from tui.textsafe import literal
+
     cell = _literal(text)
     assert plain(cell) == visible(text)
     assert_safe(cell)
+    assert Content.from_rich_text(literal(text, multiline=True)).plain == visible(text, multiline=True)  # Static, titles
     assert_safe(visible(redact_text(text)), shown(redact_text(text)))  # the redactor takes anything
 
 
