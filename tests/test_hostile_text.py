@@ -48,6 +48,12 @@ def assert_literal(app, expected: list[str]) -> str:
     return text
 
 
+async def shows(pilot, expected: list[str], timeout: float = 10) -> str:
+    """Wait until the screen shows every one of `expected` (a worker loads it, a toast slides in), then check it."""
+    await wait_until(pilot, lambda: all(part in screen_text(pilot.app) for part in expected), timeout)
+    return assert_literal(pilot.app, expected)
+
+
 @pytest.mark.parametrize("raw, single_line, multiline", [
     ("\x1b]0;PWNED\x07", "\\x1b]0;PWNED\\x07", "\\x1b]0;PWNED\\x07"),
     ("a\nb\tc\rd", "a\\nb\\tc\\x0dd", "a\nb\tc\\x0dd"),
@@ -172,31 +178,33 @@ async def test_detail_of_a_process_with_a_hostile_name_env_and_open_file(hostile
     app = TshootApp(Config(interval=0.3), [ProcessesSource(Config())])
     async with app.run_test(size=(200, 60)) as pilot:
         await wait_until(pilot, lambda: app.pane("processes").select_subject({"pid": hostile_process.pid}), 10)
-        await pilot.pause()
-        assert_literal(app, ["[/x]\\x1b[2J[pid]"])  # the table row
+        await shows(pilot, ["[/x]\\x1b[2J[pid]"])  # the table row
         await pilot.press("d")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "DetailScreen", 10)
-        await pilot.pause()
-        text = assert_literal(app, [f"pid {hostile_process.pid} — [/x]\\x1b[2J[pid]",
-                                    "[/oops][@click=app.quit]\\x1b]0;PWNED\\x07", "[reverse]PWN", "[pid]",
-                                    f"{tmp_path}/d[/]F"])
-        assert "EVIL" in text
+        await shows(pilot, [f"pid {hostile_process.pid} — [/x]\\x1b[2J[pid]", "EVIL",
+                            "[/oops][@click=app.quit]\\x1b]0;PWNED\\x07", "[reverse]PWN", "[pid]", f"{tmp_path}/d[/]F"])
         await pilot.press("escape")
         await pilot.press("k")  # the confirmation names the target literally
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.pause()
-        assert_literal(app, ["([/x]\\x1b[2J[pid])"])
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5)
+        await shows(pilot, ["([/x]\\x1b[2J[pid])"])
         await pilot.press("n")
     assert hostile_process.poll() is None
 
 
 async def test_read_only_refusal_notification_shows_the_target_literally(hostile_process):
     app = TshootApp(Config(interval=0.3, read_only=True), [ProcessesSource(Config())])
-    async with app.run_test(size=(200, 60)) as pilot:
+    async with app.run_test(size=(200, 60), notifications=True) as pilot:
         await wait_until(pilot, lambda: app.pane("processes").select_subject({"pid": hostile_process.pid}), 10)
         await pilot.press("K")
-        await pilot.pause(0.3)
-        assert_literal(app, ["[/x]\\x1b[2J[pid]"])  # in the toast
+
+        def toasts() -> str:  # the toast wraps its text: read what it renders, before the wrapping
+            from textual.widgets._toast import Toast
+
+            return "\n".join(toast.render().plain for toast in app.screen.query(Toast))
+
+        await wait_until(pilot, lambda: "Refused in --read-only: SIGKILL" in toasts(), 5)
+        assert "([/x]\\x1b[2J[pid])" in toasts() and not RAW_CONTROL.search(toasts())
+        assert_literal(app, [])
     assert hostile_process.poll() is None and app.return_code in (None, 0)
 
 
