@@ -271,6 +271,36 @@ async def test_live_postgres_query_and_application_name_shown_literally(pg_url):
         source.close()
 
 
+
+@pytest.mark.services
+async def test_live_container_logs_and_health_output_shown_literally(docker_client, docker_image):
+    """A container that prints escape sequences and markup to stdout, stderr and its health check (they wiped
+    the Containers pane and left it garbled)."""
+    import uuid
+
+    from tui.containers.source import ContainersSource
+
+    name = f"tshoot-test-{uuid.uuid4().hex[:6]}-hostile"
+    second = 1_000_000_000
+    container = docker_client.containers.run(docker_image, ["sh", "-c", (
+        'printf "out \\033]0;PWNED\\007 [/x] [pid]\\n"; printf "err [reverse]PWN \\033[2J\\n" >&2; '
+        'trap "exit 0" TERM; while true; do sleep 1; done')], name=name, detach=True, healthcheck={
+        "test": ["CMD-SHELL", 'printf "probe \\033[2J [@click=app.quit]\\n"; exit 1'],
+        "interval": second, "timeout": second, "retries": 1})
+    app = TshootApp(Config(interval=0.5), sources=[ContainersSource(Config())])
+    try:
+        async with app.run_test(size=(200, 60)) as pilot:
+            await pilot.press("4")
+            pane = app.pane("containers")
+            await wait_until(pilot, lambda: pane.select_subject({"name": name}), 20)
+            await shows(pilot, ["probe \\x1b[2J [@click=app.quit]", "err [reverse]PWN \\x1b[2J",
+                                "out \\x1b]0;PWNED\\x07 [/x] [pid]"], timeout=30)  # the card: health, last logs
+            await pilot.press("l")
+            await shows(pilot, ["err [reverse]PWN \\x1b[2J", "out \\x1b]0;PWNED\\x07 [/x] [pid]"])  # the log view
+            await pilot.press("escape")
+    finally:
+        docker_client.api.remove_container(container.id, force=True)
+
 # ----- text outputs, end to end: the real CLI writes no raw control byte -----
 
 def tshoot_cli(*args: str) -> subprocess.CompletedProcess:
