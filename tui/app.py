@@ -18,7 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from rich.markup import escape
 from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -188,7 +187,8 @@ class TshootApp(App):
         self.action_show_pane(pane)
         if not self.pane(pane).select_subject(subject):
             described = ", ".join(f"{k}={v}" for k, v in subject.items())
-            self.notify(f"{PANE_TITLES.get(pane, pane)}: nothing matches {described} now", severity="warning")
+            self.notify(visible(f"{PANE_TITLES.get(pane, pane)}: nothing matches {described} now"), severity="warning",
+                        markup=False)
 
     def poll_now(self, name: str) -> None:
         status = self.status.get(name)
@@ -200,7 +200,7 @@ class TshootApp(App):
         if self.actions.read_only:
             why = "a replay" if self.is_replay else "--read-only"
             self.actions.record(action, "refused", f"refused: {why}")
-            self.notify(f"Refused in {why}: {action.verb} {action.target}", severity="error")
+            self.notify(visible(f"Refused in {why}: {action.verb} {action.target}"), severity="error", markup=False)
             return
 
         def answered(yes: bool | None) -> None:
@@ -215,7 +215,8 @@ class TshootApp(App):
     def _perform(self, action: Action, run: Callable[[], Verified]) -> None:
         entry = self.actions.perform(action, run)
         severity = {"done": "information", "no effect": "warning"}.get(entry.outcome, "error")
-        self.call_from_thread(self.notify, f"{action.verb}: {entry.outcome} — {entry.message}", severity=severity)
+        self.call_from_thread(self.notify, visible(f"{action.verb}: {entry.outcome} — {entry.message}"),
+                              severity=severity, markup=False)
         self.call_from_thread(self.poll_now, action.source)
 
     # ----- polling -----
@@ -443,13 +444,13 @@ class TshootApp(App):
     def action_problems(self) -> None:
         lines = []
         for name, status in self.status.items():
-            if status.error:
-                lines.append(f"[b]{PANE_TITLES.get(name, name)}[/b]: {status.error}")
+            if status.error:  # the error quotes the host (a driver's or engine's message): literal, never markup
+                lines.append(Text.assemble((PANE_TITLES.get(name, name), "bold"), ": ", visible(status.error, multiline=True)))
                 if status.remedy:
-                    lines.append(f"  what to do: {status.remedy}")
-        lines = lines or ["Every collector is healthy."]
-        lines += ["", f"tshoot's own errors (bugs) are logged with their traceback in {escape(str(log_path()))}"]
-        self.push_screen(TextScreen("Collector problems", "\n".join(lines), markup=True))
+                    lines.append(Text(f"  what to do: {visible(status.remedy, multiline=True)}"))
+        lines = lines or [Text("Every collector is healthy.")]
+        lines += [Text(""), Text(f"tshoot's own errors (bugs) are logged with their traceback in {visible(str(log_path()))}")]
+        self.push_screen(TextScreen("Collector problems", Text("\n").join(lines)))
 
     def action_snapshot(self) -> None:
         path = self.snapshot_dir / default_snapshot_name(self.host)
@@ -473,9 +474,10 @@ class TshootApp(App):
             )
             write_snapshot(doc, path, "json")
         except OSError as exc:
-            self.call_from_thread(self.notify, f"Snapshot not written: {path}: {exc.strerror or exc}", severity="error")
+            self.call_from_thread(self.notify, visible(f"Snapshot not written: {path}: {exc.strerror or exc}"),
+                                  severity="error", markup=False)
             return
-        self.call_from_thread(self.notify, f"Snapshot written to {path.resolve()}")
+        self.call_from_thread(self.notify, visible(f"Snapshot written to {path.resolve()}"), markup=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for name in PANE_ORDER:
@@ -575,7 +577,7 @@ class _ReportingWorkers(WorkerManager):
             self._app.report_bug(f"{worker.name or worker.group} (a background task)", worker.error)
 
 
-def help_text(app: "TshootApp") -> str:
+def help_text(app: "TshootApp") -> Text:
     """Every binding: panes, the visible pane's own keys, the focused widget's extra keys, then the global ones."""
     pane = app.pane(app._active())
     lines = ["  " + "  ".join(f"{i + 1}={PANE_TITLES[n]}" for i, n in enumerate(PANE_ORDER)), ""]
@@ -596,14 +598,15 @@ def help_text(app: "TshootApp") -> str:
         shadowed |= set(bindings.key_to_bindings)
         if not entries:
             continue
-        lines.append(f"[b]{title}[/b]")
-        lines += [f"  {escape(k):>12}  {d}" for k, d in entries.items()]
+        lines.append(Text(title, style="bold"))
+        lines += [f"  {k:>12}  {d}" for k, d in entries.items()]
         lines.append("")
     lines += [
         "  arrows / PgUp / PgDn / Home / End move in tables; Tab moves between widgets; ctrl+p opens the command palette",
         "",
-        f"[b]Refresh[/b] every {app.config.interval:g}s (hidden panes x{app.config.hidden_interval_factor:g}); "
-        f"config: {app.config.source_file or 'defaults'}; read-only: {'yes' if app.actions.read_only else 'no'}",
+        Text.assemble(("Refresh", "bold"), f" every {app.config.interval:g}s (hidden panes "
+                      f"x{app.config.hidden_interval_factor:g}); config: {visible(app.config.source_file or 'defaults')}; "
+                      f"read-only: {'yes' if app.actions.read_only else 'no'}"),
         f"tshoot {__version__}",
     ]
-    return "\n".join(lines)
+    return Text("\n").join(Text(line) if isinstance(line, str) else line for line in lines)

@@ -206,6 +206,7 @@ def _doctor(args: argparse.Namespace) -> int:
 def doctor_text(findings: list, errors: dict[str, tuple[str, str]], idle: set[str] | frozenset = frozenset(),
                 apart: list | None = None) -> str:
     from tui.redact import redact_text
+    from tui.textsafe import visible
     from tui.threads.deadlock import format_deadlock_report
 
     lines = []
@@ -228,7 +229,7 @@ def doctor_text(findings: list, errors: dict[str, tuple[str, str]], idle: set[st
     for name, (reason, remedy) in errors.items():
         label = "NOTHING TO WATCH" if name in idle else "NOT COLLECTED"
         lines.append(f"[{label}] {name}: {reason}" + (f" — {remedy}" if remedy else ""))
-    return redact_text("\n".join(lines).rstrip())
+    return visible(redact_text("\n".join(lines).rstrip()), multiline=True, limit=None)  # host text: never raw ESC
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from tui.processes import report as processes_report
 from tui.redact import redact_deep
 from tui.source import Source, SourceUnavailable, section_from_json, section_to_json, unavailable_json
 from tui.sources import SOURCE_CLASSES, build_sources
+from tui.textsafe import visible
 from tui.threads import report as threads_report
 from tui.threads.records import locals_for_file
 
@@ -269,7 +270,7 @@ def markdown_report(doc: dict[str, Any]) -> str:
         out += ["## Actions taken", ""]
         for a in doc["actions"]:
             out.append(f"- {a['at']} {a['user']}: {a['verb']} {a['target']} -> {a['outcome']} {a.get('message', '')}")
-    return "\n".join(out) + "\n"
+    return visible("\n".join(out) + "\n", multiline=True, limit=None)  # every field is host text: never raw ESC
 
 
 def _section_summary(name: str, section: dict[str, Any], findings: list[dict[str, Any]]) -> list[str]:

@@ -9,7 +9,6 @@ literal text (`literal()` gives a `rich.text.Text`, which is never parsed as mar
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,14 +16,12 @@ if TYPE_CHECKING:
 
 # C0 controls (but newline and tab, handled per call), DEL, C1 controls, lone surrogates (invalid UTF-8 read
 # with surrogateescape), and the Unicode bidi and isolate controls ("Trojan source").
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_LINE_BREAKS = re.compile("[\n\t]")
+_CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
+             *range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0xD800, 0xE000)]
 DEFAULT_LIMIT = 100_000  # characters; a longer string is cut and says how much was cut
 
 
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
+def _escape(code: int) -> str:
     if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape: show the byte
         return f"\\x{code - 0xDC00:02x}"
     if code <= 0xFF:
@@ -32,20 +29,25 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
-def visible(text: object, *, multiline: bool = False, limit: int = DEFAULT_LIMIT) -> str:
+# str.translate tables (a huge argv full of ESC bytes is escaped at C speed)
+_MULTILINE = {code: _escape(code) for code in _CONTROLS}
+_SINGLE_LINE = {**_MULTILINE, ord("\n"): "\\n", ord("\t"): "\\t"}
+
+
+def visible(text: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT) -> str:
     """`text` with every control character shown as an escape (`\\x1b`), cut to `limit` characters.
 
     Single-line text (a table cell, a title) shows newline and tab as `\\n` and `\\t` too; `multiline`
-    keeps them as line breaks.
+    keeps them as line breaks. `limit=None` never cuts (a whole report written to a file).
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    if len(text) > limit:
+    too_long = limit is not None and len(text) > limit
+    if not too_long and text.isprintable():  # the common case, cheap: nothing to escape or cut
+        return text
+    if too_long:
         text = text[:limit] + f"… ({len(text) - limit} more characters)"
-    text = _CONTROL.sub(_escape, text)
-    if not multiline:
-        text = _LINE_BREAKS.sub(lambda m: "\\n" if m.group() == "\n" else "\\t", text)
-    return text
+    return text.translate(_MULTILINE if multiline else _SINGLE_LINE)
 
 
 def literal(text: object, style: str = "", *, multiline: bool = False) -> "Text":

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from tui.textsafe import literal, visible
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -24,11 +27,11 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="dialog"):
-            yield Static(f"[b]{self.verb}[/b]", markup=True, id="confirm-verb")
-            yield Static(self.target, markup=False, id="confirm-target")
+            yield Static(literal(self.verb, "bold"), id="confirm-verb")
+            yield Static(literal(self.target, multiline=True), id="confirm-target")
             yield Static("This changes the system and is recorded in the action log.", classes="dim")
             with Horizontal(classes="buttons"):
-                yield Button(f"{self.verb} (y)", variant="error", id="yes")
+                yield Button(literal(f"{self.verb} (y)"), variant="error", id="yes")
                 yield Button("Cancel (n)", variant="primary", id="no")
 
     def on_mount(self) -> None:
@@ -42,21 +45,23 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class TextScreen(ModalScreen[None]):
-    """A scrollable read-only text (help, collector problems, reports). Esc or q closes it."""
+    """A scrollable read-only text (help, collector problems, reports). Esc or q closes it.
+
+    Never markup: the title and a str body are shown literally, control characters visible; a `Text` body
+    (built with styles by the caller, host text made visible) as it is."""
 
     BINDINGS = [Binding("escape,q", "close", "Close")]
 
-    def __init__(self, title: str, body: str, markup: bool = True) -> None:
+    def __init__(self, title: str, body: str | Text) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
-        self.markup = markup
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(f"[b]{self.title_text}[/b]  [dim](Esc to close)[/dim]", markup=True)
+            yield Static(Text.assemble((visible(self.title_text), "bold"), "  ", ("(Esc to close)", "dim")))
             with VerticalScroll():
-                yield Static(self.body, markup=self.markup)
+                yield Static(self.body if isinstance(self.body, Text) else literal(self.body, multiline=True))
 
     def action_close(self) -> None:
         self.dismiss(None)

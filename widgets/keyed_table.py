@@ -31,6 +31,9 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import Row, RowKey
 from textual._two_way_dict import TwoWayDict  # DataTable's own row-index map; Textual is pinned exactly
+from textual.content import Content
+
+from tui.textsafe import visible
 
 
 class KeyedTable(DataTable):
@@ -156,11 +159,12 @@ class KeyedTable(DataTable):
         return True
 
     def set_title(self, title: str) -> None:
-        """Set the border title, repainting the top border only (`border_title = ...` repaints all)."""
+        """Set the border title, literal text (never markup), repainting the top border only
+        (`border_title = ...` repaints all)."""
         if title == self._title:
             return
         self._title = title
-        self._border_title = self.render_str(title).expand_tabs(4).split()[0]  # what border_title stores
+        self._border_title = Content(visible(title)).expand_tabs(4).split()[0]  # what border_title stores
         left, top = self.content_offset
         super().refresh(Region(-left, -top, self.outer_size.width, 1))
 
@@ -386,7 +390,13 @@ def _plain_line(cell: Any) -> str | None:
 
 
 def _literal(cell: Any) -> Any:
-    """Strings are shown as they are: DataTable would read `[kthreadd]` or `[red]` in a command line as markup."""
+    """Strings are shown as they are, control characters visible: DataTable would read `[kthreadd]` or `[red]`
+    in a command line as markup, and an ESC byte would reach the terminal."""
+    if isinstance(cell, Text) and not cell.plain.isprintable() and visible(cell.plain) != cell.plain:
+        # a styled cell built around host text that kept its control characters: shown, in the cell's style
+        return Text(visible(cell.plain), style=cell.style, justify=cell.justify, overflow=cell.overflow,
+                    no_wrap=cell.no_wrap)
     if not isinstance(cell, str):
         return cell
+    cell = visible(cell)
     return _Literal(cell) if cell.isprintable() else Text(cell, no_wrap=True, overflow="ellipsis")

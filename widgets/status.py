@@ -8,6 +8,8 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.textsafe import visible
+
 
 def human_bytes(n: float) -> str:
     for unit in ("B", "K", "M", "G", "T"):
@@ -67,8 +69,8 @@ class StatusHeader(Static):
         # numbers, their ages and the collectors in trouble always show
         pieces.append((0, " tshoot ", "bold reverse"))
         if mode:
-            pieces.append((0, f" {mode} ", "bold black on yellow"))
-        pieces.append((4, f" {host}", "bold"))
+            pieces.append((0, f" {visible(mode)} ", "bold black on yellow"))  # a replay's time comes from its file
+        pieces.append((4, f" {visible(host)}", "bold"))
         if uptime_s is not None:
             pieces.append((7, f"  up {human_duration(uptime_s)}", ""))
         if load is not None and cores:
@@ -91,7 +93,7 @@ class StatusHeader(Static):
             if now is not None and now - refreshed_at > stale_after_s:
                 pieces.append((0, f" {human_duration(now - refreshed_at)} old", "bold yellow"))
         for name in problems:
-            pieces.append((0, f"  ⚠ {name}", "bold yellow"))
+            pieces.append((0, f"  ⚠ {visible(name)}", "bold yellow"))
         if problems:
             pieces.append((1, " (!)", "dim"))  # the key that explains them
         width = self.size.width

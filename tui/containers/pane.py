@@ -24,6 +24,7 @@ from tui.containers.analysis import crash_loop_reason, suggested_fix
 from tui.containers.exitcodes import explain_exit
 from tui.containers.records import ContainerProcess, ContainerRecord, ContainersSection, LogLine
 from tui.findings import SEVERITY_RANK, Finding
+from tui.textsafe import literal, visible
 from tui.wording import count
 from widgets.column_fit import drop_to_fit
 from widgets.keyed_table import KeyedTable
@@ -128,7 +129,7 @@ class ContainersPane(SourcePane):
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#ct-banner", Static)
         banner.display = True
-        banner.update(Text(f"Containers: {reason}" + (f"\nWhat to do: {remedy}" if remedy else "")))
+        banner.update(literal(f"Containers: {reason}" + (f"\nWhat to do: {remedy}" if remedy else ""), multiline=True))
 
     def select_subject(self, subject: dict[str, Any]) -> bool:
         record = self._find(subject)
@@ -186,7 +187,8 @@ class ContainersPane(SourcePane):
         total = len(self.section.containers)
         running = sum(r.state == "running" for r in self.section.containers)
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
-        table.border_title = f"{count(total, 'container')}, {running} running — engine {self.section.engine_version}{shown}"
+        table.border_title = literal(f"{count(total, 'container')}, {running} running — engine "
+                                     f"{self.section.engine_version}{shown}")
 
     def _render_card(self) -> None:
         record = self._selected()
@@ -248,7 +250,8 @@ class ContainersPane(SourcePane):
         try:
             processes = self.app.source(self.source_name).processes(record.id)
         except Exception as exc:  # stopped, removed, or the engine went away: say so, keep the pane
-            self.app.call_from_thread(self.app.notify, f"{record.name}: no processes ({exc})", severity="warning")
+            self.app.call_from_thread(self.app.notify, visible(f"{record.name}: no processes ({exc})"), severity="warning",
+                                      markup=False)
             return
         self.app.call_from_thread(self.app.push_screen, ProcessesScreen(record, processes))
 
@@ -306,46 +309,46 @@ def ago(iso: str | None, now: float) -> str:
 def why_card(r: ContainerRecord, findings: list[Finding], now: float) -> Text:
     """Everything that explains a dead or sick container, most telling first."""
     text = Text()
-    text.append(f"{r.name}", style="bold")
-    text.append(f"  {r.id[:12]}  image {r.image}  ", style="dim")
-    text.append(r.state + (f" ({r.health})" if r.health else ""), style="bold red" if findings else "bold green")
+    text.append(visible(r.name), style="bold")
+    text.append(f"  {visible(r.id[:12])}  image {visible(r.image)}  ", style="dim")
+    text.append(visible(r.state + (f" ({r.health})" if r.health else "")), style="bold red" if findings else "bold green")
     text.append("\n")
     for finding in findings:
         text.append(f"{finding.severity.upper()} ", style="bold red" if finding.severity == "critical" else "bold yellow")
-        text.append(f"{finding.title}\n")
+        text.append(f"{visible(finding.title)}\n")
     if r.state != "running" or r.exit_code or r.oom_killed:
         meaning = explain_exit(r.exit_code, r.oom_killed)
         text.append("Exit code ", style="bold")
         text.append(f"{r.exit_code}: {meaning.summary}\n")
     if r.error:
         text.append("Engine error: ", style="bold")
-        text.append(f"{r.error}\n")
+        text.append(f"{visible(r.error, multiline=True)}\n")
     policy = f"{r.restart_policy}:{r.restart_max_retries}" if r.restart_max_retries else r.restart_policy
     text.append("Restarts ", style="bold")
-    text.append(f"{r.restart_count} under policy {policy}")
+    text.append(visible(f"{r.restart_count} under policy {policy}"))
     loop = crash_loop_reason(r, now)
-    text.append(f" — crash loop: {loop}\n" if loop else "\n", style="red" if loop else "")
+    text.append(f" — crash loop: {visible(loop)}\n" if loop else "\n", style="red" if loop else "")
     text.append("Started ", style="bold")
-    text.append(f"{ago(r.started_at, now)}   ")
+    text.append(f"{visible(ago(r.started_at, now))}   ")
     text.append("finished ", style="bold")
-    text.append(f"{ago(r.finished_at, now)}\n")
+    text.append(f"{visible(ago(r.finished_at, now))}\n")
     text.append("Command ", style="bold")
-    text.append(f"{shlex.join(r.command) or '-'}   ")  # quoted as a shell needs it: `sh -c 'echo boom >&2'`
+    text.append(f"{visible(shlex.join(r.command)) or '-'}   ")  # quoted as a shell needs it: `sh -c 'echo boom >&2'`
     text.append("entrypoint ", style="bold")
-    text.append(f"{shlex.join(r.entrypoint) or '-'}\n")
+    text.append(f"{visible(shlex.join(r.entrypoint)) or '-'}\n")
     if r.health_log:
         text.append(f"Health checks ({count(r.health_failing_streak, 'failure')} in a row):\n", style="bold")
         for run in r.health_log:
             style = "green" if run.exit_code == 0 else "red"
-            text.append(f"  {run.started[11:19]} exit {run.exit_code}  ", style=style)
-            text.append(f"{run.output.splitlines()[-1] if run.output else '(no output)'}\n")
+            text.append(visible(f"  {run.started[11:19]} exit {run.exit_code}  "), style=style)
+            text.append(f"{visible(run.output.splitlines()[-1]) if run.output else '(no output)'}\n")
     if r.last_logs:
         text.append("Last log lines (E = stderr):\n", style="bold")
         for line in r.last_logs[-10:]:
             text.append_text(log_text(line))
             text.append("\n")
     text.append("Suggested fix: ", style="bold")
-    text.append(suggested_fix(r))
+    text.append(visible(suggested_fix(r), multiline=True))
     return text
 
 
@@ -362,25 +365,25 @@ def memory_line(r: ContainerRecord) -> Text:
 def details_text(r: ContainerRecord) -> Text:
     text = Text()
     text.append("Ports ", style="bold")
-    text.append(", ".join(r.ports) or "none")
+    text.append(visible(", ".join(r.ports)) or "none")
     text.append(f"   host pid {r.host_pid or '-'}\n")
     text.append("Environment (secrets masked):", style="bold")
     text.append("\n" if r.env else " none\n")
     for key, value in sorted(r.env.items()):
-        text.append(f"  {key}=", style="dim")
-        text.append(f"{value}\n")
+        text.append(f"  {visible(key)}=", style="dim")
+        text.append(f"{visible(value)}\n")
     return text
 
 
 def log_text(line: LogLine) -> Text:
     text = Text()
-    text.append(f"{line.timestamp[:23].replace('T', ' ') or '-':23} ", style="dim")
+    text.append(f"{visible(line.timestamp[:23].replace('T', ' ')) or '-':23} ", style="dim")
     if line.stream == "stderr":
         text.append("E ", style="bold red")
-        text.append(line.text, style="red")
+        text.append(visible(line.text), style="red")
     else:
         text.append("  ")
-        text.append(line.text)
+        text.append(visible(line.text))
     return text
 
 
@@ -415,10 +418,12 @@ class LogsScreen(ModalScreen[None]):
             self.set_interval(FOLLOW_EVERY_S, self._follow_tick)
         self.query_one("#logs-view").focus()
 
-    def _title(self) -> str:
+    def _title(self) -> Text:
         mode = "following" if self.following else ("paused (f follows)" if self.live else "from the snapshot")
         found = f", search '{self.needle}'" if self.needle else ""
-        return f"[b]logs of {self.record.name}[/b]  {count(len(self.lines), 'line')}, {mode}{found}  [dim](Esc closes, / searches)[/dim]"
+        return Text.assemble((f"logs of {visible(self.record.name)}", "bold"),
+                             visible(f"  {count(len(self.lines), 'line')}, {mode}{found}  "),
+                             ("(Esc closes, / searches)", "dim"))
 
     def _redraw(self) -> None:
         view = self.query_one("#logs-view", RichLog)
@@ -466,7 +471,7 @@ class LogsScreen(ModalScreen[None]):
 
     def _stop_following(self, why: str) -> None:
         self.following = False
-        self.query_one("#logs-title", Static).update(self._title() + f"\n[red]stopped following: {why}[/red]")
+        self.query_one("#logs-title", Static).update(self._title() + Text(f"\nstopped following: {visible(why)}", "red"))
 
     def action_follow(self) -> None:
         self.following = self.live and not self.following
@@ -506,16 +511,16 @@ class ProcessesScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(f"[b]processes of {self.record.name}[/b] (host pids)  "
-                         "[dim]Enter: Processes pane, t: Threads pane, Esc closes[/dim]")
+            yield Static(Text.assemble((f"processes of {visible(self.record.name)}", "bold"), " (host pids)  ",
+                                       ("Enter: Processes pane, t: Threads pane, Esc closes", "dim")))
             yield DataTable(id="ct-processes", cursor_type="row")
 
     def on_mount(self) -> None:
         table = self.query_one("#ct-processes", DataTable)
         table.add_columns("HOST PID", "PPID", "USER", "PY", "COMMAND")
         for process in self.processes:
-            table.add_row(str(process.host_pid), str(process.ppid), process.user,
-                          "py" if process.looks_like_python else "", Text(process.command), key=str(process.host_pid))
+            table.add_row(str(process.host_pid), str(process.ppid), literal(process.user),
+                          "py" if process.looks_like_python else "", literal(process.command), key=str(process.host_pid))
         table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

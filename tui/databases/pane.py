@@ -19,6 +19,7 @@ from tui.actions import Action
 from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
 from tui.findings import Finding
+from tui.textsafe import literal, visible
 from tui.wording import count
 from widgets.column_fit import ColumnFit, aligned, columns_spec, fit_columns
 from widgets.dialogs import TextScreen
@@ -121,7 +122,7 @@ class DatabasesPane(SourcePane):
         self._section_at, self._age_note = self.app.clock(), ""
         banner = self.query_one("#db-banner", Static)
         banner.display = bool(section.discovery_notes)
-        banner.update(Text("\n".join(section.discovery_notes)))
+        banner.update(literal("\n".join(section.discovery_notes), multiline=True))
         self._render_targets()
         self._render_sessions()
         self._render_detail()
@@ -139,7 +140,7 @@ class DatabasesPane(SourcePane):
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#db-banner", Static)
         banner.display = True
-        banner.update(Text(f"Databases: {reason}" + (f"\nWhat to do: {remedy}" if remedy else "")))
+        banner.update(literal(f"Databases: {reason}" + (f"\nWhat to do: {remedy}" if remedy else ""), multiline=True))
 
     def select_subject(self, subject: dict[str, Any]) -> bool:
         if self.section is None:
@@ -228,7 +229,7 @@ class DatabasesPane(SourcePane):
         shown = f", filter '{self.filter_text}' ({len(visible)}/{total})" if self.filter_text else ""
         order = SORTS[self.sort_index][0]
         measured = f" ({self._age_note})" if self._age_note else ""
-        table.border_title = f"{count(total, 'session')}{measured} on {result.target.url} — sorted by {order}{shown}"
+        table.border_title = literal(f"{count(total, 'session')}{measured} on {result.target.url} — sorted by {order}{shown}")
 
     def _render_detail(self) -> None:
         result = self._selected_result()
@@ -254,8 +255,8 @@ class DatabasesPane(SourcePane):
         if session is None:
             return
         if session.local_pid is None:
-            self.app.notify(f"Session {session.id}: its client ({session.client_addr or 'Unix socket'}) is not a "
-                            "process tshoot can see on this machine", severity="warning")
+            self.app.notify(visible(f"Session {session.id}: its client ({session.client_addr or 'Unix socket'}) is not "
+                                    "a process tshoot can see on this machine"), severity="warning", markup=False)
             return
         self.app.jump_to(pane, {"pid": session.local_pid})
 
@@ -299,10 +300,10 @@ class DatabasesPane(SourcePane):
         try:
             plan = source.explain(target_id, session_id)
         except Exception as exc:  # the session ended, a utility statement, parameters: say why, keep the pane
-            self.app.call_from_thread(self.app.notify, f"EXPLAIN of {session_id}: {exc}", severity="warning")
+            self.app.call_from_thread(self.app.notify, visible(f"EXPLAIN of {session_id}: {exc}"), severity="warning",
+                                      markup=False)
             return
-        self.app.call_from_thread(self.app.push_screen, TextScreen(f"EXPLAIN of session {session_id}", plan,
-                                                                   markup=False))
+        self.app.call_from_thread(self.app.push_screen, TextScreen(f"EXPLAIN of session {session_id}", plan))
 
     def action_doctor(self) -> None:
         result = self._selected_result()
@@ -311,8 +312,7 @@ class DatabasesPane(SourcePane):
             return
         if source is None:
             if result.doctor:
-                self.app.push_screen(TextScreen(f"Doctor: {result.target.url}", doctor_text(result.doctor).plain,
-                                                markup=False))
+                self.app.push_screen(TextScreen(f"Doctor: {result.target.url}", doctor_text(result.doctor)))
             return
         self._doctor(source, result.target.id)
 
@@ -321,10 +321,9 @@ class DatabasesPane(SourcePane):
         try:
             report = source.diagnose(target_id)
         except ValueError as exc:
-            self.app.call_from_thread(self.app.notify, str(exc), severity="warning")
+            self.app.call_from_thread(self.app.notify, visible(exc), severity="warning", markup=False)
             return
-        self.app.call_from_thread(self.app.push_screen, TextScreen(f"Doctor: {report.url}",
-                                                                   doctor_text(report).plain, markup=False))
+        self.app.call_from_thread(self.app.push_screen, TextScreen(f"Doctor: {report.url}", doctor_text(report)))
 
 
 def target_cells(result: TargetResult, findings: list[Finding]) -> tuple:
@@ -351,18 +350,18 @@ def session_cells(s: DbSession, flag: str) -> tuple:
 
 def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     text = Text()
-    if result.same_server_as or result.not_connected:
-        text.append(f"{result.target.url}", style="bold")
-        text.append(f"  found in {result.target.origin}\n", style="dim")
-        text.append(f"The same server as {result.same_server_as} (another URL for it): its sessions and findings "
-                    "are shown there, once.\n" if result.same_server_as else f"Not logged in: {result.not_connected}\n")
-        return text
-    if result.state is None:
-        text.append(f"{result.target.url}", style="bold")
-        text.append(f"  found in {result.target.origin}\n", style="dim")
-        text.append(f"Cannot read it: {result.error}\n", style="red")
-        if result.doctor:
-            text.append_text(doctor_text(result.doctor))
+    if result.same_server_as or result.not_connected or result.state is None:
+        text.append(visible(result.target.url), style="bold")
+        text.append(f"  found in {visible(result.target.origin)}\n", style="dim")
+        if result.same_server_as:
+            text.append(f"The same server as {visible(result.same_server_as)} (another URL for it): its sessions and "
+                        "findings are shown there, once.\n")
+        elif result.not_connected:
+            text.append(f"Not logged in: {visible(result.not_connected, multiline=True)}\n")
+        else:
+            text.append(f"Cannot read it: {visible(result.error, multiline=True)}\n", style="red")
+            if result.doctor:
+                text.append_text(doctor_text(result.doctor))
         return text
     state = result.state  # what to act on first (chains, the selected session), then the counts
     sessions = {s.id: s for s in state.sessions}
@@ -374,23 +373,23 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
             text.append("  " + "  " * depth + ("└ " if depth else ""))
             text.append(f"{session_id} ", style="bold red" if depth == 0 else "bold")
             if session:
-                text.append(f"{session.user} {session.state} {_age(session.state_age_s)}")
+                text.append(visible(f"{session.user} {session.state} {_age(session.state_age_s)}"))
                 if session.local_pid:
-                    text.append(f" local pid {session.local_pid} ({session.local_process})", style="cyan")
+                    text.append(visible(f" local pid {session.local_pid} ({session.local_process})"), style="cyan")
             if session_id in waits:
                 wait = waits[session_id]
-                text.append(f" waits {wait.waited_s:.0f}s for {wait.lock}", style="yellow")
+                text.append(visible(f" waits {wait.waited_s:.0f}s for {wait.lock}"), style="yellow")
             if session and session.query:
-                text.append(f": {' '.join(session.query.split())[:80]}", style="dim")
+                text.append(f": {visible(' '.join(session.query.split())[:80])}", style="dim")
             text.append("\n")
     if selected is not None:
         text.append(f"Session {selected.id}", style="bold")
         if selected.local_pid:
-            text.append(f"  client is local pid {selected.local_pid} ({selected.local_process}) — l: process, "
-                        "s: Python stack", style="cyan")
-        text.append(f"\n{selected.query or '(no query)'}\n")
-    text.append(f"{result.target.url}", style="bold")  # the sessions' title names it already
-    text.append(f"  found in {result.target.origin}\n", style="dim")
+            text.append(visible(f"  client is local pid {selected.local_pid} ({selected.local_process}) — l: process, "
+                                "s: Python stack"), style="cyan")
+        text.append(f"\n{visible(selected.query, multiline=True) or '(no query)'}\n")
+    text.append(visible(result.target.url), style="bold")  # the sessions' title names it already
+    text.append(f"  found in {visible(result.target.origin)}\n", style="dim")
     if state.usage:
         u = state.usage
         text.append("Connections ", style="bold")
@@ -403,28 +402,28 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
         for statement in state.top_statements[:5]:
             calls = count(statement.calls, "call")
             text.append(f"  {statement.total_ms:10.0f} ms {calls:>14} {statement.mean_ms:8.1f} ms avg  ")
-            text.append(f"{' '.join(statement.query.split())[:90]}\n", style="dim")
+            text.append(f"{visible(' '.join(statement.query.split())[:90])}\n", style="dim")
     if state.tables:
         text.append("Most rows read by sequential scans:\n", style="bold")
         for table in state.tables[:5]:
-            text.append(f"  {table.table}: {count(table.seq_scan, 'seq scan')}, {table.seq_rows_read:,} rows read, "
+            text.append(f"  {visible(table.table)}: {count(table.seq_scan, 'seq scan')}, {table.seq_rows_read:,} rows read, "
                         f"{count(table.idx_scan, 'index scan')}, {table.live_rows:,} rows\n")
     for note in state.notes:
-        text.append(f"Note: {note}\n", style="dim")
+        text.append(f"Note: {visible(note, multiline=True)}\n", style="dim")
     return text
 
 
 def doctor_text(report: ConnectionReport) -> Text:
     text = Text()
-    text.append(f"Connection doctor for {report.url}\n", style="bold")
+    text.append(f"Connection doctor for {visible(report.url)}\n", style="bold")
     for step in report.steps:
         mark, style = STEP_MARK.get(step.status, ("?", ""))
-        text.append(f"  {mark} {step.name:15} ", style=style)
-        text.append(f"{step.detail}\n")
+        text.append(f"  {mark} {visible(step.name):15} ", style=style)
+        text.append(f"{visible(step.detail, multiline=True)}\n")
         if step.fix and step.status in ("fail", "warn"):
-            text.append(f"      fix: {step.fix}\n", style="yellow")
+            text.append(f"      fix: {visible(step.fix, multiline=True)}\n", style="yellow")
     return text
 
 
 def _top(counts: dict[str, int], n: int = 3) -> str:
-    return ", ".join(f"{k} {v}" for k, v in list(counts.items())[:n]) or "-"
+    return visible(", ".join(f"{k} {v}" for k, v in list(counts.items())[:n])) or "-"

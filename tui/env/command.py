@@ -18,6 +18,7 @@ from tui.env.diff import SAME, EnvDiff, diff_sides
 from tui.env.side import SideError
 from tui.env.sides import SPEC_HELP, load_side
 from tui.redact import redact_deep
+from tui.textsafe import visible
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -37,11 +38,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         left, right = load_side(args.left, config), load_side(args.right, config)
         diff = diff_sides(left, right)
     except (SideError, ConfigError) as exc:
-        print(f"tshoot env-diff: {exc}", file=err)
+        print(visible(f"tshoot env-diff: {exc}", multiline=True), file=err)
         return EXIT_BAD_INPUT
     for side, problems in (("left", diff.left_problems), ("right", diff.right_problems)):
         for problem in problems:
-            print(f"warning: {side} ({diff.left if side == 'left' else diff.right}): {problem}", file=err)
+            print(visible(f"warning: {side} ({diff.left if side == 'left' else diff.right}): {problem}"), file=err)
     try:
         if args.json:
             out.write(json.dumps(diff_as_json(diff, include_same=True), ensure_ascii=False, indent=2) + "\n")
@@ -75,16 +76,16 @@ def diff_as_json(diff: EnvDiff, include_same: bool) -> dict:
 
 def format_table(diff: EnvDiff, include_same: bool, width: int) -> str:
     rows = [row for row in diff.rows if include_same or row.status != SAME]
-    key_width = min(max([len(r.key) for r in rows] + [3]), 40)
+    key_width = min(max([len(visible(r.key)) for r in rows] + [3]), 40)
     value_width = max((width - 12 - key_width - 4) // 2, 12)
-    lines = [f"left:  {diff.left}", f"right: {diff.right}", ""]
+    lines = [f"left:  {visible(diff.left)}", f"right: {visible(diff.right)}", ""]
     if rows:
         lines.append(f"{'STATUS':<10}  {'KEY':<{key_width}}  {'LEFT':<{value_width}}  RIGHT")
     for row in rows:
-        lines.append(f"{row.status:<10}  {_fit(row.key, key_width):<{key_width}}  "
+        lines.append(f"{row.status:<10}  {_fit(visible(row.key), key_width):<{key_width}}  "
                      f"{_fit(_shown(row.left), value_width):<{value_width}}  {_fit(_shown(row.right), value_width)}")
         if row.detail:
-            lines.append(f"{'':<10}  {'':<{key_width}}  ↳ {row.detail}")
+            lines.append(f"{'':<10}  {'':<{key_width}}  ↳ {visible(row.detail)}")
     counts = diff.counts()
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "nothing to compare"
     hidden_same = "" if include_same or not counts[SAME] else f" ({counts[SAME]} same not listed; --all lists them)"
@@ -93,7 +94,7 @@ def format_table(diff: EnvDiff, include_same: bool, width: int) -> str:
 
 
 def _shown(value: str | None) -> str:
-    return "(absent)" if value is None else value.replace("\r", "\\r").replace("\n", "\\n")
+    return "(absent)" if value is None else visible(value.replace("\r", "\\r"))
 
 
 def _fit(text: str, width: int) -> str:

@@ -24,6 +24,7 @@ from tui.env.diff import CHANGED, HIDDEN, ONLY_LEFT, ONLY_RIGHT, SAME, DiffRow, 
 from tui.env.side import Side, SideError
 from tui.env.sides import load_side
 from tui.env.source import EnvSection
+from tui.textsafe import literal, visible
 from tui.wording import count
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
@@ -222,11 +223,11 @@ class EnvPane(SourcePane):
         table.sync([(row.key, row_cells(row)) for row in rows])
         counts = ", ".join(f"{n} {status}" for status, n in self.diff.counts().items() if n) or "nothing to compare"
         mode = "custom" if self.custom or self.diff.chosen_by == "operator" else "configured"
-        summary.update(Text.assemble(("left ", "dim"), self.diff.left, ("  right ", "dim"), self.diff.right,
+        summary.update(Text.assemble(("left ", "dim"), visible(self.diff.left), ("  right ", "dim"), visible(self.diff.right),
                                      ("\n", ""), (f"{mode}: {counts}", "bold" if self.diff.differs else "green")))
         hidden = "" if self.show_same else " (same hidden: s)"
         shown = f", filter '{self.filter_text}'" if self.filter_text else ""
-        table.border_title = f"{count(len(rows), 'key')}{hidden}{shown}"
+        table.border_title = literal(f"{count(len(rows), 'key')}{hidden}{shown}")
 
     def _matches(self, row: DiffRow) -> bool:
         return not self.filter_text or self.filter_text in f"{row.key} {row.status} {row.left} {row.right}".lower()
@@ -238,7 +239,7 @@ class EnvPane(SourcePane):
             lines.append(f"{count(section.unreadable_processes, 'process', 'processes')} next to an env file could not "
                          "be read (run as root)")
         self.query_one("#envdiff-processes", Static).update(
-            Text("\n".join(lines), style="yellow") if lines else Text("No process lacks a key of its .env.", style="dim"))
+            literal("\n".join(lines), style="yellow", multiline=True) if lines else Text("No process lacks a key of its .env.", style="dim"))
 
     def _update_picks(self) -> None:
         picks = self.query_one("#envdiff-picks", OptionList)
@@ -252,12 +253,12 @@ class EnvPane(SourcePane):
         unique = list(dict.fromkeys(specs))
         if [str(picks.get_option_at_index(i).id) for i in range(picks.option_count)] != unique:
             picks.clear_options()
-            picks.add_options([Option(spec, id=spec) for spec in unique])
+            picks.add_options([Option(literal(spec), id=spec) for spec in unique])
 
     def _banner(self, text: str) -> None:
         banner = self.query_one("#envdiff-banner", Static)
         banner.display = bool(text)
-        banner.update(Text(text))
+        banner.update(literal(text, multiline=True))
 
     # ----- key actions -----
     def action_edit_side(self, side: str) -> None:
@@ -301,8 +302,8 @@ class EnvPane(SourcePane):
             self.notify("Only a secret of a live side (process, container, self) can be revealed; never a file's.",
                         severity="warning")
             return
-        shown = "\n".join(f"{side.label}: {side.domains[row.domain][key]}" for side in live)
-        self.notify(shown, title=f"{key} (not logged)", timeout=8)
+        shown = "\n".join(visible(f"{side.label}: {side.domains[row.domain][key]}") for side in live)
+        self.notify(shown, title=visible(f"{key} (not logged)"), timeout=8, markup=False)
 
 
 PANE_KEYS = {binding.key: binding.action for binding in EnvPane.BINDINGS}
@@ -369,5 +370,5 @@ def row_cells(row: DiffRow) -> tuple:
 def _value(value: str | None) -> Text:
     if value is None:
         return Text("(absent)", style="dim italic")
-    return Text(value.replace("\n", "⏎"), no_wrap=True, overflow="ellipsis")
+    return Text(visible(value.replace("\n", "⏎")), no_wrap=True, overflow="ellipsis")
 

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Sparkline, Static
 from tui.actions import Action
 from tui.processes.collect import reveal_environ_value, send_signal
 from tui.processes.records import ListeningPort, ProcessDetail, ProcessesSection, ProcessRow
+from tui.textsafe import literal, visible
 from widgets.column_fit import drop_to_fit
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
@@ -131,7 +132,7 @@ class ProcessesPane(SourcePane):
             self._notes_shown = notes
             banner = self.query_one("#proc-banner", Static)
             banner.display = bool(notes)
-            banner.update(notes)
+            banner.update(literal(notes, multiline=True))
         summary = summary_text(section)
         lines = summary.plain.count("\n")
         self.query_one("#proc-summary", Static).update(summary, layout=lines != self._summary_lines)
@@ -142,7 +143,7 @@ class ProcessesPane(SourcePane):
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#proc-banner", Static)
         banner.display = True
-        banner.update(f"Processes: {reason}" + (f" — {remedy}" if remedy else ""))
+        banner.update(literal(f"Processes: {reason}" + (f" — {remedy}" if remedy else ""), multiline=True))
         self._notes_shown = None  # the next good section puts its own notes back
 
     def select_subject(self, subject: dict[str, Any]) -> bool:
@@ -299,7 +300,7 @@ class ProcessesPane(SourcePane):
             return
         if self.app.is_replay:
             row = next((r for r in self.section.rows if r.pid == pid), None) if self.section else None
-            self.app.push_screen(DetailScreen(None, row_summary(row) if row else f"pid {pid}"))
+            self.app.push_screen(DetailScreen(None, row_summary(row) if row else Text(f"pid {pid}")))
             return
         self._load_detail(pid)
 
@@ -311,7 +312,7 @@ class ProcessesPane(SourcePane):
         except psutil.NoSuchProcess:
             self.app.call_from_thread(self.app.notify, f"pid {pid} has exited", severity="warning")
             return
-        self.app.call_from_thread(self.app.push_screen, DetailScreen(detail, ""))
+        self.app.call_from_thread(self.app.push_screen, DetailScreen(detail, Text()))
 
     def action_signal(self, name: str) -> None:
         row = self._selected_row()
@@ -398,11 +399,27 @@ def port_cells(p: ListeningPort) -> tuple:
     return (p.proto, p.address, f"{p.port:5d}", str(p.pid) if p.pid else "-", p.process)
 
 
-def row_summary(r: ProcessRow) -> str:
-    return (
-        f"pid {r.pid} ({r.name}) user {r.user}, state {r.state}, CPU {r.cpu_percent}%, RSS {human_bytes(r.rss)}, "
-        f"{r.threads} threads\n{r.cmdline}\n\n(replay: open files, environment and connections are only read live)"
+def row_summary(r: ProcessRow) -> Text:
+    return Text(
+        f"pid {r.pid} ({visible(r.name)}) user {visible(r.user)}, state {visible(r.state)}, CPU {r.cpu_percent}%, "
+        f"RSS {human_bytes(r.rss)}, {r.threads} threads\n{visible(r.cmdline)}\n\n"
+        "(replay: open files, environment and connections are only read live)"
     )
+
+
+def detail_heading(d: ProcessDetail) -> Text:
+    return Text.assemble((f"pid {d.pid} — {visible(d.name)}", "bold"), f"  user {visible(d.user)}  ",
+                         ("(Esc closes, v reveals a value)", "dim"))
+
+
+def detail_paths(d: ProcessDetail) -> Text:
+    return Text(f"exe: {visible(d.exe)}\ncwd: {visible(d.cwd)}\ncmd: {visible(d.cmdline)}"
+                + (f"\nnot readable without root: {', '.join(map(visible, d.denied))}" if d.denied else ""))
+
+
+def detail_listing(title: str, items: list[str]) -> Text:
+    """A titled list of host strings (connections, open files), one per line, each literal."""
+    return Text.assemble((title, "bold"), "\n", "\n".join(map(visible, items)) or "none")
 
 
 class DetailScreen(ModalScreen[None]):
@@ -413,7 +430,7 @@ class DetailScreen(ModalScreen[None]):
         Binding("v", "reveal", "Reveal selected env value"),
     ]
 
-    def __init__(self, detail: ProcessDetail | None, fallback: str) -> None:
+    def __init__(self, detail: ProcessDetail | None, fallback: Text) -> None:
         super().__init__()
         self.detail = detail
         self.fallback = fallback
@@ -422,15 +439,11 @@ class DetailScreen(ModalScreen[None]):
         d = self.detail
         with Vertical(classes="dialog wide"):
             if d is None:
-                yield Static(self.fallback, markup=False)
+                yield Static(self.fallback)
                 return
-            yield Static(f"[b]pid {d.pid} — {d.name}[/b]  user {d.user}  [dim](Esc closes, v reveals a value)[/dim]")
+            yield Static(detail_heading(d))
             with VerticalScroll():
-                yield Static(
-                    f"exe: {d.exe}\ncwd: {d.cwd}\ncmd: {d.cmdline}"
-                    + (f"\nnot readable without root: {', '.join(d.denied)}" if d.denied else ""),
-                    markup=False,
-                )
+                yield Static(detail_paths(d))
                 if d.cpu_history:
                     yield Static(f"CPU% (last {len(d.cpu_history)} samples, now {d.cpu_history[-1]:.1f}%)")
                     yield Sparkline(d.cpu_history, classes="spark")
@@ -438,8 +451,8 @@ class DetailScreen(ModalScreen[None]):
                     yield Static(f"RSS (now {human_bytes(d.rss_history[-1])}, min {human_bytes(min(d.rss_history))})")
                     yield Sparkline(d.rss_history, classes="spark")
                 yield Static(f"[b]threads[/b] ({len(d.thread_ids)}): " + " ".join(map(str, d.thread_ids[:50])))
-                yield Static("[b]connections[/b]\n" + ("\n".join(d.connections) or "none"), markup=True)
-                yield Static("[b]open files[/b]\n" + ("\n".join(d.open_files[:200]) or "none"), markup=True)
+                yield Static(detail_listing("connections", d.connections))
+                yield Static(detail_listing("open files", d.open_files[:200]))
                 yield Static("[b]environment[/b] (secrets masked)")
                 env = DataTable(id="env-table", cursor_type="row")
                 yield env
@@ -449,7 +462,7 @@ class DetailScreen(ModalScreen[None]):
             table = self.query_one("#env-table", DataTable)
             table.add_columns("KEY", "VALUE")
             for key, value in sorted(self.detail.environ.items()):
-                table.add_row(key, value, key=key)
+                table.add_row(literal(key), literal(value), key=key)
 
     def action_reveal(self) -> None:
         if not self.detail:
@@ -461,9 +474,9 @@ class DetailScreen(ModalScreen[None]):
         try:
             value = reveal_environ_value(self.detail.pid, key)
         except (psutil.Error, KeyError) as exc:
-            self.app.notify(f"cannot read {key}: {exc}", severity="error")
+            self.app.notify(visible(f"cannot read {key}: {exc}"), severity="error", markup=False)
             return
-        table.update_cell(key, table.ordered_columns[1].key, value)
+        table.update_cell(key, table.ordered_columns[1].key, literal(value))
 
     def action_close(self) -> None:
         self.dismiss(None)

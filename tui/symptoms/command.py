@@ -12,9 +12,10 @@ import psutil
 from tui.config import DATABASE_URL, OBSERVE, PID, Config, ConfigError, flag_type, load_config
 from tui.redact import redact_deep
 from tui.symptoms.checks import CheckContext
-from tui.symptoms.guides import GuideBook, GuideError, load_guides
+from tui.symptoms.guides import Guide, GuideBook, GuideError, load_guides
 from tui.symptoms.render import result_lines
-from tui.symptoms.runner import GuideOptions, effective_config, live_collection, run_guide
+from tui.symptoms.runner import CheckResult, GuideOptions, effective_config, live_collection, run_guide
+from tui.textsafe import visible
 
 USAGE_ERROR_EXIT = 2
 
@@ -41,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         book = load_guides(config.guides_dir)
     except (ConfigError, GuideError) as exc:
-        print(f"tshoot guide: {exc}", file=sys.stderr)
+        print(visible(f"tshoot guide: {exc}", multiline=True), file=sys.stderr)
         return 2
     for problem in book.problems:
-        print(f"tshoot guide: skipped an operator guide: {problem}", file=sys.stderr)
+        print(visible(f"tshoot guide: skipped an operator guide: {problem}"), file=sys.stderr)
     if not args.guide_id:
         print_list(book)
         return 0
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         token = read_token(args.token_file)
         check_pids(args.pid)
     except (GuideError, ConfigError, ValueError) as exc:
-        print(f"tshoot guide: {exc}", file=sys.stderr)
+        print(visible(f"tshoot guide: {exc}", multiline=True), file=sys.stderr)
         return USAGE_ERROR_EXIT
     options = GuideOptions(db_urls=args.db, pids=args.pid, urls=args.url, logs=args.log, token=token)
     context = build_context(config, options, args.observe)
@@ -61,15 +62,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(redact_deep(outcome.to_json()), indent=2, default=str, ensure_ascii=False))
         return outcome.exit_code
-    print(f"{guide.title}  [{guide.id}]")
-    print(f"What it usually means: {' '.join(guide.meaning.split())}")
-    for result in outcome.results:
-        print()
-        print("\n".join(result_lines(result)))
-    print()
-    print(f"Verify: {guide.verify}")
-    print(f"        re-run: tshoot guide {guide.id} with the same options")
+    print(guide_text(guide, outcome.results))
     return outcome.exit_code
+
+
+def guide_text(guide: Guide, results: list[CheckResult]) -> str:
+    """A guide run as the terminal shows it; guides and results are data, every line is made visible."""
+    lines = [visible(f"{guide.title}  [{guide.id}]"), visible(f"What it usually means: {' '.join(guide.meaning.split())}")]
+    for result in results:
+        lines += ["", *result_lines(result)]
+    lines += ["", visible(f"Verify: {guide.verify}"), visible(f"        re-run: tshoot guide {guide.id} with the same options")]
+    return "\n".join(lines)
 
 
 def build_context(config: Config, options: GuideOptions, observe: float) -> CheckContext:
@@ -80,7 +83,7 @@ def build_context(config: Config, options: GuideOptions, observe: float) -> Chec
 def print_list(book: GuideBook) -> None:
     width = max(len(guide_id) for guide_id in book.guides)
     for guide in book.guides.values():
-        print(f"{guide.id:<{width}}  {guide.title} — {guide.summary}")
+        print(visible(f"{guide.id:<{width}}  {guide.title} — {guide.summary}"))
 
 
 def check_pids(pids: list[int]) -> None:

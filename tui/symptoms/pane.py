@@ -24,6 +24,7 @@ from tui.symptoms.guides import Guide, GuideBook, load_guides
 from tui.symptoms.notes import PROMPTS, WORKFLOW, IncidentNotes
 from tui.symptoms.render import STATUS_LABEL, evidence_lines, result_lines
 from tui.symptoms.runner import CheckResult, run_guide
+from tui.textsafe import literal, visible
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_duration
@@ -76,8 +77,8 @@ class SymptomsPane(SourcePane):
     def on_mount(self) -> None:
         self.book = load_guides(self.app.config.guides_dir)
         if self.book.problems:
-            self.app.notify("Some operator guides were not loaded:\n" + "\n".join(self.book.problems),
-                            severity="warning", timeout=10)
+            self.app.notify("Some operator guides were not loaded:\n" + "\n".join(map(visible, self.book.problems)),
+                            severity="warning", timeout=10, markup=False)
         self._refresh_guides()
         self._show_view()
 
@@ -111,7 +112,7 @@ class SymptomsPane(SourcePane):
     def open_guide_for(self, finding: Finding) -> bool:
         guide = self.book.for_finding(finding)
         if guide is None:
-            self.app.notify(f"No guide covers '{finding.id}' yet", severity="warning")
+            self.app.notify(visible(f"No guide covers '{finding.id}' yet"), severity="warning", markup=False)
             return False
         return self.open_guide(guide.id)
 
@@ -175,7 +176,7 @@ class SymptomsPane(SourcePane):
                             severity="warning")
             return
         if self.running:
-            self.app.notify(f"Guide {self.running} is still running", severity="information")
+            self.app.notify(visible(f"Guide {self.running} is still running"), severity="information", markup=False)
             return
         guide = self.book.guides[self.view]
         self.running = guide.id
@@ -230,8 +231,8 @@ class SymptomsPane(SourcePane):
         self._refresh_guides()
         if self.view == guide_id:
             self._show_view()
-        self.app.notify(f"{guide_id}: {failing} failing, {warning} warning, "
-                        f"{len(results) - failing - warning} passed or skipped")
+        self.app.notify(visible(f"{guide_id}: {failing} failing, {warning} warning, "
+                                f"{len(results) - failing - warning} passed or skipped"), markup=False)
 
     # ----- rendering -----
     def _refresh_guides(self) -> None:
@@ -265,8 +266,8 @@ class SymptomsPane(SourcePane):
             results = self.results.get(guide.id, [])
             state = "running…" if self.running == guide.id else ("r: run" if not results else
                                                                  f"{self._ran(guide.id)} — r: verify (re-run)")
-            heading.update(Text.assemble((guide.title, "bold"), f"  ({guide.id}, {state})\n",
-                                         " ".join(guide.meaning.split())))  # guide text is data, never markup
+            heading.update(Text.assemble((visible(guide.title), "bold"), visible(f"  ({guide.id}, {state})") + "\n",
+                                         visible(" ".join(guide.meaning.split()))))  # guide text is data, never markup
             table.sync([(r.id, (STATUS_LABEL[r.status], r.jump.pane if r.jump else "", f"{r.title}: {r.summary}"))
                         for r in results])
             if not results:
@@ -314,7 +315,7 @@ class SymptomsPane(SourcePane):
             self._detail(lines)
 
     def _detail(self, lines: list[str]) -> None:
-        self.query_one("#detail", Static).update("\n".join(lines))
+        self.query_one("#detail", Static).update(literal("\n".join(lines), multiline=True))
 
     def _finding(self, key: str | None) -> Finding | None:
         return self._rows.get(key or "")
@@ -357,7 +358,7 @@ class NotesScreen(ModalScreen[dict[str, str] | None]):
         with Vertical():
             yield Label("[b]Incident notes[/b]: one line per step. Ctrl+S keeps them, Esc discards.")
             for step in WORKFLOW:
-                yield Input(self._notes.lines.get(step, ""), placeholder=f"{step}: {PROMPTS[step]}", id=f"note-{step}")
+                yield Input(visible(self._notes.lines.get(step, "")), placeholder=f"{step}: {PROMPTS[step]}", id=f"note-{step}")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == f"note-{WORKFLOW[-1]}":

@@ -1,7 +1,8 @@
 """Check results as plain text lines, the same for the terminal (`tshoot guide`) and the pane's detail view.
 
 The evidence dict is shown the way an operator reads it: an HTTP probe like `curl -v`, a log scan as
-counts per minute with the newest traceback, anything else as compact `key: value` lines.
+counts per minute with the newest traceback, anything else as compact `key: value` lines. Every line is made
+visible (`tui.textsafe.visible`): evidence quotes what hosts, logs and servers said.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from tui.symptoms.guides import Fix
 from tui.symptoms.runner import CheckResult
+from tui.textsafe import visible
 
 STATUS_LABEL = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skipped": "SKIP"}
 MAX_VALUE_CHARS = 160
@@ -36,7 +38,7 @@ def evidence_lines(evidence: dict[str, Any]) -> list[str]:
             lines += [f"  {_compact(item)}" for item in value]
         elif value not in (None, [], {}, ""):
             lines.append(f"{key}: {_compact(value)}")
-    return lines
+    return [visible(line) for line in lines]
 
 
 def probe_lines(probe: dict[str, Any]) -> list[str]:
@@ -44,19 +46,19 @@ def probe_lines(probe: dict[str, Any]) -> list[str]:
     lines = [f"* {probe['url']}" + (f" (connected to {probe['remote']})" if probe["remote"] else ""),
              f"> {probe['method']} {'with' if probe['sent_token'] else 'without'} a bearer token"]
     if probe["status"] is None:
-        return lines + [f"* {probe['error']}"]
+        return [visible(line) for line in lines + [f"* {probe['error']}"]]
     lines.append(f"< {probe['http_version']} {probe['status']} {probe['reason']}")
     lines += [f"< {name}: {value}" for name, value in probe["headers"]]
     lines.append(f"* connect {probe['connect_ms']} ms, total {probe['total_ms']} ms")
     if probe["body_excerpt"]:
         lines.append("body: " + probe["body_excerpt"].strip().replace("\n", " ")[:MAX_VALUE_CHARS])
-    return lines
+    return [visible(line) for line in lines]
 
 
 def log_scan_lines(scan: dict[str, Any]) -> list[str]:
     head = scan.get("name") or scan["path"]
     if scan["error"]:
-        return [f"{head}: {scan['error']}"]
+        return [visible(f"{head}: {scan['error']}")]
     extra = f" [{scan['status']}, {scan['restart_count']} restart(s)]" if "status" in scan else ""
     lines = [f"{head}{extra}: {scan['recent_tracebacks']} traceback(s), {scan['recent_error_lines']} error line(s) "
              f"in the last {scan['window_minutes']:g} min" + ("" if scan["timestamps_found"] else
@@ -68,7 +70,7 @@ def log_scan_lines(scan: dict[str, Any]) -> list[str]:
     if scan["newest_traceback"]:
         lines.append("  newest traceback:")
         lines += [f"    {line}" for line in scan["newest_traceback"].splitlines()]
-    return lines
+    return [visible(line) for line in lines]
 
 
 def fix_lines(fix: Fix) -> list[str]:
@@ -77,7 +79,7 @@ def fix_lines(fix: Fix) -> list[str]:
     if fix.code:
         lines.append("code:")
         lines += [f"    {line}" for line in fix.code.strip("\n").splitlines()]
-    return lines
+    return [visible(line) for line in lines]
 
 
 def result_lines(result: CheckResult) -> list[str]:
@@ -90,7 +92,7 @@ def result_lines(result: CheckResult) -> list[str]:
         lines += [f"         {line}" for line in fix_lines(result.fix)]
     if result.jump:
         lines.append(f"       see: {jump_words(result.jump.pane, result.jump.subject)}")
-    return lines
+    return [visible(line) for line in lines]
 
 
 def subject_words(subject: dict[str, Any]) -> str:

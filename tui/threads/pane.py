@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +12,7 @@ from textual.widgets import DataTable, Static
 
 from tui.findings import Finding
 from tui.threads.deadlock import format_deadlock_report, thread_state
+from tui.textsafe import literal, visible
 from tui.threads.records import ProcessThreads, ThreadRecord, ThreadsSection
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
@@ -166,7 +166,7 @@ class ThreadsPane(SourcePane):
     def _banner(self, text: str) -> None:
         banner = self.query_one("#thr-banner", Static)
         banner.display = bool(text)
-        banner.update(Text(text))
+        banner.update(literal(text, multiline=True))
 
     def _render_processes(self) -> None:
         """One row per pid (a watched process, else a Python candidate), by pid: a stable order, so the row under
@@ -201,7 +201,7 @@ class ThreadsPane(SourcePane):
             table.border_title = ""
         else:
             paused = f", paused ≤{process.dump_seconds * 1000:.0f} ms per dump" if process.dump_seconds else ""
-            table.border_title = f"pid {process.pid} {process.name}: {len(threads)} threads{paused}{self._age_note}"
+            table.border_title = literal(f"pid {process.pid} {process.name}: {len(threads)} threads{paused}{self._age_note}")
 
     def _selected_thread(self, process: ProcessThreads | None) -> ThreadRecord | None:
         key = self.query_one("#thr-threads", KeyedTable).selected_key
@@ -215,7 +215,7 @@ class ThreadsPane(SourcePane):
             view.update(CHOOSE)
             return
         if process.jstack:
-            view.update(Text(process.jstack))
+            view.update(literal(process.jstack, multiline=True))
             return
         thread = self._selected_thread(process)
         view.update(stack_text(thread, self.show_locals) if thread else Text("Select a thread to see its stack."))
@@ -254,7 +254,7 @@ class ThreadsPane(SourcePane):
     def action_deadlock_report(self) -> None:
         deadlocks = [f for f in self._findings() if f.id == "deadlock"]
         body = "\n\n".join(format_deadlock_report(f) for f in deadlocks) or "No deadlock found in this process."
-        self.app.push_screen(TextScreen(f"Deadlocks in pid {self.selected_pid}", escape(body)))
+        self.app.push_screen(TextScreen(f"Deadlocks in pid {self.selected_pid}", body))
 
     def action_unwatch(self) -> None:
         source = self.app.source("threads")
@@ -273,11 +273,12 @@ def deadlock_summary(deadlocks: list[Finding]) -> Text:
     """One line per thread of each cycle, so the box stays small; D opens the jstack-style report."""
     text = Text()
     for finding in deadlocks:
-        text.append(f"DEADLOCK in pid {finding.subject['pid']} ({finding.evidence.get('confidence')})", style="bold red")
+        text.append(visible(f"DEADLOCK in pid {finding.subject['pid']} ({finding.evidence.get('confidence')})"),
+                    style="bold red")
         text.append("  D: full jstack-style report\n", style="dim")
         for entry in finding.evidence.get("threads", []):
-            text.append(f'  "{entry["name"]}" holds {entry["holds"]}, waits for {entry["waits_for"]} '
-                        f'at {entry["waits_at"].rsplit("/", 1)[-1]}\n')
+            text.append(visible(f'  "{entry["name"]}" holds {entry["holds"]}, waits for {entry["waits_for"]} '
+                                f'at {entry["waits_at"].rsplit("/", 1)[-1]}') + "\n")
     text.rstrip()
     return text
 
@@ -292,19 +293,19 @@ def _where(thread: ThreadRecord) -> str:
 def stack_text(thread: ThreadRecord, show_locals: bool) -> Text:
     """A thread's stack, innermost first, with the source line, the locks each frame holds and (on demand) locals."""
     text = Text()
-    text.append(f'"{thread.name}" tid {thread.tid} — {thread_state(thread)}\n', style="bold")
+    text.append(visible(f'"{thread.name}" tid {thread.tid} — {thread_state(thread)}') + "\n", style="bold")
     for depth, frame in enumerate(thread.frames):
-        text.append(f"#{depth:<2} {frame.function} ", style="bold" if depth == 0 else "")
-        text.append(f"{frame.filename}:{frame.line}\n", style="dim")
+        text.append(f"#{depth:<2} {visible(frame.function)} ", style="bold" if depth == 0 else "")
+        text.append(f"{visible(frame.filename)}:{frame.line}\n", style="dim")
         if frame.line_text:
-            text.append(f"      {frame.line_text}\n", style="cyan")
+            text.append(f"      {visible(frame.line_text)}\n", style="cyan")
         if frame.waits is not None and depth == 0:
-            text.append(f"      waits for {frame.waits.expr}\n", style="red")
+            text.append(f"      waits for {visible(frame.waits.expr)}\n", style="red")
         for held in frame.held:
-            text.append(f"      holds {held.expr} (taken at line {held.line})\n", style="yellow")
+            text.append(f"      holds {visible(held.expr)} (taken at line {held.line})\n", style="yellow")
         if show_locals:
             for var in frame.locals:
-                text.append(f"      {var.name} = {var.repr}\n", style="dim")
+                text.append(f"      {visible(var.name)} = {visible(var.repr)}\n", style="dim")
     if not thread.frames:
         text.append("no Python frames (a thread running native code only)\n", style="dim")
     return text
