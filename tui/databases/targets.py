@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 import psutil
-import yaml
 
 from tui.config import Config
 from tui.databases.connection import UrlError, dialect_of_scheme, parse_url
 from tui.databases.records import TargetInfo
 from tui.procfs import PerProcess
 from tui.redact import mask_url
+from tui.safefile import CONFIG_LIMIT, FileRefused, parse_yaml, read_text
 
 RAILS_ADAPTERS = {"postgresql": "postgresql", "postgis": "postgresql", "mysql2": "mysql", "trilogy": "mysql",
                   "mysql": "mysql"}
@@ -129,16 +129,19 @@ def _process_urls(notes: list[str]) -> list[tuple[str, str, int | None]]:
                 continue
             rails_env = environ.get("RAILS_ENV") or environ.get("RACK_ENV") or "development"
             try:
-                for url in rails_database_urls(database_yml.read_text(encoding="utf-8"), rails_env, environ):
+                text = read_text(database_yml, CONFIG_LIMIT)  # another user's file: FIFO, size, bomb bounded
+                for url in rails_database_urls(text, rails_env, environ, str(database_yml)):
                     found.append((url, f"{label} {database_yml} [{rails_env}]", pid))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+            except FileRefused as exc:
+                notes.append(f"{database_yml} ({label}): cannot read it: {exc.problem}")
+            except ValueError as exc:
                 notes.append(f"{database_yml} ({label}): cannot read it: {str(exc).splitlines()[0]}")
     return found
 
 
-def rails_database_urls(text: str, rails_env: str, environ: Mapping[str, str]) -> list[str]:
+def rails_database_urls(text: str, rails_env: str, environ: Mapping[str, str], path: str = "database.yml") -> list[str]:
     """URLs of one environment of a Rails database.yml (one per database in multi-database setups)."""
-    data = yaml.safe_load(_expand_erb(text, environ))
+    data = parse_yaml(_expand_erb(text, environ), path)
     if not isinstance(data, dict):
         raise ValueError("not a mapping of environments")
     section = data.get(rails_env)

@@ -11,8 +11,8 @@ import io
 import re
 
 from tui.env.side import ENV, Side, read_text
+from tui.safefile import ENV_FILE_LIMIT
 
-ENV_FILE_LIMIT_MB = 4
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
@@ -42,6 +42,6 @@ def parse_env_text(text: str) -> tuple[dict[str, str], list[str]]:
 
 
 def load_env_file(path: str, spec: str | None = None) -> Side:
-    text, problems = read_text(path, "env file", ENV_FILE_LIMIT_MB)
+    text, problems = read_text(path, "env file", ENV_FILE_LIMIT)
     values, syntax_problems = parse_env_text(text)
     return Side(spec or path, "env-file", path, {ENV: values}, problems=problems + syntax_problems)

@@ -11,14 +11,13 @@ import functools
 import json
 import re
 import subprocess
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from tui.env.side import PACKAGES, RUNTIME, Side, SideError, read_text
+from tui.safefile import REQUIREMENTS_LIMIT, FileRefused, parse_json, parse_toml
 
 INTERPRETER_TIMEOUT_S = 15.0
-REQUIREMENTS_LIMIT_MB = 16
 LOCK_FILE_NAMES = {"poetry.lock", "uv.lock", "pylock.toml", "pipfile.lock"}
 
 # Runs on the target interpreter, which may be old: plain Python 3 only, no f-strings, no tshoot imports.
@@ -111,21 +110,23 @@ def is_requirements_file(path: str) -> bool:
 
 def load_requirements(path: str, spec: str) -> Side:
     """Pinned packages of a requirements file or a lock file (poetry.lock, uv.lock, pylock.toml, Pipfile.lock)."""
-    text, problems = read_text(path, "requirements file", REQUIREMENTS_LIMIT_MB)
+    text, problems = read_text(path, "requirements file", REQUIREMENTS_LIMIT)
     name = Path(path).name.lower()
     try:
         if name == "pipfile.lock":
-            data = json.loads(text)
+            data = parse_json(text, path)
             packages = {normalize_package(n): str(info.get("version", "")).lstrip("=") or "(any)"
                         for group in ("default", "develop") for n, info in data.get(group, {}).items()}
         elif name in LOCK_FILE_NAMES:
-            data = tomllib.loads(text)
+            data = parse_toml(text, path)
             packages = {normalize_package(p["name"]): str(p.get("version", "(any)"))
                         for p in data.get("package", data.get("packages", []))}
         else:
             packages, line_problems = parse_requirements(text)
             problems += line_problems
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, AttributeError, KeyError, TypeError) as exc:
+    except FileRefused as exc:
+        raise SideError(f"lock file {exc}") from None
+    except (AttributeError, KeyError, TypeError) as exc:
         raise SideError(f"lock file {path}: not in the expected format ({exc})") from None
     return Side(spec, "requirements", path, {PACKAGES: packages}, problems=problems)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tui.redact import MASK, redact_text
+from tui.safefile import SOURCE_FILE_LIMIT, FileRefused, read_bytes
 from tui.threads import pyspy
 from tui.threads.locksites import SourceIndex
 from tui.threads.pythonprocs import source_path
@@ -154,9 +154,10 @@ class SourceCache:
         cached = self._files.get((pid, filename))
         if cached is None or cached[0] != mtime:
             try:
-                text = Path(path).read_text(encoding="utf-8", errors="replace")
+                # the process's owner controls the file: a FIFO or a device there must not hang the poll
+                text = read_bytes(path, SOURCE_FILE_LIMIT).decode("utf-8", errors="replace")
                 cached = (mtime, SourceIndex(text))
-            except OSError:
+            except FileRefused:
                 cached = (mtime, None)
             self._files[(pid, filename)] = cached
         return cached[1], mtime
