@@ -43,13 +43,16 @@ MAX_DEPTH = 100  # nesting of any parsed document: far below the interpreter's r
 MAX_YAML_NODES = 500_000  # nodes of a YAML document once its aliases are expanded
 
 
-class FileRefused(Exception):
-    """A file tshoot will not read or write; `str()` is "<path>: <problem>", ready to show."""
+class FileRefused(OSError):
+    """A file tshoot will not read or write; `str()` is "<path>: <problem>", ready to show.
+
+    An OSError whose `strerror` is the problem, so code that reports a failed write as
+    "cannot write PATH: {exc.strerror}" reports a refusal the same way."""
 
     def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__(f"{visible(str(path))}: {problem}")
         self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{visible(self.path)}: {problem}")
+        self.problem = self.strerror = problem
 
 
 def _size(n: float) -> str:
@@ -97,6 +100,8 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
         except FileRefused:
             os.close(fd)
             raise
+    except FileRefused:
+        raise
     except FileNotFoundError:
         raise FileRefused(path, "no such file") from None
     except PermissionError:

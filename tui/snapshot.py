@@ -203,7 +203,9 @@ def _validated(raw: dict[str, Any], path: str) -> LoadedSnapshot:
             sections[name] = (None, data["error"] or "not collected")
         elif name in types:
             try:
-                sections[name] = (section_from_json(types[name], data), None)
+                section = section_from_json(types[name], data)
+                _check_plausible(section, name)
+                sections[name] = (section, None)
             except ValueError as exc:
                 raise ValueError(f"section '{name}' is malformed: {exc}") from None
         else:
@@ -228,6 +230,35 @@ def _validated(raw: dict[str, Any], path: str) -> LoadedSnapshot:
         notes=notes,
         raw=raw,
     )
+
+
+# Fields the panes render as dates (epoch seconds), and lists the panes index by position: a value beyond
+# these is crafted and would crash the pane that renders it (time.localtime overflows, load[0] is missing).
+EPOCH_FIELDS = frozenset({"taken_at", "started", "collected_at", "at", "last_full_sync", "recent_exits"})
+LATEST_EPOCH = 4_102_444_800  # 2100-01-01
+FIXED_LENGTHS = {("SystemSummary", "load"): 3}  # 1, 5 and 15 minutes
+
+
+def _check_plausible(record: Any, where: str) -> None:
+    """ValueError naming the field when a type-checked record holds a value no host would produce."""
+    stack = [(record, where)]
+    while stack:
+        value, path = stack.pop()
+        if dataclasses.is_dataclass(value):
+            for f in dataclasses.fields(value):
+                item, here = getattr(value, f.name), f"{path}.{f.name}"
+                length = FIXED_LENGTHS.get((type(value).__name__, f.name))
+                if length is not None and len(item) != length:
+                    raise ValueError(f'field "{here}" should have {length} items, not {len(item)}')
+                if f.name in EPOCH_FIELDS:
+                    for stamp in item if isinstance(item, (list, tuple)) else [item]:
+                        if isinstance(stamp, (int, float)) and not 0 <= stamp <= LATEST_EPOCH:
+                            raise ValueError(f'field "{here}" is not a time between 1970 and 2100')
+                stack.append((item, here))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(value))
+        elif isinstance(value, dict):
+            stack.extend((item, f"{path}.{key}") for key, item in value.items())
 
 
 def _records(raw: dict[str, Any], key: str, record_type: type) -> list[Any]:

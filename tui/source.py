@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -69,7 +70,9 @@ def unavailable_json(reason: str, remedy: str = "") -> dict[str, Any]:
     return {"error": reason, "remedy": remedy}
 
 
-LARGEST_INT = 2**63 - 1  # what the kernel and databases hand out; a bigger number is not from a real host
+# Bytes, ids, addresses and counters a host reports all fit in 2**53, the integers a float holds exactly: a
+# bigger number in a snapshot is crafted, and would overflow the panes' arithmetic and formatting.
+LARGEST_NUMBER = 2**53
 
 
 class _BadNumber(dacite.DaciteFieldError):
@@ -84,8 +87,10 @@ class _BadNumber(dacite.DaciteFieldError):
 
 
 def _int_field(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and not -LARGEST_INT <= value <= LARGEST_INT:
-        raise _BadNumber("a number out of the 64-bit range")
+    if isinstance(value, bool):  # JSON true/false is no process id or byte count, whatever Python's bool says
+        raise _BadNumber("true/false where a number belongs")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > LARGEST_NUMBER:
+        raise _BadNumber("a number beyond ±2**53")
     return value  # anything else is left to the type check, which names the field
 
 
@@ -94,22 +99,26 @@ def _float_field(value: Any) -> Any:
         return value
     if isinstance(value, int):  # JSON writes 3.0 as 3 when a collector stored an int in a float field
         value = float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _BadNumber("not a finite number")
+    if isinstance(value, float) and not (math.isfinite(value) and abs(value) <= LARGEST_NUMBER):
+        raise _BadNumber("not a finite number within ±2**53")
     return value
 
 
 def _problem(exc: dacite.DaciteError) -> str:
     """dacite's error without the offending value (it may be huge, or hold control characters)."""
     if isinstance(exc, dacite.WrongTypeError):
-        expected = getattr(exc.field_type, "__name__", None) or str(exc.field_type).replace("typing.", "")
-        return f'field "{exc.field_path}" should be {expected}, not {type(exc.value).__name__}'
+        wanted = exc.field_type
+        if typing.get_origin(wanted) is typing.Literal:
+            return f'field "{exc.field_path}" should be one of {", ".join(map(repr, typing.get_args(wanted)))}'
+        if typing.get_origin(wanted) is not None:  # list[int], dict[str, str], int | None: some item is wrong
+            return f'field "{exc.field_path}" should be {str(wanted).replace("typing.", "")}'
+        return f'field "{exc.field_path}" should be {wanted.__name__}, not {type(exc.value).__name__}'
     return str(exc)
 
 
 # Types checked everywhere, down to list items: a replayed snapshot is hostile input, and a wrong type
 # would otherwise load and then crash the pane that renders it. Unknown keys are ignored (a newer tshoot
-# may add fields); numbers must be finite and fit in 64 bits.
+# may add fields); numbers must be finite and within ±2**53.
 RECORD_CONFIG = dacite.Config(cast=[tuple], check_types=True, type_hooks={int: _int_field, float: _float_field})
 
 
