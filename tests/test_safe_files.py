@@ -139,6 +139,10 @@ def test_a_yaml_alias_bomb_is_refused_quickly_in_little_memory(files):
     (parse_toml, "a = {b = " * 150 + "1" + "}" * 150, "nested deeper than 100"),
     (parse_toml, 'a = "[[[[[[[[" # [[[[[[[\n', None),
     (parse_yaml, "a: &a [*a]\n", "an alias refers to a node that contains it"),
+    (parse_yaml, "a: 0x" + "f" * 5000, "an integer larger than 64 bits"),  # parsed, but str() of it raises
+    (parse_toml, "a = 0x" + "f" * 5000, "an integer larger than 64 bits"),
+    (parse_yaml, "a: " + "9" * 5000, "a value that cannot be read"),
+    (parse_yaml, "a: 2001-13-45", "a value that cannot be read"),
     (parse_yaml, "default: &d {adapter: pg}\nprod:\n  <<: *d\n  db: x\n", None),  # Rails-style merges load
 ])
 def test_parsers_bound_nesting_numbers_and_aliases(parse, text, problem):

@@ -170,16 +170,19 @@ def _bracket_depth_exceeds(text: str, strings: re.Pattern[str], limit: int) -> b
     return bool(parens)
 
 
-def _depth_exceeds(data: Any, limit: int) -> bool:
-    """Whether parsed data nests deeper than `limit` (TOML dotted keys build depth without brackets)."""
+def _check_parsed(data: Any, path: str | os.PathLike[str], fmt: str) -> Any:
+    """`data` when it nests at most MAX_DEPTH deep (TOML dotted keys nest without brackets) and holds no
+    integer beyond 64 bits (hex `0xfff…` is parsed, but a huge one cannot even be printed)."""
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, (dict, list)):
-            if depth > limit:
-                return True
+            if depth > MAX_DEPTH:
+                raise _too_deep(path, fmt)
             stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
-    return False
+        elif isinstance(value, int) and value.bit_length() > 64:
+            raise FileRefused(path, f"invalid {fmt}: an integer larger than 64 bits")
+    return data
 
 
 def _too_deep(path: str | os.PathLike[str], fmt: str) -> FileRefused:
@@ -221,9 +224,9 @@ def parse_toml(text: str, path: str | os.PathLike[str]) -> dict[str, Any]:
         raise FileRefused(path, f"invalid TOML: {exc}") from None
     except RecursionError:
         raise _too_deep(path, "TOML") from None
-    if _depth_exceeds(data, MAX_DEPTH):
-        raise _too_deep(path, "TOML")
-    return data
+    except ValueError as exc:  # an integer longer than Python converts
+        raise FileRefused(path, f"invalid TOML: {str(exc).splitlines()[0]}") from None
+    return _check_parsed(data, path, "TOML")
 
 
 class BoundedYamlLoader(yaml.SafeLoader):
@@ -295,13 +298,16 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 def parse_yaml(text: str, path: str | os.PathLike[str]) -> Any:
     """YAML (safe types only) with nesting and alias expansion bounded."""
     try:
-        return yaml.load(text, Loader=BoundedYamlLoader)  # noqa: S506 — a SafeLoader subclass
+        data = yaml.load(text, Loader=BoundedYamlLoader)  # noqa: S506 — a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise FileRefused(path, f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
     except RecursionError:
         raise _too_deep(path, "YAML") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # a scalar its constructor chokes on
+        raise FileRefused(path, f"invalid YAML: a value that cannot be read ({str(exc).splitlines()[0]})") from None
+    return _check_parsed(data, path, "YAML")
 
 
 # --- writing -----------------------------------------------------------------------------------------------
