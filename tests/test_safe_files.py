@@ -266,7 +266,7 @@ def _every_list_emptied(doc: dict) -> dict:
 
 REPLAYED = {  # documents that must be refused, or replay through every pane without a crash
     "every list empty": _every_list_emptied,  # the load averages too: the header reads load[0]
-    "a start in the year 31 million": lambda d: crafted(d, lambda doc: doc["processes"]["rows"][0].update(started=1e15)),
+    "a start past any calendar": lambda d: crafted(d, lambda doc: doc["processes"]["rows"][0].update(started=1e17)),
     "numbers near the bound": lambda d: _every_number(d, lambda old, n: 2**52 + n if isinstance(old, int) else 1e15 + n),
     "negative numbers": lambda d: _every_number(d, lambda old, n: -old - n),
     "dates at 2100": lambda d: crafted(d, lambda doc: doc["processes"]["rows"][0].update(started=4_102_444_800)),
