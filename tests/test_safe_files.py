@@ -158,6 +158,50 @@ def test_a_database_yml_bomb_in_an_app_folder_is_refused():
         rails_database_urls(BOMB, "production", {})
 
 
+def _in_a_thread_within(seconds: float, call):
+    """call() in a daemon thread; its result, or a test failure when it is still running after `seconds`
+    (a FIFO read blocks forever: the thread is left behind, the test does not hang)."""
+    import threading
+
+    box = []
+    worker = threading.Thread(target=lambda: box.append(call()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert box, f"still running after {seconds} s"
+    return box[0]
+
+
+def test_configured_paths_read_by_the_live_panes_refuse_a_fifo(files):
+    from tui.config import Config
+    from tui.env.source import EnvSource
+    from tui.symptoms.guides import load_guides
+    from tui.symptoms.probes import scan_log
+
+    fifo = str(files / "fifo")
+    assert "is a FIFO" in _in_a_thread_within(10, lambda: scan_log(fifo)).error  # log_paths
+    section = _in_a_thread_within(30, lambda: EnvSource(Config(env_baseline=fifo)).collect())  # env_baseline
+    assert any("is a FIFO" in problem for problem in section.problems)
+    os.mkfifo(files / "mine.toml")  # a FIFO among the operator's guides
+    book = _in_a_thread_within(10, lambda: load_guides(str(files)))
+    assert any("mine.toml: is a FIFO" in problem for problem in book.problems)
+
+
+@pytest.mark.parametrize("payload, problem", [
+    ('{"a":' * 5_000 + "1" + "}" * 5_000, "nested deeper"),
+    ('{"exp": 1e300}', "claim 'exp' is not a time"),
+], ids=["deep payload", "exp beyond any date"])
+def test_a_crafted_token_is_a_clear_error(payload, problem):
+    import base64
+
+    from tui.symptoms.probes import TokenError, decode_token
+
+    def segment(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    with pytest.raises(TokenError, match=problem):
+        decode_token(f"{segment('{}')}.{segment(payload)}.sig")
+
+
 # --- crafted snapshots ---------------------------------------------------------------------------------------
 
 PANES = ["processes", "threads", "databases", "containers", "env"]
