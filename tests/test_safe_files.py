@@ -398,3 +398,47 @@ def test_snapshot_cli_refuses_a_linked_output_with_exit_2(tmp_path):
     result = tshoot("snapshot", "-o", "out.json", "--observe", "0", cwd=tmp_path)
     assert result.returncode == 2 and "is a symbolic link" in result.stderr, result.stderr
     assert victim.read_text() == "precious\n"
+
+
+# --- files another user's process names ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def nobodys_process():
+    """A process running as nobody: its frames may name any file, as root tshoot must read only its files."""
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    child = subprocess.Popen(["sleep", "120"], preexec_fn=drop)
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+@pytest.mark.parametrize("folder_mode, file_mode, shown", [
+    (0o755, 0o644, True),  # the process's user could read it: its line is shown
+    (0o755, 0o600, False),  # root's file: not read
+    (0o700, 0o644, False),  # in root's private folder: not read
+], ids=["readable", "root-only file", "root-only folder"])
+def test_a_frame_shows_source_lines_only_from_files_its_user_can_read(nobodys_process, folder_mode, file_mode,
+                                                                       shown):
+    import tempfile
+
+    from tui.threads.records import Frame, ThreadRecord
+    from tui.threads.sampling import SourceCache
+
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        source = folder / "app.py"
+        source.write_text("password_hash = 'root-only-line'\n")
+        source.chmod(file_mode)
+        folder.chmod(folder_mode)
+        thread = ThreadRecord(1, 1, "MainThread", False, False, [Frame("main", str(source), 1)])
+        SourceCache().annotate(nobodys_process, [thread], time.time())
+        assert bool(thread.frames[0].line_text) is shown
+    finally:
+        folder.chmod(0o700)
+        source.unlink()
+        folder.rmdir()

@@ -23,6 +23,7 @@ import re
 import stat
 import tempfile
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -115,23 +116,76 @@ def read_bytes(path: str | os.PathLike[str], limit: int) -> bytes:
     """A regular file's bytes, at most `limit` of them: a bigger file, or one that grows past it while
     being read, is refused rather than read."""
     with open_regular(path) as file:
-        size = os.fstat(file.fileno()).st_size
-        if size > limit:
-            raise FileRefused(path, f"{_size(size)}, larger than the {_limit(limit)} such a file can sensibly be"
-                                    " — is it the right file?")
-        chunks, total = [], 0
-        try:
-            while total <= limit:
-                chunk = file.read(min(1 * MB, limit + 1 - total))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                total += len(chunk)
-        except OSError as exc:
-            raise FileRefused(path, f"cannot read it ({exc.strerror or exc})") from None
+        return _read_open(file, path, limit)
+
+
+def _read_open(file: BinaryIO, path: str | os.PathLike[str], limit: int) -> bytes:
+    size = os.fstat(file.fileno()).st_size
+    if size > limit:
+        raise FileRefused(path, f"{_size(size)}, larger than the {_limit(limit)} such a file can sensibly be"
+                                " — is it the right file?")
+    chunks, total = [], 0
+    try:
+        while total <= limit:
+            chunk = file.read(min(1 * MB, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise FileRefused(path, f"cannot read it ({exc.strerror or exc})") from None
     if total > limit:
         raise FileRefused(path, f"grew past the {_limit(limit)} such a file can sensibly be while it was read")
     return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The user a file is read for. tshoot runs as root, but a path another user's process names (a stack
+    frame's file: any string its code object holds) must not make tshoot read what that user cannot."""
+
+    uid: int
+    gids: frozenset[int]
+
+
+def reader_of(pid: int) -> Reader | None:
+    """The filesystem uid and groups a process opens files with (/proc/PID/status); None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        uid = int(fields["Uid"].split()[3])
+        gids = {int(fields["Gid"].split()[3]), *map(int, fields.get("Groups", "").split())}
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+    return Reader(uid, frozenset(gids))
+
+
+def _allows(status: os.stat_result, reader: Reader, user_bit: int, group_bit: int, other_bit: int) -> bool:
+    if reader.uid == 0:
+        return True
+    if status.st_uid == reader.uid:
+        return bool(status.st_mode & user_bit)
+    if status.st_gid in reader.gids:
+        return bool(status.st_mode & group_bit)
+    return bool(status.st_mode & other_bit)
+
+
+def read_bytes_as(reader: Reader, root: str, path: str, limit: int) -> bytes:
+    """`root`/`path` read only if `reader` could read it: search permission on each folder from `root`
+    down, read permission on the file (mode bits; ACLs are not consulted, so this errs on refusing)."""
+    folders = [root]
+    for part in [p for p in path.split("/") if p][:-1]:
+        folders.append(os.path.join(folders[-1], part))
+    for folder in folders:
+        try:
+            if not _allows(os.stat(folder), reader, stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH):
+                raise FileRefused(path, f"its folder {visible(folder)} is not open to uid {reader.uid}")
+        except FileNotFoundError:
+            raise FileRefused(path, "no such file") from None
+    with open_regular(os.path.join(root, path.lstrip("/"))) as file:  # the file checked is the file read
+        if not _allows(os.fstat(file.fileno()), reader, stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH):
+            raise FileRefused(path, f"not readable by uid {reader.uid}")
+        return _read_open(file, path, limit)
 
 
 def read_text(path: str | os.PathLike[str], limit: int) -> str:

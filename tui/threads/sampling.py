@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from tui.redact import MASK, redact_text
-from tui.safefile import SOURCE_FILE_LIMIT, FileRefused, read_bytes
+from tui.safefile import SOURCE_FILE_LIMIT, FileRefused, read_bytes_as, reader_of
 from tui.threads import pyspy
 from tui.threads.locksites import SourceIndex
 from tui.threads.pythonprocs import source_path
@@ -153,10 +153,13 @@ class SourceCache:
             return None, 0.0
         cached = self._files.get((pid, filename))
         if cached is None or cached[0] != mtime:
-            try:
-                # the process's owner controls the file: a FIFO or a device there must not hang the poll
-                text = read_bytes(path, SOURCE_FILE_LIMIT).decode("utf-8", errors="replace")
-                cached = (mtime, SourceIndex(text))
+            root = f"/proc/{pid}/root"
+            reader = reader_of(pid)
+            try:  # a frame's file name is whatever the process's code says: read only what its user could read
+                if reader is None:
+                    raise FileRefused(path, "the process has exited")
+                data = read_bytes_as(reader, root, str(path)[len(root):], SOURCE_FILE_LIMIT)
+                cached = (mtime, SourceIndex(data.decode("utf-8", errors="replace")))
             except FileRefused:
                 cached = (mtime, None)
             self._files[(pid, filename)] = cached
