@@ -442,3 +442,39 @@ def test_a_frame_shows_source_lines_only_from_files_its_user_can_read(nobodys_pr
         folder.chmod(0o700)
         source.unlink()
         folder.rmdir()
+
+
+@pytest.mark.parametrize("secret_mode, checked", [(0o644, True), (0o600, False)], ids=["readable", "root-only"])
+def test_a_dotenv_link_to_roots_file_does_not_reveal_its_keys(secret_mode, checked):
+    import tempfile
+
+    from tui.config import Config
+    from tui.env.source import EnvSource
+
+    secret_folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    user_folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    secret = secret_folder / "root.env"
+    secret.write_text("APP_SHARED=1\nROOT_ONLY_KEY_NAME=x\n")
+    secret.chmod(secret_mode)
+    secret_folder.chmod(0o755)
+    user_folder.chmod(0o777)
+    (user_folder / ".env").symlink_to(secret)
+
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    child = subprocess.Popen(["sleep", "120"], cwd=user_folder, env={"APP_SHARED": "1"}, preexec_fn=drop)
+    try:
+        section = _in_a_thread_within(60, lambda: EnvSource(Config()).collect())
+        mine = [check for check in section.process_checks if check.pid == child.pid]
+        assert bool(mine) is checked
+        assert ("ROOT_ONLY_KEY_NAME" in repr(section)) is checked
+    finally:
+        child.kill()
+        child.wait()
+        for path in (user_folder / ".env", secret):
+            path.unlink()
+        user_folder.rmdir()
+        secret_folder.rmdir()

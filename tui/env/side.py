@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tui.safefile import FileRefused, read_bytes
+from tui.safefile import FileRefused, Reader, read_bytes, read_bytes_as
 
 # Which kinds of keys a side holds. Two sides are compared on the domains they share, so a snapshot
 # (env + runtime + packages) can be compared with an env file (env) or a requirements file (packages).
@@ -29,15 +29,16 @@ class Side:
     problems: list[str] = field(default_factory=list)  # non-fatal: malformed lines, bytes that are not UTF-8
 
 
-def read_text(path: str, what: str, limit: int) -> tuple[str, list[str]]:
+def read_text(path: str, what: str, limit: int, reader: Reader | None = None) -> tuple[str, list[str]]:
     """A file's text and the problems found reading it; SideError when it cannot be read at all.
 
     Only a regular file of at most `limit` bytes is read (tui.safefile: a FIFO or a device is refused,
-    never waited on). Bytes that are not UTF-8 are replaced (and reported with their line numbers) so the
+    never waited on); with `reader`, only a file that user could read (one found next to their process).
+    Bytes that are not UTF-8 are replaced (and reported with their line numbers) so the
     rest still loads.
     """
     try:
-        data = read_bytes(path, limit)
+        data = read_bytes(path, limit) if reader is None else read_bytes_as(reader, "/", path, limit)
     except FileRefused as exc:
         raise SideError(f"{what} {exc}") from None
     try:
