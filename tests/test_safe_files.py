@@ -478,3 +478,39 @@ def test_a_dotenv_link_to_roots_file_does_not_reveal_its_keys(secret_mode, check
             path.unlink()
         user_folder.rmdir()
         secret_folder.rmdir()
+
+
+@pytest.mark.parametrize("secret_mode, found", [(0o644, True), (0o600, False)], ids=["readable", "root-only"])
+def test_a_database_yml_link_to_roots_file_is_not_used(secret_mode, found):
+    import tempfile
+
+    from tui.config import Config
+    from tui.databases.targets import discover_targets
+
+    secret_folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    app_folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    secret = secret_folder / "database.yml"
+    secret.write_text("production:\n  adapter: postgresql\n  host: 127.0.0.1\n  port: 6789\n  database: rootdb\n")
+    secret.chmod(secret_mode)
+    secret_folder.chmod(0o755)
+    app_folder.chmod(0o755)
+    (app_folder / "config").mkdir(mode=0o755)
+    (app_folder / "config" / "database.yml").symlink_to(secret)
+
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    child = subprocess.Popen(["sleep", "120"], cwd=app_folder, env={"RAILS_ENV": "production"}, preexec_fn=drop)
+    try:
+        targets, _ = discover_targets(Config(), environ={})
+        assert any("rootdb" in t.info.url and t.info.origin_pid == child.pid for t in targets) is found
+    finally:
+        child.kill()
+        child.wait()
+        for path in (app_folder / "config" / "database.yml", secret):
+            path.unlink()
+        (app_folder / "config").rmdir()
+        app_folder.rmdir()
+        secret_folder.rmdir()
