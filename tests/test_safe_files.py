@@ -202,6 +202,17 @@ def test_a_crafted_token_is_a_clear_error(payload, problem):
         decode_token(f"{segment('{}')}.{segment(payload)}.sig")
 
 
+@pytest.mark.parametrize("output", ["[" * 100_000, '{"runtime": 5, "packages": {}}', '{"runtime": {}}'],
+                         ids=["deep", "wrong shape", "incomplete"])
+def test_a_program_posing_as_an_interpreter_is_bad_input(files, output):
+    fake = files / "python"
+    (files / "answer.json").write_text(output)
+    fake.write_text(f"#!/bin/sh\ncat {files / 'answer.json'}\n")
+    fake.chmod(0o755)
+    result = tshoot("env-diff", f"python:{fake}", "ok.env", cwd=files)
+    assert result.returncode == 2 and "is not a Python interpreter tshoot can query" in result.stderr, result.stderr
+
+
 # --- crafted snapshots ---------------------------------------------------------------------------------------
 
 PANES = ["processes", "threads", "databases", "containers", "env"]

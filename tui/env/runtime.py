@@ -8,7 +8,6 @@ with `python -c` (under a timeout) for another interpreter or virtualenv, so bot
 from __future__ import annotations
 
 import functools
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -94,13 +93,16 @@ def load_interpreter(path: str, spec: str) -> Side:
         raise SideError(f"{spec}: cannot run {path} ({exc.strerror or exc})") from None
     except subprocess.TimeoutExpired:
         raise SideError(f"{spec}: {path} did not answer within {INTERPRETER_TIMEOUT_S:.0f} s") from None
-    try:
-        described = json.loads(done.stdout)
-    except json.JSONDecodeError:
+    try:  # whatever the program printed: nesting bounded, and it must have the probe's shape
+        described = parse_json(done.stdout, path)
+        if not all(isinstance(described[part], dict) for part in ("runtime", "packages")):
+            raise TypeError("not the probe's answer")
+        runtime = {str(key): str(value) for key, value in described["runtime"].items()}
+        packages = _normalized({str(key): str(value) for key, value in described["packages"].items()})
+    except (FileRefused, KeyError, TypeError, AttributeError):
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise SideError(f"{spec}: {path} is not a Python interpreter tshoot can query ({last[:120]})") from None
-    return Side(spec, "python", described.get("executable") or path,
-                {RUNTIME: described["runtime"], PACKAGES: _normalized(described["packages"])})
+    return Side(spec, "python", str(described.get("executable") or path), {RUNTIME: runtime, PACKAGES: packages})
 
 
 def is_requirements_file(path: str) -> bool:
