@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tui.actions import ActionRecord
 from tui.databases.targets import rails_database_urls
@@ -151,6 +153,19 @@ def test_parsers_bound_nesting_numbers_and_aliases(parse, text, problem):
     else:
         with pytest.raises(FileRefused, match=problem):
             parse(text, "doc")
+
+
+_DOCUMENT_ALPHABET = st.sampled_from(list('[]{}",:&*!<>-= \n\t#\'\\.0123456789eEaxnulltrue'))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(max_size=400), st.text(_DOCUMENT_ALPHABET, max_size=400)))
+def test_any_text_parses_or_is_refused_never_anything_else(text):
+    for parse in (parse_json, parse_toml, parse_yaml):
+        try:
+            parse(text, "doc")
+        except FileRefused:
+            pass
 
 
 def test_a_database_yml_bomb_in_an_app_folder_is_refused():
