@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tui.env.envfile import ENV_FILE_LIMIT_MB, load_env_file
+from tui.env.envfile import load_env_file
 from tui.env.flatten import flatten, load_config_file
 from tui.env.runtime import load_requirements
 from tui.env.side import CONFIG, ENV, PACKAGES, SideError
 from tui.env.sides import load_side
+from tui.safefile import ENV_FILE_LIMIT, MB
 
 DATA = Path(__file__).parent / "data" / "env"
 
@@ -48,7 +49,7 @@ def test_non_utf8_bytes_reported_and_the_rest_loaded(tmp_path):
 def test_ten_megabyte_file_refused_with_a_clear_message(tmp_path):
     big = tmp_path / "huge.env"
     big.write_bytes(b"K=" + b"x" * (10 * 1024 * 1024) + b"\n")
-    with pytest.raises(SideError, match=rf"huge.env: 10.0 MB, larger than the {ENV_FILE_LIMIT_MB} MB"):
+    with pytest.raises(SideError, match=rf"huge.env: 10.0 MB, larger than the {ENV_FILE_LIMIT // MB} MB"):
         load_side(str(big))
 
 
@@ -56,7 +57,7 @@ def test_ten_megabyte_file_refused_with_a_clear_message(tmp_path):
     ("/nonexistent/x.env", "no such file"),
     ("bogus:thing", "unknown kind of side 'bogus:'"),
     ("postgres://u:pw-in-url@h/db", "for a database write db:postgres://u:••••••@h/db"),
-    ("pid:abc", "'abc' is not a process id"),
+    ("pid:abc", "pid:abc: not a process id: not a whole number: 'abc'"),
     ("", "empty side"),
 ])
 def test_bad_specs_name_the_side_and_the_problem(spec, message):
@@ -92,8 +93,8 @@ def test_json_config_that_is_not_a_snapshot_is_flattened(tmp_path):
 
 
 @pytest.mark.parametrize("name, text, message", [
-    ("bad.yaml", "a: 1\n b: 2\n", "invalid YAML — line 2"),
-    ("bad.json", '{"a": 1,\n}', "invalid JSON — line 2"),
+    ("bad.yaml", "a: 1\n b: 2\n", "invalid YAML at line 2"),
+    ("bad.json", '{"a": 1,\n}', "invalid JSON at line 2"),
     ("bad.toml", "a = \n", "invalid TOML"),
     ("bad.ini", "password = hunter2-in-ini\n", "line 1: a key before any [section]"),
 ])

@@ -110,7 +110,7 @@ def test_log_scan_counts_fresh_tracebacks_per_minute_and_shows_the_newest(fresh_
 
 def test_unreadable_log_is_skipped_with_the_reason(tmp_path):
     result = result_of("http-500", "logs", context(Config(log_paths=[str(tmp_path / "missing.log")])))
-    assert result.status == "skipped" and "No such file" in result.summary
+    assert result.status == "skipped" and "no such file" in result.summary
 
 
 def test_error_bursts_are_counted_per_minute(tmp_path):

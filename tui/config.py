@@ -10,12 +10,13 @@ import argparse
 import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from tui.textsafe import visible
+
+from tui.safefile import CONFIG_LIMIT, FileRefused, parse_toml, read_text
 
 
 class ConfigError(Exception):
@@ -75,12 +76,10 @@ def load_config(path: str | None = None) -> Config:
         if explicit:
             raise ConfigError(f"config file {file}: no such file")
         return Config()
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {file}: cannot read it ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {file}: invalid TOML ({exc})") from exc
+    try:  # a regular file of bounded size and nesting: a FIFO or /dev/zero is refused, never waited on
+        data = parse_toml(read_text(file, CONFIG_LIMIT), file)
+    except FileRefused as exc:
+        raise ConfigError(f"config file {exc}") from None
     config = _from_mapping(Config, data, str(file))
     config.source_file = str(file)
     return config

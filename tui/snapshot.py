@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import socket
 import threading
 import time
@@ -29,7 +28,9 @@ from tui.errorlog import log_exception
 from tui.findings import Finding, by_severity
 from tui.processes import report as processes_report
 from tui.redact import redact_deep
-from tui.source import Source, SourceUnavailable, section_from_json, section_to_json, unavailable_json
+from tui.safefile import SNAPSHOT_LIMIT, FileRefused, parse_json, read_text, write_atomic
+from tui.source import (Source, SourceUnavailable, record_from_json, section_from_json, section_to_json,
+                        unavailable_json)
 from tui.sources import SOURCE_CLASSES, build_sources
 from tui.textsafe import visible
 from tui.threads import report as threads_report
@@ -156,15 +157,11 @@ def default_snapshot_name(host: str, fmt: str = "json") -> str:
 
 
 def write_snapshot(doc: dict[str, Any], path: Path | str, fmt: str) -> Path:
-    """Write atomically (temp file + rename) so an interrupted write never leaves half a snapshot; mode 0600."""
-    path = Path(path)
+    """Write atomically, owner-only (a snapshot describes the whole machine: processes, sessions,
+    environments), never through a link or into a prepared file: `tui.safefile.write_atomic`.
+    FileRefused when `path` is a link or not a regular file; OSError when the write fails."""
     text = markdown_report(doc) if fmt == "md" else json.dumps(doc, indent=1, default=str) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    # owner-only: a snapshot describes the whole machine (process lists, sessions, environments)
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, text, mode=0o600)
 
 
 @dataclass
@@ -182,54 +179,113 @@ class LoadedSnapshot:
 
 def load_snapshot(path: str | Path) -> LoadedSnapshot:
     """Read a snapshot file back into records; SnapshotError names the file and what is wrong."""
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SnapshotError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SnapshotError(f"{path}: cannot read it ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise SnapshotError(f"{path}: not a tshoot snapshot: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
+    try:  # a regular file of bounded size, JSON of bounded nesting without NaN/Infinity
+        raw = parse_json(read_text(path, SNAPSHOT_LIMIT), path)
+    except FileRefused as exc:
+        raise SnapshotError(str(exc)) from None
+    shown = visible(path)
     if not isinstance(raw, dict) or "schema" not in raw:
-        raise SnapshotError(f"{path}: not a tshoot snapshot (no 'schema' key)")
-    if raw["schema"] != SCHEMA:
-        raise SnapshotError(f"{path}: snapshot schema {raw['schema']!r}; this tshoot reads schema {SCHEMA}")
+        raise SnapshotError(f"{shown}: not a tshoot snapshot (no 'schema' key)")
+    if type(raw["schema"]) is not int or raw["schema"] != SCHEMA:
+        raise SnapshotError(f"{shown}: snapshot schema {visible(repr(raw['schema']), limit=40)}; "
+                            f"this tshoot reads schema {SCHEMA}")
+    try:
+        return _validated(raw, str(path))
+    except ValueError as exc:
+        raise SnapshotError(f"{shown}: {exc}") from None
+
+
+def _validated(raw: dict[str, Any], path: str) -> LoadedSnapshot:
+    """Every part of the document checked before anything is shown: a field of the wrong type, a number
+    that is not finite, an unknown severity is a ValueError naming the field — never a crash in a pane."""
+    header = {key: raw.get(key, "?") for key in ("host", "taken_at")}
+    for key, value in header.items():
+        if not isinstance(value, str):
+            raise ValueError(f"'{key}' should be a string, not {type(value).__name__}")
     types = {cls.name: cls.section_type for cls in SOURCE_CLASSES}
     sections: dict[str, tuple[Any, str | None]] = {}
     for name in SECTION_NAMES:
         data = raw.get(name)
-        if not isinstance(data, dict):
+        if data is None:
             sections[name] = (None, "missing from this snapshot")
-        elif data.get("error"):
-            sections[name] = (None, str(data["error"]))
+        elif not isinstance(data, dict):
+            raise ValueError(f"section '{name}' should be an object, not {type(data).__name__}")
+        elif data.get("error") is not None:
+            if not isinstance(data["error"], str):
+                raise ValueError(f"section '{name}': 'error' should be a string, not {type(data['error']).__name__}")
+            sections[name] = (None, data["error"] or "not collected")
         elif name in types:
             try:
-                sections[name] = (section_from_json(types[name], data), None)
+                section = section_from_json(types[name], data)
+                _check_plausible(section, name)
+                sections[name] = (section, None)
             except ValueError as exc:
-                raise SnapshotError(f"{path}: section '{name}' is malformed: {exc}") from None
+                raise ValueError(f"section '{name}' is malformed: {exc}") from None
         else:
             sections[name] = (None, "this tshoot version cannot show this section")
+    findings = _records(raw, "findings", Finding)
+    actions = _records(raw, "actions", ActionRecord)
+    notes = raw.get("notes") or {}
+    if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+        raise ValueError("'notes' should be an object of strings")
     try:
-        findings = [Finding(**f) for f in raw.get("findings", [])]
-    except TypeError as exc:
-        raise SnapshotError(f"{path}: a finding is malformed: {exc}") from None
-    taken_at = str(raw.get("taken_at", "?"))
-    try:
-        epoch = datetime.fromisoformat(taken_at).timestamp()
-    except ValueError:
+        epoch = datetime.fromisoformat(header["taken_at"]).timestamp()
+    except (ValueError, OverflowError):
         epoch = 0.0
     return LoadedSnapshot(
-        path=str(path),
-        host=str(raw.get("host", "?")),
-        taken_at=taken_at,
+        path=path,
+        host=header["host"],
+        taken_at=header["taken_at"],
         taken_epoch=epoch,
         sections=sections,
         findings=findings,
-        actions=list(raw.get("actions", [])),
-        notes=raw.get("notes") or {},
+        actions=[dataclasses.asdict(a) for a in actions],
+        notes=notes,
         raw=raw,
     )
+
+
+# Fields the panes render as dates (epoch seconds), and lists the panes index by position: a value beyond
+# these is crafted and would crash the pane that renders it (time.localtime overflows, load[0] is missing).
+EPOCH_FIELDS = frozenset({"taken_at", "started", "collected_at", "at", "last_full_sync", "recent_exits"})
+LATEST_EPOCH = 4_102_444_800  # 2100-01-01
+FIXED_LENGTHS = {("SystemSummary", "load"): 3}  # 1, 5 and 15 minutes
+
+
+def _check_plausible(record: Any, where: str) -> None:
+    """ValueError naming the field when a type-checked record holds a value no host would produce."""
+    stack = [(record, where)]
+    while stack:
+        value, path = stack.pop()
+        if dataclasses.is_dataclass(value):
+            for f in dataclasses.fields(value):
+                item, here = getattr(value, f.name), f"{path}.{f.name}"
+                length = FIXED_LENGTHS.get((type(value).__name__, f.name))
+                if length is not None and len(item) != length:
+                    raise ValueError(f'field "{here}" should have {length} items, not {len(item)}')
+                if f.name in EPOCH_FIELDS:
+                    for stamp in item if isinstance(item, (list, tuple)) else [item]:
+                        if isinstance(stamp, (int, float)) and not 0 <= stamp <= LATEST_EPOCH:
+                            raise ValueError(f'field "{here}" is not a time between 1970 and 2100')
+                stack.append((item, here))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(value))
+        elif isinstance(value, dict):
+            stack.extend((item, f"{path}.{key}") for key, item in value.items())
+
+
+def _records(raw: dict[str, Any], key: str, record_type: type) -> list[Any]:
+    """The list under `key` (absent: empty), each item a type-checked `record_type`."""
+    items = raw.get(key, [])
+    if not isinstance(items, list):
+        raise ValueError(f"'{key}' should be a list, not {type(items).__name__}")
+    records = []
+    for number, item in enumerate(items, start=1):
+        try:
+            records.append(record_from_json(record_type, item))
+        except ValueError as exc:
+            raise ValueError(f"{key} item {number} is malformed: {exc}") from None
+    return records
 
 
 def markdown_report(doc: dict[str, Any]) -> str:

@@ -8,6 +8,8 @@ through this one contract: a snapshot is the section records serialised, a repla
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -15,6 +17,7 @@ import dacite
 
 from tui.config import Config
 from tui.findings import Finding
+from tui.textsafe import visible
 
 
 class SourceUnavailable(Exception):
@@ -67,14 +70,71 @@ def unavailable_json(reason: str, remedy: str = "") -> dict[str, Any]:
     return {"error": reason, "remedy": remedy}
 
 
-def section_from_json(section_type: type, data: dict[str, Any]) -> Any:
-    """Rebuild a section record from a snapshot; raises ValueError when the data does not fit."""
-    names = {f.name for f in dataclasses.fields(section_type)}
+# Bytes, ids, addresses and counters a host reports all fit in 2**53, the integers a float holds exactly: a
+# bigger number in a snapshot is crafted, and would overflow the panes' arithmetic and formatting.
+LARGEST_NUMBER = 2**53
+
+
+class _BadNumber(dacite.DaciteFieldError):
+    """Raised inside dacite so that it prefixes the field's path, like its own type errors."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__()
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f'field "{self.field_path}": {self.problem}'
+
+
+def _int_field(value: Any) -> Any:
+    if isinstance(value, bool):  # JSON true/false is no process id or byte count, whatever Python's bool says
+        raise _BadNumber("true/false where a number belongs")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > LARGEST_NUMBER:
+        raise _BadNumber("a number beyond ±2**53")
+    return value  # anything else is left to the type check, which names the field
+
+
+def _float_field(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):  # JSON writes 3.0 as 3 when a collector stored an int in a float field
+        value = float(value)
+    if isinstance(value, float) and not (math.isfinite(value) and abs(value) <= LARGEST_NUMBER):
+        raise _BadNumber("not a finite number within ±2**53")
+    return value
+
+
+def _problem(exc: dacite.DaciteError) -> str:
+    """dacite's error without the offending value (it may be huge, or hold control characters)."""
+    if isinstance(exc, dacite.WrongTypeError):
+        wanted = exc.field_type
+        if typing.get_origin(wanted) is typing.Literal:
+            return f'field "{exc.field_path}" should be one of {", ".join(map(repr, typing.get_args(wanted)))}'
+        if typing.get_origin(wanted) is not None:  # list[int], dict[str, str], int | None: some item is wrong
+            return f'field "{exc.field_path}" should be {str(wanted).replace("typing.", "")}'
+        return f'field "{exc.field_path}" should be {wanted.__name__}, not {type(exc.value).__name__}'
+    return str(exc)
+
+
+# Types checked everywhere, down to list items: a replayed snapshot is hostile input, and a wrong type
+# would otherwise load and then crash the pane that renders it. Unknown keys are ignored (a newer tshoot
+# may add fields); numbers must be finite and within ±2**53.
+RECORD_CONFIG = dacite.Config(cast=[tuple], check_types=True, type_hooks={int: _int_field, float: _float_field})
+
+
+def record_from_json(record_type: type, data: Any) -> Any:
+    """A dataclass record from JSON data, every field type-checked; ValueError names the field and the problem."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{record_type.__name__}: expected an object, not {type(data).__name__}")
     try:
-        return dacite.from_dict(
-            section_type,
-            {k: v for k, v in data.items() if k in names},
-            config=dacite.Config(cast=[tuple], check_types=False),
-        )
-    except (dacite.DaciteError, TypeError) as exc:
-        raise ValueError(f"{section_type.__name__}: {exc}") from exc
+        return dacite.from_dict(record_type, data, config=RECORD_CONFIG)
+    except dacite.DaciteError as exc:
+        raise ValueError(f"{record_type.__name__}: {visible(_problem(exc))}") from None
+    except (TypeError, ValueError) as exc:  # a record's own __post_init__ refusing a value
+        raise ValueError(f"{record_type.__name__}: {visible(exc)}") from None
+
+
+def section_from_json(section_type: type, data: dict[str, Any]) -> Any:
+    """Rebuild a section record from a snapshot; raises ValueError (naming the field) when the data does not fit."""
+    names = {f.name for f in dataclasses.fields(section_type)}
+    return record_from_json(section_type, {k: v for k, v in data.items() if k in names})

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 import psutil
-import yaml
 
 from tui.config import Config
 from tui.databases.connection import UrlError, dialect_of_scheme, parse_url
 from tui.databases.records import TargetInfo
 from tui.procfs import PerProcess
 from tui.redact import mask_url
+from tui.safefile import CONFIG_LIMIT, FileRefused, Reader, parse_yaml, read_bytes_as, reader_of
 
 RAILS_ADAPTERS = {"postgresql": "postgresql", "postgis": "postgresql", "mysql2": "mysql", "trilogy": "mysql",
                   "mysql": "mysql"}
@@ -113,32 +113,38 @@ def _database_variables(pid: int) -> list[tuple[str, str]] | None:
 
 def _process_urls(notes: list[str]) -> list[tuple[str, str, int | None]]:
     found: list[tuple[str, str, int | None]] = []
-    seen_dirs: set[str] = set()
+    seen_dirs: set[tuple[str, Reader]] = set()
     for pid, name, variables, cwd in _scanned_processes():
         label = f"pid {pid} ({name})"
         for key, value in variables:
             found.append((value, f"{label} {key}", pid))
-        if cwd in seen_dirs:
-            continue
-        seen_dirs.add(cwd)
         database_yml = Path(cwd) / "config" / "database.yml"
-        if database_yml.is_file():  # read on every rescan: the file may be edited while the app runs
-            try:
-                environ = psutil.Process(pid).environ()
-            except (psutil.Error, OSError):
-                continue
-            rails_env = environ.get("RAILS_ENV") or environ.get("RACK_ENV") or "development"
-            try:
-                for url in rails_database_urls(database_yml.read_text(encoding="utf-8"), rails_env, environ):
-                    found.append((url, f"{label} {database_yml} [{rails_env}]", pid))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
-                notes.append(f"{database_yml} ({label}): cannot read it: {str(exc).splitlines()[0]}")
+        if not database_yml.is_file():  # read on every rescan: the file may be edited while the app runs
+            continue
+        reader = reader_of(pid)  # read only if the app's user could read it: a link to root's file is not theirs
+        if reader is None or (cwd, reader) in seen_dirs:
+            continue
+        seen_dirs.add((cwd, reader))
+        try:
+            environ = psutil.Process(pid).environ()
+        except (psutil.Error, OSError):
+            continue
+        rails_env = environ.get("RAILS_ENV") or environ.get("RACK_ENV") or "development"
+        try:
+            # another user's file: FIFO, size, alias bomb bounded; UnicodeDecodeError is a ValueError
+            text = read_bytes_as(reader, "/", str(database_yml), CONFIG_LIMIT).decode("utf-8")
+            for url in rails_database_urls(text, rails_env, environ, str(database_yml)):
+                found.append((url, f"{label} {database_yml} [{rails_env}]", pid))
+        except FileRefused as exc:
+            notes.append(f"{database_yml} ({label}): cannot read it: {exc.problem}")
+        except ValueError as exc:
+            notes.append(f"{database_yml} ({label}): cannot read it: {str(exc).splitlines()[0]}")
     return found
 
 
-def rails_database_urls(text: str, rails_env: str, environ: Mapping[str, str]) -> list[str]:
+def rails_database_urls(text: str, rails_env: str, environ: Mapping[str, str], path: str = "database.yml") -> list[str]:
     """URLs of one environment of a Rails database.yml (one per database in multi-database setups)."""
-    data = yaml.safe_load(_expand_erb(text, environ))
+    data = parse_yaml(_expand_erb(text, environ), path)
     if not isinstance(data, dict):
         raise ValueError("not a mapping of environments")
     section = data.get(rails_env)

@@ -11,8 +11,8 @@ import io
 import re
 
 from tui.env.side import ENV, Side, read_text
+from tui.safefile import ENV_FILE_LIMIT, Reader
 
-ENV_FILE_LIMIT_MB = 4
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
@@ -41,7 +41,8 @@ def parse_env_text(text: str) -> tuple[dict[str, str], list[str]]:
     return values, problems
 
 
-def load_env_file(path: str, spec: str | None = None) -> Side:
-    text, problems = read_text(path, "env file", ENV_FILE_LIMIT_MB)
+def load_env_file(path: str, spec: str | None = None, reader: Reader | None = None) -> Side:
+    """An env file as a side; with `reader`, only if that user could read it (tui.safefile.read_bytes_as)."""
+    text, problems = read_text(path, "env file", ENV_FILE_LIMIT, reader)
     values, syntax_problems = parse_env_text(text)
     return Side(spec or path, "env-file", path, {ENV: values}, problems=problems + syntax_problems)

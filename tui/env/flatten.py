@@ -7,16 +7,12 @@ written the way the file's own format spells them (true/false, null) so a type c
 from __future__ import annotations
 
 import configparser
-import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tui.env.side import CONFIG, Side, SideError, read_text
+from tui.safefile import CONFIG_SIDE_LIMIT, FileRefused, parse_json, parse_toml, parse_yaml
 
-CONFIG_FILE_LIMIT_MB = 16
 CONFIG_SUFFIXES = {".yaml": "YAML", ".yml": "YAML", ".json": "JSON", ".toml": "TOML", ".ini": "INI", ".cfg": "INI", ".conf": "INI"}
 
 
@@ -49,24 +45,18 @@ def parse_config_text(text: str, fmt: str, path: str) -> Any:
     """The file's data; SideError with the line number when it does not parse."""
     try:
         if fmt == "YAML":
-            return yaml.safe_load(text)
+            return parse_yaml(text, path)
         if fmt == "JSON":
-            return json.loads(text)
+            return parse_json(text, path)
         if fmt == "TOML":
-            return tomllib.loads(text)
+            return parse_toml(text, path)
         parser = configparser.ConfigParser(interpolation=None)
         parser.read_string(text, source=path)
         return {section: dict(parser[section]) for section in parser.sections()} | (
             {"DEFAULT": dict(parser.defaults())} if parser.defaults() else {}
         )
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise SideError(f"config file {path}: invalid YAML — {where}{getattr(exc, 'problem', None) or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise SideError(f"config file {path}: invalid JSON — line {exc.lineno}: {exc.msg}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SideError(f"config file {path}: invalid TOML — {exc}") from None
+    except FileRefused as exc:
+        raise SideError(f"config file {exc}") from None
     except configparser.MissingSectionHeaderError as exc:
         raise SideError(f"config file {path}: invalid INI — line {exc.lineno}: a key before any [section]") from None
     except configparser.ParsingError as exc:  # its message quotes the lines, which may hold a secret
@@ -82,7 +72,7 @@ def config_format(path: str) -> str | None:
 
 def load_config_file(path: str, spec: str | None = None, fmt: str | None = None) -> Side:
     fmt = fmt or config_format(path) or "INI"
-    text, problems = read_text(path, "config file", CONFIG_FILE_LIMIT_MB)
+    text, problems = read_text(path, "config file", CONFIG_SIDE_LIMIT)
     return side_from_data(parse_config_text(text, fmt, path), path, spec or path, problems)
 
 

@@ -14,6 +14,7 @@ import psutil
 from tui.env.diff import SESSION_KEY
 from tui.env.envfile import load_env_file
 from tui.env.side import ENV, SideError
+from tui.safefile import Reader, reader_of
 
 # Keys that every login environment has: having one of them says nothing about whether the file was loaded.
 _COMMON_KEY = re.compile(r"^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_.*|TZ|TMPDIR)$")
@@ -43,7 +44,10 @@ def scan_processes(configured_files: list[str], exclude_pids: set[int]) -> Proce
     """
     configured = {str(Path(p).resolve()) for p in configured_files}
     scan = ProcessScan()
-    files_by_dir: dict[str, list[tuple[str, set[str]]]] = {}
+    has_files: dict[str, bool] = {}
+    # per folder and per user: a `.env` is read only if the process's user could read it itself (a
+    # symlink to root's file in a user's folder must not reveal its key names)
+    files_by_dir: dict[tuple[str, Reader | None], list[tuple[str, set[str]]]] = {}
     candidates = []
     for entry in os.listdir("/proc"):  # readlink, not psutil: this runs over every process of the host
         if not entry.isdigit() or int(entry) in exclude_pids:
@@ -52,12 +56,18 @@ def scan_processes(configured_files: list[str], exclude_pids: set[int]) -> Proce
             cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue  # exited, or another user's without root
-        if cwd not in files_by_dir:
-            files_by_dir[cwd] = _env_files_in(cwd, configured, scan.problems)
-        if files_by_dir[cwd]:
-            candidates.append((int(entry), cwd))
+        if cwd not in has_files:
+            has_files[cwd] = any(os.path.dirname(p) == cwd for p in configured) or os.path.isfile(
+                os.path.join(cwd, ".env"))
+        if not has_files[cwd]:
+            continue
+        key = (cwd, reader_of(int(entry)))
+        if key not in files_by_dir:
+            files_by_dir[key] = _env_files_in(cwd, configured, scan.problems, key[1])
+        if files_by_dir[key]:
+            candidates.append((int(entry), key))
     reported: dict[int, tuple[str, tuple[str, ...]]] = {}
-    for pid, cwd in sorted(candidates):
+    for pid, key in sorted(candidates, key=lambda candidate: candidate[0]):
         try:
             process = psutil.Process(pid)
             name, ppid = process.name(), process.ppid()
@@ -67,7 +77,7 @@ def scan_processes(configured_files: list[str], exclude_pids: set[int]) -> Proce
             continue
         except psutil.NoSuchProcess:
             continue
-        for path, declared in files_by_dir[cwd]:
+        for path, declared in files_by_dir[key]:
             if path not in configured and not any(_telling(key) and key in environ for key in declared):
                 continue
             missing = sorted(declared - environ.keys())
@@ -82,17 +92,23 @@ def _telling(key: str) -> bool:
     return not _COMMON_KEY.match(key) and not SESSION_KEY.match(key)
 
 
-def _env_files_in(directory: str, configured: set[str], problems: list[str]) -> list[tuple[str, set[str]]]:
+def _env_files_in(directory: str, configured: set[str], problems: list[str],
+                  reader: Reader | None) -> list[tuple[str, set[str]]]:
+    """The env files of a folder: the configured ones (the operator named them), and `.env` if the
+    process's user (`reader`; None: the process is gone) could read it."""
     paths = {p for p in configured if os.path.dirname(p) == directory}
     dotenv = os.path.join(directory, ".env")
     if os.path.isfile(dotenv):
         paths.add(dotenv)
     files = []
     for path in sorted(paths):
+        if path not in configured and reader is None:
+            continue
         try:
-            files.append((path, set(load_env_file(path).domains[ENV])))
+            files.append((path, set(load_env_file(path, reader=None if path in configured else reader).domains[ENV])))
         except SideError as exc:
-            problems.append(str(exc))
+            if str(exc) not in problems:
+                problems.append(str(exc))
     return files
 
 

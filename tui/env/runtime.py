@@ -8,17 +8,15 @@ with `python -c` (under a timeout) for another interpreter or virtualenv, so bot
 from __future__ import annotations
 
 import functools
-import json
 import re
 import subprocess
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from tui.env.side import PACKAGES, RUNTIME, Side, SideError, read_text
+from tui.safefile import REQUIREMENTS_LIMIT, FileRefused, parse_json, parse_toml
 
 INTERPRETER_TIMEOUT_S = 15.0
-REQUIREMENTS_LIMIT_MB = 16
 LOCK_FILE_NAMES = {"poetry.lock", "uv.lock", "pylock.toml", "pipfile.lock"}
 
 # Runs on the target interpreter, which may be old: plain Python 3 only, no f-strings, no tshoot imports.
@@ -95,13 +93,16 @@ def load_interpreter(path: str, spec: str) -> Side:
         raise SideError(f"{spec}: cannot run {path} ({exc.strerror or exc})") from None
     except subprocess.TimeoutExpired:
         raise SideError(f"{spec}: {path} did not answer within {INTERPRETER_TIMEOUT_S:.0f} s") from None
-    try:
-        described = json.loads(done.stdout)
-    except json.JSONDecodeError:
+    try:  # whatever the program printed: nesting bounded, and it must have the probe's shape
+        described = parse_json(done.stdout, path)
+        if not all(isinstance(described[part], dict) for part in ("runtime", "packages")):
+            raise TypeError("not the probe's answer")
+        runtime = {str(key): str(value) for key, value in described["runtime"].items()}
+        packages = _normalized({str(key): str(value) for key, value in described["packages"].items()})
+    except (FileRefused, KeyError, TypeError, AttributeError):
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise SideError(f"{spec}: {path} is not a Python interpreter tshoot can query ({last[:120]})") from None
-    return Side(spec, "python", described.get("executable") or path,
-                {RUNTIME: described["runtime"], PACKAGES: _normalized(described["packages"])})
+    return Side(spec, "python", str(described.get("executable") or path), {RUNTIME: runtime, PACKAGES: packages})
 
 
 def is_requirements_file(path: str) -> bool:
@@ -111,21 +112,23 @@ def is_requirements_file(path: str) -> bool:
 
 def load_requirements(path: str, spec: str) -> Side:
     """Pinned packages of a requirements file or a lock file (poetry.lock, uv.lock, pylock.toml, Pipfile.lock)."""
-    text, problems = read_text(path, "requirements file", REQUIREMENTS_LIMIT_MB)
+    text, problems = read_text(path, "requirements file", REQUIREMENTS_LIMIT)
     name = Path(path).name.lower()
     try:
         if name == "pipfile.lock":
-            data = json.loads(text)
+            data = parse_json(text, path)
             packages = {normalize_package(n): str(info.get("version", "")).lstrip("=") or "(any)"
                         for group in ("default", "develop") for n, info in data.get(group, {}).items()}
         elif name in LOCK_FILE_NAMES:
-            data = tomllib.loads(text)
+            data = parse_toml(text, path)
             packages = {normalize_package(p["name"]): str(p.get("version", "(any)"))
                         for p in data.get("package", data.get("packages", []))}
         else:
             packages, line_problems = parse_requirements(text)
             problems += line_problems
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, AttributeError, KeyError, TypeError) as exc:
+    except FileRefused as exc:
+        raise SideError(f"lock file {exc}") from None
+    except (AttributeError, KeyError, TypeError) as exc:
         raise SideError(f"lock file {path}: not in the expected format ({exc})") from None
     return Side(spec, "requirements", path, {PACKAGES: packages}, problems=problems)
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from tui.safefile import FileRefused, Reader, read_bytes, read_bytes_as
 
 # Which kinds of keys a side holds. Two sides are compared on the domains they share, so a snapshot
 # (env + runtime + packages) can be compared with an env file (env) or a requirements file (packages).
 ENV, CONFIG, RUNTIME, PACKAGES, DATABASE = "env", "config", "runtime", "packages", "db"
 # Domains whose keys may name secrets (PASSWORD, TOKEN, ...): a column or package called "token" is not one.
 SECRET_DOMAINS = frozenset({ENV, CONFIG})
-
-MB = 1024 * 1024
 
 
 class SideError(Exception):
@@ -30,28 +29,18 @@ class Side:
     problems: list[str] = field(default_factory=list)  # non-fatal: malformed lines, bytes that are not UTF-8
 
 
-def read_text(path: str, what: str, limit_mb: int) -> tuple[str, list[str]]:
+def read_text(path: str, what: str, limit: int, reader: Reader | None = None) -> tuple[str, list[str]]:
     """A file's text and the problems found reading it; SideError when it cannot be read at all.
 
-    Bytes that are not UTF-8 are replaced (and reported with their line numbers) so the rest still loads.
+    Only a regular file of at most `limit` bytes is read (tui.safefile: a FIFO or a device is refused,
+    never waited on); with `reader`, only a file that user could read (one found next to their process).
+    Bytes that are not UTF-8 are replaced (and reported with their line numbers) so the
+    rest still loads.
     """
-    file = Path(path)
     try:
-        size = file.stat().st_size
-        if file.is_dir():
-            raise SideError(f"{what} {path}: is a directory, not a file")
-        if size > limit_mb * MB:
-            raise SideError(
-                f"{what} {path}: {size / MB:.1f} MB, larger than the {limit_mb} MB such a file can sensibly be"
-                " — is it the right file?"
-            )
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise SideError(f"{what} {path}: no such file") from None
-    except PermissionError:
-        raise SideError(f"{what} {path}: permission denied (run tshoot as a user who can read it)") from None
-    except OSError as exc:
-        raise SideError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+        data = read_bytes(path, limit) if reader is None else read_bytes_as(reader, "/", path, limit)
+    except FileRefused as exc:
+        raise SideError(f"{what} {exc}") from None
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError:

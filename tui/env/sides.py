@@ -7,7 +7,6 @@ by content), `self`, `pid:N`, `container:NAME`, `db:URL`, `python:PATH`, or a fo
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,9 @@ from tui.env.flatten import config_format, load_config_file, side_from_data
 from tui.env.runtime import is_requirements_file, load_interpreter, load_requirements, this_runtime
 from tui.env.side import ENV, PACKAGES, RUNTIME, Side, SideError, read_text
 from tui.redact import mask_url
+from tui.safefile import SNAPSHOT_LIMIT, FileRefused, parse_json
 from tui.source import SourceUnavailable
 
-SNAPSHOT_LIMIT_MB = 256
 # Version of the `env` section's layout in snapshots; a snapshot written with another one is refused.
 ENV_SECTION_FORMAT = 1
 SPEC_HELP = ("a file (.env, YAML/JSON/TOML/INI config, requirements or lock file, snapshot .json), self, pid:N, "
@@ -120,11 +119,11 @@ def load_container(name: str, spec: str, config: Config) -> Side:
 
 
 def _load_json(path: str, spec: str, snapshot_only: bool) -> Side:
-    text, problems = read_text(path, "JSON file", SNAPSHOT_LIMIT_MB)
+    text, problems = read_text(path, "JSON file", SNAPSHOT_LIMIT)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SideError(f"{spec}: invalid JSON — line {exc.lineno}: {exc.msg}") from None
+        data = parse_json(text, path)
+    except FileRefused as exc:
+        raise SideError(f"JSON file {exc}") from None
     _check_snapshot_schema(data, spec)
     section = env_section_of(data)
     if section is None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import psutil
 
 from tui.config import DATABASE_URL, OBSERVE, PID, Config, ConfigError, flag_type, load_config
 from tui.redact import redact_deep
+from tui.safefile import TOKEN_LIMIT, FileRefused, open_regular, read_text
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import Guide, GuideBook, GuideError, load_guides
 from tui.symptoms.render import result_lines
@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         guide = book.get(args.guide_id)
         token = read_token(args.token_file)
+        check_logs(args.log)
         check_pids(args.pid)
     except (GuideError, ConfigError, ValueError) as exc:
         print(visible(f"tshoot guide: {exc}", multiline=True), file=sys.stderr)
@@ -95,14 +96,27 @@ def check_pids(pids: list[int]) -> None:
             raise ConfigError(f"pid {pid}: no such process")
 
 
+def check_logs(paths: list[str]) -> None:
+    """Each `--log` names a readable regular file: a typo, a folder or a FIFO is bad input, not a clean scan."""
+    for path in paths:
+        try:
+            open_regular(path).close()
+        except FileRefused as exc:
+            raise ValueError(f"log file {exc}") from None
+
+
 def read_token(path: str | None) -> str | None:
     """The token from a file or stdin; ValueError with a clear message when it cannot be read or is empty."""
     if path is None:
         return None
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    try:  # a regular file only (a FIFO is refused, never waited on), and no bigger than a token can be
+        text = sys.stdin.read(TOKEN_LIMIT + 1) if path == "-" else read_text(path, TOKEN_LIMIT)
+    except FileRefused as exc:
+        raise ValueError(f"token file {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read the token file {path}: {exc}") from None
+        raise ValueError(f"cannot read the token from stdin: {exc}") from None
+    if len(text) > TOKEN_LIMIT:
+        raise ValueError(f"the token on stdin is longer than {TOKEN_LIMIT} characters")
     if not text.strip():
         raise ValueError(f"the token file {path} is empty")
     return text.strip()

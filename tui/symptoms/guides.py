@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import inspect
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from tui.findings import Finding
+from tui.safefile import CONFIG_LIMIT, FileRefused, parse_toml, read_text
 from tui.symptoms.checks import CHECKS, READS_FINDING_IDS, READS_FINDINGS
 
 BUILTIN_ORDER = ("db-connection", "http-500", "slow", "auth", "intermittent", "container-restart", "dev-prod", "hang")
@@ -128,9 +128,9 @@ def load_guides(guides_dir: str | None = None) -> GuideBook:
         else:
             for file in sorted(folder.glob("*.toml")):
                 try:
-                    guide = parse_guide(file.read_text(encoding="utf-8"), str(file))
-                except (OSError, UnicodeDecodeError) as exc:
-                    problems.append(f"guide file {file}: cannot read it ({exc})")
+                    guide = parse_guide(read_text(file, CONFIG_LIMIT), str(file))
+                except FileRefused as exc:  # a FIFO or a device named *.toml is refused, never waited on
+                    problems.append(f"guide file {exc}")
                     continue
                 except GuideError as exc:
                     problems.append(str(exc))
@@ -142,9 +142,9 @@ def load_guides(guides_dir: str | None = None) -> GuideBook:
 def parse_guide(text: str, origin: str) -> Guide:
     """One guide from TOML text, validated; GuideError names `origin` and the problem."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise GuideError(f"guide file {origin}: invalid TOML ({exc})") from None
+        data = parse_toml(text, origin)
+    except FileRefused as exc:
+        raise GuideError(f"guide file {exc}") from None
     where = f"guide file {origin}"
     _only_keys(data, {"id", "title", "summary", "meaning", "verify", "checks"}, where)
     guide_id = _string(data, "id", where)

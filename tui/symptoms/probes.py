@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import ctypes
-import json
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 import psutil
 
 from tui.redact import MASK, is_secret_key, redact_text
+from tui.safefile import FileRefused, open_regular, parse_json
 
 # ---------------------------------------------------------------- HTTP probe
 
@@ -183,10 +183,12 @@ def parse_log_time(line: str, now: datetime) -> datetime | None:
 def scan_log(path: str, window_minutes: float = 15.0, now: datetime | None = None) -> LogScan:
     """Error lines and tracebacks of the last `window_minutes` of a log file (its last LOG_TAIL_BYTES)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:  # a FIFO or a device is refused, never waited on or read forever
             status = os.fstat(handle.fileno())
             handle.seek(max(0, status.st_size - LOG_TAIL_BYTES))
-            raw = handle.read()
+            raw = handle.read(LOG_TAIL_BYTES)  # a log growing while it is read: its tail as it was
+    except FileRefused as exc:
+        return LogScan(path=path, window_minutes=window_minutes, error=f"cannot read {exc}")
     except OSError as exc:
         return LogScan(path=path, window_minutes=window_minutes, error=f"cannot read {path}: {exc.strerror or exc}")
     lines = raw.decode("utf-8", "replace").splitlines()
@@ -338,9 +340,12 @@ def decode_token(token: str, now: datetime | None = None, leeway_s: float = 0.0)
 
 def _decode_segment(segment: str, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        text = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)).decode("utf-8")
+        data = parse_json(text, f"the JWT {what}")  # nesting bounded: a crafted token cannot exhaust the stack
     except (binascii.Error, ValueError) as exc:
         raise TokenError(f"the JWT {what} is not base64url-encoded JSON ({exc})") from None
+    except FileRefused as exc:
+        raise TokenError(str(exc)) from None
     if not isinstance(data, dict):
         raise TokenError(f"the JWT {what} is JSON but not an object")
     return data
@@ -352,7 +357,10 @@ def _claim_time(claims: dict[str, Any], name: str) -> datetime | None:
         return None
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TokenError(f"claim '{name}' must be seconds since the epoch, not {value!r}")
-    return datetime.fromtimestamp(value, timezone.utc)
+    try:
+        return datetime.fromtimestamp(value, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise TokenError(f"claim '{name}' is not a time: {value!r}") from None
 
 
 # ---------------------------------------------------------------- clock synchronisation

@@ -10,9 +10,9 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tui.redact import MASK, redact_text
+from tui.safefile import SOURCE_FILE_LIMIT, FileRefused, read_bytes_as, reader_of
 from tui.threads import pyspy
 from tui.threads.locksites import EnteredCall, SourceIndex
 from tui.threads.pythonprocs import source_path
@@ -230,15 +230,20 @@ class SourceCache:
             return None, 0.0
         cached = self._files.get((pid, filename))
         if cached is None or cached[0] != info.st_mtime:
+            root = f"/proc/{pid}/root"
+            reader = reader_of(pid)
+            try:  # a frame's file name is whatever the process's code says: read only what its user could read
+                if reader is None:
+                    raise FileRefused(path, "the process has exited")
+                data = read_bytes_as(reader, root, str(path)[len(root):], SOURCE_FILE_LIMIT)
+            except FileRefused:
+                data = None
             identity = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
-            if identity not in self._parsed:
+            if data is not None and identity not in self._parsed:  # one parse serves every process reading it
                 if len(self._parsed) >= MAX_PARSED_FILES:
                     self._parsed.pop(next(iter(self._parsed)))  # the oldest parse goes first
-                try:
-                    self._parsed[identity] = SourceIndex(Path(path).read_text(encoding="utf-8", errors="replace"))
-                except OSError:
-                    self._parsed[identity] = None
-            cached = (info.st_mtime, self._parsed[identity])
+                self._parsed[identity] = SourceIndex(data.decode("utf-8", errors="replace"))
+            cached = (info.st_mtime, self._parsed.get(identity) if data is not None else None)
             self._files[(pid, filename)] = cached
         return cached[1], cached[0]
 
