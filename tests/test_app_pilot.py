@@ -184,7 +184,8 @@ async def test_a_failing_and_a_hung_collector_mark_only_their_own_panes():
     config = Config(interval=0.3, collector_timeout=1.0)
     app = TshootApp(config, [HangingProcesses(config), BrokenSource(config)])
     async with app.run_test(size=(160, 40)) as pilot:
-        await wait_until(pilot, lambda: (app.status["processes"].error or "").startswith("stale"), 6)
+        await wait_until(pilot, lambda: (app.status["processes"].error or "").startswith("stale")
+                         and app.status["databases"].error is not None, 6)  # databases starts a moment later
         assert app.status["databases"].error == "connection refused on 127.0.0.1:1"
         assert app.sections["processes"].rows  # the last data stays
         await wait_until(pilot, lambda: app.status["processes"].error is None, 8)
