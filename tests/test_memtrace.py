@@ -69,3 +69,53 @@ def test_a_process_that_is_not_python_is_refused_clearly():
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+async def _select(app, pilot, pid: int) -> None:
+    for _ in range(50):
+        await pilot.pause(0.1)
+        if app.pane("processes").select_subject({"pid": pid}):
+            return
+    raise AssertionError(f"pid {pid} never appeared")
+
+
+async def test_a_asks_naming_the_pid_and_cost_then_shows_what_grew_and_logs_it(leaker, monkeypatch):
+    from tui.app import TshootApp
+    from tui.config import Config
+    from tui.processes import memtrace
+    from tui.processes.source import ProcessesSource
+    from widgets.dialogs import ConfirmScreen, TextScreen
+
+    monkeypatch.setattr(memtrace, "DEFAULT_SECONDS", 1.0)  # the same trace, shorter
+    app = TshootApp(Config(interval=0.3), [ProcessesSource(Config())])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _select(app, pilot, leaker.pid)
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"pid {leaker.pid} (python" in app.screen.target and "gdb stops it" in app.screen.target
+        await pilot.press("y")
+        for _ in range(150):  # injection, a one-second trace, then the next poll shows it
+            await pilot.pause(0.1)
+            if isinstance(app.screen, TextScreen):
+                break
+        assert isinstance(app.screen, TextScreen), "the trace never appeared"
+        assert "leaker.py:5" in str(app.screen.body) and "tracemalloc stopped again" in str(app.screen.body)
+        await app.workers.wait_for_complete()
+        entry = next(e for e in app.actions.entries if e.verb == "trace memory")
+        assert entry.outcome == "done" and entry.subject["pid"] == leaker.pid and "leaker.py:5" in entry.message
+        assert leaker.poll() is None
+
+
+async def test_read_only_refuses_a_memory_trace(leaker):
+    from tui.app import TshootApp
+    from tui.config import Config
+    from tui.processes.source import ProcessesSource
+    from widgets.dialogs import ConfirmScreen
+
+    app = TshootApp(Config(interval=0.3, read_only=True), [ProcessesSource(Config())])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _select(app, pilot, leaker.pid)
+        await pilot.press("a")
+        assert not isinstance(app.screen, ConfirmScreen)
+        entry = app.actions.entries[-1]
+        assert (entry.verb, entry.outcome) == ("trace memory", "refused")

@@ -54,3 +54,36 @@ def test_idle_processes_are_never_profiled(program):
         section = source.collect()
         time.sleep(0.3)
     assert str(process.pid) not in section.profiles
+
+
+async def test_the_threads_list_puts_hung_and_swept_processes_first_and_h_shows_the_profile():
+    import dataclasses
+
+    from tests.samples import threads as sample
+    from tests.uihelpers import feed, frozen_app
+    from tui.threads.pane import ThreadsPane
+    from tui.threads.records import HotSpot, Profile
+    from widgets.dialogs import TextScreen
+    from widgets.keyed_table import KeyedTable
+
+    section = sample.section()
+    swept = dataclasses.replace(section.processes["901"], pid=1200, name="python3", found_by="scan")
+    section.processes["1200"] = swept
+    section.profiles["902"] = Profile(pid=902, name="gunicorn", cpu_percent=97.0, samples=100, seconds=2.0,
+                                      hot=[HotSpot("render", "/srv/shop/views.py:88", 71.0, 80.0)],
+                                      stacks=[("handle → render", 71.0)])
+    app = frozen_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        feed(app, "threads", section, sample.findings())
+        app.action_show_pane("threads")
+        await pilot.pause()
+        table = app.query_one(ThreadsPane).query_one("#thr-processes", KeyedTable)
+        order = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        assert order[:2] == ["901", "1200"]  # the deadlocked one, then the one the sweep found; the rest by pid
+        assert order[2:] == sorted(order[2:], key=int)
+        table.focus()
+        table.move_to_key("902")
+        await pilot.press("h")
+        assert isinstance(app.screen, TextScreen)
+        body = str(app.screen.body)
+        assert "97% CPU" in body and "render (/srv/shop/views.py:88)" in body and "handle → render" in body

@@ -23,10 +23,10 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui.actions import Verified
+from tui.processes.records import AllocationSite, MemTrace
 from tui.threads.pythonprocs import runtime_of
 
 DEFAULT_SECONDS = 10.0
@@ -69,25 +69,6 @@ class MemTraceError(Exception):
     """The trace could not be taken; the message says why and what to do."""
 
 
-@dataclass
-class AllocationSite:
-    frames: list[str]  # file:line, outermost first; the last one allocated
-    size_diff: int  # bytes more than at the start
-    count_diff: int  # blocks more than at the start
-    size: int  # bytes live at the end
-
-
-@dataclass
-class MemTrace:
-    pid: int
-    method: str  # "sys.remote_exec" or "gdb"
-    seconds: float
-    taken_at: float
-    growth: int  # bytes the traced heap grew by
-    sites: list[AllocationSite] = field(default_factory=list)
-    cost: str = COST
-
-
 def trace_allocations(pid: int, seconds: float = DEFAULT_SECONDS, top: int = TOP_SITES) -> MemTrace:
     """Run tracemalloc inside `pid` for `seconds` and return the sites that grew; MemTraceError otherwise."""
     runtime = runtime_of(pid)
@@ -119,7 +100,7 @@ def trace_allocations(pid: int, seconds: float = DEFAULT_SECONDS, top: int = TOP
     sites = [AllocationSite(list(map(str, s["frames"])), int(s["size_diff"]), int(s["count_diff"]), int(s["size"]))
              for s in result.get("sites", [])[:top] if isinstance(s, dict)]
     return MemTrace(pid=pid, method=method, seconds=seconds, taken_at=time.time(),
-                    growth=int(result.get("growth", 0)), sites=sites)
+                    growth=int(result.get("growth", 0)), sites=sites, cost=COST)
 
 
 def _inject(pid: int, version: str, script: Path) -> str:
@@ -165,6 +146,18 @@ def _wait_for(result: Path, timeout: float) -> dict:
             return parsed
         time.sleep(0.2)
     raise MemTraceError(f"no result from the process within {timeout:g}s (it may be blocked: see Threads)")
+
+
+def memtrace_text(trace: MemTrace) -> str:
+    """The sites that grew, most first, for the screen (the caller makes it literal)."""
+    lines = [f"pid {trace.pid}: the traced heap grew {trace.growth / 2**20:+.1f} MB in {trace.seconds:g}s "
+             f"(injected with {trace.method}; tracemalloc stopped again)", f"Cost to the process: {trace.cost}.", ""]
+    for site in trace.sites:
+        lines.append(f"{site.size_diff / 2**20:+8.2f} MB {site.count_diff:+8d} blocks  {site.frames[-1] if site.frames else '?'}")
+        lines += [f"{'':28}called from {frame}" for frame in reversed(site.frames[:-1])]
+    if not trace.sites:
+        lines.append("Nothing grew while it was traced.")
+    return "\n".join(lines)
 
 
 def trace_action(pid: int, seconds: float, keep: dict[int, MemTrace]) -> Verified:

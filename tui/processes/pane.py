@@ -16,10 +16,12 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Sparkline, Static
 
 from tui.actions import Action
+from tui.processes import memtrace
 from tui.processes.collect import reveal_environ_value, send_signal
 from tui.processes.records import ListeningPort, ProcessDetail, ProcessesSection, ProcessRow
 from tui.textsafe import literal, visible
 from widgets.column_fit import drop_to_fit
+from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_bytes, human_duration
@@ -84,11 +86,13 @@ class ProcessesPane(SourcePane):
         Binding("I", "invert", "Invert", tooltip="Invert sort"),
         Binding("k", "signal('SIGTERM')", "TERM", tooltip="SIGTERM"),
         Binding("K", "signal('SIGKILL')", "KILL", tooltip="SIGKILL"),
+        Binding("a", "trace_memory", "Allocs", tooltip="Trace memory: where a Python process allocates"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.section: ProcessesSection | None = None
+        self._trace_shown_at = 0.0
         self.sort_key = "cpu"
         self.reverse = True
         self.tree_view = False
@@ -122,6 +126,10 @@ class ProcessesPane(SourcePane):
     # ----- SourcePane contract -----
     def show_section(self, section: ProcessesSection) -> None:
         self.section = section
+        newest = max(section.memtraces, key=lambda trace: trace.taken_at, default=None)
+        if newest is not None and newest.taken_at > self._trace_shown_at and not self.app.is_replay:
+            self._trace_shown_at = newest.taken_at  # the trace the operator asked for has arrived: show it
+            self.app.push_screen(TextScreen(f"Memory trace of pid {newest.pid}", memtrace.memtrace_text(newest)))
         self.flags = {}
         for finding in self.app.findings_for("processes"):
             pid = finding.subject.get("pid")
@@ -313,6 +321,23 @@ class ProcessesPane(SourcePane):
             self.app.call_from_thread(self.app.notify, f"pid {pid} has exited", severity="warning")
             return
         self.app.call_from_thread(self.app.push_screen, DetailScreen(detail, Text()))
+
+    def action_trace_memory(self) -> None:
+        """tracemalloc inside the selected Python process for a few seconds: the live form of comparing two
+        tracemalloc snapshots. It changes the process (injected code, slower allocations), so it is an action."""
+        row = self._selected_row()
+        source = self.app.source("processes")
+        if row is None:
+            return
+        action = Action(
+            verb="trace memory",
+            source="processes",
+            target=(f"pid {row.pid} ({row.name}) run by {row.user}: run tracemalloc inside it for "
+                    f"{memtrace.DEFAULT_SECONDS:g}s. Cost: {memtrace.COST}. Before Python 3.14 gdb stops it "
+                    "about a second to inject; in rare cases (stopped inside malloc) that can hang it."),
+            subject={"pid": row.pid, "name": row.name},
+        )
+        self.app.request_action(action, lambda: source.trace_memory(row.pid))
 
     def action_signal(self, name: str) -> None:
         row = self._selected_row()

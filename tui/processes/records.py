@@ -74,6 +74,27 @@ class SystemSummary:
 
 
 @dataclass
+class AllocationSite:
+    frames: list[str]  # file:line, outermost first; the last one allocated
+    size_diff: int  # bytes more than at the start
+    count_diff: int  # blocks more than at the start
+    size: int  # bytes live at the end
+
+
+@dataclass
+class MemTrace:
+    """What tracemalloc, run inside a process on the operator's request, saw grow (tui/processes/memtrace.py)."""
+
+    pid: int
+    method: str  # "sys.remote_exec" or "gdb"
+    seconds: float
+    taken_at: float
+    growth: int  # bytes the traced heap grew by
+    sites: list[AllocationSite] = field(default_factory=list)
+    cost: str = ""  # what it cost the process, in words
+
+
+@dataclass
 class ProcessesSection:
     taken_at: float
     system: SystemSummary
@@ -81,6 +102,7 @@ class ProcessesSection:
     listening: list[ListeningPort]
     notes: list[str] = field(default_factory=list)  # e.g. what needs root when not running as root
     inspector_pid: int = 0  # tshoot's own process: shown, but never judged (its start-up growth is not a leak)
+    memtraces: list[MemTrace] = field(default_factory=list)  # memory traces the operator asked for, newest per pid
 
 
 @dataclass

@@ -5,8 +5,10 @@ from __future__ import annotations
 from tui.config import Config
 from tui.findings import Finding
 from tui.processes.analyze import analyze
+from tui.actions import Verified
+from tui.processes import memtrace
 from tui.processes.collect import ProcessCollector, process_detail
-from tui.processes.records import ProcessDetail, ProcessesSection
+from tui.processes.records import MemTrace, ProcessDetail, ProcessesSection
 from tui.source import Source
 
 
@@ -19,6 +21,7 @@ class ProcessesSource(Source):
         super().__init__(config)
         self.collector = ProcessCollector()
         self._prefetched: ProcessesSection | None = None
+        self.memtraces: dict[int, MemTrace] = {}  # the operator's memory traces, newest per pid
 
     def prefetch(self) -> None:
         """Take the first poll now, before the UI loads, for the next collect() to return: polled while
@@ -32,7 +35,13 @@ class ProcessesSource(Source):
 
     def collect(self) -> ProcessesSection:
         section, self._prefetched = self._prefetched, None
-        return section or self.collector.poll()
+        section = section or self.collector.poll()
+        section.memtraces = list(self.memtraces.values())
+        return section
+
+    def trace_memory(self, pid: int, seconds: float = memtrace.DEFAULT_SECONDS) -> Verified:
+        """The `trace memory` action: tracemalloc inside `pid` for `seconds`; kept for the pane and snapshots."""
+        return memtrace.trace_action(pid, seconds, self.memtraces)
 
     def analyze(self, section: ProcessesSection) -> list[Finding]:
         return analyze(section, self.config.thresholds)

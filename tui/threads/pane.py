@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -13,7 +14,7 @@ from textual.widgets import DataTable, Static
 from tui.findings import Finding
 from tui.threads.deadlock import format_deadlock_report, thread_state
 from tui.textsafe import literal, visible
-from tui.threads.records import ProcessThreads, ThreadRecord, ThreadsSection
+from tui.threads.records import Profile, ProcessThreads, ThreadRecord, ThreadsSection
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
@@ -42,6 +43,7 @@ class ThreadsPane(SourcePane):
         Binding("u", "dump_now", "Dump", tooltip="Dump now"),
         Binding("D", "deadlock_report", "Deadlocks", tooltip="Deadlock report"),
         Binding("x", "unwatch", "Unwatch", tooltip="Stop watching process"),
+        Binding("h", "hot_code", "Hot code", tooltip="Where a busy process spends its CPU"),
         Binding("tab", "switch_table", "Processes / threads", show=False),
     ]
 
@@ -169,10 +171,13 @@ class ThreadsPane(SourcePane):
         banner.update(literal(text, multiline=True))
 
     def _render_processes(self) -> None:
-        """One row per pid (a watched process, else a Python candidate), by pid: a stable order, so the row under
+        """One row per pid (a watched process, else a Python candidate): the ones with a hang finding first,
+        then those the sweep found stuck, then the rest, each group by pid. A stable order, so the row under
         the cursor is still the one Enter dumps when a refresh comes in between (busiest-first moved them)."""
         if self.section is None:
             return
+        hung = {f.subject.get("pid") for f in self.app.findings_for("threads") if f.id != "hot-code"}
+        found = {p.pid for p in self.section.processes.values() if p.found_by == "scan"}
         rows: dict[int, tuple] = {}
         for process in self.section.processes.values():
             rows[process.pid] = (str(process.pid), process.name[:20],
@@ -181,17 +186,20 @@ class ThreadsPane(SourcePane):
         for candidate in self.section.candidates:
             rows.setdefault(candidate.pid, (str(candidate.pid), candidate.name[:20], candidate.python_version,
                                             "Python — Enter to dump", candidate.cmdline))
-        shown = [(cells[0], cells) for _, cells in sorted(rows.items())
-                 if not self.filter_text or self.filter_text in " ".join(cells).lower()]
+        order = sorted(rows, key=lambda pid: (pid not in hung, pid not in found, pid))
+        shown = [(rows[pid][0], rows[pid]) for pid in order
+                 if not self.filter_text or self.filter_text in " ".join(rows[pid]).lower()]
         self._listed = {key for key, _ in shown}
         self.query_one("#thr-processes", KeyedTable).sync(shown)
 
     def _process_status(self, process: ProcessThreads) -> str:
         if process.error:
             return process.error
-        dead = any(f.id == "deadlock" and f.subject.get("pid") == process.pid for f in self.app.findings_for("threads"))
+        ids = {f.id for f in self.app.findings_for("threads") if f.subject.get("pid") == process.pid} - {"hot-code"}
+        label = "DEADLOCK — " if "deadlock" in ids else (f"{sorted(ids)[0].upper()} — " if ids else "")
+        found = "found by sweep, " if process.found_by == "scan" else ""
         stuck = sum(t.stuck for t in process.threads)
-        return ("DEADLOCK — " if dead else "") + f"{len(process.threads)} threads, {stuck} unchanged"
+        return f"{label}{found}{len(process.threads)} threads, {stuck} unchanged"
 
     def _render_threads(self, process: ProcessThreads | None) -> None:
         table = self.query_one("#thr-threads", KeyedTable)
@@ -256,6 +264,18 @@ class ThreadsPane(SourcePane):
         body = "\n\n".join(format_deadlock_report(f) for f in deadlocks) or "No deadlock found in this process."
         self.app.push_screen(TextScreen(f"Deadlocks in pid {self.selected_pid}", body))
 
+    def action_hot_code(self) -> None:
+        """Where the process under the cursor spends its CPU (sampled without pausing it, when it is busy)."""
+        key = self.query_one("#thr-processes", KeyedTable).selected_key
+        pid = int(key) if key else self.selected_pid
+        profile = self.section.profiles.get(str(pid)) if self.section and pid else None
+        if profile is None:
+            body = (f"pid {pid} has not been profiled: only Python processes using at least "
+                    f"{self.app.config.thresholds.cpu_hog_percent:g}% of a core are (py-spy record, no pause).")
+        else:
+            body = profile_text(profile)
+        self.app.push_screen(TextScreen(f"Where the CPU goes: pid {pid}", body))
+
     def action_unwatch(self) -> None:
         source = self.app.source("threads")
         if source is not None and self.selected_pid is not None:
@@ -267,6 +287,18 @@ class ThreadsPane(SourcePane):
         processes = self.query_one("#thr-processes", KeyedTable)
         target = self.query_one("#thr-threads", KeyedTable) if processes.has_focus else processes
         target.focus()
+
+
+def profile_text(profile: Profile) -> str:
+    """The hot functions of a profile, most self time first, and its hottest stacks."""
+    lines = [f"{profile.name or 'pid ' + str(profile.pid)} at {profile.cpu_percent:.0f}% CPU: {profile.samples} samples "
+             f"over {profile.seconds:g}s, taken {time.strftime('%H:%M:%S', time.localtime(profile.taken_at))}", "",
+             f"{'self %':>7} {'total %':>8}  function (where)"]
+    lines += [f"{h.self_percent:7.1f} {h.total_percent:8.1f}  {h.function} ({h.location})" for h in profile.hot]
+    if profile.stacks:
+        lines += ["", "Hottest stacks (outermost first):"]
+        lines += [f"{share:5.1f}%  {stack}" for stack, share in profile.stacks]
+    return visible("\n".join(lines), multiline=True)
 
 
 def deadlock_summary(deadlocks: list[Finding]) -> Text:
