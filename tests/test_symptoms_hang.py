@@ -21,17 +21,15 @@ from tui.threads.source import ThreadsSource
 FAST = Config(find_stuck=False, thread_samples=2, thread_sample_interval=0.2, thresholds=Thresholds(stuck_thread_s=0.2))
 
 
-def hang_check(check_id: str, limit: int | None = None):
-    """The hang guide's check, with the scan limit raised so other Python processes on a shared machine
-    cannot push the test's own process out of the scan."""
-    item = next(c for c in BOOK.get("hang").checks if c.id == check_id)
-    return dataclasses.replace(item, params={**item.params, "limit": limit}) if limit is not None else item
+def hang_check(check_id: str):
+    return next(c for c in BOOK.get("hang").checks if c.id == check_id)
 
 
 def test_without_a_pid_the_machines_python_processes_are_dumped_and_the_deadlock_found(program):
     process = program("deadlock_module_locks.py")
-    ctx = context(FAST, collection=Collection())  # nothing watched in Threads, no --pid
-    result = run_check(hang_check("deadlock", limit=64), ctx)
+    swept = dataclasses.replace(FAST, find_stuck=True)  # no --pid: every Python process is swept
+    ctx = context(swept, collection=Collection())  # nothing watched in Threads, no --pid
+    result = run_check(hang_check("deadlock"), ctx)
     assert result.status == "fail", (result.summary, result.evidence)
     deadlocked = [f["subject"]["pid"] for f in result.evidence["findings"] if f["id"] == "deadlock"]
     assert process.pid in deadlocked, (result.evidence["dumped"], result.evidence["not_dumped"], deadlocked)
@@ -40,14 +38,15 @@ def test_without_a_pid_the_machines_python_processes_are_dumped_and_the_deadlock
     lines = [line.strip() for line in result_lines(result)]
     assert f"$ py-spy dump --pid {shown} --locals" in lines
     assert lines[-1] == f"see: Threads pane, pid {shown}"
-    contention = run_check(hang_check("contention", limit=64), ctx)  # the same dumps, not a second scan
+    contention = run_check(hang_check("contention"), ctx)  # the same dumps, not a second scan
     assert contention.status == "pass" and str(process.pid) in contention.summary
 
 
 def test_nothing_dumped_is_skipped_with_why_never_pass(pyspy_works):
-    nothing_scanned = run_check(hang_check("deadlock", limit=0), context(FAST, collection=Collection()))
+    nothing_scanned = run_check(hang_check("deadlock"), context(FAST, collection=Collection()))  # sweep off
     assert nothing_scanned.status == "skipped"
     assert nothing_scanned.summary.startswith("no Python process dumped — pass --pid or press Enter in Threads")
+    assert "find_stuck = false" in nothing_scanned.summary
 
     sleeper = program_child(["sleep", "60"])
     try:

@@ -193,8 +193,9 @@ class _ThreadDumps:
     problems: list[str] = field(default_factory=list)  # why nothing could be dumped at all, or what was left out
 
 
-def _thread_dumps(ctx: CheckContext, limit: int) -> _ThreadDumps:
-    """The Threads pane's dumps when it has any (or pids were named); otherwise the machine's Python processes, now."""
+def _thread_dumps(ctx: CheckContext) -> _ThreadDumps:
+    """The Threads pane's dumps when it has any (or pids were named); otherwise every Python process of the
+    machine, swept now (unless find_stuck is off)."""
     collection = ctx.collection
     section = collection.sections.get("threads") if collection else None
     watched = list(getattr(section, "processes", {}).values())
@@ -202,21 +203,23 @@ def _thread_dumps(ctx: CheckContext, limit: int) -> _ThreadDumps:
         problem = None if watched else ctx.source_problem("threads")
         return _ThreadDumps("watched", watched, [f for f in collection.findings if f.source == "threads"] if collection
                             else [], [problem] if problem else [])
-    scan = scan_python_processes(ctx.config, limit)
-    problems = [f"{len(scan.left_out)} more Python process(es) not dumped (limit {limit}): name one with --pid"] \
-        if scan.left_out else []
+    if not ctx.config.find_stuck:
+        return _ThreadDumps("not looked at", [], [], ["find_stuck = false in the config: only named processes are dumped"])
+    scan = scan_python_processes(ctx.config)
+    problems = [f"{scan.not_looked_at} more Python process(es) not looked at yet (the sweep's time budget): run "
+                "the check again, or name one with --pid"] if scan.not_looked_at else []
     hidden = pythonprocs.count_uninspectable({os.getpid()})
     if hidden:  # other users' processes: whether they run Python is unknown, not "no"
         problems.append(f"{hidden} process(es) of other users could not be inspected (permission denied): run "
                         "tshoot as root to look for Python in them")
-    return _ThreadDumps("dumped just now", scan.processes, scan.findings, problems)
+    return _ThreadDumps("swept just now", scan.processes, scan.findings, problems)
 
 
 @check
-def python_threads(ctx: CheckContext, ids: list[str], healthy: str, limit: int = 8) -> Outcome:
-    """Threads findings (deadlock, contention) of the watched Python processes; with none watched, of up to
-    `limit` of the machine's Python processes dumped now. Nothing dumped is never a pass."""
-    dumps = ctx.memo(f"thread-dumps:{limit}", lambda: _thread_dumps(ctx, limit))
+def python_threads(ctx: CheckContext, ids: list[str], healthy: str) -> Outcome:
+    """Threads findings (deadlocks, contention, stalls) of the watched Python processes; with none watched, of
+    every Python process of the machine, swept now. Nothing dumped is never a pass."""
+    dumps = ctx.memo("thread-dumps", lambda: _thread_dumps(ctx))
     dumped = [p for p in dumps.processes if not p.error]
     evidence: dict[str, Any] = {
         "dumped": [describe_process(p) for p in dumped],

@@ -124,6 +124,10 @@ class ThreadsSource(Source):
                                                if self.config.find_stuck or c.pid in pids])
         return section
 
+    def looked_at(self, pid: int) -> bool:
+        """The sweep has dumped this process at least once."""
+        return self._finder.scanned_at(pid) is not None
+
     def _profile_busy(self, candidates: list[PythonCandidate]) -> dict[str, Profile]:
         """Profiles of the Python processes using at least cpu_hog_percent of a core (each redone at most
         every PROFILE_EVERY_S; dropped when it calms down)."""
