@@ -9,10 +9,14 @@ pattern). `with cond: cond.wait()` does not hold `cond`: Condition.wait releases
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass, field
 
 from tui.threads.records import LockRef
 
+# CPython before 3.11.8/3.12.1 keeps ast.parse's recursion depth in shared state: two threads parsing at once
+# can raise "SystemError: AST constructor recursion depth mismatch" (gh-106905). Sources parse one at a time.
+_PARSE_LOCK = threading.Lock()
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _RELEASING_WAITS = {"wait", "wait_for"}  # Condition methods that release the lock while they block
 
@@ -40,7 +44,8 @@ class SourceIndex:
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
         try:
-            self._tree: ast.Module | None = ast.parse(text)
+            with _PARSE_LOCK:
+                self._tree: ast.Module | None = ast.parse(text)
         except (SyntaxError, ValueError):
             self._tree = None  # a file we cannot parse still shows its lines, without lock analysis
         self._module_names = _bound_names(self._tree.body) if self._tree else set()

@@ -73,7 +73,7 @@ def _process(process: ProcessThreads, findings: list[Finding]) -> list[str]:
     for finding in (f for f in findings if f.id == "deadlock"):
         lines += ["**Deadlock**", ""] + code_block(format_deadlock_report(finding)) + [""]
     stalls = [f for f in findings if f.id != "deadlock"]  # contention and the hangs that are not cycles
-    lines += [f"- {f.id}: {f.title}" for f in stalls] + ([""] if stalls else [])
+    lines += [f"- {f.id.replace('-', ' ')}: {f.title}" for f in stalls] + ([""] if stalls else [])
     if stuck:
         lines += ["**Stuck threads** (stack unchanged across every dump; innermost frame first)", ""]
         lines += code_block("\n".join(_stuck_thread(t) for t in stuck)) + [""]
