@@ -10,7 +10,7 @@ from textual.widgets import TabbedContent
 
 from tests.children import program_child
 from tests.samples import processes as sample
-from tests.uihelpers import feed, frozen_app
+from tests.uihelpers import feed, frozen_app, select_process
 from tui.app import TshootApp
 from tui.config import Config
 from tui.processes.source import ProcessesSource
@@ -124,18 +124,11 @@ async def wait_until(pilot, condition, timeout: float) -> None:
         await pilot.pause(0.1)
 
 
-async def _select(app, pilot, pid: int) -> None:
-    for _ in range(50):
-        await pilot.pause(0.1)
-        if app.pane("processes").select_subject({"pid": pid}):
-            return
-    raise AssertionError(f"pid {pid} never appeared")
-
 
 async def test_sigterm_asks_naming_the_target_then_kills_and_logs(sleeper):
     app = TshootApp(Config(interval=0.3), [ProcessesSource(Config())])
     async with app.run_test(size=(160, 40)) as pilot:
-        await _select(app, pilot, sleeper.pid)
+        await select_process(app, pilot, sleeper.pid)
         await pilot.press("k")
         assert isinstance(app.screen, ConfirmScreen)
         assert f"pid {sleeper.pid} (sleep)" in app.screen.target and "sleep 300" in app.screen.target
@@ -152,7 +145,7 @@ async def test_sigterm_asks_naming_the_target_then_kills_and_logs(sleeper):
 async def test_read_only_refuses_and_logs(sleeper):
     app = TshootApp(Config(interval=0.3, read_only=True), [ProcessesSource(Config())])
     async with app.run_test(size=(160, 40)) as pilot:
-        await _select(app, pilot, sleeper.pid)
+        await select_process(app, pilot, sleeper.pid)
         await pilot.press("K")
         assert not isinstance(app.screen, ConfirmScreen)
         assert sleeper.poll() is None

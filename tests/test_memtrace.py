@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from conftest import require_service
+from tests.uihelpers import select_process
 from tui.processes.memtrace import MemTraceError, trace_action, trace_allocations
 
 LEAKER = """
@@ -71,13 +72,6 @@ def test_a_process_that_is_not_python_is_refused_clearly():
         sleeper.wait()
 
 
-async def _select(app, pilot, pid: int) -> None:
-    for _ in range(50):
-        await pilot.pause(0.1)
-        if app.pane("processes").select_subject({"pid": pid}):
-            return
-    raise AssertionError(f"pid {pid} never appeared")
-
 
 async def test_a_asks_naming_the_pid_and_cost_then_shows_what_grew_and_logs_it(leaker, monkeypatch):
     from tui.app import TshootApp
@@ -89,7 +83,7 @@ async def test_a_asks_naming_the_pid_and_cost_then_shows_what_grew_and_logs_it(l
     monkeypatch.setattr(memtrace, "DEFAULT_SECONDS", 1.0)  # the same trace, shorter
     app = TshootApp(Config(interval=0.3), [ProcessesSource(Config())])
     async with app.run_test(size=(160, 40)) as pilot:
-        await _select(app, pilot, leaker.pid)
+        await select_process(app, pilot, leaker.pid)
         await pilot.press("a")
         assert isinstance(app.screen, ConfirmScreen)
         assert f"pid {leaker.pid} (python" in app.screen.target and "gdb stops it" in app.screen.target
@@ -114,7 +108,7 @@ async def test_read_only_refuses_a_memory_trace(leaker):
 
     app = TshootApp(Config(interval=0.3, read_only=True), [ProcessesSource(Config())])
     async with app.run_test(size=(160, 40)) as pilot:
-        await _select(app, pilot, leaker.pid)
+        await select_process(app, pilot, leaker.pid)
         await pilot.press("a")
         assert not isinstance(app.screen, ConfirmScreen)
         entry = app.actions.entries[-1]

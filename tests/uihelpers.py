@@ -50,3 +50,12 @@ async def show(pilot, pane: str) -> None:
 def screen_text(app) -> str:
     """What the terminal shows, as text lines (what an operator reads, borders and all)."""
     return "\n".join("".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips())
+
+
+async def select_process(app, pilot, pid: int) -> None:
+    """Wait until the Processes pane lists `pid`, and put the cursor on it."""
+    for _ in range(50):
+        await pilot.pause(0.1)
+        if app.pane("processes").select_subject({"pid": pid}):
+            return
+    raise AssertionError(f"pid {pid} never appeared")
