@@ -131,3 +131,23 @@ async def test_a_watched_process_that_exits_is_said_once_then_dropped():
         assert list(rows(app.query_one("#thr-processes", KeyedTable))) == ["4243"]
         assert app.pane("threads").selected_pid is None  # not silently moved to another process
         assert "pid 4242 exited" in str(app.query_one("#thr-banner", Static).render())
+
+
+async def test_a_scan_suspect_that_calms_down_is_not_said_to_have_exited():
+    """The sweep drops a suspect from `processes` once nothing looks stuck; it still runs (a candidate)."""
+    from tests.uihelpers import feed, frozen_app
+    from tui.threads.records import ProcessThreads, PythonCandidate, ThreadsSection
+
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        candidate = PythonCandidate(pid=4242, name="worker", cmdline="python3 worker.py")
+        suspect = ProcessThreads(pid=4242, name="worker", found_by="scan")
+        feed(app, "threads", ThreadsSection(processes={"4242": suspect}, candidates=[candidate]), [])
+        await pilot.pause()
+        await pilot.press("2")
+        app.pane("threads")._select(4242)
+        feed(app, "threads", ThreadsSection(candidates=[candidate]), [])
+        await pilot.pause()
+        assert "4242" in rows(app.query_one("#thr-processes", KeyedTable))
+        assert "exited" not in str(app.query_one("#thr-banner", Static).render())
+        assert app.pane("threads").selected_pid == 4242
