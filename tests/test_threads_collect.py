@@ -297,3 +297,18 @@ def test_a_watched_process_that_exited_is_reported_once_then_dropped_even_when_h
     finally:
         other.kill()
         other.wait()
+
+
+def test_what_the_sweep_remembers_of_a_process_is_forgotten_once_it_exits(monkeypatch):
+    """Swept processes come and go (workers recycled, cron jobs): their stuck clocks, parsed-file entries and
+    profile times must not pile up, nor be inherited by a later process that gets the same pid."""
+    source = ThreadsSource(Config(find_stuck=True))
+    gone = 4_000_000  # above pid_max: no process has it
+    source._sources._files[(gone, "/srv/app.py")] = (0.0, None)
+    source._stuck_clock._since[(gone, 1)] = ((), 0.0)
+    source._profiled_at[gone] = 0.0
+    monkeypatch.setattr(source, "_python_candidates", lambda: [])
+    source.collect()
+    assert not [k for k in source._sources._files if k[0] == gone]
+    assert not [k for k in source._stuck_clock._since if k[0] == gone]
+    assert gone not in source._profiled_at

@@ -189,6 +189,9 @@ class StuckClock:
         for key in [k for k in self._since if k[0] == pid]:
             del self._since[key]
 
+    def pids(self) -> set[int]:
+        return {pid for pid, _ in self._since}
+
 
 @dataclass
 class SourceCache:
@@ -246,6 +249,9 @@ class SourceCache:
             cached = (info.st_mtime, self._parsed.get(identity) if data is not None else None)
             self._files[(pid, filename)] = cached
         return cached[1], cached[0]
+
+    def keys(self) -> list[tuple[int, str]]:
+        return list(self._files)
 
     def forget(self, pid: int) -> None:
         for key in [k for k in self._files if k[0] == pid]:

@@ -117,12 +117,22 @@ class ThreadsSource(Source):
         for gone in self._last.keys() - set(self.watched):
             del self._last[gone]
         section.candidates = self._python_candidates()
+        self._forget_all_but({c.pid for c in section.candidates} | set(self.watched))
         if self.config.find_stuck:
             self._sweep(section, exclude=set(pids))
         # profile every busy Python process, or only the named ones when the sweep is off
         section.profiles = self._profile_busy([c for c in section.candidates
                                                if self.config.find_stuck or c.pid in pids])
         return section
+
+    def _forget_all_but(self, alive: set[int]) -> None:
+        """Drop what the sweeps and profiles remember of processes that are gone (a host recycles workers:
+        these would grow without end, and a later process reusing the pid would inherit them)."""
+        known = {pid for pid, _ in self._sources.keys()} | self._stuck_clock.pids() | set(self._profiled_at)
+        for pid in known - alive:
+            self._stuck_clock.forget(pid)
+            self._sources.forget(pid)
+            self._profiled_at.pop(pid, None)
 
     def _profile_busy(self, candidates: list[PythonCandidate]) -> dict[str, Profile]:
         """Profiles of the Python processes using at least cpu_hog_percent of a core (each redone at most
