@@ -16,6 +16,7 @@ from tui.config import Config
 from tui.findings import Finding
 from tui.threads import pythonprocs
 from tui.threads.deadlock import analyze_process
+from tui.threads.hangs import analyze_hangs
 from tui.threads.records import ProcessThreads, PythonCandidate
 from tui.threads.source import ThreadsSource
 
@@ -45,7 +46,8 @@ def scan_python_processes(config: Config, limit: int = MAX_SCANNED) -> MachineSc
 
     with ThreadPoolExecutor(max_workers=PARALLEL_DUMPS, thread_name_prefix="threads-scan") as pool:
         processes = list(pool.map(dump, chosen))
-    findings = [f for process in processes for f in analyze_process(process, config.thresholds.stuck_thread_s)]
+    stuck_s = config.thresholds.stuck_thread_s  # judged as the Threads source judges: lock cycles and the other hangs
+    findings = [f for process in processes for f in (*analyze_process(process, stuck_s), *analyze_hangs(process, stuck_s))]
     return MachineScan(processes, findings, left_out)
 
 
