@@ -312,3 +312,15 @@ def test_what_the_sweep_remembers_of_a_process_is_forgotten_once_it_exits(monkey
     assert not [k for k in source._sources._files if k[0] == gone]
     assert not [k for k in source._stuck_clock._since if k[0] == gone]
     assert gone not in source._profiled_at
+
+
+def test_a_sweep_that_could_dump_nothing_says_so_instead_of_an_empty_all_clear(program):
+    """py-spy missing (or no ptrace right) and no --pid: `doctor` printed "OK: nothing above normal found"
+    next to a deadlocked process."""
+    from tui.source import SourceUnavailable
+
+    program("deadlock_module_locks.py")
+    source = ThreadsSource(Config(find_stuck=True))
+    source._binary = "/nonexistent/py-spy"
+    with pytest.raises(SourceUnavailable, match="no Python process could be dumped"):
+        source.collect()

@@ -17,7 +17,7 @@ import psutil
 
 from tui.config import Config
 from tui.findings import Finding
-from tui.source import Source
+from tui.source import Source, SourceUnavailable
 from tui.threads import hotspots, pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
 from tui.threads.finder import HangFinder
@@ -66,6 +66,7 @@ class ThreadsSource(Source):
         self._cpu = hotspots.CpuWatch()
         self._profiles: dict[int, Profile] = {}
         self._profiled_at: dict[int, float] = {}
+        self._sweep_failed: dict[int, tuple[str, str]] = {}  # pid -> (reason, remedy) of its last failed look
 
     @property
     def watched(self) -> list[int]:
@@ -120,10 +121,21 @@ class ThreadsSource(Source):
         self._forget_all_but({c.pid for c in section.candidates} | set(self.watched))
         if self.config.find_stuck:
             self._sweep(section, exclude=set(pids))
+            self._unless_nothing_could_be_looked_at(section, pids)
         # profile every busy Python process, or only the named ones when the sweep is off
         section.profiles = self._profile_busy([c for c in section.candidates
                                                if self.config.find_stuck or c.pid in pids])
         return section
+
+    def _unless_nothing_could_be_looked_at(self, section: ThreadsSection, watched: list[int]) -> None:
+        """No pid named and the sweep could dump none of the Python processes (py-spy missing, no ptrace
+        right): an empty section would read as "no hang anywhere" (doctor said OK); say why nothing was seen."""
+        if watched or section.processes or not section.candidates:
+            return
+        if all(c.pid in self._sweep_failed for c in section.candidates):
+            reason, remedy = next(iter(self._sweep_failed[c.pid] for c in section.candidates))
+            raise SourceUnavailable(f"no Python process could be dumped to look for hangs "
+                                    f"({len(section.candidates)} found): {reason}", remedy)
 
     def _forget_all_but(self, alive: set[int]) -> None:
         """Drop what the sweeps and profiles remember of processes that are gone (a host recycles workers:
@@ -133,6 +145,8 @@ class ThreadsSource(Source):
             self._stuck_clock.forget(pid)
             self._sources.forget(pid)
             self._profiled_at.pop(pid, None)
+        for pid in self._sweep_failed.keys() - alive:
+            del self._sweep_failed[pid]
 
     def _profile_busy(self, candidates: list[PythonCandidate]) -> dict[str, Profile]:
         """Profiles of the Python processes using at least cpu_hog_percent of a core (each redone at most
@@ -197,6 +211,10 @@ class ThreadsSource(Source):
             entry = self.collect_pid(pid, sampled, pythonprocs.Runtime("python", by_pid[pid].python_version),
                                      confirm=self._finder.suspect(pid))
             entry.found_by = "scan"
+            if entry.error is None:
+                self._sweep_failed.pop(pid, None)
+            else:
+                self._sweep_failed[pid] = (entry.error, entry.remedy or "")
             # anything stuck at all, however briefly: look again so the stuck time can grow into a finding
             suspect = entry.error is None and bool(analyze_process(entry, 0.0) or analyze_hangs(entry, 0.0))
             self._finder.record(pid, time.monotonic(), entry.paused_seconds, suspect, by_pid[pid].cpu_seconds)
