@@ -324,3 +324,34 @@ def test_a_sweep_that_could_dump_nothing_says_so_instead_of_an_empty_all_clear(p
     source._binary = "/nonexistent/py-spy"
     with pytest.raises(SourceUnavailable, match="no Python process could be dumped"):
         source.collect()
+
+
+def test_unwatch_on_the_ui_thread_never_races_a_poll_filling_the_caches():
+    """`x` in the Threads pane forgets a pid while the collector thread adds entries: iterating the live dict
+    raised "dictionary changed size during iteration" in the UI thread (an unhandled error ends the app)."""
+    import threading
+
+    from tui.threads.sampling import SourceCache, StuckClock
+
+    cache, clock = SourceCache(), StuckClock()
+    stop = threading.Event()
+
+    def poll() -> None:
+        i = 0
+        while not stop.is_set():
+            cache._files[(i % 50, f"/srv/f{i}.py")] = (0.0, None)
+            clock._since[(i % 50, i)] = ((), 0.0)
+            i += 1
+            if i % 20000 == 0:
+                cache._files.clear()
+                clock._since.clear()
+
+    writer = threading.Thread(target=poll, daemon=True)
+    writer.start()
+    try:
+        for _ in range(20000):
+            cache.forget(7)
+            clock.forget(7)
+    finally:
+        stop.set()
+        writer.join()
