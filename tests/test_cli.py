@@ -104,3 +104,14 @@ def test_doctor_text_lists_discovered_databases_apart():
     before, after = text.split("Databases found in other processes' settings", 1)
     assert "[WARNING] Session 7" in before and "unreachable" not in before
     assert "[CRITICAL] Database unreachable (tcp): b" in after and "not in the exit code" in after
+
+
+def test_doctor_never_says_ok_when_a_collector_could_not_look():
+    """No findings because a source collected nothing (py-spy missing, a database down) is not "OK"."""
+    from tui.cli import doctor_text
+
+    text = doctor_text([], {"threads": ("no Python process could be dumped", "install py-spy"),
+                            "containers": ("no container engine", "")}, {"containers"})
+    assert not text.startswith("OK"), text
+    assert "threads" in text.splitlines()[0]
+    assert doctor_text([], {"containers": ("no container engine", "")}, {"containers"}).startswith("OK")

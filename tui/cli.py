@@ -210,7 +210,11 @@ def doctor_text(findings: list, errors: dict[str, tuple[str, str]], idle: set[st
     from tui.threads.deadlock import format_deadlock_report
 
     lines = []
-    if not findings:
+    failed = [name for name in errors if name not in idle]
+    if not findings and failed:  # nothing found where nothing could be looked at is not an all-clear
+        lines.append(f"NOT ALL CHECKED: nothing above normal found in what was collected, but {', '.join(failed)} "
+                     "could not be collected (see below).")
+    elif not findings:
         lines.append("OK: nothing above normal found.")
     for f in findings:
         subject = ", ".join(f"{k}={v}" for k, v in f.subject.items())
