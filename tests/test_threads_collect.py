@@ -355,3 +355,16 @@ def test_unwatch_on_the_ui_thread_never_races_a_poll_filling_the_caches():
     finally:
         stop.set()
         writer.join()
+
+
+def test_a_second_look_compares_with_the_stacks_given_even_when_there_were_none(monkeypatch):
+    """`before` holds a process's earlier stacks; an empty earlier look is still the earlier look (the
+    first-dump table has no entry for a pid that was only looked at again: KeyError)."""
+    from tui.threads import pyspy, sampling
+    from tui.threads.records import ThreadRecord
+
+    monkeypatch.setattr(pyspy, "dump", lambda pid, **kw: pyspy.Dump(
+        threads=[ThreadRecord(tid=1, ident=1, name="MainThread", active=False, owns_gil=False, frames=[])],
+        seconds=0.01, secrets=set()))
+    result = sampling.sample_many([4242], gap=0.0, timeout=1.0, binary="py-spy", before={4242: {}})
+    assert result[4242].threads[0].stuck is False

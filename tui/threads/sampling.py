@@ -114,7 +114,7 @@ def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
         if isinstance(after, pyspy.DumpError):
             results[pid] = after
             continue
-        earlier = before.get(pid) or {t.tid: signature(t) for t in first[pid].threads}
+        earlier = before[pid] if pid in before else {t.tid: signature(t) for t in first[pid].threads}
         for thread in after.threads:
             thread.stuck = earlier.get(thread.tid) == signature(thread)
         paused = after.seconds + (first[pid].seconds if pid in first else 0.0)
