@@ -36,9 +36,9 @@ from tui.threads.sampling import (
 )
 
 CANDIDATES_EVERY_S = 10.0  # the process list changes slowly; scanning /proc/*/maps each poll is waste
-MAX_THREADS_KEPT = 1000
+MAX_THREADS_KEPT = 1000  # a process with thousands of threads still renders; the rest is counted
 SWEEP_SHARE_OF_TIMEOUT = 0.3  # first dumps of a sweep start within this share of collector_timeout; the rest wait
-MAX_SECOND_LOOK_WAIT_S = 5.0  # a poll waits at most this long to look at new suspects again  # a process with thousands of threads still renders; the rest is counted
+MAX_SECOND_LOOK_WAIT_S = 5.0  # a poll waits at most this long to look at new suspects again
 
 
 class ThreadsSource(Source):
