@@ -104,3 +104,26 @@ def test_doctor_text_lists_discovered_databases_apart():
     before, after = text.split("Databases found in other processes' settings", 1)
     assert "[WARNING] Session 7" in before and "unreachable" not in before
     assert "[CRITICAL] Database unreachable (tcp): b" in after and "not in the exit code" in after
+
+
+def test_doctor_never_says_ok_when_a_collector_could_not_look():
+    """No findings because a source collected nothing (py-spy missing, a database down) is not "OK"."""
+    from tui.cli import doctor_text
+
+    text = doctor_text([], {"threads": ("no Python process could be dumped", "install py-spy"),
+                            "containers": ("no container engine", "")}, {"containers"})
+    assert not text.startswith("OK"), text
+    assert "threads" in text.splitlines()[0]
+    assert doctor_text([], {"containers": ("no container engine", "")}, {"containers"}).startswith("OK")
+
+
+def test_a_reader_that_goes_away_ends_the_output_without_a_traceback(tmp_path):
+    """`tshoot guide … | head`: the reader goes away first; tshoot stops quietly instead of printing a traceback."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "app.log"
+    log.write_text("")
+    command = f"{sys.executable} -m tui.cli guide http-500 --url http://127.0.0.1:9/ --log {log} | true"  # reads nothing
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr

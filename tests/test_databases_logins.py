@@ -111,3 +111,36 @@ def test_an_env_database_side_with_a_refused_login_is_not_retried_on_every_poll(
     assert "password authentication failed" in errors[0]
     assert all("not logged in again" in e for e in errors[1:]) and "still-wrong" not in "".join(errors)
     assert _failed_logins(role, since) == 1
+
+
+def test_a_login_refused_by_the_doctor_of_a_failed_poll_is_remembered(monkeypatch):
+    """A refused login found while diagnosing a failed poll counts like any other: never tried again on its own."""
+    import types
+
+    from tui.databases import source as db_source
+    from tui.databases.logins import REFUSED_LOGINS
+    from tui.databases.records import ConnectionReport, DoctorStep, TargetInfo
+    from tui.databases.targets import Target
+
+    url = "postgresql://app:rotated-secret@127.0.0.1:59999/shop"
+    info = TargetInfo(id="postgresql://app:***@127.0.0.1:59999/shop", url="postgresql://app:***@127.0.0.1:59999/shop",
+                      dialect="postgresql", origin="--db")
+    target = db_source.TargetConnection(Target(info, url))
+    # the connection was up; the server then dropped it (the password was changed and the session killed)
+    target._connection = types.SimpleNamespace(closed=False, invalidated=False, close=lambda: None)
+    monkeypatch.setattr(target, "_module", lambda: types.SimpleNamespace(
+        collect=lambda connection: (_ for _ in ()).throw(RuntimeError("server closed the connection"))))
+    logins = []
+
+    def diagnose(url_, timeout, login_error=None):  # the doctor logs in once more: refused
+        logins.append(url_)
+        return ConnectionReport(url=info.url, dialect="postgresql", steps=[
+            DoctorStep("auth", "fail", "password authentication failed", {"reason": "password"})])
+
+    monkeypatch.setattr(db_source, "diagnose", diagnose)
+    try:
+        target.poll()
+        assert len(logins) == 1
+        assert REFUSED_LOGINS.refused(url) is not None, "the refused credential would be tried again"
+    finally:
+        REFUSED_LOGINS.forget(url)

@@ -113,3 +113,66 @@ async def test_read_only_refuses_a_memory_trace(leaker):
         assert not isinstance(app.screen, ConfirmScreen)
         entry = app.actions.entries[-1]
         assert (entry.verb, entry.outcome) == ("trace memory", "refused")
+
+
+@pytest.fixture
+def sleeper_python():
+    process = subprocess.Popen([sys.executable, "-c", "print('ready', flush=True); import time; time.sleep(60)"],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    yield process
+    process.kill()
+    process.wait()
+
+
+def _target_writes(monkeypatch, pid, make):
+    """Stand in for the injection: what the target (any local user's process) leaves as its result."""
+    import tui.processes.memtrace as memtrace
+
+    def inject(pid_, version, script):
+        folder = f"/proc/{pid}/root{script.parent}"
+        make(os.path.join(folder, "result.json"))
+        return "gdb"
+
+    monkeypatch.setattr(memtrace, "_inject", inject)
+    monkeypatch.setattr(memtrace, "INJECT_TIMEOUT_S", 2.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda path: os.mkfifo(path),  # open() would wait for a writer forever
+    lambda path: os.symlink("/etc/shadow", path),  # root reads what the target's user may not
+    lambda path: open(path, "w").write("[" * 100_000 + "]" * 100_000),  # RecursionError
+    lambda path: open(path, "w").write('{"sites": [{"frames": 1, "size_diff": "x"}], "growth": {}}'),
+], ids=["fifo", "symlink", "deep", "wrong-shape"])
+def test_a_hostile_result_file_is_refused_with_a_clear_error(monkeypatch, sleeper_python, make):
+    _target_writes(monkeypatch, sleeper_python.pid, make)
+    with pytest.raises(MemTraceError):
+        trace_allocations(sleeper_python.pid, seconds=0)
+
+
+def test_the_script_is_written_before_the_folder_is_handed_to_the_target(monkeypatch, sleeper_python):
+    import tui.processes.memtrace as memtrace
+
+    handed = []
+    real_chown = os.chown
+    monkeypatch.setattr(memtrace.os, "chown", lambda path, uid, gid: (
+        handed.append(os.path.exists(os.path.join(path, "memtrace.py"))), real_chown(path, uid, gid)))
+    _target_writes(monkeypatch, sleeper_python.pid, lambda path: open(path, "w").write('{"sites": [], "growth": 0}'))
+    trace_allocations(sleeper_python.pid, seconds=0)
+    assert handed == [True]  # once the target's user owns the folder, root writes nothing into it
+
+
+def test_an_interpreter_another_user_owns_is_never_run_as_root(tmp_path):
+    """On 3.14+ the target's own binary runs sys.remote_exec as root: a user's own `python3.14` would be root."""
+    from tui.processes.memtrace import _inject
+
+    own = tmp_path / "python3.14"
+    shutil.copy(os.path.realpath(sys.executable), own)
+    os.chown(own, 65534, 65534)
+    process = subprocess.Popen([str(own), "-c", "import time; time.sleep(30)"])
+    try:
+        with pytest.raises(MemTraceError, match="not owned by root"):
+            _inject(process.pid, "3.14", tmp_path / "memtrace.py")
+    finally:
+        process.kill()
+        process.wait()

@@ -65,3 +65,22 @@ def test_connections_busy_with_queries_mean_the_pool_is_too_small(app_with_a_poo
     process = app_with_a_pool("slow")
     finding = next(f for f in findings_for(process.pid, pg_url) if f.id == "pool-exhausted")
     assert finding.evidence["verdict"].startswith("too small or slow: 2 of this process's 2")
+
+
+def test_a_mysql_pool_busy_with_queries_is_too_small_not_undecided():
+    """MySQL sessions say `Query`/`Execute` when they run a statement, never PostgreSQL's `active`."""
+    from tui.databases.records import DbSession, ServerState, TargetResult
+    from tui.findings import Finding
+
+    def session(n: int, state: str) -> DbSession:
+        return DbSession(id=n, user="app", database="shop", application="", client_addr=None, client_port=None,
+                         state=state, wait="", xact_age_s=None, query_age_s=1.0, state_age_s=1.0,
+                         query="SELECT SLEEP(30)", local_pid=77)
+
+    target = TargetResult(target=None, state=ServerState(version="8.0", sessions=[
+        session(1, "Query"), session(2, "Query"), session(3, "Execute")]))
+    databases = type("Section", (), {"targets": [target]})()
+    exhausted = Finding(id="pool-exhausted", severity="critical", source="threads", title="pool", detail="",
+                        subject={"pid": 77}, evidence={})
+    [verdict] = correlate([exhausted], {"databases": databases})
+    assert verdict.evidence["verdict"].startswith("too small"), verdict.evidence["verdict"]

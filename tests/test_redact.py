@@ -415,7 +415,8 @@ def test_guide_text_output_masks_the_probe_url_token_and_secret_headers(tmp_path
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/api?token=UrlTok-4242&page=2"
         for args in ((), ("--json",)):
-            main(["guide", "http-500", "--url", url, "--log", str(tmp_path / "none.log"), *args])
+            (tmp_path / "empty.log").write_text("")  # the log is checked up front: it must exist
+            main(["guide", "http-500", "--url", url, "--log", str(tmp_path / "empty.log"), *args])
             out = capsys.readouterr().out
             assert "UrlTok-4242" not in out and "DebugTok-5150" not in out, out
             assert "page=2" in out and "X-Debug-Token" in out

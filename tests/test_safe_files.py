@@ -540,3 +540,33 @@ def test_a_database_yml_link_to_roots_file_is_not_used(secret_mode, found):
         (app_folder / "config").rmdir()
         app_folder.rmdir()
         secret_folder.rmdir()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own a folder nobody may search")
+def test_a_symlink_cannot_skip_a_folder_the_reader_may_not_search(tmp_path):
+    """nobody links /tmp/link -> /private/sub and names /tmp/link/settings.py: `cat` refuses it (no search
+    permission on /private), so tshoot must too; an absolute link resolves inside the process's root."""
+    from tui.safefile import Reader, read_bytes_as
+
+    root = tmp_path / "root"
+    (root / "private" / "sub").mkdir(parents=True)
+    (root / "tmp").mkdir()
+    root.chmod(0o755)
+    tmp_path.chmod(0o755)
+    (root / "private").chmod(0o700)
+    (root / "private" / "sub").chmod(0o755)
+    (root / "tmp").chmod(0o1777)
+    secret = root / "private" / "sub" / "settings.py"
+    secret.write_text('DB_PASSWORD = "hunter2"\n')
+    secret.chmod(0o644)
+    (root / "tmp" / "rel").symlink_to("../private/sub")
+    (root / "tmp" / "abs").symlink_to("/private/sub")
+    (root / "tmp" / "ok").symlink_to("../tmp")
+    (root / "tmp" / "mine.py").write_text("x = 1\n")
+    (root / "tmp" / "mine.py").chmod(0o644)
+    nobody = Reader(65534, frozenset({65534}))
+    for named in ("/tmp/rel/settings.py", "/tmp/abs/settings.py", "/private/sub/settings.py"):
+        with pytest.raises(FileRefused):
+            read_bytes_as(nobody, str(root), named, 1000)
+    assert read_bytes_as(nobody, str(root), "/tmp/ok/mine.py", 1000) == b"x = 1\n"  # links are still followed
+    assert read_bytes_as(Reader(0, frozenset({0})), str(root), "/tmp/abs/settings.py", 1000).startswith(b"DB_")

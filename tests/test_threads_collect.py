@@ -297,3 +297,74 @@ def test_a_watched_process_that_exited_is_reported_once_then_dropped_even_when_h
     finally:
         other.kill()
         other.wait()
+
+
+def test_what_the_sweep_remembers_of_a_process_is_forgotten_once_it_exits(monkeypatch):
+    """Swept processes come and go (workers recycled, cron jobs): their stuck clocks, parsed-file entries and
+    profile times must not pile up, nor be inherited by a later process that gets the same pid."""
+    source = ThreadsSource(Config(find_stuck=True))
+    gone = 4_000_000  # above pid_max: no process has it
+    source._sources._files[(gone, "/srv/app.py")] = (0.0, None)
+    source._stuck_clock._since[(gone, 1)] = ((), 0.0)
+    source._profiled_at[gone] = 0.0
+    monkeypatch.setattr(source, "_python_candidates", lambda: [])
+    source.collect()
+    assert not [k for k in source._sources._files if k[0] == gone]
+    assert not [k for k in source._stuck_clock._since if k[0] == gone]
+    assert gone not in source._profiled_at
+
+
+def test_a_sweep_that_could_dump_nothing_says_so_instead_of_an_empty_all_clear(program):
+    """py-spy missing (or no ptrace right) and no --pid: `doctor` printed "OK: nothing above normal found"
+    next to a deadlocked process."""
+    from tui.source import SourceUnavailable
+
+    program("deadlock_module_locks.py")
+    source = ThreadsSource(Config(find_stuck=True))
+    source._binary = "/nonexistent/py-spy"
+    with pytest.raises(SourceUnavailable, match="no Python process could be dumped"):
+        source.collect()
+
+
+def test_unwatch_on_the_ui_thread_never_races_a_poll_filling_the_caches():
+    """`x` in the Threads pane forgets a pid while the collector thread adds entries: iterating the live dict
+    raised "dictionary changed size during iteration" in the UI thread (an unhandled error ends the app)."""
+    import threading
+
+    from tui.threads.sampling import SourceCache, StuckClock
+
+    cache, clock = SourceCache(), StuckClock()
+    stop = threading.Event()
+
+    def poll() -> None:
+        i = 0
+        while not stop.is_set():
+            cache._files[(i % 50, f"/srv/f{i}.py")] = (0.0, None)
+            clock._since[(i % 50, i)] = ((), 0.0)
+            i += 1
+            if i % 20000 == 0:
+                cache._files.clear()
+                clock._since.clear()
+
+    writer = threading.Thread(target=poll, daemon=True)
+    writer.start()
+    try:
+        for _ in range(20000):
+            cache.forget(7)
+            clock.forget(7)
+    finally:
+        stop.set()
+        writer.join()
+
+
+def test_a_second_look_compares_with_the_stacks_given_even_when_there_were_none(monkeypatch):
+    """`before` holds a process's earlier stacks; an empty earlier look is still the earlier look (the
+    first-dump table has no entry for a pid that was only looked at again: KeyError)."""
+    from tui.threads import pyspy, sampling
+    from tui.threads.records import ThreadRecord
+
+    monkeypatch.setattr(pyspy, "dump", lambda pid, **kw: pyspy.Dump(
+        threads=[ThreadRecord(tid=1, ident=1, name="MainThread", active=False, owns_gil=False, frames=[])],
+        seconds=0.01, secrets=set()))
+    result = sampling.sample_many([4242], gap=0.0, timeout=1.0, binary="py-spy", before={4242: {}})
+    assert result[4242].threads[0].stuck is False

@@ -136,3 +136,18 @@ def test_doctor_without_pid_names_the_hung_processes(program, tmp_path):
     by_pid = {f["subject"].get("pid"): f["id"] for f in doc["findings"] if f["source"] == "threads"}
     assert by_pid.get(starved) == "pool-starvation" and by_pid.get(blocked) == "event-loop-blocked", doc["findings"]
     assert result.returncode == 2  # critical findings
+
+
+def test_a_reused_pid_is_a_new_process_to_the_finder():
+    """A pid the kernel gave to another process carries nothing over: not the old one's suspicion (its stale
+    dump would be shown under the new process) nor its spent pause budget."""
+    from tui.threads.finder import MAX_PAUSE_MS_PER_MIN, HangFinder
+    from tui.threads.records import PythonCandidate
+
+    finder = HangFinder()
+    old = PythonCandidate(21, "python3", "python3 old.py", cpu_seconds=5.0, started=1000.0)
+    assert finder.due([old], exclude=set(), now=0.0) == [21]
+    finder.record(21, 0.0, paused_s=MAX_PAUSE_MS_PER_MIN / 1000, suspect=True, cpu_seconds=5.0)
+    new = PythonCandidate(21, "python3", "python3 new.py", cpu_seconds=0.1, started=2000.0)
+    assert finder.due([new], exclude=set(), now=1.0) == [21]  # never looked at, whatever the old one cost
+    assert not finder.suspect(21)

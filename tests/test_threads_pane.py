@@ -82,7 +82,8 @@ async def test_a_non_python_pid_says_so(pyspy_works):
 
 
 async def test_the_process_list_keeps_its_order_and_its_filter_reads_command_lines():
-    """Busiest-first candidates moved under the cursor between refreshes; the list is by pid, the cursor stays."""
+    """Busiest-first candidates moved under the cursor between refreshes; the list is by pid (the hung one
+    first), the cursor stays."""
     import dataclasses
 
     from tests.samples import threads as sample
@@ -94,13 +95,13 @@ async def test_the_process_list_keeps_its_order_and_its_filter_reads_command_lin
         await pilot.pause()  # the app's initial focus lands first
         await pilot.press("2")
         table = app.query_one("#thr-processes", KeyedTable)
-        assert list(rows(table)) == ["900", "901", "902", "1200"]
+        assert list(rows(table)) == ["901", "900", "902", "1200"]  # 901 is deadlocked: it comes first
         table.move_to_key("902")
         busier = dataclasses.replace(sample.section())
         busier.candidates = list(reversed(busier.candidates))  # the source re-sorted them by CPU
         feed(app, "threads", busier, sample.findings())
         await pilot.pause()
-        assert list(rows(table)) == ["900", "901", "902", "1200"] and table.selected_key == "902"
+        assert list(rows(table)) == ["901", "900", "902", "1200"] and table.selected_key == "902"
         assert rows(table)["1200"][-1] == "python3 /opt/jobs/reindex.py --all"
 
         threads = app.query_one("#thr-threads", KeyedTable)
@@ -131,3 +132,23 @@ async def test_a_watched_process_that_exits_is_said_once_then_dropped():
         assert list(rows(app.query_one("#thr-processes", KeyedTable))) == ["4243"]
         assert app.pane("threads").selected_pid is None  # not silently moved to another process
         assert "pid 4242 exited" in str(app.query_one("#thr-banner", Static).render())
+
+
+async def test_a_scan_suspect_that_calms_down_is_not_said_to_have_exited():
+    """The sweep drops a suspect from `processes` once nothing looks stuck; it still runs (a candidate)."""
+    from tests.uihelpers import feed, frozen_app
+    from tui.threads.records import ProcessThreads, PythonCandidate, ThreadsSection
+
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        candidate = PythonCandidate(pid=4242, name="worker", cmdline="python3 worker.py")
+        suspect = ProcessThreads(pid=4242, name="worker", found_by="scan")
+        feed(app, "threads", ThreadsSection(processes={"4242": suspect}, candidates=[candidate]), [])
+        await pilot.pause()
+        await pilot.press("2")
+        app.pane("threads")._select(4242)
+        feed(app, "threads", ThreadsSection(candidates=[candidate]), [])
+        await pilot.pause()
+        assert "4242" in rows(app.query_one("#thr-processes", KeyedTable))
+        assert "exited" not in str(app.query_one("#thr-banner", Static).render())
+        assert app.pane("threads").selected_pid == 4242

@@ -198,3 +198,17 @@ def test_the_log_is_never_written_through_a_symlink(state_home, tmp_path, monkey
     (state_home / "tshoot" / "tshoot.log").symlink_to(victim)
     where = errorlog.log_exception("a test", ValueError("x"))
     assert "no error log" in where and victim.read_text() == "keep me\n"
+
+
+def test_the_log_folder_is_never_a_symlink_to_somewhere_else(state_home, tmp_path, monkeypatch):
+    """`sudo` that keeps the user's HOME or XDG_STATE_HOME: the user links tshoot/ to /etc; root must neither
+    chmod the target to 0700 nor create its log there."""
+    monkeypatch.setattr(errorlog, "_loggers", {})
+    victim = tmp_path / "etc"
+    victim.mkdir()
+    victim.chmod(0o755)
+    state_home.mkdir()
+    (state_home / "tshoot").symlink_to(victim)
+    where = errorlog.log_exception("a test", ValueError("x"))
+    assert "no error log" in where
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o755 and not list(victim.iterdir())

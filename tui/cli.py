@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"tshoot: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `tshoot doctor | head`: the reader has gone; say nothing more, no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
+        return 1
 
 
 def _live(args: argparse.Namespace) -> int:
@@ -210,7 +213,11 @@ def doctor_text(findings: list, errors: dict[str, tuple[str, str]], idle: set[st
     from tui.threads.deadlock import format_deadlock_report
 
     lines = []
-    if not findings:
+    failed = [name for name in errors if name not in idle]
+    if not findings and failed:  # nothing found where nothing could be looked at is not an all-clear
+        lines.append(f"NOT ALL CHECKED: nothing above normal found in what was collected, but {', '.join(failed)} "
+                     "could not be collected (see below).")
+    elif not findings:
         lines.append("OK: nothing above normal found.")
     for f in findings:
         subject = ", ".join(f"{k}={v}" for k, v in f.subject.items())

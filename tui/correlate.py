@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tui.databases.analysis import RUNNING_STATES
 from tui.findings import Finding
 
 
@@ -26,7 +27,7 @@ def _pool_verdict(finding: Finding, databases: Any) -> Finding:
     if not sessions:
         return finding
     idle_in_tx = [s for s in sessions if s.state.startswith("idle in transaction")]
-    busy = [s for s in sessions if s.state == "active"]
+    busy = [s for s in sessions if s.state in RUNNING_STATES]  # PostgreSQL "active", MySQL "Query"/"Execute"
     if len(idle_in_tx) * 2 >= len(sessions):
         verdict = (f"leaked: {len(idle_in_tx)} of this process's {len(sessions)} database sessions sit idle in "
                    "transaction, checked out and never given back")

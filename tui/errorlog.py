@@ -41,7 +41,15 @@ def log_exception(where: str, error: BaseException) -> str:
 
 def _open(path: Path) -> logging.Logger:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
+    # the folder may come from another user's HOME or XDG_STATE_HOME (sudo keeps them on some systems): never
+    # through a link (chmod would follow it to /etc), and only a folder tshoot's own user owns
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if os.fstat(fd).st_uid != os.geteuid():
+            raise PermissionError(f"{path.parent} belongs to another user")
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
     handler = _PrivateRotatingFile(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
     handler.setFormatter(_Redacting("%(asctime)s pid %(process)d %(threadName)s %(levelname)s %(message)s"))
     logger = logging.Logger(f"tshoot.errors.{path}")  # not in logging's registry: nothing else writes here

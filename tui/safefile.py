@@ -170,19 +170,53 @@ def _allows(status: os.stat_result, reader: Reader, user_bit: int, group_bit: in
     return bool(status.st_mode & other_bit)
 
 
-def read_bytes_as(reader: Reader, root: str, path: str, limit: int) -> bytes:
-    """`root`/`path` read only if `reader` could read it: search permission on each folder from `root`
-    down, read permission on the file (mode bits; ACLs are not consulted, so this errs on refusing)."""
-    folders = [root]
-    for part in [p for p in path.split("/") if p][:-1]:
-        folders.append(os.path.join(folders[-1], part))
-    for folder in folders:
+MAX_SYMLINKS = 40  # as the kernel's own path walk
+
+
+def _resolve_as(reader: Reader, root: str, path: str) -> str:
+    """`path` resolved below `root` one component at a time, the way the kernel walks it for the process:
+    a symbolic link is followed by hand (an absolute one from `root`, never from tshoot's own /), and every
+    folder actually walked through must be searchable by `reader`. Checking only the folders the path names
+    let a link (`/tmp/link -> /root/project`) skip a folder the reader may not search."""
+    pending = [p for p in path.split("/") if p and p != "."]
+    real: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if real:
+                real.pop()
+            continue
+        here = os.path.join(root, *real)
         try:
-            if not _allows(os.stat(folder), reader, stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH):
-                raise FileRefused(path, f"its folder {visible(folder)} is not open to uid {reader.uid}")
+            if not _allows(os.stat(here), reader, stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH):
+                raise FileRefused(path, f"its folder {visible(here)} is not open to uid {reader.uid}")
+            link = os.path.join(here, part)
+            if not stat.S_ISLNK(os.lstat(link).st_mode):
+                real.append(part)
+                continue
+            target = os.readlink(link)
         except FileNotFoundError:
             raise FileRefused(path, "no such file") from None
-    with open_regular(os.path.join(root, path.lstrip("/"))) as file:  # the file checked is the file read
+        except FileRefused:
+            raise
+        except OSError as exc:
+            raise FileRefused(path, f"cannot follow it ({exc.strerror or exc})") from None
+        hops += 1
+        if hops > MAX_SYMLINKS:
+            raise FileRefused(path, "too many levels of symbolic links")
+        if target.startswith("/"):
+            real = []
+        pending[:0] = [p for p in target.split("/") if p and p != "."]
+    return os.path.join(root, *real)
+
+
+def read_bytes_as(reader: Reader, root: str, path: str, limit: int) -> bytes:
+    """`root`/`path` read only if `reader` could read it: search permission on each folder walked from
+    `root` down (links followed inside `root`), read permission on the file (mode bits; ACLs are not
+    consulted, so this errs on refusing)."""
+    resolved = _resolve_as(reader, root, path)
+    with open_regular(resolved) as file:  # the file checked is the file read
         if not _allows(os.fstat(file.fileno()), reader, stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH):
             raise FileRefused(path, f"not readable by uid {reader.uid}")
         return _read_open(file, path, limit)

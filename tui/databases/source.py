@@ -77,8 +77,10 @@ class TargetConnection:
                 state = self._module().collect(connection)
             except Exception as exc:  # any failure of this target is its result, never the others'
                 self._drop_connection()
-                return self._failed(TargetResult(self.info, error=_error_text(exc),
-                                                 doctor=diagnose(self._url, self._timeout)))
+                report = diagnose(self._url, self._timeout)  # logs in again: a refusal counts like any other
+                if login_refused(report):
+                    REFUSED_LOGINS.remember(self._url, report)
+                return self._failed(TargetResult(self.info, error=_error_text(exc), doctor=report))
             self._last_failure = None
             return TargetResult(self.info, state=state, collect_ms=round((time.perf_counter() - started) * 1000, 2))
         finally:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tui.actions import Verified
 from tui.processes.records import AllocationSite, MemTrace
+from tui.safefile import FileRefused, parse_json, read_bytes_as, reader_of
 from tui.threads.pythonprocs import runtime_of
 
 DEFAULT_SECONDS = 10.0
@@ -81,15 +82,19 @@ def trace_allocations(pid: int, seconds: float = DEFAULT_SECONDS, top: int = TOP
     except OSError as exc:
         raise MemTraceError(f"cannot prepare a folder the process can write to: {exc}") from None
     try:
-        os.chown(folder, owner.st_uid, owner.st_gid)  # the target writes its result here; 0700, nobody else
         inside = Path("/tmp") / folder.name  # the same folder, as the target sees it
-        script = folder / "memtrace.py"
         arguments = (str(inside / "result.json"), float(seconds), int(top), FRAMES_PER_SITE)
-        script.write_text(_SCRIPT.replace("args=ARGS", f"args={arguments!r}"))
-        os.chmod(script, 0o644)
+        # written while the folder is still root's alone: once its user owns it, a link planted there would
+        # make root write through it
+        fd = os.open(folder / "memtrace.py", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o644)
+        with os.fdopen(fd, "w") as script:
+            os.fchmod(fd, 0o644)
+            script.write(_SCRIPT.replace("args=ARGS", f"args={arguments!r}"))
+        os.chown(folder, owner.st_uid, owner.st_gid)  # the target writes its result here; 0700, nobody else
         threads_before = _threads(pid)
         method = _inject(pid, runtime.version, inside / "memtrace.py")
-        result = _wait_for(folder / "result.json", seconds + INJECT_TIMEOUT_S)
+        result = _wait_for(pid, folder / "result.json", str(inside / "result.json"), seconds + INJECT_TIMEOUT_S)
         deadline = time.monotonic() + 3
         while _threads(pid) > threads_before and time.monotonic() < deadline:
             time.sleep(0.1)  # the trace thread ends right after writing its result
@@ -97,10 +102,14 @@ def trace_allocations(pid: int, seconds: float = DEFAULT_SECONDS, top: int = TOP
         shutil.rmtree(folder, ignore_errors=True)
     if result.get("still_tracing") and not result.get("was_tracing"):
         raise MemTraceError(f"tracemalloc is still running in pid {pid} after the trace")
-    sites = [AllocationSite(list(map(str, s["frames"])), int(s["size_diff"]), int(s["count_diff"]), int(s["size"]))
-             for s in result.get("sites", [])[:top] if isinstance(s, dict)]
-    return MemTrace(pid=pid, method=method, seconds=seconds, taken_at=time.time(),
-                    growth=int(result.get("growth", 0)), sites=sites, cost=COST)
+    try:  # written by the target: any local user's code may have put anything there
+        sites = [AllocationSite([str(f) for f in s["frames"]], int(s["size_diff"]), int(s["count_diff"]),
+                                int(s["size"])) for s in list(result.get("sites", []))[:top] if isinstance(s, dict)]
+        growth = int(result.get("growth", 0))
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise MemTraceError(f"the trace result of pid {pid} has an unexpected shape ({type(exc).__name__})") from None
+    return MemTrace(pid=pid, method=method, seconds=seconds, taken_at=time.time(), growth=growth, sites=sites,
+                    cost=COST)
 
 
 def _inject(pid: int, version: str, script: Path) -> str:
@@ -108,6 +117,13 @@ def _inject(pid: int, version: str, script: Path) -> str:
         raise MemTraceError(f"unexpected characters in the script path {script}")  # it is spliced into code
     major, _, minor = version.partition(".")
     if version and (int(major), int(minor or 0)) >= (3, 14):
+        try:
+            exe = os.stat(f"/proc/{pid}/exe")
+        except OSError as exc:
+            raise MemTraceError(f"cannot read pid {pid}'s interpreter: {exc.strerror or exc}") from None
+        if exe.st_uid != 0 or exe.st_mode & 0o022:  # tshoot runs it as root: it must be root's alone
+            raise MemTraceError(f"pid {pid}'s interpreter is not owned by root (or others may write it): tshoot "
+                                "will not run it as root to inject the trace")
         command = [f"/proc/{pid}/exe", "-c", f"import sys; sys.remote_exec({pid}, {str(script)!r})"]
         method = "sys.remote_exec"
     else:
@@ -135,12 +151,19 @@ def _threads(pid: int) -> int:
         return 0
 
 
-def _wait_for(result: Path, timeout: float) -> dict:
+def _wait_for(pid: int, result: Path, inside: str, timeout: float) -> dict:
+    """The result file, read as the target's user would (never through a link it planted, never a FIFO)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if result.exists():
-            with open(result, encoding="utf-8") as data:
-                parsed = json.loads(data.read(RESULT_LIMIT))
+        if os.path.lexists(result):
+            reader = reader_of(pid)
+            try:
+                if reader is None:
+                    raise FileRefused(inside, "the process has exited")
+                data = read_bytes_as(reader, f"/proc/{pid}/root", inside, RESULT_LIMIT)
+                parsed = parse_json(data.decode("utf-8", errors="replace"), inside)
+            except FileRefused as exc:
+                raise MemTraceError(f"the trace result of pid {pid} was refused: {exc}") from None
             if not isinstance(parsed, dict):
                 raise MemTraceError("the trace result is not an object")
             return parsed

@@ -31,6 +31,7 @@ class _Seen:
     last_scan: float = float("-inf")
     suspect: bool = False
     cpu_seconds: float = -1.0  # the process's CPU time when it was last looked at
+    started: float | None = None  # the process's start time: a reused pid is another process
     pauses: deque = field(default_factory=deque)  # (monotonic time, seconds paused)
 
     def paused_ms(self, now: float) -> float:
@@ -54,7 +55,10 @@ class HangFinder:
         for candidate in candidates:
             if candidate.pid in exclude:
                 continue
-            seen = self._seen.setdefault(candidate.pid, _Seen())
+            seen = self._seen.get(candidate.pid)
+            if seen is None or (seen.started is not None and seen.started != candidate.started):
+                seen = self._seen[candidate.pid] = _Seen()  # new, or the pid now names another process
+            seen.started = candidate.started
             if seen.paused_ms(now) >= MAX_PAUSE_MS_PER_MIN:
                 continue
             if seen.suspect:

@@ -80,8 +80,11 @@ class ThreadsPane(SourcePane):
     # ----- SourcePane contract -----
     def show_section(self, section: ThreadsSection) -> None:
         selected = str(self.selected_pid)
-        if self.section is not None and selected in self.section.processes and selected not in section.processes:
-            self._exited = self.selected_pid  # the source dropped it (it exited): say so, do not pick another
+        if (self.section is not None and selected in self.section.processes and selected not in section.processes
+                and all(c.pid != self.selected_pid for c in section.candidates)):
+            # the source dropped it and it is no Python candidate either (it exited): say so, do not pick another.
+            # A sweep suspect that calmed down leaves `processes` but still runs: it stays selected.
+            self._exited = self.selected_pid
             self.selected_pid = None
         self.section, self._age_note = section, ""
         if self.selected_pid is None and self._exited is None and section.processes:

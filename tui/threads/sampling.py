@@ -114,7 +114,7 @@ def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
         if isinstance(after, pyspy.DumpError):
             results[pid] = after
             continue
-        earlier = before.get(pid) or {t.tid: signature(t) for t in first[pid].threads}
+        earlier = before[pid] if pid in before else {t.tid: signature(t) for t in first[pid].threads}
         for thread in after.threads:
             thread.stuck = earlier.get(thread.tid) == signature(thread)
         paused = after.seconds + (first[pid].seconds if pid in first else 0.0)
@@ -185,9 +185,14 @@ class StuckClock:
         for key in [k for k in self._since if k[0] == pid and k not in seen]:
             del self._since[key]
 
+    # forget() runs on the UI thread (the Threads pane's `x`) while a poll updates the clock: iterate over a
+    # copy (list() of a dict is atomic) and pop, never iterate the live dict
     def forget(self, pid: int) -> None:
-        for key in [k for k in self._since if k[0] == pid]:
-            del self._since[key]
+        for key in [k for k in list(self._since) if k[0] == pid]:
+            self._since.pop(key, None)
+
+    def pids(self) -> set[int]:
+        return {pid for pid, _ in list(self._since)}
 
 
 @dataclass
@@ -247,6 +252,9 @@ class SourceCache:
             self._files[(pid, filename)] = cached
         return cached[1], cached[0]
 
-    def forget(self, pid: int) -> None:
-        for key in [k for k in self._files if k[0] == pid]:
-            del self._files[key]
+    def keys(self) -> list[tuple[int, str]]:
+        return list(self._files)
+
+    def forget(self, pid: int) -> None:  # on the UI thread while a poll fills the cache: see StuckClock.forget
+        for key in [k for k in list(self._files) if k[0] == pid]:
+            self._files.pop(key, None)

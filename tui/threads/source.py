@@ -17,7 +17,7 @@ import psutil
 
 from tui.config import Config
 from tui.findings import Finding
-from tui.source import Source
+from tui.source import Source, SourceUnavailable
 from tui.threads import hotspots, pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
 from tui.threads.finder import HangFinder
@@ -36,9 +36,9 @@ from tui.threads.sampling import (
 )
 
 CANDIDATES_EVERY_S = 10.0  # the process list changes slowly; scanning /proc/*/maps each poll is waste
-MAX_THREADS_KEPT = 1000
+MAX_THREADS_KEPT = 1000  # a process with thousands of threads still renders; the rest is counted
 SWEEP_SHARE_OF_TIMEOUT = 0.3  # first dumps of a sweep start within this share of collector_timeout; the rest wait
-MAX_SECOND_LOOK_WAIT_S = 5.0  # a poll waits at most this long to look at new suspects again  # a process with thousands of threads still renders; the rest is counted
+MAX_SECOND_LOOK_WAIT_S = 5.0  # a poll waits at most this long to look at new suspects again
 
 
 class ThreadsSource(Source):
@@ -66,6 +66,7 @@ class ThreadsSource(Source):
         self._cpu = hotspots.CpuWatch()
         self._profiles: dict[int, Profile] = {}
         self._profiled_at: dict[int, float] = {}
+        self._sweep_failed: dict[int, tuple[str, str]] = {}  # pid -> (reason, remedy) of its last failed look
 
     @property
     def watched(self) -> list[int]:
@@ -117,8 +118,10 @@ class ThreadsSource(Source):
         for gone in self._last.keys() - set(self.watched):
             del self._last[gone]
         section.candidates = self._python_candidates()
+        self._forget_all_but({c.pid for c in section.candidates} | set(self.watched))
         if self.config.find_stuck:
             self._sweep(section, exclude=set(pids))
+            self._unless_nothing_could_be_looked_at(section, pids)
         # profile every busy Python process, or only the named ones when the sweep is off
         section.profiles = self._profile_busy([c for c in section.candidates
                                                if self.config.find_stuck or c.pid in pids])
@@ -127,6 +130,27 @@ class ThreadsSource(Source):
     def looked_at(self, pid: int) -> bool:
         """The sweep has dumped this process at least once."""
         return self._finder.scanned_at(pid) is not None
+
+    def _unless_nothing_could_be_looked_at(self, section: ThreadsSection, watched: list[int]) -> None:
+        """No pid named and the sweep could dump none of the Python processes (py-spy missing, no ptrace
+        right): an empty section would read as "no hang anywhere" (doctor said OK); say why nothing was seen."""
+        if watched or section.processes or not section.candidates:
+            return
+        if all(c.pid in self._sweep_failed for c in section.candidates):
+            reason, remedy = next(iter(self._sweep_failed[c.pid] for c in section.candidates))
+            raise SourceUnavailable(f"no Python process could be dumped to look for hangs "
+                                    f"({len(section.candidates)} found): {reason}", remedy)
+
+    def _forget_all_but(self, alive: set[int]) -> None:
+        """Drop what the sweeps and profiles remember of processes that are gone (a host recycles workers:
+        these would grow without end, and a later process reusing the pid would inherit them)."""
+        known = {pid for pid, _ in self._sources.keys()} | self._stuck_clock.pids() | set(self._profiled_at)
+        for pid in known - alive:
+            self._stuck_clock.forget(pid)
+            self._sources.forget(pid)
+            self._profiled_at.pop(pid, None)
+        for pid in self._sweep_failed.keys() - alive:
+            del self._sweep_failed[pid]
 
     def _profile_busy(self, candidates: list[PythonCandidate]) -> dict[str, Profile]:
         """Profiles of the Python processes using at least cpu_hog_percent of a core (each redone at most
@@ -191,6 +215,10 @@ class ThreadsSource(Source):
             entry = self.collect_pid(pid, sampled, pythonprocs.Runtime("python", by_pid[pid].python_version),
                                      confirm=self._finder.suspect(pid))
             entry.found_by = "scan"
+            if entry.error is None:
+                self._sweep_failed.pop(pid, None)
+            else:
+                self._sweep_failed[pid] = (entry.error, entry.remedy or "")
             # anything stuck at all, however briefly: look again so the stuck time can grow into a finding
             suspect = entry.error is None and bool(analyze_process(entry, 0.0) or analyze_hangs(entry, 0.0))
             self._finder.record(pid, time.monotonic(), entry.paused_seconds, suspect, by_pid[pid].cpu_seconds)
