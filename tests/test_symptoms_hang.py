@@ -72,11 +72,11 @@ def test_a_pid_that_does_not_exist_is_bad_input(argv, capsys):
 
 
 def test_without_a_pid_the_scan_also_names_a_starved_pool(program):
-    """The fallback scan (nothing watched, the sweep off) judges hangs that are not lock cycles too: the
-    check that asks for pool-starvation must not pass on processes only the lock analysis looked at."""
+    """The guide's own sweep (nothing watched) judges hangs that are not lock cycles too: the check that asks
+    for pool-starvation must not pass on processes only the lock analysis looked at."""
     process = program("pool_starvation.py")
-    ctx = context(FAST, collection=Collection())
+    ctx = context(dataclasses.replace(FAST, find_stuck=True), collection=Collection())
     check_id = next(c.id for c in BOOK.get("hang").checks if "pool-starvation" in c.params.get("ids", []))
-    result = run_check(hang_check(check_id, limit=64), ctx)
+    result = run_check(hang_check(check_id), ctx)
     starved = [f["subject"]["pid"] for f in result.evidence.get("findings", []) if f["id"] == "pool-starvation"]
     assert result.status == "fail" and process.pid in starved, (result.status, result.summary)
