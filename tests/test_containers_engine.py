@@ -395,3 +395,16 @@ def test_source_reports_the_engine_going_away_and_reconnects_when_it_returns(doc
         source.close()
         if proxy.path.exists():
             proxy.stop()
+
+
+def test_restarting_a_crash_looping_container_is_no_effect(docker_client, docker_image, source):
+    """With a restart policy the engine shows a dying container as "restarting" (Running true): not done."""
+    name = f"tshoot-test-{uuid.uuid4().hex[:6]}-loops"
+    container = docker_client.containers.run(docker_image, ["sh", "-c", "sleep 0.3; exit 3"], name=name, detach=True,
+                                             restart_policy={"Name": "on-failure", "MaximumRetryCount": 50})
+    try:
+        verified = source.run_action(container.id, "restart")
+        assert not verified.effect, verified.message
+        assert name in verified.message and ("exit code 3" in verified.message or "crashed" in verified.message)
+    finally:
+        docker_client.api.remove_container(container.id, force=True)

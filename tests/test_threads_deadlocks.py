@@ -159,3 +159,11 @@ def test_a_lock_held_across_a_contextmanager_yield_closes_the_cycle(program):
     assert report["holds"].startswith("pool.lock (Pool@") and report["held_at"].endswith("deadlock_contextmanager.py:28")
     assert refresh["waits_for"].startswith("self.lock (Pool@") and refresh["waits_at"].endswith("deadlock_contextmanager.py:18")
     assert report["holds"].split("@")[1] == refresh["waits_for"].split("@")[1]  # one lock under two names
+
+
+def test_a_one_line_with_that_waits_is_a_wait_not_a_hold(program):
+    process = program("deadlock_one_line.py")
+    threads = by_name(only_deadlock(observe(process.pid)[1]))
+    assert set(threads) == {"w1", "w2"}
+    assert threads["w1"]["waits_at"].endswith("deadlock_one_line.py:12") and threads["w1"]["holds"].endswith(".a")
+    assert threads["w2"]["waits_at"].endswith("deadlock_one_line.py:18") and threads["w2"]["holds"].endswith(".b")

@@ -36,6 +36,7 @@ def container_action(client: docker.DockerClient, container: str, verb: str) -> 
             client.api.stop(container, timeout=STOP_TIMEOUT_S)
         else:
             client.api.restart(container, timeout=STOP_TIMEOUT_S)
+        started = client.api.inspect_container(container).get("State") or {}  # the run our action began
         if verb != "stop":
             time.sleep(STAYS_UP_S)
         state = client.api.inspect_container(container).get("State") or {}
@@ -44,10 +45,14 @@ def container_action(client: docker.DockerClient, container: str, verb: str) -> 
     status = state.get("Status", "?")
     if verb == "stop":
         effect = not state.get("Running") and status != "restarting"
-    else:
-        effect = bool(state.get("Running")) and (verb == "start" or state.get("StartedAt") != before.get("StartedAt"))
+    else:  # running, not in a restart loop, and still the run that began (a crash and a policy restart is not)
+        effect = (bool(state.get("Running")) and status == "running" and not state.get("Restarting")
+                  and state.get("StartedAt") == started.get("StartedAt")
+                  and (verb == "start" or state.get("StartedAt") != before.get("StartedAt")))
     if effect:
         return Verified(True, f"{name} is now {status}")
     why = f" (exit code {state.get('ExitCode')}: it exited again at once; read its logs)" \
-        if verb != "stop" and status == "exited" else ""
+        if verb != "stop" and status in ("exited", "restarting") else ""
+    if verb != "stop" and status == "running" and state.get("StartedAt") != started.get("StartedAt"):
+        why = " again: it crashed and its restart policy started it anew within a second; read its logs"
     return Verified(False, f"{verb} sent, but {name} is {status}{why}")

@@ -102,7 +102,10 @@ class SourceIndex:
                                         if isinstance(item.context_expr, ast.Call)]
                 if not lock_items:
                     continue
-                if line < node.body[0].lineno:  # executing the `with` statement itself: acquiring
+                # executing the `with` statement itself: acquiring. On a one-line `with lock: pass` the body
+                # cannot block unless it calls something, so a frame on that line waits for the lock.
+                one_line = line == node.lineno == node.body[0].lineno and not _calls(node.body)
+                if line < node.body[0].lineno or one_line:
                     if context.waits is None:
                         on_line = [e for e in lock_items if e.lineno <= line <= e.end_lineno]
                         context.waits = ref((on_line or lock_items)[0], node.lineno)
@@ -155,6 +158,10 @@ def _walk_scope(body: list[ast.AST]):
             nodes.extend(ast.iter_child_nodes(node))
     found.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
     return found
+
+
+def _calls(body: list[ast.stmt]) -> bool:
+    return any(isinstance(node, ast.Call) for statement in body for node in ast.walk(statement))
 
 
 def _entered(call: ast.Call, line: int) -> EnteredCall:
