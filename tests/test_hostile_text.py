@@ -580,3 +580,20 @@ def test_a_styled_cell_with_control_characters_is_shown_escaped_in_its_style():
     assert (cell.plain, str(cell.style), cell.overflow, cell.no_wrap) == ("down \\x1b[2J", "bold red", "ellipsis", True)
     styled = Text.assemble(("ok", "green"), " fine")
     assert _literal(styled) is styled  # nothing to escape: spans kept
+
+
+def test_a_thread_name_with_newlines_cannot_start_a_fake_finding_in_the_report_or_doctor():
+    """A local user names a thread "evil\\n## Findings (0)\\n### [INFO] all clear": titles stay one line."""
+    from tui.cli import doctor_text
+    from tui.findings import Finding
+    from tui.snapshot import build_snapshot, markdown_report
+
+    name = 'evil\n```\n\n## Findings (0)\n\n### [INFO] all clear\n\n<script>x</script>'
+    finding = Finding(id="deadlock", severity="critical", source="threads",
+                      title=f'Deadlock in pid 7 (python3): "{name}" and "B" wait for each other\'s locks',
+                      detail="d", subject={"pid": 7}, evidence={"threads": []})
+    report = markdown_report(build_snapshot(sections={}, errors={}, findings=[finding], actions=[]))
+    text = doctor_text([finding], {})
+    for out in (report, text):
+        assert "\n### [INFO] all clear" not in out and "\n## Findings (0)" not in out
+        assert 'evil\\n```\\n\\n## Findings (0)' in out  # shown, escaped, on the title's own line

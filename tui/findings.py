@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tui.textsafe import visible
+
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"critical": 2, "warning": 1, "info": 0}
 
@@ -23,6 +25,11 @@ class Finding:
     subject: dict[str, Any] = field(default_factory=dict)  # what it is about, e.g. {"pid": 12, "name": "x"}
     evidence: dict[str, Any] = field(default_factory=dict)  # the numbers behind it
     guide: str | None = None  # id of the guide that explains the fix
+
+    def __post_init__(self) -> None:
+        # A title is one line wherever it goes (lists, report headings, doctor lines) and quotes host text (a
+        # thread or process name): a newline in it would start a fake heading or finding in a report.
+        self.title = visible(self.title)
 
     @property
     def key(self) -> str:
