@@ -151,3 +151,25 @@ def test_a_reused_pid_is_a_new_process_to_the_finder():
     new = PythonCandidate(21, "python3", "python3 new.py", cpu_seconds=0.1, started=2000.0)
     assert finder.due([new], exclude=set(), now=1.0) == [21]  # never looked at, whatever the old one cost
     assert not finder.suspect(21)
+
+
+def test_a_sweep_cut_short_by_its_time_budget_says_how_many_it_left(program, monkeypatch):
+    from tui.threads import source as threads_source
+
+    process = program("deadlock_ring.py")
+    monkeypatch.setattr(threads_source, "SWEEP_SHARE_OF_TIMEOUT", 0.0)  # a host so busy no first dump may start
+    source = ThreadsSource(Config())
+    section = source.collect()
+    assert section.unswept >= 1 and str(process.pid) not in section.processes
+    notice = [f for f in source.analyze(section) if f.id == "sweep-incomplete"]
+    assert len(notice) == 1 and notice[0].evidence["not_looked_at"] == section.unswept
+
+
+def test_the_report_says_how_many_processes_the_sweep_looked_at():
+    from tui.source import section_to_json
+    from tui.threads.records import ThreadsSection
+    from tui.threads.report import markdown
+
+    assert markdown(section_to_json(ThreadsSection(swept=12, unswept=2)), [])[0] == (
+        "Nothing stuck in the 12 Python process(es) tshoot looked at; 2 not looked at yet (busy host).")
+    assert markdown(section_to_json(ThreadsSection()), [])[0].startswith("No process was dumped")

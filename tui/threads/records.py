@@ -121,6 +121,8 @@ class ThreadsSection:
     processes: dict[str, ProcessThreads] = field(default_factory=dict)  # keyed by str(pid)
     candidates: list[PythonCandidate] = field(default_factory=list)  # Python processes, for the chooser
     profiles: dict[str, Profile] = field(default_factory=dict)  # busy Python processes, keyed by str(pid)
+    swept: int = 0  # Python processes the sweep has looked at (find_stuck)
+    unswept: int = 0  # Python processes the sweep has not looked at yet (its time budget ran out on a busy host)
     collected_at: float = 0.0
 
 

@@ -43,7 +43,11 @@ def _profiles(section: ThreadsSection) -> list[str]:
 
 
 def _no_dumps(section: ThreadsSection) -> list[str]:
-    lines = ["No process was dumped (name one with `--pid`, or choose it in the Threads pane)."]
+    if section.swept:
+        lines = [f"Nothing stuck in the {section.swept} Python process(es) tshoot looked at"
+                 + (f"; {section.unswept} not looked at yet (busy host)." if section.unswept else ".")]
+    else:
+        lines = ["No process was dumped (name one with `--pid`, or choose it in the Threads pane)."]
     if section.candidates:
         lines += ["", f"Python processes on the host ({len(section.candidates)}):", ""]
         lines += table(["pid", "name", "Python", "command"],

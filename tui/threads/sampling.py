@@ -23,7 +23,7 @@ Signature = tuple[tuple[str, str, int], ...]
 # can look newer. Only a clearly later write means the lines on screen may not be the code that runs.
 MTIME_TOLERANCE_S = 2.0
 SWEEP_PARALLEL = 4  # py-spy runs at once in a sweep: short processes, mostly waiting on the target
-MAX_PARSED_FILES = 512  # parsed source files kept (a few MB): the files the dumped stacks run through
+MAX_PARSED_FILES = 64  # parsed source files kept, least recently used out first (an AST is ~1-2 MB a file)
 
 
 def signature(thread: ThreadRecord) -> Signature:
@@ -246,8 +246,10 @@ class SourceCache:
             identity = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
             if data is not None and identity not in self._parsed:  # one parse serves every process reading it
                 if len(self._parsed) >= MAX_PARSED_FILES:
-                    self._parsed.pop(next(iter(self._parsed)))  # the oldest parse goes first
+                    self._parsed.pop(next(iter(self._parsed)))  # the least recently used parse goes first
                 self._parsed[identity] = SourceIndex(data.decode("utf-8", errors="replace"))
+            elif data is not None:
+                self._parsed[identity] = self._parsed.pop(identity)  # used again: to the end of the line
             cached = (info.st_mtime, self._parsed.get(identity) if data is not None else None)
             self._files[(pid, filename)] = cached
         return cached[1], cached[0]

@@ -37,7 +37,7 @@ from tui.threads.sampling import (
 
 CANDIDATES_EVERY_S = 10.0  # the process list changes slowly; scanning /proc/*/maps each poll is waste
 MAX_THREADS_KEPT = 1000  # a process with thousands of threads still renders; the rest is counted
-SWEEP_SHARE_OF_TIMEOUT = 0.3  # first dumps of a sweep start within this share of collector_timeout; the rest wait
+SWEEP_SHARE_OF_TIMEOUT = 0.5  # first dumps of a sweep start within this share of collector_timeout; the rest wait
 MAX_SECOND_LOOK_WAIT_S = 5.0  # a poll waits at most this long to look at new suspects again
 
 
@@ -199,6 +199,9 @@ class ThreadsSource(Source):
             self._suspects[pid].paused_ms_last_minute = self._finder.paused_ms_last_minute(pid, now)
             section.processes.setdefault(str(pid), self._suspects[pid])
         self._seen_suspect = set(self._suspects)
+        others = [c for c in section.candidates if c.pid not in exclude and c.pid != os.getpid()]
+        section.swept = sum(1 for c in others if self._finder.scanned_at(c.pid) is not None)
+        section.unswept = len(others) - section.swept
 
     def _look(self, pids: list[int], candidates: list[PythonCandidate],
               before: dict[int, dict[int, Signature]] | None = None) -> list[int]:
@@ -301,6 +304,14 @@ class ThreadsSource(Source):
             findings += analyze_process(process, self.config.thresholds.stuck_thread_s)
             findings += analyze_hangs(process, self.config.thresholds.stuck_thread_s)
         findings += [f for profile in section.profiles.values() if (f := hotspots.hot_code_finding(profile))]
+        if section.unswept:
+            findings.append(Finding(
+                id="sweep-incomplete", severity="info", source="threads",
+                title=f"{section.unswept} Python process(es) not looked at for hangs yet: the host is busy",
+                detail=("Dumping every Python process took longer than its time budget, so these were left for the "
+                        "next sweep: a hang in them is not reported yet. Run again (the live app continues on its "
+                        "own), or name a suspect with --pid."),
+                subject={}, evidence={"not_looked_at": section.unswept}, guide="hang"))
         return findings
 
     def _dump_timeout(self) -> float:
