@@ -597,3 +597,22 @@ def test_a_thread_name_with_newlines_cannot_start_a_fake_finding_in_the_report_o
     for out in (report, text):
         assert "\n### [INFO] all clear" not in out and "\n## Findings (0)" not in out
         assert 'evil\\n```\\n\\n## Findings (0)' in out  # shown, escaped, on the title's own line
+
+
+async def test_the_filter_finds_a_hostile_name_by_what_the_screen_shows():
+    """A name shown as `\\x1b]0;PWNED` is found by typing what is on screen (`x1b`), not only the raw byte."""
+    import dataclasses
+
+    from tests.samples import processes as sample
+    from tests.uihelpers import feed, frozen_app
+    from tui.processes.pane import ProcessesPane
+
+    section = sample.section()
+    section.rows[0] = dataclasses.replace(section.rows[0], name="\x1b]0;PWNED", cmdline="\x1b]0;PWNED")
+    app = frozen_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        feed(app, "processes", section, [])
+        await pilot.pause()
+        pane = app.query_one(ProcessesPane)
+        pane.set_filter("x1b]0;pwned")
+        assert [r.pid for r in pane._visible_rows()] == [section.rows[0].pid]

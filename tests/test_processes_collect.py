@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.children import program_child
@@ -274,3 +275,11 @@ def test_a_failed_prefetch_is_left_to_the_first_poll_which_reports_it(monkeypatc
     with pytest.raises(NotImplementedError):
         source.collect()  # the app's poll: reported in the pane like any collector failure
     assert calls == [False, True]
+
+
+def test_a_signal_to_a_process_that_already_exited_sends_nothing_and_says_so():
+    gone = subprocess.Popen(["true"])
+    started = psutil.Process(gone.pid).create_time() if psutil.pid_exists(gone.pid) else 0.0
+    gone.wait()
+    verified = send_signal(gone.pid, signal.SIGTERM, started)
+    assert not verified.effect and "had already exited" in verified.message

@@ -32,7 +32,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static("This changes the system and is recorded in the action log.", classes="dim")
             with Horizontal(classes="buttons"):
                 yield Button(literal(f"{self.verb} (y)"), variant="error", id="yes")
-                yield Button("Cancel (n)", variant="primary", id="no")
+                yield Button("No, do nothing (n)", variant="primary", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

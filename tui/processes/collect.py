@@ -501,11 +501,14 @@ SIGNAL_VERIFY_S = 3.0  # how long a signalled process is watched for its exit be
 def send_signal(pid: int, sig: signal.Signals, started: float, verify_s: float = SIGNAL_VERIFY_S) -> Verified:
     """Signal `pid` only if it is still the process the operator confirmed (same start time: no reused pid),
     then watch it: the effect of SIGTERM/SIGKILL is the process gone (or a zombie), seen within `verify_s`."""
-    proc = psutil.Process(pid)
-    if abs(proc.create_time() - started) > 0.01:
-        raise ProcessLookupError(f"pid {pid} is now a different process; nothing was sent")
-    name = proc.name()
-    proc.send_signal(sig)
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - started) > 0.01:
+            raise ProcessLookupError(f"pid {pid} is now a different process; nothing was sent")
+        name = proc.name()
+        proc.send_signal(sig)
+    except psutil.NoSuchProcess:  # it exited between the confirmation and the signal: nothing was sent
+        return Verified(False, f"pid {pid} had already exited before {sig.name} was sent; nothing was sent")
     deadline = time.monotonic() + verify_s
     while True:
         if not _still_running(proc):

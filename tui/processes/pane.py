@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from typing import Any
@@ -181,7 +182,9 @@ class ProcessesPane(SourcePane):
         rows = self.section.rows if self.section else []
         if self.filter_text:
             needle = self.filter_text
-            rows = [r for r in rows if needle in f"{r.pid} {r.user} {r.name} {r.cmdline}".lower()]
+            # what the operator reads (escapes made visible) matches as well as the raw text
+            rows = [r for r in rows if needle in (text := f"{r.pid} {r.user} {r.name} {r.cmdline}").lower()
+                    or needle in visible(text).lower()]
         return rows
 
     def _render_rows(self) -> None:
@@ -344,10 +347,11 @@ class ProcessesPane(SourcePane):
         if row is None:
             return
         sig = signal.Signals[name]
+        itself = "TSHOOT ITSELF — this ends the program you are using. " if row.pid == os.getpid() else ""
         action = Action(
             verb=name,
             source="processes",
-            target=f"pid {row.pid} ({row.name}) run by {row.user}: {row.cmdline[:200]}",
+            target=f"{itself}pid {row.pid} ({row.name}) run by {row.user}: {row.cmdline[:200]}",
             subject={"pid": row.pid, "name": row.name},
         )
         self.app.request_action(action, lambda: send_signal(row.pid, sig, row.started))
