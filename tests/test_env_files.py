@@ -121,3 +121,15 @@ def test_lock_file_packages(tmp_path):
     lock = tmp_path / "uv.lock"
     lock.write_text('version = 1\n[[package]]\nname = "Foo_Bar"\nversion = "2.0"\n')
     assert load_side(str(lock)).domains[PACKAGES] == {"foo-bar": "2.0"}
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 64, b"root:$6$salt$hash:19000:0:99999:7:::\nbin:*:19000::::::\n"],
+                         ids=["binary", "shadow-like"])
+def test_a_file_that_is_not_an_env_file_is_refused_not_read_as_garbage_keys(tmp_path, content):
+    from tui.env.envfile import load_env_file
+    from tui.env.side import SideError
+
+    path = tmp_path / "not.env"
+    path.write_bytes(content)
+    with pytest.raises(SideError, match="not an env file"):
+        load_env_file(str(path))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 
-from tui.env.side import ENV, Side, read_text
+from tui.env.side import ENV, Side, SideError, read_text
 from tui.safefile import ENV_FILE_LIMIT, Reader
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -44,5 +44,10 @@ def parse_env_text(text: str) -> tuple[dict[str, str], list[str]]:
 def load_env_file(path: str, spec: str | None = None, reader: Reader | None = None) -> Side:
     """An env file as a side; with `reader`, only if that user could read it (tui.safefile.read_bytes_as)."""
     text, problems = read_text(path, "env file", ENV_FILE_LIMIT, reader)
+    if "\x00" in text:
+        raise SideError(f"env file {path}: holds NUL bytes: a binary file, not an env file")
     values, syntax_problems = parse_env_text(text)
+    if syntax_problems and not values:  # /etc/shadow, a log, a binary: not one KEY=VALUE line
+        raise SideError(f"env file {path}: not an env file: none of its lines is KEY=VALUE "
+                        f"({len(syntax_problems)} malformed)")
     return Side(spec or path, "env-file", path, {ENV: values}, problems=problems + syntax_problems)
