@@ -98,7 +98,7 @@ async def test_terminate_asks_for_confirmation_naming_the_session_and_query():
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})
         await pilot.press("K")
         (action,) = requested
-        assert action.verb == "terminate session" and action.subject == {"target": sample.PG.id, "pid": 4101}
+        assert action.verb == "terminate" and action.subject == {"target": sample.PG.id, "pid": 4101}
         assert "session 4101" in action.target and "UPDATE orders SET status = 'paid'" in action.target
 
 
@@ -115,7 +115,7 @@ async def test_cancel_on_an_idle_in_transaction_session_offers_terminate_instead
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})
         await pilot.press("c")
         (action,) = requested
-        assert action.verb == "terminate session" and action.subject["pid"] == 4101
+        assert action.verb == "terminate" and action.subject["pid"] == 4101
         assert any("no query to cancel" in note and "terminat" in note for note in notes), notes
         requested.clear()
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4104})  # active: a real cancel
@@ -259,3 +259,10 @@ def test_the_report_lists_the_head_blocker_first_too():
 def test_raising_max_connections_says_what_it_costs_on_postgresql():
     saturation = next(f for f in sample.findings() if f.id == "connection-saturation")
     assert "restart, which ends every session" in saturation.detail
+
+
+def test_a_cut_top_list_says_how_many_more():
+    from tui.databases.pane import _top
+
+    assert _top({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}) == "a 1, b 2, c 3, … 2 more"
+    assert _top({"a": 1}) == "a 1" and _top({}) == "-"

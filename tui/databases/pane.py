@@ -277,7 +277,7 @@ class DatabasesPane(SourcePane):
                             "terminating it ends its transaction and frees its locks — confirm to terminate, or "
                             "Esc.", severity="warning")
             terminate = True
-        verb = "terminate session" if terminate else "cancel query"
+        verb = "terminate" if terminate else "cancel query"  # the target says "session N": "terminate session N"
         query = session.query.replace("\n", " ")[:120] or "(no query)"
         action = Action(
             verb=verb,
@@ -426,4 +426,5 @@ def doctor_text(report: ConnectionReport) -> Text:
 
 
 def _top(counts: dict[str, int], n: int = 3) -> str:
-    return visible(", ".join(f"{k} {v}" for k, v in list(counts.items())[:n])) or "-"
+    more = f", … {len(counts) - n} more" if len(counts) > n else ""  # never cut a list silently
+    return visible(", ".join(f"{k} {v}" for k, v in list(counts.items())[:n]) + more) or "-"
