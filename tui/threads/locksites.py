@@ -39,18 +39,34 @@ class EnteredCall:
 
 
 class SourceIndex:
-    """One parsed source file; answers `context(line)` for any frame in it."""
+    """One source file; answers `context(line)` for any frame in it.
+
+    The syntax tree is ~1 MB per thousand lines: it is built when a line is first asked about and dropped by
+    `release()` once a poll is done with it, keeping only the answers (stuck stacks ask the same lines again)."""
 
     def __init__(self, text: str) -> None:
+        self.text = text
         self.lines = text.splitlines()
+        self._parsed = False
+        self._tree: ast.Module | None = None
+        self._module_names: set[str] = set()
+        self._contexts: dict[int, LockContext] = {}  # many threads share lines (threading.py above all)
+        self._contextmanagers: dict[str, tuple[str, list[LockRef]]] | None = None
+
+    def _ensure_tree(self) -> None:
+        if self._parsed:
+            return
+        self._parsed = True
         try:
             with _PARSE_LOCK:
-                self._tree: ast.Module | None = ast.parse(text)
+                self._tree = ast.parse(self.text)
         except (SyntaxError, ValueError):
             self._tree = None  # a file we cannot parse still shows its lines, without lock analysis
         self._module_names = _bound_names(self._tree.body) if self._tree else set()
-        self._contexts: dict[int, LockContext] = {}  # many threads share lines (threading.py above all)
-        self._contextmanagers: dict[str, tuple[str, list[LockRef]]] | None = None
+
+    def release(self) -> None:
+        """Drop the syntax tree (the answers stay); a later question about a new line parses again."""
+        self._tree, self._parsed = None, False
 
     def line_text(self, line: int) -> str:
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
@@ -65,6 +81,7 @@ class SourceIndex:
         """Every @contextmanager function of the file by name: its first parameter and the locks held at
         its `yield` (a lock taken around the yield is held by whoever is inside the `with` block)."""
         if self._contextmanagers is None:
+            self._ensure_tree()
             self._contextmanagers = {}
             for node in ast.walk(self._tree) if self._tree else ():
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_contextmanager(node):
@@ -78,6 +95,7 @@ class SourceIndex:
         return self._contextmanagers
 
     def _analyze(self, line: int) -> LockContext:
+        self._ensure_tree()
         if self._tree is None or line <= 0:
             return LockContext()
         scope = self._innermost_scope(line)

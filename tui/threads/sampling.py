@@ -23,7 +23,7 @@ Signature = tuple[tuple[str, str, int], ...]
 # can look newer. Only a clearly later write means the lines on screen may not be the code that runs.
 MTIME_TOLERANCE_S = 2.0
 SWEEP_PARALLEL = 4  # py-spy runs at once in a sweep: short processes, mostly waiting on the target
-MAX_PARSED_FILES = 64  # parsed source files kept, least recently used out first (an AST is ~1-2 MB a file)
+MAX_PARSED_FILES = 256  # source files kept (text and answers; trees are dropped after each poll), LRU
 
 
 def signature(thread: ThreadRecord) -> Signature:
@@ -225,6 +225,8 @@ class SourceCache:
                     entered.append((frame, context.entered))
         if entered:
             _hold_what_contextmanagers_hold(entered, files)
+        for index in files.values():
+            index.release()  # the answers are kept; the syntax trees were most of tshoot's memory
         return warnings
 
     def _index(self, pid: int, filename: str) -> tuple[SourceIndex | None, float]:
