@@ -22,6 +22,7 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -294,9 +295,12 @@ class TshootApp(App):
 
     def _tick(self) -> None:
         """Every second: mark sources that stopped answering, and repaint the header's clock and ages."""
-        self._watch_hung_polls()
-        self._render_status()
-        self.pane(self._active()).tick(self.clock())
+        try:
+            self._watch_hung_polls()
+            self._render_status()
+            self.pane(self._active()).tick(self.clock())
+        except NoMatches:  # the timer fired while the app was taking its screen down (quitting): nothing to paint
+            return
 
     def _hung_after(self, name: str) -> float:
         """A poll running this long has stopped answering: two of its intervals (or twice its usual time, for
