@@ -81,9 +81,10 @@ def _hold_what_contextmanagers_hold(entered: list[tuple[Frame, list[EnteredCall]
 
 def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
                 before: dict[int, dict[int, Signature]] | None = None,
-                budget_s: float = float("inf")) -> dict[int, Sampled | pyspy.DumpError]:
+                budget_s: float = float("inf"), locals_for: set[int] | None = None) -> dict[int, Sampled | pyspy.DumpError]:
     """Two dumps of each process `gap` seconds apart, all processes in one sweep (one wait for all, not one
-    each; SWEEP_PARALLEL py-spy runs at a time); the second with locals. A process in `before` (its stacks
+    each; SWEEP_PARALLEL py-spy runs at a time); the second with locals (only for `locals_for`, when given).
+    A process in `before` (its stacks
     from an earlier look) gets only the second dump, compared with those. `Sampled.dump_seconds` is the
     sum of the dumps: how long the target was paused (at most: it is py-spy's wall time).
 
@@ -108,7 +109,8 @@ def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
         pids = [pid for pid in pids if pid in before or first[pid] is not None]
         if any(pid in first for pid in ready):
             time.sleep(gap)
-        second = dict(zip(ready, pool.map(lambda pid: dump(pid, True), ready)))
+        # locals (object addresses for lock identity) cost the target a longer pause: only where asked
+        second = dict(zip(ready, pool.map(lambda pid: dump(pid, locals_for is None or pid in locals_for), ready)))
     for pid in pids:
         after = second.get(pid, first.get(pid))
         if isinstance(after, pyspy.DumpError):

@@ -212,8 +212,10 @@ class ThreadsSource(Source):
         by_pid = {c.pid: c for c in candidates}
         suspects = []
         budget = self.config.collector_timeout * SWEEP_SHARE_OF_TIMEOUT
+        # a first look at a process only decides suspicion: plain dumps; suspects get locals (lock identities)
+        suspects_already = {pid for pid in pids if self._finder.suspect(pid)} | set(before or {})
         for pid, sampled in sample_many(pids, self.config.thread_sample_interval, self._dump_timeout(),
-                                        self._binary, before, budget).items():
+                                        self._binary, before, budget, locals_for=suspects_already).items():
             # a first look only decides suspicion: the costlier native confirmation waits for a second one
             entry = self.collect_pid(pid, sampled, pythonprocs.Runtime("python", by_pid[pid].python_version),
                                      confirm=self._finder.suspect(pid))
