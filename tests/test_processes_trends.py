@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.children import python_child
 from tui.config import Config, Thresholds
 from tui.processes import collect
 from tui.processes.analyze import analyze
@@ -102,16 +102,14 @@ def children():
         proc.wait()
 
 
-def _spawn(children, *args: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True)
-    children.append(proc)
-    assert proc.stdout.readline().strip() == "ready"
-    return proc
+def _spawn(children, code: str) -> subprocess.Popen:
+    children.append(python_child(code))
+    return children[-1]
 
 
 def test_a_real_big_process_leaking_is_found_with_default_thresholds(children):
     # 1.2 GB resident, then +1 MB every 100 ms: 5% of the start (60 MB) is more than a few seconds add
-    leaker = _spawn(children, "-c", (
+    leaker = _spawn(children, (
         "import time\nbase = bytearray(1200 * 2**20)\nfor i in range(0, len(base), 4096): base[i] = 1\n"
         "hoard = []\nprint('ready', flush=True)\n"
         "while len(hoard) < 400:\n    hoard.append(bytearray(b'x' * 2**20)); time.sleep(0.1)\ntime.sleep(600)\n"))
@@ -125,9 +123,9 @@ def test_a_real_big_process_leaking_is_found_with_default_thresholds(children):
 
 
 def test_a_real_busy_loop_next_to_other_load_is_a_cpu_hog(children):
-    burner = _spawn(children, str(PROGRAMS / "burn.py"))
+    burner = _spawn(children, (PROGRAMS / "burn.py").read_text())
     # a neighbour that wants most of the other core in bursts: the burner's share dips below 100% now and then
-    _spawn(children, "-c", "import time\nprint('ready', flush=True)\nwhile True:\n"
+    _spawn(children, "import time\nprint('ready', flush=True)\nwhile True:\n"
                            "    end = time.monotonic() + 0.3\n    while time.monotonic() < end: pass\n    time.sleep(0.1)\n")
     # the bar is lowered as in the plain burner test (2 shared cores in CI); the median is what is under test
     source = ProcessesSource(Config(interval=0.5, thresholds=Thresholds(cpu_hog_percent=40)))
