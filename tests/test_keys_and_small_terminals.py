@@ -174,3 +174,24 @@ async def test_help_gives_each_short_footer_word_its_whole_sentence():
         body = app.screen.body
         assert "Go to the client's local process (Processes)" in body and "Guide for this finding" in body
         assert "ctrl+p" in body  # the footer no longer shows the palette key
+
+
+async def test_rows_and_header_stay_aligned_after_a_resize_drops_columns():
+    """120x40 -> 80x24 with a filter: the rebuilt table drew its rows at the widths of the labels (pyt…, 12…)
+    and kept them, while the header had the measured widths."""
+    from tests.samples import processes as sample
+    from tests.uihelpers import feed, frozen_app, screen_text
+
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, "processes", sample.section(), sample.findings())
+        await pilot.pause()
+        app.pane("processes").set_filter("gunicorn")
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        lines = screen_text(app).splitlines()
+        header = next(line for line in lines if "PID" in line and "COMMAND" in line)
+        row = next(line for line in lines if " 901 " in line)
+        assert "gunicorn" in row and "…" not in row.split("gunicorn")[0]
+        assert row.index("gunicorn") == header.index("NAME") and row.index("12.5") + 4 == header.index("CPU%") + 4
