@@ -195,3 +195,15 @@ async def test_rows_and_header_stay_aligned_after_a_resize_drops_columns():
         row = next(line for line in lines if " 901 " in line)
         assert "gunicorn" in row and "…" not in row.split("gunicorn")[0]
         assert row.index("gunicorn") == header.index("NAME") and row.index("12.5") + 4 == header.index("CPU%") + 4
+
+
+async def test_the_guide_counts_fit_the_narrow_guide_list_at_80_columns():
+    from tests.uihelpers import frozen_app, populate, screen_text, show
+
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "symptoms")
+        await pilot.pause(0.3)
+        overview = next(line for line in screen_text(app).splitlines() if "Overview (all)" in line)
+        assert "7C 10W 2i" in overview  # "7 CRIT 10 WARN 2 info" was cut to "7 CRIT 10"

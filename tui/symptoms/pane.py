@@ -31,6 +31,7 @@ from widgets.status import human_duration
 
 OVERVIEW = "overview"
 SEVERITY_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "info"}
+SHORT_COUNTS_BELOW = 100  # pane width under which the guide list's counts are written "7C 10W 2i"
 
 
 class SymptomsPane(SourcePane):
@@ -235,14 +236,18 @@ class SymptomsPane(SourcePane):
                                 f"{len(results) - failing - warning} passed or skipped"), markup=False)
 
     # ----- rendering -----
+    def on_resize(self) -> None:
+        self._refresh_guides()  # the counts are written short or long by the width
+
     def _refresh_guides(self) -> None:
-        rows = [(OVERVIEW, ("Overview (all)", _count(self.findings)))]
+        short = 0 < self.size.width < SHORT_COUNTS_BELOW  # "7C 10W 2i": the guide list is narrow at 80 columns
+        rows = [(OVERVIEW, ("Overview (all)", _count(self.findings, short)))]
         for guide in self.book.guides.values():
             found = self.book.badge(guide, self.findings)
             last = self.results.get(guide.id)
             ran = f" ran:{_worst(last)}" if last and self.running != guide.id else (
                 " running…" if self.running == guide.id else "")
-            rows.append((guide.id, (guide.id, _count(found) + ran)))
+            rows.append((guide.id, (guide.id, _count(found, short) + ran)))
         self.query_one("#guides", KeyedTable).sync(rows)
 
     def _show_view(self) -> None:
@@ -324,12 +329,13 @@ class SymptomsPane(SourcePane):
         return next((r for r in self.results.get(self.view, []) if r.id == key), None)
 
 
-def _count(findings: list[Finding]) -> str:
-    """How many of each severity, worst first ("5 CRIT 2 WARN 1 info"): never the total under the worst label."""
+def _count(findings: list[Finding], short: bool = False) -> str:
+    """How many of each severity, worst first ("5 CRIT 2 WARN 1 info", or "5C 2W 1i" when `short`): never the
+    total under the worst label."""
     if not findings:
         return "-"
-    return " ".join(f"{n} {SEVERITY_LABEL[severity]}" for severity in SEVERITY_LABEL
-                    if (n := sum(1 for f in findings if f.severity == severity)))
+    return " ".join((f"{n}{SEVERITY_LABEL[severity][0]}" if short else f"{n} {SEVERITY_LABEL[severity]}")
+                    for severity in SEVERITY_LABEL if (n := sum(1 for f in findings if f.severity == severity)))
 
 
 def _worst(results: list[CheckResult]) -> str:
