@@ -224,6 +224,9 @@ class KeyedTable(DataTable):
         finally:
             self._layout_without_repaint = False
         if [column.get_render_width(self) for column in self.ordered_columns] != widths:
+            # every line is drawn anew at the new widths: DataTable keys its line caches by this counter, not by
+            # column widths (lines drawn right after show_only rebuilt the table stayed at the labels' widths)
+            self._update_count += 1
             self.refresh()
 
     def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False) -> "KeyedTable":
@@ -251,16 +254,6 @@ class KeyedTable(DataTable):
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._cell_styles.clear()
-
-    def _update_dimensions(self, new_rows) -> None:  # noqa: ANN001 (DataTable's signature)
-        """Column widths measured from new rows change how every line is drawn: lines drawn before the
-        measure (right after `show_only` rebuilt the table) must not be reused from the render caches,
-        which DataTable keys by its update counter, not by column widths."""
-        widths = [column.content_width for column in self.ordered_columns]
-        super()._update_dimensions(new_rows)
-        if widths != [column.content_width for column in self.ordered_columns]:
-            self._update_count += 1
-            self.refresh()
 
     def _render_line_in_row(self, row_key: RowKey, line_no: int, base_style: Style, cursor_location: Coordinate,
                             hover_location: Coordinate) -> tuple[list, list]:
