@@ -15,6 +15,7 @@ import weakref
 from typing import Callable, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
+CLK_TCK = os.sysconf("SC_CLK_TCK")  # the unit of the CPU times and the start time in /proc/<pid>/stat
 
 
 def read_small(path: str) -> bytes | None:
@@ -31,6 +32,16 @@ def read_small(path: str) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def cpu_ticks(fields: list[bytes]) -> int:
+    """User plus system CPU time, in clock ticks, from split_stat's fields (utime and stime, fields 14-15)."""
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_percent(ticks: int, ticks_before: int, seconds: float) -> float:
+    """CPU use between two readings, in % of one core."""
+    return max(0.0, (ticks - ticks_before) / CLK_TCK / seconds * 100)
 
 
 def split_stat(stat: bytes) -> tuple[bytes, list[bytes]]:

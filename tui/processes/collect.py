@@ -29,14 +29,13 @@ from tui.processes.records import (
     SystemSummary,
     Trend,
 )
-from tui.procfs import StatFiles, read_small, split_stat
+from tui.procfs import CLK_TCK, StatFiles, cpu_percent, cpu_ticks, read_small, split_stat
 from tui.redact import redact_mapping, redact_text
 
 HISTORY_LEN = 60  # samples per pid: the trend window (two minutes at the default 2 s interval)
 LONG_STEP_S = 30.0  # one RSS sample per pid this often for the long window ...
 LONG_LEN = 60  # ... of this many samples (30 minutes): slow leaks in big processes
 LISTEN_EVERY = 5  # polls between refreshes of the listening-socket table
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _STATES = {
     b"R": psutil.STATUS_RUNNING, b"S": psutil.STATUS_SLEEPING, b"D": psutil.STATUS_DISK_SLEEP,
@@ -212,7 +211,7 @@ class ProcessCollector:
         raw_name, fields = split_stat(stat)  # bytes all the way: int() reads them, only names are decoded
         # fields[0] is field 3 of proc(5): state, ppid, ..., utime(14), stime(15), ..., threads(20), starttime(22), rss(24)
         state = _STATES.get(fields[0]) or fields[0].decode()
-        ticks = int(fields[11]) + int(fields[12])
+        ticks = cpu_ticks(fields)
         start_ticks = int(fields[19])
         rss = int(fields[21]) * PAGE_SIZE
         if hist is None or hist.start_ticks != start_ticks:  # a new process, or a reused pid
@@ -225,7 +224,7 @@ class ProcessCollector:
             hist.raw_name, hist.name = raw_name, raw_name.decode("utf-8", "replace")
             hist.cmdline, hist.cmdline_denied = _cmdline(pid, hist.name)
         if hist.times and now > hist.times[-1]:
-            cpu = max(0.0, (ticks - hist.last_ticks) / CLK_TCK / (now - hist.times[-1]) * 100)
+            cpu = cpu_percent(ticks, hist.last_ticks, now - hist.times[-1])
         else:
             cpu = None  # no rate from a single sample
         hist.last_ticks = ticks

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 
 from tui.findings import Finding
-from tui.procfs import read_small, split_stat
+from tui.procfs import cpu_percent, cpu_ticks, read_small, split_stat
 from tui.threads import pyspy
 from tui.threads.records import HotSpot, Profile
 
@@ -24,7 +24,6 @@ PROFILE_RATE = 50  # samples a second
 PROFILE_EVERY_S = 60.0
 TOP_FUNCTIONS = 8
 TOP_STACKS = 3
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def record(pid: int, binary: str | None, seconds: float = PROFILE_SECONDS, rate: int = PROFILE_RATE) -> Profile:
@@ -101,12 +100,11 @@ class CpuWatch:
             raw = read_small(f"/proc/{pid}/stat")
             if not raw:
                 continue
-            fields = split_stat(raw)[1]
-            ticks = int(fields[11]) + int(fields[12])
+            ticks = cpu_ticks(split_stat(raw)[1])
             seen[pid] = (ticks, now)
             if pid in self._last and now > self._last[pid][1]:
                 before, then = self._last[pid]
-                result[pid] = max(0.0, (ticks - before) / CLK_TCK / (now - then) * 100)
+                result[pid] = cpu_percent(ticks, before, now - then)
         self._last = seen
         return result
 

@@ -5,7 +5,6 @@ Everything here reads /proc directly and bounds its own waits; nothing pauses th
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import struct
@@ -16,14 +15,13 @@ from pathlib import Path
 
 import psutil
 
-from tui.procfs import PerProcess, ProcessIdentity
+from tui.procfs import CLK_TCK, PerProcess, ProcessIdentity
 from tui.redact import redact_text
 from tui.threads.records import PythonCandidate, RLockOwner
 
 _PYTHON_EXE = re.compile(r"^python(\d(\.\d+)?)?[a-z]?$|^pypy\d*(\.\d+)?$")
 _LIBPYTHON = re.compile(r"libpython(\d\.\d+)")
 _VERSION_IN_EXE = re.compile(r"python(\d\.\d+)")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 JSTACK_LIMIT = 200_000  # characters of jstack output kept: enough for thousands of threads
 
 
