@@ -217,8 +217,7 @@ class ThreadsSource(Source):
         for pid, sampled in sample_many(pids, self.config.thread_sample_interval, self._dump_timeout(),
                                         self._binary, before, budget, locals_for=suspects_already).items():
             # a first look only decides suspicion: the costlier native confirmation waits for a second one
-            entry = self.collect_pid(pid, sampled, pythonprocs.Runtime("python", by_pid[pid].python_version),
-                                     confirm=self._finder.suspect(pid))
+            entry = self.collect_pid(pid, sampled, by_pid[pid], confirm=self._finder.suspect(pid))
             entry.found_by = "scan"
             if entry.error is None:
                 self._sweep_failed.pop(pid, None)
@@ -235,19 +234,24 @@ class ThreadsSource(Source):
         return suspects
 
     def collect_pid(self, pid: int, sampled: Sampled | pyspy.DumpError | None = None,
-                    runtime: pythonprocs.Runtime | None = None, confirm: bool = True) -> ProcessThreads:
-        """Sample one process (or finish what a sweep sampled); every failure becomes this pid's error."""
+                    candidate: PythonCandidate | None = None, confirm: bool = True) -> ProcessThreads:
+        """Sample one process (or finish what a sweep sampled; its `candidate` already says what the process
+        is and runs); every failure becomes this pid's error."""
         entry = ProcessThreads(pid=pid, samples=self.config.thread_samples,
                                sample_interval=self.config.thread_sample_interval)
-        try:
-            entry.name, entry.cmdline, started = pythonprocs.describe(pid)
-        except psutil.NoSuchProcess:
-            entry.error, entry.remedy = f"process {pid} does not exist (it exited?)", "pick another process"
-            return entry
-        except psutil.Error as exc:
-            entry.error, entry.remedy = f"cannot read process {pid}: {exc}", "run tshoot with sudo"
-            return entry
-        runtime = runtime or pythonprocs.runtime_of(pid)
+        if candidate is not None:
+            entry.name, entry.cmdline, started = candidate.name, candidate.cmdline, candidate.started
+            runtime = pythonprocs.Runtime("python", candidate.python_version)
+        else:
+            try:
+                entry.name, entry.cmdline, started = pythonprocs.describe(pid)
+            except psutil.NoSuchProcess:
+                entry.error, entry.remedy = f"process {pid} does not exist (it exited?)", "pick another process"
+                return entry
+            except psutil.Error as exc:
+                entry.error, entry.remedy = f"cannot read process {pid}: {exc}", "run tshoot with sudo"
+                return entry
+            runtime = pythonprocs.runtime_of(pid)
         entry.python_version = runtime.version
         if runtime.kind == "jvm":
             entry.python = False
