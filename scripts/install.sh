@@ -22,8 +22,9 @@ extra=""
 .venv/bin/tshoot --version >/dev/null
 if [ "$(id -u)" = 0 ]; then
   ln -sf "$PWD/.venv/bin/tshoot" /usr/local/bin/tshoot
-  # gdb lets the memory trace (Processes pane, M) run tracemalloc inside Python processes older than 3.14
-  command -v gdb >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdb >/dev/null 2>&1 \
-    || echo "install: gdb not installed; memory traces of Python < 3.14 will say so" >&2; }
+  # gdb lets the memory trace (Processes pane, a) run tracemalloc inside Python processes older than 3.14;
+  # a fresh machine has no package lists yet, hence the update
+  command -v gdb >/dev/null || { { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdb; } \
+    >/dev/null 2>&1 || echo "install: gdb not installed; memory traces of Python < 3.14 will say so" >&2; }
 fi
 echo "installed: $PWD/.venv/bin/tshoot" >&2
