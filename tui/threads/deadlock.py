@@ -3,8 +3,9 @@
 Pure functions over the collected records, so a replayed snapshot gives the same findings.
 A lock's identity is its source expression qualified by the object it hangs on (address from py-spy's
 --locals): `self._lock` on two objects is two locks, the same object under two names is one; a
-module-level lock is its module and name. Waits inside Condition/Event/queue/join/sleep/socket have
-no owner and never make an edge.
+module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
+blocked taking its own mutex waits for whoever holds `q.mutex`. Waits inside Condition.wait/Event/queue
+get and put/join/sleep/socket have no owner and never make an edge: they are named for what they wait for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ _NO_OWNER_FILES = ("threading.py", "queue.py", "subprocess.py", "_base.py", "pop
 _NO_OWNER_CALL = re.compile(r"\b(wait\w*|join|get|communicate|result)\s*\(")
 _ROOT = re.compile(r"^([A-Za-z_]\w*)(.*)$", re.S)
 _TYPE_IN_REPR = re.compile(r"^<([\w.]+) (?:object )?at 0x")
+# repr of a Condition: `<Condition(<unlocked _thread.lock object at 0x7f..>, 0)>` names the lock it is built on
+_CONDITION_LOCK = re.compile(r"^<Condition\(<[^<>]* at (0x[0-9a-f]+)>, \d+\)>$")
+_QUEUE_FILE = "queue.py"
+# `q.put(x)`, `cond.wait()`, `done.wait(5)`, `worker.join()`: the object a program's line waits on
+_WAIT_TARGET = re.compile(r"([\w.\[\]'\"]+)\.(put|get|wait|wait_for|join)\s*\(")
 
 
 @dataclass
@@ -34,6 +40,7 @@ class LockId:
     key: str  # identity used for matching
     label: str  # what the operator reads
     resolved: bool  # identity rests on an address or a module-level name, not on a guess
+    queue_mutex: bool = False  # a queue.Queue's own mutex, waited for inside put()/get()
 
 
 @dataclass
@@ -67,11 +74,17 @@ def lock_id(frame: Frame, ref: LockRef) -> LockId:
     match = _ROOT.match(ref.expr)
     root, rest = (match.group(1), match.group(2)) if match else (ref.expr, "")
     local = next((v for v in frame.locals if v.name == root and v.addr), None)
+    if local is not None and not rest and (condition := _CONDITION_LOCK.match(local.repr)):
+        return LockId(condition.group(1), f"{ref.expr} (Condition on lock@{condition.group(1)})", True)
     if local is not None:
         type_match = _TYPE_IN_REPR.match(local.repr)
         kind = type_match.group(1) if type_match else "object"
+        if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
+            return LockId(f"{local.addr:#x}.mutex", f"the mutex of {kind}@{local.addr:#x}", True, queue_mutex=True)
         return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x})", True)
     module = PurePath(frame.filename).stem
+    if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
+        return LockId(f"{frame.filename}:{frame.function}:self.mutex", "the mutex of a queue", False, queue_mutex=True)
     if ref.module_level:
         filename = ref.file or frame.filename
         return LockId(f"{filename}:{ref.expr}", f"{PurePath(filename).stem}.{ref.expr}", True)
@@ -98,10 +111,18 @@ def program_frame(thread: ThreadRecord) -> Frame | None:
     return None
 
 
+def _queue_mutex_wait(frame: Frame) -> bool:
+    """queue.Queue's put/get blocked taking the queue's own mutex (`with self.not_full:`, a Condition on
+    `self.mutex`): a lock wait whose holder is whichever thread took `q.mutex`."""
+    return PurePath(frame.filename).name == _QUEUE_FILE and frame.waits is not None and frame.waits.expr == "self.mutex"
+
+
 def waits_for_lock(thread: ThreadRecord) -> bool:
-    """The thread is blocked at a lock statement of the program (before any native confirmation)."""
+    """The thread is blocked at a lock statement of the program, or on a queue's mutex (before any native
+    confirmation)."""
     frame = program_frame(thread)
-    return frame is not None and frame.waits is not None and not _is_sync_internal(frame) and not thread.active
+    return (frame is not None and frame.waits is not None and not thread.active
+            and (not _is_sync_internal(frame) or _queue_mutex_wait(frame)))
 
 
 def thread_locks(thread: ThreadRecord) -> ThreadLocks:
@@ -112,6 +133,11 @@ def thread_locks(thread: ThreadRecord) -> ThreadLocks:
         result.waits = lock_id(waiting_frame, waiting_frame.waits)
         result.waits_at = _at(waiting_frame, waiting_frame.waits.line)
         result.waits_line = waiting_frame.line_text
+        if _queue_mutex_wait(waiting_frame):  # the program's own line: `q.put(x)`, not queue.py's
+            caller = next((f for f in thread.frames[thread.frames.index(waiting_frame) + 1:]
+                           if not _is_sync_internal(f)), None)
+            if caller is not None:
+                result.waits_at, result.waits_line = _at(caller), caller.line_text
     for frame in thread.frames:
         if _is_sync_internal(frame):
             continue
@@ -134,8 +160,11 @@ def thread_state(thread: ThreadRecord) -> str:
         return wait
     else:
         state = "idle"
+    spin = cpu_verdict(thread)
     if thread.stuck and (locks.waits is not None or state == "idle"):
-        return f"{state}, {stuck_words(thread.stuck_for_s)}"
+        return f"{state}, {stuck_words(thread.stuck_for_s)}" + (f", {spin}" if spin else "")
+    if spin == "spinning":  # on CPU with the same stack in every dump: a busy loop (or one long statement)
+        return f"{state}, spinning: same stack, CPU time moving"
     return state
 
 
@@ -144,12 +173,24 @@ def stuck_words(seconds: float) -> str:
     return f"stuck ≥ {_seconds(seconds)} (since first seen)"
 
 
+SPINNING_CPU_S = 0.02  # two clock ticks at 100 Hz: a thread parked in a futex uses none between two dumps
+
+
+def cpu_verdict(thread: ThreadRecord) -> str | None:
+    """For a thread whose stack did not move across the look: "blocked" when its CPU time did not move
+    either (/proc/PID/task/TID/stat), "spinning" (a busy loop) when it did; None when unknown or moving."""
+    if not thread.stuck or thread.cpu_seconds is None:
+        return None
+    return "spinning" if thread.cpu_seconds >= SPINNING_CPU_S else "blocked"
+
+
 def _seconds(value: float) -> str:
     return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
 
 
 def _wait_without_owner(thread: ThreadRecord) -> str | None:
-    """"sleeping", "waiting on I/O" or "waiting (no owner)" (Condition, Event, queue, join), else None."""
+    """"sleeping", "waiting on I/O", what a Condition/Event/queue/join wait waits for (a full queue, a
+    notify), "waiting (no owner)" for the other stdlib waits, else None. Stuck ones say for how long."""
     if not thread.frames:
         return None
     innermost = thread.frames[0]
@@ -159,7 +200,42 @@ def _wait_without_owner(thread: ThreadRecord) -> str | None:
     if filename in _IO_FILES or _IO_CALL.search(innermost.line_text):
         return "waiting on I/O"
     if filename in _NO_OWNER_FILES or _NO_OWNER_CALL.search(innermost.line_text):
-        return "waiting (no owner)"
+        what = _sync_wait(thread)
+        if what is None:
+            return "waiting (no owner)"
+        return f"{what}, {stuck_words(thread.stuck_for_s)}" if thread.stuck and thread.stuck_for_s else what
+    return None
+
+
+def _sync_wait(thread: ThreadRecord) -> str | None:
+    """What a thread parked inside threading/queue waits for, in the program's own names: room in a full
+    queue, an item, a notify on a condition, an event, a thread's end. None for other waits (a future)."""
+    sync = []
+    caller = None
+    for frame in thread.frames:
+        if _is_sync_internal(frame):
+            sync.append(frame)
+            continue
+        caller = frame
+        break
+    if caller is not None and "/lib/python3." in caller.filename:
+        return None  # e.g. concurrent.futures' result(): its own words elsewhere
+    target = _WAIT_TARGET.search(caller.line_text) if caller is not None else None
+    name = f" {target.group(1)}" if target else ""
+    functions = [f.function.rsplit(".", 1)[-1] for f in sync]
+    in_queue = [f.function.rsplit(".", 1)[-1] for f in sync if PurePath(f.filename).name == _QUEUE_FILE]
+    if "put" in in_queue:
+        return f"waiting for room in full queue{name}: until another thread takes an item"
+    if "get" in in_queue:
+        return f"waiting for an item from queue{name} (empty)"
+    if "join" in in_queue:
+        return f"waiting until every task of queue{name} is done"
+    if "join" in functions or "_wait_for_tstate_lock" in functions:
+        return f"waiting for thread{name} to finish"
+    if any("_cond.wait" in f.line_text for f in sync):
+        return f"waiting for event{name} to be set"
+    if "wait" in functions or "wait_for" in functions:
+        return f"waiting on condition{name}: until another thread notifies it"
     return None
 
 
@@ -196,6 +272,11 @@ def _holders(waiter: ThreadLocks, locks: list[ThreadLocks], by_ident: dict[int, 
             if other is waiter and waiter.thread.native_reentrant is not False:
                 continue  # re-entering a lock it holds only blocks on a plain Lock, proven by native frames
             holders.append((other, False))
+    if not holders and waiter.waits.queue_mutex:
+        # a queue's mutex, held by a program frame that names the queue its own way (`self.jobs.mutex`, a
+        # module-level `JOBS.mutex`, without an address): the thread holding some `….mutex` is the holder
+        holders = [(other, False) for other in locks
+                   if other is not waiter and any(h.lock.key.endswith(".mutex") for h in other.holds)]
     return holders
 
 
@@ -231,6 +312,7 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
             "waits_for": member.waits.label,
             "waits_at": member.waits_at,
             "waits_line": member.waits_line,
+            "cpu": cpu_verdict(member.thread),
             "stack": [f"{f.function} ({f.filename}:{f.line})" for f in member.thread.frames[:12]],
         })
     def edge_confirmed(index: int, member: ThreadLocks) -> bool:
@@ -271,14 +353,20 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
         holders = [h for h, _ in edges.get(queued[0].thread.tid, [])]
         holder = holders[0] if holders else None
         waiters = [{"name": w.thread.name, "tid": w.thread.tid, "waits_at": w.waits_at,
-                    "stuck_at_least_s": w.thread.stuck_for_s} for w in queued]
+                    "stuck_at_least_s": w.thread.stuck_for_s, "cpu": cpu_verdict(w.thread)} for w in queued]
         longest = max(w.thread.stuck_for_s for w in queued)  # since tshoot first saw it: the wait may be older
         if holder is None:
             findings.append(_orphaned_lock_finding(process, lock, waiters, longest))
             continue
         holder_state = thread_state(holder.thread)
-        held_at = next((h.at for h in holder.holds if h.lock.key == lock.key), "unknown")
-        holder_entry = {"name": holder.thread.name, "tid": holder.thread.tid, "state": holder_state, "held_at": held_at}
+        held = next((h for h in holder.holds if h.lock.key == lock.key), None)
+        if held is None and lock.queue_mutex:  # a queue's mutex the holder names its own way
+            held = next((h for h in holder.holds if h.lock.key.endswith(".mutex")), None)
+            if held is not None:
+                lock = LockId(lock.key, f"{held.lock.label} ({lock.label})", False)
+        held_at = held.at if held else "unknown"
+        holder_entry = {"name": holder.thread.name, "tid": holder.thread.tid, "state": holder_state, "held_at": held_at,
+                        "cpu": cpu_verdict(holder.thread)}
         if holder_state == "waiting on I/O" and holder.thread.frames:
             blocked = holder.thread.frames[0]
             holder_entry["blocked_at"] = f"{blocked.filename}:{blocked.line}"

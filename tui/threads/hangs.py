@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from tui.findings import Finding
-from tui.threads.deadlock import stuck_words, thread_state
+from tui.threads.deadlock import cpu_verdict, stuck_words, thread_state
 from tui.threads.records import Frame, ProcessThreads, ThreadRecord
 
 _EXECUTOR_FILE = ("concurrent", "futures", "thread.py")
@@ -66,7 +66,8 @@ def _pool_starvation(process: ProcessThreads, threshold_s: float) -> list[Findin
             task_index = next(i for i, f in enumerate(worker.frames) if f.function.endswith("_WorkItem.run"))
             task = _program_frame(worker, task_index) or worker.frames[0]
             entries.append({"name": worker.name, "tid": worker.tid, "waits_at": f"{task.filename}:{task.line}",
-                            "waits_line": task.line_text, "stuck_at_least_s": worker.stuck_for_s})
+                            "waits_line": task.line_text, "stuck_at_least_s": worker.stuck_for_s,
+                            "cpu": cpu_verdict(worker)})
         findings.append(Finding(
             id="pool-starvation",
             severity="critical",
@@ -98,7 +99,8 @@ def _blocked_loops(process: ProcessThreads, threshold_s: float) -> list[Finding]
                        if f.function.endswith("Handle._run") and _ASYNCIO_DIR in PurePath(f.filename).parts), None)
         if handle is None or not any(f.function.endswith("_run_once") for f in thread.frames[handle:]):
             continue  # not an event loop, or a loop idle in select(): healthy
-        busy = thread.active or thread.owns_gil
+        verdict = cpu_verdict(thread)  # the thread's CPU time says it better than py-spy's idle guess
+        busy = verdict == "spinning" if verdict else (thread.active or thread.owns_gil)
         if not (thread.stuck and (busy or _stuck_long_enough(thread, threshold_s))):
             continue
         culprit = _program_frame(thread, handle) or thread.frames[0]
@@ -124,6 +126,7 @@ def _blocked_loops(process: ProcessThreads, threshold_s: float) -> list[Finding]
                 "blocked_line": culprit.line_text,
                 "state": thread_state(thread),
                 "stuck_at_least_s": thread.stuck_for_s,
+                "cpu": verdict,
                 "stack": [f"{f.function} ({f.filename}:{f.line})" for f in thread.frames[:handle + 1]],
             },
             guide="hang",
@@ -173,7 +176,7 @@ def _pool_exhausted(process: ProcessThreads, threshold_s: float) -> list[Finding
                 "pool": pool,
                 "pool_timeout": timeouts.get(pool, ""),
                 "waiters": [{"name": t.name, "tid": t.tid, "asked_at": f"{f.filename}:{f.line}", "line": f.line_text,
-                             "stuck_at_least_s": t.stuck_for_s} for t, f in waiting],
+                             "stuck_at_least_s": t.stuck_for_s, "cpu": cpu_verdict(t)} for t, f in waiting],
             },
             guide="db-connection",
         ))

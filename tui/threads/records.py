@@ -52,6 +52,7 @@ class ThreadRecord:
     frames: list[Frame] = field(default_factory=list)  # innermost first
     stuck: bool = False  # stack unchanged across every sample of the poll
     stuck_for_s: float = 0.0  # at least: since tshoot first saw this stack unchanged (across polls too)
+    cpu_seconds: float | None = None  # CPU time it used between the first and the last dump of the look
     native_lock_wait: bool | None = None  # native frames show a lock acquire; None when not unwound
     native_reentrant: bool | None = None  # the native acquire is an RLock's
 
