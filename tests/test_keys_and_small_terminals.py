@@ -77,6 +77,31 @@ async def test_databases_at_80x24_keeps_the_wait_column_and_the_chain_whole():
         assert "└ 4102" in text  # the waiting session under its head blocker
 
 
+async def test_threads_status_and_symptoms_what_keep_their_words_at_80x24():
+    """The columns that say what is wrong take the room; the command line, the version and the pane go first."""
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "threads")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "│ PID   STATUS" in text and "DEADLOCK, 6/9 stuck" in text, text
+        assert "waiting for payments." in text and "waiting on I/O" in text, text  # the threads' STATE column
+        await show(pilot, "symptoms")
+        await pilot.pause()
+        text = screen_text(app)
+        for words in ("Deadlock in pid 901 (gunicorn)", "Session 4101 idle in transaction", "cache was killed by the OOM"):
+            assert words in text, f"{words!r} cut at 80x24:\n{text}"
+        assert "Pane" not in text.split("Status", 1)[1].split("\n", 1)[0]  # dropped: the detail names the pane
+    app = frozen_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await populate(pilot)
+        await show(pilot, "threads")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "│ PID   NAME      PY      STATUS" in text and "COMMAND" in text and "gunicorn shop.wsg" in text, text
+
+
 async def test_processes_drop_columns_in_order_for_the_command_line():
     app = frozen_app()
     async with app.run_test(size=(80, 24)) as pilot:

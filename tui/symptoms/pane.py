@@ -25,6 +25,7 @@ from tui.symptoms.notes import PROMPTS, WORKFLOW, IncidentNotes
 from tui.symptoms.render import STATUS_LABEL, evidence_lines, result_lines
 from tui.symptoms.runner import CheckResult, run_guide
 from tui.textsafe import literal, visible
+from widgets.column_fit import ColumnFit, columns_spec, fit_columns
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_duration
@@ -32,6 +33,9 @@ from widgets.status import human_duration
 OVERVIEW = "overview"
 SEVERITY_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "info"}
 SHORT_COUNTS_BELOW = 100  # pane width under which the guide list's counts are written "7C 10W 2i"
+# "What" says what is wrong: it takes the room, and in a narrow pane the Pane column goes (the detail names it)
+ROW_COLUMNS = [ColumnFit("status", "Status", cap=6), ColumnFit("where", "Pane", cap=10, drop=1),
+               ColumnFit("title", "What", cap=40, least=30, flexible=True)]
 
 
 class SymptomsPane(SourcePane):
@@ -65,13 +69,14 @@ class SymptomsPane(SourcePane):
         self.running: str | None = None
         self._token: str | None = None  # pasted for the auth guide; memory only, never written
         self._filter = ""
+        self._row_cells: list[tuple] = []  # the rows on screen, for fitting the columns to the width
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield KeyedTable([("guide", "Guide"), ("now", "Now")], id="guides")
             with Vertical(id="right"):
                 yield Static(id="heading")
-                yield KeyedTable([("status", "Status"), ("where", "Pane"), ("title", "What")], id="rows")
+                yield KeyedTable(columns_spec(ROW_COLUMNS), id="rows")
                 with VerticalScroll(id="detail-box"):
                     yield Static(id="detail", markup=False)
 
@@ -238,6 +243,12 @@ class SymptomsPane(SourcePane):
     # ----- rendering -----
     def on_resize(self) -> None:
         self._refresh_guides()  # the counts are written short or long by the width
+        fit_columns(self.query_one("#rows", KeyedTable), ROW_COLUMNS, self._row_cells)
+
+    def _sync_rows(self, table: KeyedTable, rows: list[tuple[str, tuple]]) -> None:
+        self._row_cells = [cells for _, cells in rows]
+        table.sync(rows)
+        fit_columns(table, ROW_COLUMNS, self._row_cells)
 
     def _refresh_guides(self) -> None:
         short = 0 < self.size.width < SHORT_COUNTS_BELOW  # "7C 10W 2i": the guide list is narrow at 80 columns
@@ -258,7 +269,7 @@ class SymptomsPane(SourcePane):
             heading.update(f"[b]Overview[/b]: {len(self.findings)} finding(s) from every pane, most severe first. "
                            "Enter: evidence · g: its guide · n: incident notes")
             at_top = table.cursor_row <= 0  # the operator has not moved down the list
-            table.sync([(key, (SEVERITY_LABEL[f.severity], f.source, f.title)) for key, f in shown])
+            self._sync_rows(table, [(key, (SEVERITY_LABEL[f.severity], f.source, f.title)) for key, f in shown])
             selected = self._rows.get(table.selected_key or "")
             worse = shown and selected and SEVERITY_RANK[shown[0][1].severity] > SEVERITY_RANK[selected.severity]
             if shown and (at_top or worse):  # the most severe row, in view: findings arrive one pane at a time
@@ -273,8 +284,8 @@ class SymptomsPane(SourcePane):
                                                                  f"{self._ran(guide.id)} — r: verify (re-run)")
             heading.update(Text.assemble((visible(guide.title), "bold"), visible(f"  ({guide.id}, {state})") + "\n",
                                          visible(" ".join(guide.meaning.split()))))  # guide text is data, never markup
-            table.sync([(r.id, (STATUS_LABEL[r.status], r.jump.pane if r.jump else "", f"{r.title}: {r.summary}"))
-                        for r in results])
+            self._sync_rows(table, [(r.id, (STATUS_LABEL[r.status], r.jump.pane if r.jump else "",
+                                            f"{r.title}: {r.summary}")) for r in results])
             if not results:
                 self._detail([f"{len(guide.checks)} checks: " + "; ".join(c.title for c in guide.checks),
                               "", f"Verify: {guide.verify}"])

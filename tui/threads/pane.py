@@ -15,14 +15,23 @@ from tui.findings import Finding
 from tui.threads.deadlock import format_deadlock_report, thread_state
 from tui.textsafe import literal, visible
 from tui.threads.records import Profile, ProcessThreads, ThreadRecord, ThreadsSection
+from widgets.column_fit import ColumnFit, columns_spec, fit_columns
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import human_duration
 
-PROCESS_COLUMNS = [("pid", "PID"), ("name", "NAME"), ("python", "PY"), ("status", "STATUS"), ("cmdline", "COMMAND")]
+# The status and the state lead with the words that matter (DEADLOCK, "waiting for X"): they take the room,
+# and in a narrow list the Python version, then the name (the command line says it too), then the command go.
+PROCESS_COLUMNS = [
+    ColumnFit("pid", "PID", cap=7), ColumnFit("name", "NAME", cap=20, drop=2), ColumnFit("python", "PY", cap=7, drop=3),
+    ColumnFit("status", "STATUS", cap=28, least=20, flexible=True), ColumnFit("cmdline", "COMMAND", cap=60, drop=1),
+]
 CHOOSE = "Choose a process (Enter)."
-THREAD_COLUMNS = [("tid", "TID"), ("name", "THREAD"), ("state", "STATE"), ("where", "WHERE")]
+THREAD_COLUMNS = [
+    ColumnFit("tid", "TID", cap=7), ColumnFit("name", "THREAD", cap=24, least=12),
+    ColumnFit("state", "STATE", cap=44, least=24, flexible=True), ColumnFit("where", "WHERE", cap=40, least=20, drop=1),
+]
 
 
 class ThreadsPane(SourcePane):
@@ -57,13 +66,15 @@ class ThreadsPane(SourcePane):
         self._listed: set[str] = set()  # pids of the rows the process list shows
         self._exited: int | None = None  # the selected process exited and was dropped from the list
         self._age_note = ""  # "dumped 40s ago" once the stacks on screen are older than two intervals
+        self._process_cells: list[tuple] = []  # the rows on screen, for fitting the columns to the width
+        self._thread_cells: list[tuple] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="thr-banner", classes="banner")
         yield Static(id="thr-deadlock", classes="deadlock")
         with Horizontal(id="thr-top"):
-            yield KeyedTable(PROCESS_COLUMNS, id="thr-processes")
-            yield KeyedTable(THREAD_COLUMNS, id="thr-threads")
+            yield KeyedTable(columns_spec(PROCESS_COLUMNS), id="thr-processes")
+            yield KeyedTable(columns_spec(THREAD_COLUMNS), id="thr-threads")
         with VerticalScroll(id="thr-stack-box"):
             yield Static(CHOOSE, id="thr-stack")
 
@@ -71,6 +82,13 @@ class ThreadsPane(SourcePane):
         self.query_one("#thr-banner").display = False
         self.query_one("#thr-deadlock").display = False
         self.query_one("#thr-processes", KeyedTable).border_title = "processes"
+
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        fit_columns(self.query_one("#thr-processes", KeyedTable), PROCESS_COLUMNS, self._process_cells)
+        fit_columns(self.query_one("#thr-threads", KeyedTable), THREAD_COLUMNS, self._thread_cells)
 
     def focus(self, scroll_visible: bool = True) -> "ThreadsPane":
         table = self.query_one("#thr-threads" if self.selected_pid else "#thr-processes", KeyedTable)
@@ -188,26 +206,32 @@ class ThreadsPane(SourcePane):
                                  self._process_status(process), process.cmdline)
         for candidate in self.section.candidates:
             rows.setdefault(candidate.pid, (str(candidate.pid), candidate.name[:20], candidate.python_version,
-                                            "Python — Enter to dump", candidate.cmdline))
+                                            "Python (Enter: dump)", candidate.cmdline))
         order = sorted(rows, key=lambda pid: (pid not in hung, pid not in found, pid))
         shown = [(rows[pid][0], rows[pid]) for pid in order
                  if not self.filter_text or self.filter_text in " ".join(rows[pid]).lower()]
         self._listed = {key for key, _ in shown}
-        self.query_one("#thr-processes", KeyedTable).sync(shown)
+        self._process_cells = [cells for _, cells in shown]
+        table = self.query_one("#thr-processes", KeyedTable)
+        table.sync(shown)
+        fit_columns(table, PROCESS_COLUMNS, self._process_cells)
 
     def _process_status(self, process: ProcessThreads) -> str:
         if process.error:
             return process.error
         ids = {f.id for f in self.app.findings_for("threads") if f.subject.get("pid") == process.pid} - {"hot-code"}
-        label = "DEADLOCK — " if "deadlock" in ids else (f"{sorted(ids)[0].upper()} — " if ids else "")
-        found = "found by sweep, " if process.found_by == "scan" else ""
+        label = "DEADLOCK, " if "deadlock" in ids else (f"{sorted(ids)[0].upper()}, " if ids else "")
+        found = ", found by sweep" if process.found_by == "scan" else ""
         stuck = sum(t.stuck for t in process.threads)
-        return f"{label}{found}{len(process.threads)} threads, {stuck} unchanged"
+        return f"{label}{stuck}/{len(process.threads)} stuck{found}"  # the words that matter first: cut from the end
 
     def _render_threads(self, process: ProcessThreads | None) -> None:
         table = self.query_one("#thr-threads", KeyedTable)
         threads = process.threads if process else []
-        table.sync([(str(t.tid), (str(t.tid), t.name, thread_state(t), _where(t))) for t in threads])
+        rows = [(str(t.tid), (str(t.tid), t.name, thread_state(t), _where(t))) for t in threads]
+        self._thread_cells = [cells for _, cells in rows]
+        table.sync(rows)
+        fit_columns(table, THREAD_COLUMNS, self._thread_cells)
         if process is None:
             table.border_title = ""
         else:
