@@ -105,7 +105,7 @@ def poisoned(value, key=None):
     return value
 
 
-SCREENS = {"threads": "vD", "containers": "l", "databases": "d"}
+SCREENS = {"threads": "vD", "containers": "l", "databases": "D"}
 MODAL_KEYS = "Dld"
 
 

@@ -10,7 +10,7 @@ from tests.uihelpers import frozen_app, populate, sample_module, screen_text, sh
 from tui.app import PANE_ORDER, PANES, TshootApp
 
 # A pane may bind a global key only to do what the global key does there.
-SAME_MEANING = {("symptoms", "g"): "open_guide", ("symptoms", "r"): "run_guide"}
+SAME_MEANING = {("symptoms", "g"): "open_guide", ("symptoms", "r"): "run_guide", ("threads", "r"): "dump_now"}
 
 
 def test_no_pane_gives_a_global_key_another_meaning():
@@ -20,6 +20,39 @@ def test_no_pane_gives_a_global_key_another_meaning():
             for key in binding.key.split(","):
                 if key in global_keys:
                     assert SAME_MEANING.get((name, key)) == binding.action, f"{name} pane rebinds {key!r}"
+
+
+# One meaning per pane key, across panes (README "Keys"): each key, the actions it may run in any pane.
+KEY_CONVENTION = {
+    "enter": {"threads", "choose", "open_row"},  # open / drill into the selected row
+    "d": {"detail"},  # details of the selected row
+    "k": {"signal('SIGTERM')", "interrupt(False)", "container('stop')"},  # stop the selected thing, gently
+    "K": {"signal('SIGKILL')", "interrupt(True)"},  # end it by force
+    "u": {"container('start')"}, "R": {"container('restart')"},
+    "l": {"logs"},
+    "o": {"jump('processes')", "processes"},  # its OS process(es), in Processes
+    "t": {"threads", "jump('threads')"},  # its Python threads and stacks, in Threads
+    "s": {"cycle_sort(1)", "sort"},  # next sort order
+    "less_than_sign": {"cycle_sort(-1)", "target(-1)"},  # previous / next: sort column, target, comparison
+    "greater_than_sign": {"cycle_sort(1)", "target(1)", "next_comparison"},
+    "P": {"sort('cpu')"}, "M": {"sort('rss')"}, "I": {"invert"}, "T": {"tree"}, "N": {"ports"},
+    "D": {"deadlock_report", "doctor"},  # diagnose: the report of what is wrong
+    "x": {"unwatch"},  # take the selected thing out of this view
+    "v": {"toggle_locals", "reveal"},  # show what is hidden (locals, a masked value)
+    "i": {"paste_token"},  # type input
+    "left_square_bracket": {"edit_side('left')"}, "right_square_bracket": {"edit_side('right')"},  # the two sides
+    "e": {"explain"}, "h": {"hot_code"}, "a": {"trace_memory"}, "n": {"edit_notes"}, "f": {"overview"},
+    "c": {"configured"}, "w": {"swap"}, "equals_sign": {"toggle_same"}, "space": {"toggle_live"},
+    "tab": {"switch_table"},
+    "g": {"open_guide"}, "r": {"run_guide", "dump_now"},  # the global keys' meaning, in that pane
+}
+
+
+def test_every_pane_key_keeps_its_one_meaning():
+    for name, pane in PANES.items():
+        for binding in pane.BINDINGS:
+            for key in binding.key.split(","):
+                assert binding.action in KEY_CONVENTION.get(key, set()), f"{name}: {key!r} -> {binding.action}"
 
 
 @pytest.mark.parametrize("pane", PANE_ORDER)
@@ -40,7 +73,7 @@ async def test_typed_letters_go_to_a_focused_input_not_to_the_keys():
     async with app.run_test(size=(80, 24)) as pilot:
         await populate(pilot)
         await pilot.press("5")
-        await pilot.press("L", *"pvs1")
+        await pilot.press("left_square_bracket", *"pvs1")
         await pilot.pause()
         assert app.query_one("#envdiff-left", Input).value == "pvs1"
         assert not app.paused and app.query_one("TabbedContent").active == "env"

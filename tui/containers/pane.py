@@ -67,9 +67,9 @@ class ContainersPane(SourcePane):
 
     BINDINGS = [
         Binding("l", "logs", "Logs", tooltip="Logs (tail, follow, search)"),
-        Binding("t", "processes", "Processes", tooltip="Processes in the container"),
-        Binding("s", "container('start')", "Start", tooltip="Start container"),
-        Binding("x", "container('stop')", "Stop", tooltip="Stop container"),
+        Binding("o", "processes", "Processes", tooltip="Processes in the container"),
+        Binding("u", "container('start')", "Start", tooltip="Start container (up)"),
+        Binding("k", "container('stop')", "Stop", tooltip="Stop container"),
         Binding("R", "container('restart')", "Restart", tooltip="Restart container"),
     ]
 
@@ -512,7 +512,7 @@ class ProcessesScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Static(Text.assemble((f"processes of {visible(self.record.name)}", "bold"), " (host pids)  ",
-                                       ("Enter: Processes pane, t: Threads pane, Esc closes", "dim")))
+                                       ("Enter or o: Processes pane, t: Threads pane, Esc closes", "dim")))
             yield DataTable(id="ct-processes", cursor_type="row")
 
     def on_mount(self) -> None:

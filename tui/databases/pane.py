@@ -75,14 +75,14 @@ class DatabasesPane(SourcePane):
     BINDINGS = [
         # footer words are short so every key fits 80 columns; `?` shows the tooltip
         Binding("e", "explain", "Explain", tooltip="EXPLAIN the session's query (no ANALYZE)"),
-        Binding("c", "interrupt(False)", "Cancel", tooltip="Cancel the session's query"),
+        Binding("k", "interrupt(False)", "Cancel", tooltip="Cancel the session's query"),
         Binding("K", "interrupt(True)", "Terminate", tooltip="Terminate the session"),
-        Binding("l", "jump('processes')", "Local proc", tooltip="Go to the client's local process (Processes)"),
-        Binding("s", "jump('threads')", "Stack", tooltip="Python stack of the client's local process (Threads)"),
-        Binding("d", "doctor", "Doctor", tooltip="Run the connection doctor on the target"),
-        Binding("o", "sort", "Sort", tooltip="Change session sort order"),
-        Binding("left_square_bracket", "target(-1)", "Previous target", show=False),
-        Binding("right_square_bracket", "target(1)", "Next target", show=False),
+        Binding("o", "jump('processes')", "Local proc", tooltip="Go to the client's local process (Processes)"),
+        Binding("t", "jump('threads')", "Stack", tooltip="Python stack of the client's local process (Threads)"),
+        Binding("D", "doctor", "Doctor", tooltip="Run the connection doctor on the target"),
+        Binding("s", "sort", "Sort", tooltip="Change session sort order"),
+        Binding("less_than_sign", "target(-1)", "Previous target", show=False),
+        Binding("greater_than_sign", "target(1)", "Next target", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -385,8 +385,8 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     if selected is not None:
         text.append(f"Session {selected.id}", style="bold")
         if selected.local_pid:
-            text.append(visible(f"  client is local pid {selected.local_pid} ({selected.local_process}) — l: process, "
-                                "s: Python stack"), style="cyan")
+            text.append(visible(f"  client is local pid {selected.local_pid} ({selected.local_process}) — o: process, "
+                                "t: Python stack"), style="cyan")
         text.append(f"\n{visible(selected.query, multiline=True) or '(no query)'}\n")
     text.append(visible(result.target.url), style="bold")  # the sessions' title names it already
     text.append(f"  found in {visible(result.target.origin)}\n", style="dim")

@@ -78,8 +78,10 @@ class ProcessesPane(SourcePane):
     BINDINGS = [
         Binding("enter", "threads", "Threads", tooltip="Threads of process"),
         Binding("d", "detail", "Detail"),
-        Binding("t", "tree", "Tree", tooltip="Tree view"),
-        Binding("l", "ports", "Ports", tooltip="Listening ports"),
+        Binding("t", "threads", "Threads", tooltip="Threads of process", show=False),
+        Binding("T", "tree", "Tree", tooltip="Tree view"),
+        Binding("N", "ports", "Ports", tooltip="Listening ports (network)"),
+        Binding("s", "cycle_sort(1)", "Sort", tooltip="Next sort column (< and > step through them)"),
         Binding("P", "sort('cpu')", "CPU", tooltip="Sort by CPU"),
         Binding("M", "sort('rss')", "Mem", tooltip="Sort by memory"),
         Binding("less_than_sign", "cycle_sort(-1)", "Previous sort column", show=False),

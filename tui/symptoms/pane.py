@@ -44,9 +44,9 @@ class SymptomsPane(SourcePane):
         Binding("enter", "open_row", "Open", tooltip="Open evidence / run guide"),
         Binding("g", "open_guide", "Guide", tooltip="Guide of this finding"),
         Binding("r", "run_guide", "Run guide", tooltip="Refresh here: run / verify the guide"),
-        Binding("o", "overview", "Overview"),
+        Binding("f", "overview", "Findings", tooltip="Overview: every finding"),
         Binding("n", "edit_notes", "Notes", tooltip="Incident notes"),
-        Binding("t", "paste_token", "Token", tooltip="Paste token (auth)"),
+        Binding("i", "paste_token", "Token", tooltip="Input a token (auth guide)"),
     ]
     DEFAULT_CSS = """
     SymptomsPane #guides { width: 38; max-width: 40%; }

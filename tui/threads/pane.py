@@ -49,7 +49,7 @@ class ThreadsPane(SourcePane):
         Binding("enter", "choose", "Dump this process", show=False),
         Binding("v", "toggle_locals", "Locals", tooltip="Show/hide locals"),
         Binding("space", "toggle_live", "Live/hold", tooltip="Live / hold"),
-        Binding("u", "dump_now", "Dump", tooltip="Dump now"),
+        Binding("r", "dump_now", "Dump now", tooltip="Refresh here: dump now, also on hold"),
         Binding("D", "deadlock_report", "Deadlocks", tooltip="Deadlock report"),
         Binding("x", "unwatch", "Unwatch", tooltip="Stop watching process"),
         Binding("h", "hot_code", "Hot code", tooltip="Where a busy process spends its CPU"),
@@ -181,7 +181,7 @@ class ThreadsPane(SourcePane):
                 notes.insert(0, f"pid {process.pid}: {process.error}" + (f" — {process.remedy}" if process.remedy else ""))
             notes += process.warnings
         if not self.live:
-            notes.append("HOLD: stacks are not refreshed (space: live, u: dump now)")
+            notes.append("HOLD: stacks are not refreshed (space: live, r: dump now)")
         self._banner("\n".join(notes))
         self._render_threads(process)
         self._render_stack(process)
