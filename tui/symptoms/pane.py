@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from tui.findings import SEVERITY_RANK, Finding, by_severity, with_row_keys
+from tui.findings import SEVERITY_RANK, Finding, as_of, by_severity, with_row_keys
 from tui.snapshot import Collection
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import Guide, GuideBook, load_guides
@@ -70,6 +70,7 @@ class SymptomsPane(SourcePane):
         self._token: str | None = None  # pasted for the auth guide; memory only, never written
         self._filter = ""
         self._row_cells: list[tuple] = []  # the rows on screen, for fitting the columns to the width
+        self._polls_shown: dict[str, float | None] = {}  # when the findings on screen were measured, by pane
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -265,11 +266,12 @@ class SymptomsPane(SourcePane):
         table = self.query_one("#rows", KeyedTable)
         heading = self.query_one("#heading", Static)
         if self.view == OVERVIEW:
+            self._polls_shown = self._polled_at()
             shown = [(key, f) for key, f in self._rows.items() if not self._filter or self._filter in _text_of(f)]
             heading.update(f"[b]Overview[/b]: {len(self.findings)} finding(s) from every pane, most severe first. "
                            "Enter: evidence · g: its guide · n: incident notes")
             at_top = table.cursor_row <= 0  # the operator has not moved down the list
-            self._sync_rows(table, [(key, (SEVERITY_LABEL[f.severity], f.source, f.title)) for key, f in shown])
+            self._sync_rows(table, [(key, (SEVERITY_LABEL[f.severity], f.source, self._title(f))) for key, f in shown])
             selected = self._rows.get(table.selected_key or "")
             worse = shown and selected and SEVERITY_RANK[shown[0][1].severity] > SEVERITY_RANK[selected.severity]
             if shown and (at_top or worse):  # the most severe row, in view: findings arrive one pane at a time
@@ -301,6 +303,17 @@ class SymptomsPane(SourcePane):
     def tick(self, now: float) -> None:
         if self.view != OVERVIEW and self.running != self.view and self.results.get(self.view):
             self._show_view()  # the heading's "ran … ago" moves on
+        polls = self._polled_at()
+        if self.view == OVERVIEW and polls != self._polls_shown:
+            self._show_view()  # a poll re-measured a duration whose title did not change: its "as of" moves on
+
+    def _polled_at(self) -> dict[str, float | None]:
+        """When each pane's findings were measured: its last poll that answered (none in a replay)."""
+        return {name: status.last_ok for name, status in getattr(self.app, "status", {}).items()}
+
+    def _title(self, finding: Finding) -> str:
+        """The finding's title; a duration in it says when it was measured."""
+        return as_of(finding.title, self._polls_shown.get(finding.source))
 
     def on_data_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         if event.data_table.id == "rows":
@@ -317,7 +330,7 @@ class SymptomsPane(SourcePane):
             finding = self._finding(key)
             if finding is not None:
                 guide = self.book.for_finding(finding)
-                self._detail([f"{finding.title}  [{finding.source}]", "", finding.detail, "",
+                self._detail([f"{self._title(finding)}  [{finding.source}]", "", finding.detail, "",
                               *evidence_lines(finding.evidence),
                               "", f"guide: {guide.id} (g)" if guide else "no guide covers it yet"])
             return

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from tui.findings import Finding
+from tui.findings import Finding, as_of
 from tui.threads.deadlock import format_deadlock_report, thread_state
 from tui.textsafe import literal, visible
 from tui.threads.records import Profile, ProcessThreads, ThreadRecord, ThreadsSection
@@ -171,7 +171,8 @@ class ThreadsPane(SourcePane):
         report.display = bool(deadlocks)
         if deadlocks:
             report.update(deadlock_summary(deadlocks))
-        notes = [f"{f.title}" for f in findings if f.id != "deadlock"] if process else []
+        measured = self.app.status["threads"].last_ok if "threads" in getattr(self.app, "status", {}) else None
+        notes = [as_of(f.title, measured) for f in findings if f.id != "deadlock"] if process else []
         if self._exited is not None:
             notes.append(f"pid {self._exited} exited: it is no longer listed")
         if self._hidden_by_filter():
