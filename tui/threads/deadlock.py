@@ -218,8 +218,6 @@ def _sync_wait(thread: ThreadRecord) -> str | None:
             continue
         caller = frame
         break
-    if caller is not None and "/lib/python3." in caller.filename:
-        return None  # e.g. concurrent.futures' result(): its own words elsewhere
     target = _WAIT_TARGET.search(caller.line_text) if caller is not None else None
     name = f" {target.group(1)}" if target else ""
     functions = [f.function.rsplit(".", 1)[-1] for f in sync]
@@ -234,6 +232,8 @@ def _sync_wait(thread: ThreadRecord) -> str | None:
         return f"waiting for thread{name} to finish"
     if any("_cond.wait" in f.line_text for f in sync):
         return f"waiting for event{name} to be set"
+    if caller is not None and "/lib/python3." in caller.filename and "-packages/" not in caller.filename:
+        return None  # a condition inside the standard library (a future's result()): named elsewhere
     if "wait" in functions or "wait_for" in functions:
         return f"waiting on condition{name}: until another thread notifies it"
     return None
