@@ -93,7 +93,7 @@ async def test_terminate_asks_for_confirmation_naming_the_session_and_query():
     requested = []
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)
-        app.source = lambda name: source if name == "databases" else None
+        app.pane("databases").source = source
         app.request_action = lambda action, run: requested.append(action)
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})
         await pilot.press("K")
@@ -109,7 +109,7 @@ async def test_cancel_on_an_idle_in_transaction_session_offers_terminate_instead
     requested, notes = [], []
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)
-        app.source = lambda name: source if name == "databases" else None
+        app.pane("databases").source = source
         app.request_action = lambda action, run: requested.append(action)
         app.notify = lambda message, **kwargs: notes.append(message)
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})

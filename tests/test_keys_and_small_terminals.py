@@ -7,7 +7,8 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from tests.uihelpers import frozen_app, populate, sample_module, screen_text, show
-from tui.app import PANE_ORDER, PANES, TshootApp
+from tui import registry
+from tui.app import TshootApp
 
 # A pane may bind a global key only to do what the global key does there.
 SAME_MEANING = {("symptoms", "g"): "open_guide", ("symptoms", "r"): "run_guide"}
@@ -15,14 +16,14 @@ SAME_MEANING = {("symptoms", "g"): "open_guide", ("symptoms", "r"): "run_guide"}
 
 def test_no_pane_gives_a_global_key_another_meaning():
     global_keys = {key for binding in TshootApp.BINDINGS for key in binding.key.split(",")}
-    for name, pane in PANES.items():
+    for name, pane in ((s.name, s.pane_class) for s in registry.specs()):
         for binding in pane.BINDINGS:
             for key in binding.key.split(","):
                 if key in global_keys:
                     assert SAME_MEANING.get((name, key)) == binding.action, f"{name} pane rebinds {key!r}"
 
 
-@pytest.mark.parametrize("pane", PANE_ORDER)
+@pytest.mark.parametrize("pane", registry.names())
 async def test_the_footer_shows_every_pane_key_in_80_columns(pane):
     app = frozen_app()
     async with app.run_test(size=(80, 24)) as pilot:

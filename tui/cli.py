@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from tui import __version__
+from tui import __version__, registry
 from tui.config import DATABASE_URL, OBSERVE, PID, SETTINGS, Config, ConfigError, flag_type, load_config
 from tui.env import command as env_command
 from tui.symptoms import command as guide_command
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tshoot",
         description="A live troubleshooting inspector for servers. Without a command: the live terminal UI.",
-        epilog="Keys in the UI: 1-6 panes, / filter, ? help, p pause, S snapshot, q quit.",
+        epilog=f"Keys in the UI: {registry.specs()[0].key}-{registry.specs()[-1].key} panes, / filter, ? help, p pause, "
+               "S snapshot, q quit.",
     )
     parser.add_argument("--version", action="version", version=f"tshoot {__version__}")
     _target_options(parser)
@@ -109,13 +110,9 @@ def _live(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         print("tshoot: the live UI needs a terminal; use `tshoot snapshot` or `tshoot doctor` in scripts", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from tui.processes.source import ProcessesSource
-    from tui.sources import build_sources
-
-    sources = build_sources(config)
-    for source in sources:
-        if isinstance(source, ProcessesSource):
-            source.prefetch()
+    sources = registry.build_sources(config)
+    if sources:
+        sources[0].prefetch()  # the first tab is the first paint
     from tui.app import TshootApp  # Textual is only imported for the UI
 
     app = TshootApp(config, sources)

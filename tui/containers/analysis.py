@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tui import registry
 from tui.config import Thresholds
 from tui.containers.exitcodes import explain_exit
 from tui.containers.records import ContainerRecord, ContainersSection
 from tui.findings import Finding
 from tui.wording import count
 
-SOURCE = "containers"
+SOURCE = registry.CONTAINERS
 CRASH_WINDOW_S = 600.0  # restarts closer together than this count towards a crash loop
 CRASH_LOOP_RESTARTS = 3
 HEALTH_PERSISTENT_STREAK = 10  # consecutive failed checks after which unhealthy becomes critical

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
+from tui import registry
 from tui.actions import Verified
 from tui.config import Config
 from tui.containers import analysis
@@ -48,8 +49,7 @@ def engine_errors() -> tuple[type[BaseException], ...]:
 
 
 class ContainersSource(Source):
-    name = "containers"
-    title = "Containers"
+    name = registry.CONTAINERS
     section_type = ContainersSection
 
     def __init__(self, config: Config) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from tui import registry
 from tui.config import Thresholds
 from tui.databases.doctor import doctor_finding
 from tui.databases.records import DatabasesSection, DbSession, LockWait, TargetResult
 from tui.findings import Finding
 from tui.wording import count
 
-SOURCE = "databases"
+SOURCE = registry.DATABASES
 # PostgreSQL state / MySQL command of a session with a statement in progress (one a cancel can stop)
 RUNNING_STATES = {"active", "fastpath function call", "Query", "Execute"}
 # missing-index: a table read sequentially this often, this many rows per scan, with few index scans.

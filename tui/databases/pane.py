@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from tui import registry
 from tui.actions import Action
 from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
@@ -64,7 +65,7 @@ def _age(seconds: float | None) -> str:
 
 
 class DatabasesPane(SourcePane):
-    source_name = "databases"
+    source_name = registry.DATABASES
 
     DEFAULT_CSS = """
     DatabasesPane #db-targets { height: auto; max-height: 8; }
@@ -87,7 +88,6 @@ class DatabasesPane(SourcePane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.section: DatabasesSection | None = None
         self.filter_text = ""
         self.sort_index = 0
         self._target_cells: list[tuple] = []  # what the tables show, to fit their columns again on a resize
@@ -118,7 +118,6 @@ class DatabasesPane(SourcePane):
 
     # ----- SourcePane contract -----
     def show_section(self, section: DatabasesSection) -> None:
-        self.section = section
         self._section_at, self._age_note = self.app.clock(), ""
         banner = self.query_one("#db-banner", Static)
         banner.display = bool(section.discovery_notes)
@@ -189,7 +188,7 @@ class DatabasesPane(SourcePane):
         return next((s for s in result.state.sessions if str(s.id) == key), None)
 
     def _findings(self, target_id: str) -> list[Finding]:
-        return [f for f in self.app.findings_for(self.source_name) if f.subject.get("target") == target_id]
+        return [f for f in self.findings if f.subject.get("target") == target_id]
 
     # ----- rendering -----
     def _render_targets(self) -> None:
@@ -258,10 +257,10 @@ class DatabasesPane(SourcePane):
             self.app.notify(visible(f"Session {session.id}: its client ({session.client_addr or 'Unix socket'}) is not "
                                     "a process tshoot can see on this machine"), severity="warning", markup=False)
             return
-        self.app.jump_to(pane, {"pid": session.local_pid})
+        self.post_message(self.JumpTo(pane, {"pid": session.local_pid}))
 
     def _live_source(self) -> Any:
-        source = self.app.source(self.source_name)
+        source = self.source
         if source is None:
             self.app.notify("A replay has no live database connection", severity="warning")
         return source
@@ -287,7 +286,7 @@ class DatabasesPane(SourcePane):
             subject={"target": result.target.id, "pid": session.id},
         )
         run = source.terminate if terminate else source.cancel
-        self.app.request_action(action, lambda: run(result.target.id, session.id))
+        self.post_message(self.RequestAction(action, lambda: run(result.target.id, session.id)))
 
     def action_explain(self) -> None:
         result, session = self._selected_result(), self._selected_session()

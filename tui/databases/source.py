@@ -9,6 +9,7 @@ import time
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable
 
+from tui import registry
 from tui.actions import Verified
 from tui.config import Config
 from tui.databases import analysis
@@ -181,8 +182,7 @@ def _error_text(exc: Exception) -> str:
 
 
 class DatabasesSource(Source):
-    name = "databases"
-    title = "Databases"
+    name = registry.DATABASES
     section_type = DatabasesSection
 
     def __init__(self, config: Config, scan_processes: bool = True) -> None:

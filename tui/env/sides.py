@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 
+from tui import registry
 from tui.config import PID, Config, value_from_text
 from tui.env.envfile import load_env_file
 from tui.env.flatten import config_format, load_config_file, side_from_data
@@ -20,6 +21,7 @@ from tui.env.runtime import is_requirements_file, load_interpreter, load_require
 from tui.env.side import ENV, PACKAGES, RUNTIME, Side, SideError, read_text
 from tui.redact import mask_url
 from tui.safefile import SNAPSHOT_LIMIT, FileRefused, parse_json
+from tui.snapshot import SCHEMA
 from tui.source import SourceUnavailable
 
 # Version of the `env` section's layout in snapshots; a snapshot written with another one is refused.
@@ -134,7 +136,6 @@ def _load_json(path: str, spec: str, snapshot_only: bool) -> Side:
 
 
 def _check_snapshot_schema(data: Any, spec: str) -> None:
-    from tui.snapshot import SCHEMA  # late: tui.snapshot imports every source, this one included
 
     if isinstance(data, dict) and "schema" in data and "env" in data and data["schema"] != SCHEMA:
         raise SideError(f"{spec}: snapshot schema {data['schema']!r}; this tshoot reads schema {SCHEMA} — "
@@ -146,7 +147,7 @@ def env_section_of(data: Any) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         return None
     sections = data.get("sections") if isinstance(data.get("sections"), dict) else data
-    section = sections.get("env")
+    section = sections.get(registry.ENV)
     return section if isinstance(section, dict) and ("format" in section or "error" in section) else None
 
 

@@ -12,6 +12,7 @@ import os
 import socket
 from dataclasses import dataclass, field, replace
 
+from tui import registry
 from tui.config import Config
 from tui.env.diff import DIFFERENT, ONLY_RIGHT, EnvDiff, diff_sides
 from tui.env.procenv import ProcessEnvCheck, scan_processes, tshoot_family
@@ -43,8 +44,7 @@ class EnvSection:
 
 
 class EnvSource(Source):
-    name = "env"
-    title = "Env"
+    name = registry.ENV
     section_type = EnvSection
 
     def __init__(self, config: Config) -> None:

@@ -16,6 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Sparkline, Static
 
+from tui import registry
 from tui.actions import Action
 from tui.processes import memtrace
 from tui.processes.collect import reveal_environ_value, send_signal
@@ -66,7 +67,7 @@ PORT_COLUMNS = [("proto", "PROTO"), ("address", "ADDRESS"), ("port", " PORT"), (
 
 
 class ProcessesPane(SourcePane):
-    source_name = "processes"
+    source_name = registry.PROCESSES
 
     # No horizontal scrollbar (left/right still scroll; `d` shows the whole command line): Textual
     # redraws it, cell by cell, whenever the row count changes, which was half the bytes sent per refresh.
@@ -92,7 +93,6 @@ class ProcessesPane(SourcePane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.section: ProcessesSection | None = None
         self._trace_shown_at = 0.0
         self.sort_key = "cpu"
         self.reverse = True
@@ -126,13 +126,12 @@ class ProcessesPane(SourcePane):
 
     # ----- SourcePane contract -----
     def show_section(self, section: ProcessesSection) -> None:
-        self.section = section
         newest = max(section.memtraces, key=lambda trace: trace.taken_at, default=None)
         if newest is not None and newest.taken_at > self._trace_shown_at and not self.app.is_replay:
             self._trace_shown_at = newest.taken_at  # the trace the operator asked for has arrived: show it
             self.app.push_screen(TextScreen(f"Memory trace of pid {newest.pid}", memtrace.memtrace_text(newest)))
         self.flags = {}
-        for finding in self.app.findings_for("processes"):
+        for finding in self.findings:
             pid = finding.subject.get("pid")
             if pid is not None and finding.id in FLAG_FOR_FINDING:
                 self.flags[pid] = self.flags.get(pid, "") + FLAG_FOR_FINDING[finding.id]
@@ -303,7 +302,7 @@ class ProcessesPane(SourcePane):
     def action_threads(self) -> None:
         pid = self._selected_pid()
         if pid is not None:
-            self.app.jump_to("threads", {"pid": pid})
+            self.post_message(self.JumpTo(registry.THREADS, {"pid": pid}))
 
     def action_detail(self) -> None:
         pid = self._selected_pid()
@@ -317,7 +316,7 @@ class ProcessesPane(SourcePane):
 
     @work(thread=True, exit_on_error=False, group="proc-detail")
     def _load_detail(self, pid: int) -> None:
-        source = self.app.source("processes")
+        source = self.source
         try:
             detail = source.detail(pid)
         except psutil.NoSuchProcess:
@@ -329,7 +328,7 @@ class ProcessesPane(SourcePane):
         """tracemalloc inside the selected Python process for a few seconds: the live form of comparing two
         tracemalloc snapshots. It changes the process (injected code, slower allocations), so it is an action."""
         row = self._selected_row()
-        source = self.app.source("processes")
+        source = self.source
         if row is None:
             return
         action = Action(
@@ -340,7 +339,7 @@ class ProcessesPane(SourcePane):
                     "about a second to inject; in rare cases (stopped inside malloc) that can hang it."),
             subject={"pid": row.pid, "name": row.name},
         )
-        self.app.request_action(action, lambda: source.trace_memory(row.pid))
+        self.post_message(self.RequestAction(action, lambda: source.trace_memory(row.pid)))
 
     def action_signal(self, name: str) -> None:
         row = self._selected_row()
@@ -354,7 +353,7 @@ class ProcessesPane(SourcePane):
             target=f"{itself}pid {row.pid} ({row.name}) run by {row.user}: {row.cmdline[:200]}",
             subject={"pid": row.pid, "name": row.name},
         )
-        self.app.request_action(action, lambda: send_signal(row.pid, sig, row.started))
+        self.post_message(self.RequestAction(action, lambda: send_signal(row.pid, sig, row.started)))
 
 
 def _cut(text: str, cells: int) -> str:

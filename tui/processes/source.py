@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tui import registry
 from tui.config import Config
 from tui.findings import Finding
 from tui.processes.analyze import analyze
@@ -13,8 +14,7 @@ from tui.source import Source
 
 
 class ProcessesSource(Source):
-    name = "processes"
-    title = "Processes"
+    name = registry.PROCESSES
     section_type = ProcessesSection
 
     def __init__(self, config: Config) -> None:

@@ -15,6 +15,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Protocol
 
+from tui import registry
 from tui.config import Config
 from tui.databases.analysis import reported_apart
 from tui.databases.doctor import diagnose, login_refused, target_commands
@@ -134,7 +135,7 @@ def findings(ctx: CheckContext, ids: list[str], source: str, healthy: str = "not
     found = ctx.findings(ids, source)
     if found:
         outcome = _graded_findings(found)
-        if source == "containers":
+        if source == registry.CONTAINERS:
             outcome.placeholders["IMAGE"] = _container_image(ctx, outcome.subject or {})
     else:
         problem = ctx.source_problem(source)
@@ -154,21 +155,21 @@ def _not_measured(ctx: CheckContext, source: str, ids: list[str]) -> tuple[list[
     """What a findings check could not look at (each with why) and how much it did look at: no finding from a
     database that could not be read, or from an env diff without a baseline, is not a healthy result."""
     section = ctx.collection.sections.get(source) if ctx.collection else None
-    if source == "databases" and "db-unreachable" not in ids:
+    if source == registry.DATABASES and "db-unreachable" not in ids:
         results = list(getattr(section, "targets", []))
         if any(not r.target.discovered for r in results):
             results = [r for r in results if not r.target.discovered]
         read = [r for r in results if r.state is not None or r.same_server_as]
         unread = [f"{r.target.url}: {r.not_connected or r.error or 'not read'}" for r in results if r not in read]
         return ([f"no database could be read ({'; '.join(unread)})"] if not read and unread else unread), len(read)
-    if source == "env" and "env-drift" in ids and not getattr(section, "diffs", None):
+    if source == registry.ENV and "env-drift" in ids and not getattr(section, "diffs", None):
         problems = "; ".join(getattr(section, "problems", [])) or "no baseline configured (env_baseline)"
         return [f"env-drift: nothing compared with a baseline ({problems})"], len([i for i in ids if i != "env-drift"])
     return [], 1
 
 
 def _container_image(ctx: CheckContext, subject: dict[str, Any]) -> str:
-    section = ctx.collection.sections.get("containers") if ctx.collection else None
+    section = ctx.collection.sections.get(registry.CONTAINERS) if ctx.collection else None
     record = next((c for c in getattr(section, "containers", []) if c.name == subject.get("name")), None)
     return record.image if record is not None else ""
 
@@ -197,11 +198,11 @@ def _thread_dumps(ctx: CheckContext) -> _ThreadDumps:
     """The Threads pane's dumps when it has any (or pids were named); otherwise every Python process of the
     machine, swept now (unless find_stuck is off)."""
     collection = ctx.collection
-    section = collection.sections.get("threads") if collection else None
+    section = collection.sections.get(registry.THREADS) if collection else None
     watched = list(getattr(section, "processes", {}).values())
     if watched or ctx.config.pids:
-        problem = None if watched else ctx.source_problem("threads")
-        return _ThreadDumps("watched", watched, [f for f in collection.findings if f.source == "threads"] if collection
+        problem = None if watched else ctx.source_problem(registry.THREADS)
+        return _ThreadDumps("watched", watched, [f for f in collection.findings if f.source == registry.THREADS] if collection
                             else [], [problem] if problem else [])
     if not ctx.config.find_stuck:
         return _ThreadDumps("not looked at", [], [], ["find_stuck = false in the config: only named processes are dumped"])
@@ -363,7 +364,7 @@ def container_log_errors(ctx: CheckContext, window_minutes: float = 15.0) -> Out
     worst = max(scans, key=lambda c: (c.scan.recent_tracebacks, c.scan.recent_error_lines))
     return Outcome(status, f"container {worst.name}: {worst.scan.recent_tracebacks} traceback(s), "
                            f"{worst.scan.recent_error_lines} error line(s) in the last {window_minutes:g} min",
-                   evidence, subject={"name": worst.name, "id": worst.id}, pane="containers",
+                   evidence, subject={"name": worst.name, "id": worst.id}, pane=registry.CONTAINERS,
                    placeholders={"IMAGE": worst.image})
 
 
@@ -377,7 +378,7 @@ def _sample(ctx: CheckContext) -> probes.SystemSample:
 def cpu_saturation(ctx: CheckContext, warn_percent: float = 80.0, fail_percent: float = 95.0) -> Outcome:
     """How busy all the CPUs are, and who is using them (the busiest processes and the Processes pane's CPU hogs)."""
     sample = _sample(ctx)
-    hogs = ctx.findings(["cpu-hog"], "processes")
+    hogs = ctx.findings(["cpu-hog"], registry.PROCESSES)
     status = _graded(sample.cpu_percent, warn_percent, fail_percent)
     if hogs and status == "pass":
         status = "warn"
@@ -388,7 +389,7 @@ def cpu_saturation(ctx: CheckContext, warn_percent: float = 80.0, fail_percent: 
                 "top_cpu": sample.top_cpu, "cpu_hogs": [_finding_json(f) for f in hogs]}
     subject = hogs[0].subject if hogs else (
         {"pid": sample.top_cpu[0]["pid"], "name": sample.top_cpu[0]["name"]} if sample.top_cpu else None)
-    return Outcome(status, summary, evidence, subject=subject, pane="processes")
+    return Outcome(status, summary, evidence, subject=subject, pane=registry.PROCESSES)
 
 
 @check
@@ -441,7 +442,7 @@ def open_file_limits(ctx: CheckContext, warn_percent: float = 80.0, fail_percent
     status = _graded(top.percent, warn_percent, fail_percent)
     return Outcome(status, f"{top.name} ({top.pid}) holds {top.open_files} of {top.limit} files ({top.percent:.0f}%)",
                    {"processes": [asdict(r) for r in rows[:10]], "problems": problems},
-                   subject={"pid": top.pid, "name": top.name}, pane="processes")
+                   subject={"pid": top.pid, "name": top.name}, pane=registry.PROCESSES)
 
 
 @check
@@ -453,7 +454,7 @@ def thread_counts(ctx: CheckContext, warn_threads: int = 1000, warn_total_percen
     lead = f"; most: {top[0]['name']} ({top[0]['pid']}) with {top[0]['threads']}" if top else ""
     return Outcome(status, f"{total} threads in all{lead}",
                    {"top": top, "total": total, "threads_max": threads_max},
-                   subject={"pid": top[0]["pid"], "name": top[0]["name"]} if top else None, pane="processes")
+                   subject={"pid": top[0]["pid"], "name": top[0]["name"]} if top else None, pane=registry.PROCESSES)
 
 
 # ---------------------------------------------------------------- auth

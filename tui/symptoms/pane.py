@@ -17,7 +17,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from tui.findings import SEVERITY_RANK, Finding, by_severity, with_row_keys
+from tui import registry
+from tui.findings import SEVERITY_RANK, Finding, with_row_keys
 from tui.snapshot import Collection
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import Guide, GuideBook, load_guides
@@ -35,7 +36,7 @@ SHORT_COUNTS_BELOW = 100  # pane width under which the guide list's counts are w
 
 
 class SymptomsPane(SourcePane):
-    source_name = "symptoms"
+    source_name = registry.SYMPTOMS
     BINDINGS = [
         Binding("enter", "open_row", "Open", tooltip="Open evidence / run guide"),
         Binding("g", "open_guide", "Guide", tooltip="Guide of this finding"),
@@ -56,7 +57,6 @@ class SymptomsPane(SourcePane):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.book: GuideBook = GuideBook({}, [])
-        self.findings: list[Finding] = []
         self._rows: dict[str, Finding] = {}  # the Overview's row key -> its finding
         self.notes = IncidentNotes()
         self.view = OVERVIEW  # OVERVIEW or the id of the guide on screen
@@ -86,8 +86,7 @@ class SymptomsPane(SourcePane):
     # ----- what the app calls -----
     def show_findings(self, findings: list[Finding]) -> None:
         """Every pane's findings, most severe first: refresh the badges and the Overview."""
-        self.findings = by_severity(findings)
-        self._rows = dict(with_row_keys(self.findings))
+        self._rows = dict(with_row_keys(findings))
         self._refresh_guides()
         if self.view == OVERVIEW:
             self._show_view()
@@ -152,11 +151,11 @@ class SymptomsPane(SourcePane):
         if self.view == OVERVIEW:
             finding = self._finding(key)
             if finding is not None:
-                self.app.jump_to(finding.source, finding.subject)
+                self.post_message(self.JumpTo(finding.source, finding.subject))
             return
         result = self._result(key)
         if result is not None and result.jump is not None:
-            self.app.jump_to(result.jump.pane, result.jump.subject)
+            self.post_message(self.JumpTo(result.jump.pane, result.jump.subject))
         elif result is not None:
             self.app.notify("This check has no row to show in another pane", severity="information")
 

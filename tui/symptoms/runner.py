@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from tui import registry
 from tui.config import Config
 from tui.databases.doctor import target_client
 from tui.snapshot import collect_all
@@ -123,7 +124,7 @@ def placeholder_values(outcome: Outcome) -> dict[str, str]:
     values = {}
     if isinstance(subject.get("pid"), int):
         values["PID"] = str(subject["pid"])
-    container = subject.get("container") or (subject.get("name") if outcome.pane == "containers" else None)
+    container = subject.get("container") or (subject.get("name") if outcome.pane == registry.CONTAINERS else None)
     if container:
         values["CONTAINER"] = str(container)
     url = subject.get("url") or subject.get("target")

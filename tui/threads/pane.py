@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from tui import registry
 from tui.findings import Finding
 from tui.threads.deadlock import format_deadlock_report, thread_state
 from tui.textsafe import literal, visible
@@ -26,7 +27,7 @@ THREAD_COLUMNS = [("tid", "TID"), ("name", "THREAD"), ("state", "STATE"), ("wher
 
 
 class ThreadsPane(SourcePane):
-    source_name = "threads"
+    source_name = registry.THREADS
 
     DEFAULT_CSS = """
     ThreadsPane #thr-top { height: 1fr; }
@@ -49,13 +50,13 @@ class ThreadsPane(SourcePane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.section: ThreadsSection | None = None
         self.selected_pid: int | None = None
         self.show_locals = False
         self.live = True
         self.filter_text = ""
         self._listed: set[str] = set()  # pids of the rows the process list shows
         self._exited: int | None = None  # the selected process exited and was dropped from the list
+        self._shown: ThreadsSection | None = None  # the section on screen before the newest one
         self._age_note = ""  # "dumped 40s ago" once the stacks on screen are older than two intervals
 
     def compose(self) -> ComposeResult:
@@ -79,14 +80,14 @@ class ThreadsPane(SourcePane):
 
     # ----- SourcePane contract -----
     def show_section(self, section: ThreadsSection) -> None:
-        selected = str(self.selected_pid)
-        if (self.section is not None and selected in self.section.processes and selected not in section.processes
+        selected, shown = str(self.selected_pid), self._shown
+        if (shown is not None and selected in shown.processes and selected not in section.processes
                 and all(c.pid != self.selected_pid for c in section.candidates)):
             # the source dropped it and it is no Python candidate either (it exited): say so, do not pick another.
             # A sweep suspect that calmed down leaves `processes` but still runs: it stays selected.
             self._exited = self.selected_pid
             self.selected_pid = None
-        self.section, self._age_note = section, ""
+        self._shown, self._age_note = section, ""
         if self.selected_pid is None and self._exited is None and section.processes:
             self.selected_pid = int(next(iter(section.processes)))
         self._refresh_view()
@@ -108,7 +109,7 @@ class ThreadsPane(SourcePane):
         pid = subject.get("pid")
         if not isinstance(pid, int):
             return False
-        source = self.app.source("threads")
+        source = self.source
         if source is None and (self.section is None or str(pid) not in self.section.processes):
             return False  # a replay shows only what was dumped
         self._select(pid)
@@ -121,12 +122,12 @@ class ThreadsPane(SourcePane):
     # ----- selection -----
     def _select(self, pid: int) -> None:
         self.selected_pid, self._exited = pid, None
-        source = self.app.source("threads")
+        source = self.source
         if source is not None:
             source.watch(pid)
             source.focus(pid)
             source.request_dump()
-            self.app.poll_now("threads")
+            self.poll_now()
         self._refresh_view()
         self.query_one("#thr-processes", KeyedTable).move_to_key(str(pid), scroll=True)
         self.query_one("#thr-threads", KeyedTable).focus()
@@ -141,7 +142,7 @@ class ThreadsPane(SourcePane):
         return bool(self.filter_text) and self.selected_pid is not None and str(self.selected_pid) not in self._listed
 
     def _findings(self) -> list[Finding]:
-        return [f for f in self.app.findings_for("threads") if f.subject.get("pid") == self.selected_pid]
+        return [f for f in self.findings if f.subject.get("pid") == self.selected_pid]
 
     # ----- rendering -----
     def _refresh_view(self) -> None:
@@ -179,7 +180,7 @@ class ThreadsPane(SourcePane):
         the cursor is still the one Enter dumps when a refresh comes in between (busiest-first moved them)."""
         if self.section is None:
             return
-        hung = {f.subject.get("pid") for f in self.app.findings_for("threads") if f.id != "hot-code"}
+        hung = {f.subject.get("pid") for f in self.findings if f.id != "hot-code"}
         found = {p.pid for p in self.section.processes.values() if p.found_by == "scan"}
         rows: dict[int, tuple] = {}
         for process in self.section.processes.values():
@@ -198,7 +199,7 @@ class ThreadsPane(SourcePane):
     def _process_status(self, process: ProcessThreads) -> str:
         if process.error:
             return process.error
-        ids = {f.id for f in self.app.findings_for("threads") if f.subject.get("pid") == process.pid} - {"hot-code"}
+        ids = {f.id for f in self.findings if f.subject.get("pid") == process.pid} - {"hot-code"}
         label = "DEADLOCK — " if "deadlock" in ids else (f"{sorted(ids)[0].upper()} — " if ids else "")
         found = "found by sweep, " if process.found_by == "scan" else ""
         stuck = sum(t.stuck for t in process.threads)
@@ -251,16 +252,16 @@ class ThreadsPane(SourcePane):
 
     def action_toggle_live(self) -> None:
         self.live = not self.live
-        source = self.app.source("threads")
+        source = self.source
         if source is not None:
             source.set_live(self.live)
         self._refresh_view()
 
     def action_dump_now(self) -> None:
-        source = self.app.source("threads")
+        source = self.source
         if source is not None:
             source.request_dump()
-            self.app.poll_now("threads")
+            self.poll_now()
 
     def action_deadlock_report(self) -> None:
         deadlocks = [f for f in self._findings() if f.id == "deadlock"]
@@ -280,11 +281,11 @@ class ThreadsPane(SourcePane):
         self.app.push_screen(TextScreen(f"Where the CPU goes: pid {pid}", body))
 
     def action_unwatch(self) -> None:
-        source = self.app.source("threads")
+        source = self.source
         if source is not None and self.selected_pid is not None:
             source.unwatch(self.selected_pid)
             self.selected_pid = None
-            self.app.poll_now("threads")
+            self.poll_now()
 
     def action_switch_table(self) -> None:
         processes = self.query_one("#thr-processes", KeyedTable)

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
+from tui import registry
 from tui.config import Config
 from tui.findings import Finding
 from tui.source import Source, SourceUnavailable
@@ -22,7 +23,8 @@ from tui.threads import hotspots, pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
 from tui.threads.finder import HangFinder
 from tui.threads.hangs import analyze_hangs
-from tui.threads.records import Profile, ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection
+from tui.threads.records import (Profile, ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection,
+                                 locals_for_file)
 from tui.threads.sampling import (
     Sampled,
     Signature,
@@ -42,9 +44,12 @@ MAX_SECOND_LOOK_WAIT_S = 5.0  # a poll waits at most this long to look at new su
 
 
 class ThreadsSource(Source):
-    name = "threads"
-    title = "Threads"
+    name = registry.THREADS
     section_type = ThreadsSection
+
+    @classmethod
+    def strip_for_file(cls, section_json: dict, keep_locals: bool) -> None:
+        locals_for_file(section_json, keep_locals)
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
