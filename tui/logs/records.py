@@ -39,6 +39,8 @@ class LogSource:
     error: str = ""  # why it is not followed, in the operator's words
     lines_read: int = 0
     bytes_read: int = 0
+    skipped_bytes: int = 0  # of a file: before where following started, or jumped over when too far behind
+    lost_lines: int = 0  # of the kernel ring: overwritten before they were read
 
 
 @dataclass
