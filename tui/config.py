@@ -52,6 +52,10 @@ class Config:
     env_files: list[str] = field(default_factory=list)
     env_baseline: str | None = None  # env file or snapshot the Env pane compares against
     log_paths: list[str] = field(default_factory=list)
+    log_path_flags: list[str] = field(default_factory=list)  # those of log_paths given with --log: the rest are the file's
+    log_journal: str | None = None  # a journal file or directory to read instead of the system's journal
+    log_lines_kept: int = 5000  # the newest lines the Logs pane keeps (memory is bounded by this)
+    log_sources_max: int = 64  # log files and containers followed at most
     probe_urls: list[str] = field(default_factory=list)
     guides_dir: str | None = None  # operator's own guides (data files), added to the built-in ones
     docker_host: str | None = None
@@ -153,6 +157,9 @@ SETTINGS: dict[str, Bounds] = {
     "env_files": STRINGS,
     "env_baseline": TEXT,
     "log_paths": STRINGS,
+    "log_journal": TEXT,
+    "log_lines_kept": Bounds(int, 100, 1_000_000, "lines"),
+    "log_sources_max": Bounds(int, 1, 1000),
     "probe_urls": STRINGS,
     "guides_dir": TEXT,
     "docker_host": TEXT,
