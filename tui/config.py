@@ -37,6 +37,10 @@ class Thresholds:
     connection_saturation_percent: float = 80.0
     container_memory_percent: float = 90.0
     stuck_thread_s: float = 2.0  # a lock wait this long with an unchanged stack is reported (doctor's 3 s sees it)
+    log_burst_lines: int = 20  # error lines of one log template in 5 minutes before it can be a burst
+    log_burst_factor: float = 5.0  # ... and that many times its rate in the 25 minutes before
+    http_5xx_percent: float = 5.0  # share of 5xx responses in an access log over 5 minutes
+    slow_request_p95_s: float = 1.0  # 95th percentile of request time in an access log over 5 minutes
 
 
 @dataclass
@@ -183,6 +187,10 @@ THRESHOLDS: dict[str, Bounds] = {
     "connection_saturation_percent": Bounds(float, 1, 100, "percent"),
     "container_memory_percent": Bounds(float, 1, 100, "percent"),
     "stuck_thread_s": Bounds(float, 0, 86400, SECONDS),
+    "log_burst_lines": Bounds(int, 1, 1_000_000, "lines in 5 minutes"),
+    "log_burst_factor": Bounds(float, 1, 1_000_000, "times the earlier rate"),
+    "http_5xx_percent": Bounds(float, 0.01, 100, "percent"),
+    "slow_request_p95_s": Bounds(float, 0.001, 3600, SECONDS),
 }
 class BadValue(ValueError):
     """A value a setting cannot hold. The message follows the setting's name ("has the wrong type: ...",
