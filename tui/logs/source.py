@@ -29,11 +29,13 @@ class LogsSource(Source):
     title: ClassVar[str] = "Logs"
     section_type: ClassVar[type] = LogsSection
 
-    def __init__(self, config: Config, system: bool = True) -> None:
-        """`system`: follow the journal, the kernel and the containers too, not only files."""
+    def __init__(self, config: Config, only_named: bool = False) -> None:
+        """`only_named`: follow the files named in the config and by --log only (no journal, kernel, containers
+        or files found by themselves)."""
         super().__init__(config)
+        self.only_named = only_named
         self._system: list[Reader] = []
-        if system:
+        if not only_named:
             self._system = [JournalReader(config.log_journal, found_by="config" if config.log_journal else "default"),
                             KernelReader(), ContainersReader(config, max_containers=config.log_sources_max)]
         self._files: dict[str, FileReader] = {}  # by the path opened
@@ -49,9 +51,10 @@ class LogsSource(Source):
     def collect(self) -> LogsSection:
         now = time.time()
         if time.monotonic() - self._discovered_at >= REDISCOVER_S:
-            self._follow(discover(self.config))
+            self._follow(named_files(self.config) if self.only_named else discover(self.config))
             self._discovered_at = time.monotonic()
         events: list[LogLine] = []
+        fed: set[str] = set()
         for reader in self._readers():
             for line in reader.read():
                 if not line.level:  # files and containers: what the text itself says
@@ -59,8 +62,10 @@ class LogsSource(Source):
                     line.time = when if when is not None else line.time
                     line.pid = line.pid if line.pid is not None else pid
                 events += self._joiners.setdefault(line.source, EventJoiner()).feed(line, now)
-        for joiner in self._joiners.values():
-            events += joiner.flush(now)
+                fed.add(line.source)
+        for source, joiner in self._joiners.items():
+            # a source that wrote nothing since the last poll has finished its event: release it now
+            events += joiner.flush(now if source in fed else math.inf)
         for event in events:
             self._seq += 1
             event.seq = self._seq
