@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from tui.config import Config
 
 LOG_NAME = re.compile(r"(?:\.log|\.err|_log)$")
-# Binary files under /var/log (login records, the journal) and Docker's own copies of container output
-# (read from the engine instead) are not log lines.
+# Binary files under /var/log (login records, the journal), MariaDB's binary recovery logs, and Docker's own
+# copies of container output (read from the engine instead) are not log lines.
 NOT_TEXT = re.compile(r"^/var/log/journal/|\.journal~?$|/(?:wtmp|btmp|lastlog|faillog)(?:\.\d+)?$|"
-                      r"/containers/[0-9a-f]{64}/[0-9a-f]{64}-json\.log$")
+                      r"/(?:ddl_recovery|tc)\.log$|/containers/[0-9a-f]{64}/[0-9a-f]{64}-json\.log$")
 WELL_KNOWN: tuple[tuple[str, str], ...] = (
     ("/var/log/nginx/access.log", "nginx's usual place"),
     ("/var/log/nginx/error.log", "nginx's usual place"),
