@@ -18,6 +18,7 @@ from tui.config import DATABASE_URL, OBSERVE, PID, SETTINGS, Config, ConfigError
 from tui.env import command as env_command
 from tui.symptoms import command as guide_command
 from tui.findings import by_severity, exit_code
+from tui.safefile import FileRefused, open_regular
 
 EXIT_BAD_INPUT = 2
 QUIT_GRACE_S = 0.5  # after the UI has ended, how long Python may spend waiting for threads before it exits
@@ -30,6 +31,9 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=flag_type(DATABASE_URL, "database URL"), action="append", default=[],
                         metavar="URL",
                         help="database URL to watch, e.g. postgresql://user@host:5432/db (repeatable)")
+    parser.add_argument("--log", action="append", default=[], metavar="FILE",
+                        help="log file to follow in Logs, added to log_paths (repeatable; one not there yet is "
+                             "followed once it appears)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,11 +79,25 @@ def _config(args: argparse.Namespace) -> Config:
     config.pids = list(dict.fromkeys([*config.pids, *args.pid]))
     config.db_urls = list(dict.fromkeys([*config.db_urls, *args.db]))
     config.db_url_flags = list(args.db)
+    check_log_flags(args.log)
+    config.log_paths = list(dict.fromkeys([*config.log_paths, *args.log]))
+    config.log_path_flags = list(args.log)
     if getattr(args, "interval", None):
         config.interval = args.interval
     if getattr(args, "read_only", False):
         config.read_only = True
     return config
+
+
+def check_log_flags(paths: list[str]) -> None:
+    """A `--log` that exists must be a regular file (a folder or a FIFO is a mistake); a missing one is followed
+    once it appears, as `tail -F` does."""
+    for path in paths:
+        try:
+            open_regular(path).close()
+        except FileRefused as exc:
+            if exc.problem != "no such file":
+                raise ConfigError(f"--log {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,7 @@ def effective_config(config: Config, options: GuideOptions) -> Config:
         pids=merged(config.pids, options.pids),
         probe_urls=merged(config.probe_urls, options.urls),
         log_paths=merged(config.log_paths, options.logs),
+        log_path_flags=merged(config.log_path_flags, options.logs),
     )
 
 
