@@ -195,7 +195,7 @@ _ACCESS_LINE = re.compile(
 )
 # Request time written by a custom log_format: `rt=0.123`, `request_time=0.2`, `urt=0.100`, `upstream_time:12ms`
 _TIMING = re.compile(
-    r"(?<![\w.])(?P<key>rt|request_time|req_time|response_time|duration|took|time|urt|uct|uht|ut"
+    r"(?<![\w.])(?P<key>rt|request_time|req_time|response_time|duration|took|urt|uct|uht|ut"
     r"|upstream_response_time|upstream_time)[=:]\s?\"?(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|us|µs|s)?(?![\w.])"
 )
 _UPSTREAM_KEYS = ("urt", "uct", "uht", "ut", "upstream_response_time", "upstream_time")
