@@ -195,7 +195,7 @@ _ACCESS_LINE = re.compile(
 )
 # Request time written by a custom log_format: `rt=0.123`, `request_time=0.2`, `urt=0.100`, `upstream_time:12ms`
 _TIMING = re.compile(
-    r"(?<![\w.])(?P<key>rt|request_time|req_time|response_time|duration|took|time|urt|uct|uht|ut"
+    r"(?<![\w.])(?P<key>rt|request_time|req_time|response_time|duration|took|urt|uct|uht|ut"
     r"|upstream_response_time|upstream_time)[=:]\s?\"?(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|us|µs|s)?(?![\w.])"
 )
 _UPSTREAM_KEYS = ("urt", "uct", "uht", "ut", "upstream_response_time", "upstream_time")
@@ -475,9 +475,9 @@ KNOWN_PATTERNS = (
                  "host/port is wrong. Check it runs and listens (ss -ltnp) on that address.", "intermittent"),
     KnownPattern("password-auth-failed", re.compile(
         r"password authentication failed|Access denied for user", re.IGNORECASE),
-        "warning", "Logins are rejected (password authentication failed)",
+        "warning", "Database logins are rejected (password authentication failed)",
         "A client uses a wrong or rotated password, or the server's auth rules (pg_hba.conf, user@host grants) "
-        "do not admit it.", "auth"),
+        "do not admit it. (Both wordings are the database servers', PostgreSQL's and MySQL's.)", "db-connection"),
     KnownPattern("jwt-rejected", re.compile(
         r"\bjwt\b.{0,40}\bexpired|token.{0,20}\bexpired|signature has expired|ExpiredSignature"
         r"|invalid signature|signature verification failed|InvalidSignature", re.IGNORECASE),
@@ -524,6 +524,8 @@ def _error_bursts(clusters: list[Cluster], thresholds: Thresholds) -> list[Findi
     for cluster in clusters:
         if LEVEL_RANK[cluster.level] < LEVEL_RANK["error"] or len(cluster.per_minute) < BURST_RECENT_MIN:
             continue
+        if parse_access(cluster.example) or any(p.regex.search(cluster.example) for p in KNOWN_PATTERNS):
+            continue  # failing requests are http-5xx-rate's, a message that names its cause has its own finding
         recent = sum(cluster.per_minute[-BURST_RECENT_MIN:])
         before = cluster.per_minute[:-BURST_RECENT_MIN]
         recent_rate = recent / BURST_RECENT_MIN
@@ -535,8 +537,8 @@ def _error_bursts(clusters: list[Cluster], thresholds: Thresholds) -> list[Findi
             title=f"Burst of errors: {count(recent, 'line')} in 5 min of “{cluster.template[:80]}”",
             detail=(f"{recent_rate:.1f} a minute over the last 5 minutes, against {sum(before) / max(len(before), 1):.1f}"
                     " a minute in the 25 before. Read the examples: what started it is usually the first one."),
-            subject={"template_id": cluster.id, "template": cluster.template[:200]},
-            evidence={"lines_last_5_min": recent, "per_minute_before": round(sum(before) / max(len(before), 1), 2),
+            subject={"template_id": cluster.id},  # not the text: Drain generalises a template as lines come
+            evidence={"template": cluster.template, "lines_last_5_min": recent, "per_minute_before": round(sum(before) / max(len(before), 1), 2),
                       "per_minute": cluster.per_minute, "sources": cluster.sources, "count": cluster.count,
                       "lines": _evidence_lines(cluster.examples or [cluster.example])},
         ))
@@ -710,7 +712,7 @@ def _known_patterns(clusters: list[Cluster]) -> list[Finding]:
         members.sort(key=lambda c: c.last_seen)
         lines = [text for c in members for text in c.examples if pattern.regex.search(text)]
         guide = pattern.guide
-        if pattern.id in ("connection-refused", "password-auth-failed") and any(_DB_HINT.search(t) for t in lines):
+        if pattern.id == "connection-refused" and any(_DB_HINT.search(t) for t in lines):
             guide = "db-connection"
         total = sum(c.count for c in members)
         found.append(Finding(
