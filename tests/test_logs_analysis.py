@@ -246,10 +246,15 @@ KERNEL_OOM = [
 def test_kernel_oom_kill():
     section, _ = analyse(KERNEL_OOM + NORMAL, source="kernel")
     [finding] = findings(section, Thresholds())
-    assert finding.id == "kernel-oom-kill" and finding.subject == {"pid": 4242, "process": "python3"}
+    assert finding.id == "kernel-oom-kill" and finding.subject == {"process": "python3"}
+    assert finding.evidence["pids"] == [4242] and "pid 4242" in finding.title
     assert finding.evidence["rss_kb"] == 514048 and finding.evidence["total_vm_kb"] == 1048576
     assert finding.evidence["cgroup"] == "/system.slice/docker-ab12.scope"
     assert finding.guide == "container-restart" and len(finding.evidence["lines"]) == 2
+    again = [line.replace("4242", "4343") for line in KERNEL_OOM]  # the same program killed again, a new pid
+    section, _ = analyse(KERNEL_OOM + again, source="kernel")
+    [finding] = findings(section, Thresholds())  # one problem, whose key does not change with the pid
+    assert finding.evidence["pids"] == [4242, 4343] and "2 times" in finding.title and "pid 4343" in finding.title
     old = analyse(KERNEL_OOM, source="kernel", times=[NOW] * 3, now=NOW + 7200)[0]  # two hours later
     assert findings(old, Thresholds()) == []
 

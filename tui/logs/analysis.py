@@ -627,22 +627,30 @@ def _oom_kills(section: LogsSection) -> list[Finding]:
             kill["cgroup"] = match["memcg"]
             if text not in kill["lines"]:
                 kill["lines"].append(text)
+    by_process: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for pid, kill in kills.items():
+        if "process" in kill:
+            by_process.setdefault(kill["process"], []).append((pid, kill))
     found = []
-    for pid, kill in sorted(kills.items()):
-        if "process" not in kill:
-            continue
-        rss = f", {kill['rss_kb'] / 1024:.0f} MiB resident" if "rss_kb" in kill else ""
-        cgroup = kill.get("cgroup", "")
+    for process, victims in sorted(by_process.items()):
+        # One finding per program, however many times it was killed: a crash-looping worker killed 8 times is
+        # one problem, and its key stays the same as the pids change.
+        victims.sort(key=lambda item: item[1]["time"])
+        pid, last = victims[-1]
+        rss = f", {last['rss_kb'] / 1024:.0f} MiB resident" if "rss_kb" in last else ""
+        cgroup = last.get("cgroup", "")
         in_container = any(word in cgroup for word in ("docker", "containerd", "kubepods", "libpod"))
+        times = f"{len(victims)} times in the last hour, last as pid {pid}" if len(victims) > 1 else f"pid {pid}"
         found.append(Finding(
             id="kernel-oom-kill", severity="critical", source=SOURCE,
-            title=f"The kernel killed {kill['process']} (pid {pid}): out of memory{rss}",
+            title=f"The kernel killed {process} ({times}): out of memory{rss}",
             detail=("The OOM killer ended it to free memory"
                     + (f" in cgroup {cgroup} (its memory limit)" if cgroup and cgroup != "/" else " (the machine ran out)")
                     + ". Find what grew (the Processes pane's memory trend), then raise the limit or fix the growth."),
-            subject={"pid": pid, "process": kill["process"]},
-            evidence={"rss_kb": kill.get("rss_kb"), "total_vm_kb": kill.get("total_vm_kb"), "cgroup": cgroup,
-                      "time": kill["time"], "lines": _evidence_lines(kill["lines"])},
+            subject={"process": process},
+            evidence={"pids": [p for p, _ in victims], "kills": len(victims), "rss_kb": last.get("rss_kb"),
+                      "total_vm_kb": last.get("total_vm_kb"), "cgroup": cgroup, "time": last["time"],
+                      "lines": _evidence_lines([line for _, kill in victims for line in kill["lines"]])},
             guide="container-restart" if in_container else None,
         ))
     return found
