@@ -154,3 +154,14 @@ def test_guide_auth_reads_the_log_named_with_the_log_flag(tmp_path, capsys):
     assert logs["status"] in ("warn", "fail") and code >= 1
     jwt = next(f for f in logs["evidence"]["findings"] if f["id"] == "jwt-rejected")
     assert any("cli-test-7f3a: JWT expired" in line for line in jwt["evidence"]["lines"])
+
+
+def test_a_long_traceback_is_quoted_by_its_first_line_and_its_innermost_frames():
+    from tui.symptoms.render import EVENT_TAIL_LINES, quoted_lines
+
+    frames = [f'  File "/srv/app.py", line {n}, in step{n}' for n in range(30)]
+    quoted = quoted_lines(["ERROR request failed\nTraceback (most recent call last):\n" + "\n".join(frames)
+                           + "\nValueError: bad input", "one line"])
+    assert quoted[:2] == ["  | ERROR request failed", "  | … 24 lines …"]
+    assert quoted[2:] == [f"  | {line}" for line in [*frames[-EVENT_TAIL_LINES + 1:], "ValueError: bad input",
+                                                      "one line"]]

@@ -16,6 +16,7 @@ from tui.textsafe import visible
 
 STATUS_LABEL = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skipped": "SKIP"}
 MAX_VALUE_CHARS = 160
+EVENT_TAIL_LINES = 8  # of a quoted traceback
 
 
 def evidence_lines(evidence: dict[str, Any]) -> list[str]:
@@ -61,8 +62,15 @@ def probe_lines(probe: dict[str, Any]) -> list[str]:
 
 
 def quoted_lines(texts: list[str]) -> list[str]:
-    """Log lines quoted under what they are evidence of; an event (a traceback) keeps its own lines."""
-    return [f"  | {_compact(line)}" for text in texts for line in text.splitlines()]
+    """Log lines quoted under what they are evidence of. An event (a traceback) keeps its first line and its last
+    EVENT_TAIL_LINES, where the innermost frames and the exception are."""
+    quoted = []
+    for text in texts:
+        lines = text.splitlines()
+        if len(lines) > EVENT_TAIL_LINES + 2:
+            lines = [lines[0], f"… {len(lines) - 1 - EVENT_TAIL_LINES} lines …", *lines[-EVENT_TAIL_LINES:]]
+        quoted += [f"  | {_compact(line)}" for line in lines]
+    return quoted
 
 
 def fix_lines(fix: Fix) -> list[str]:
