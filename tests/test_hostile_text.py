@@ -508,11 +508,11 @@ def _results(text: str) -> list[CheckResult]:
     probe = {"url": text, "remote": text, "method": "GET", "sent_token": True, "status": 500, "error": text,
              "http_version": "HTTP/1.1", "reason": text, "headers": [[text, text]], "connect_ms": 1, "total_ms": 2,
              "body_excerpt": text}
-    scan = {"name": text, "path": text, "error": "", "status": text, "restart_count": 3, "recent_tracebacks": 1,
-            "recent_error_lines": 2, "window_minutes": 10, "timestamps_found": True, "per_minute": {text: 1},
-            "newest_error": text, "newest_traceback": f"Traceback\n{text}\n{text}"}
-    evidence = {"probes": [probe, {**probe, "status": None}], "logs": [scan, {**scan, "error": text}],
-                "findings": [{"severity": "warning", "source": text, "title": text, "subject": {text: text}}],
+    died = {"name": text, "from": text, "exception": text, "lines": [f"Traceback\n{text}\n{text}", text]}
+    evidence = {"probes": [probe, {**probe, "status": None}], "containers": [died, {**died, "exception": ""}],
+                "findings": [{"severity": "warning", "source": text, "title": text, "subject": {text: text},
+                              "evidence": {"lines": [f"{text}\n{text}"]}}],
+                "logs_read": [text],
                 "targets": [{"url": text, "error": text, "steps": [{"status": "fail", "name": text, "detail": text}]}],
                 "lines": [text, text], text: text}
     fix = Fix(steps=[text], commands=[text], code=text)

@@ -189,11 +189,12 @@ def _in_a_thread_within(seconds: float, call):
 def test_configured_paths_read_by_the_live_panes_refuse_a_fifo(files):
     from tui.config import Config
     from tui.env.source import EnvSource
+    from tui.logs.source import LogsSource
     from tui.symptoms.guides import load_guides
-    from tui.symptoms.probes import scan_log
 
     fifo = str(files / "fifo")
-    assert "is a FIFO" in _in_a_thread_within(10, lambda: scan_log(fifo)).error  # log_paths
+    logs = _in_a_thread_within(10, lambda: LogsSource(Config(log_paths=[fifo]), only_named=True).collect())
+    assert [s.status for s in logs.sources] == ["unreadable"] and "is a FIFO" in logs.sources[0].error  # log_paths
     section = _in_a_thread_within(30, lambda: EnvSource(Config(env_baseline=fifo)).collect())  # env_baseline
     assert any("is a FIFO" in problem for problem in section.problems)
     os.mkfifo(files / "mine.toml")  # a FIFO among the operator's guides

@@ -122,18 +122,21 @@ def crash_looping_container(docker_client, docker_image):
 @pytest.mark.services
 def test_container_restart_guide_shows_the_crash_loop_and_why_it_died(crash_looping_container):
     from tui.containers.source import ContainersSource
+    from tui.logs.source import LogsSource
 
     config = Config()
-    collection = collect_all(config, 0, sources=[ContainersSource(config)])
+    collection = collect_all(config, 0, sources=[ContainersSource(config), LogsSource(config, only_named=True)])
     ctx = context(config, collection=collection)
     loop = result_of("container-restart", "crash-loop", ctx)
     assert loop.status in ("warn", "fail"), loop.summary
     assert loop.jump.pane == "containers"
     assert crash_looping_container.name in [f["subject"]["name"] for f in loop.evidence["findings"]]
-    logs = result_of("container-restart", "logs", ctx)
+    logs = result_of("container-restart", "logs", ctx)  # it exited: its last lines come from the Containers pane
     assert logs.status == "fail"
     ours = next(c for c in logs.evidence["containers"] if c["name"] == crash_looping_container.name)
-    assert ours["recent_tracebacks"] >= 1 and ours["newest_traceback"].endswith("KeyError: DATABASE_URL")
+    assert ours["exception"] == "KeyError at /app/worker.py:3 in <module>" and ours["from"] == "Containers"
+    assert ours["lines"][-1] == "KeyError: DATABASE_URL"
+    assert logs.jump.pane == "logs"
 
 
 DEADLOCK = """
