@@ -120,3 +120,23 @@ def test_with_the_system_readers_a_log_a_process_writes_is_found(tmp_path):
     assert by_name[f"file:{path}"].found_by.startswith(f"open by pid {writer.pid} (")
     assert {"journal", "kernel", "containers"} <= set(by_name)
     assert all(s.status in ("following", "waiting", "absent", "unreadable") for s in section.sources)
+
+
+def test_one_poll_sees_the_traceback_that_ends_a_log(tmp_path):
+    """`doctor` and `snapshot --observe 0` poll once: the backlog's last event is complete, not held back."""
+    path = tmp_path / "app.log"
+    app = python_child(APP, str(path), stdin=subprocess.PIPE)
+    try:
+        ask(app, "work")
+    finally:
+        app.stdin.close()
+        app.wait(timeout=10)
+    path.write_text(path.read_text().replace("after the crash", "")  # the traceback is now the last event
+                    .rsplit("\n", 2)[0] + "\n")
+    source = LogsSource(Config(log_paths=[str(path)]), only_named=True)
+    try:
+        section = source.collect()
+    finally:
+        source.close()
+    assert path.read_text().rstrip().endswith("ZeroDivisionError: division by zero")
+    assert "traceback" in {finding.id for finding in source.analyze(section)}

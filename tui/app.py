@@ -178,6 +178,9 @@ class TshootApp(App):
 
     def jump_to(self, pane: str, subject: dict[str, Any]) -> None:
         """Show `pane` with the row that `subject` names selected (a finding's evidence, a linked pid, ...)."""
+        if pane not in registry.names():  # a guide file or an older snapshot may name a pane this tshoot lacks
+            self.notify(visible(f"There is no {pane} pane in this tshoot"), severity="warning", markup=False)
+            return
         self.action_show_pane(pane)
         if not self.pane(pane).select_subject(subject):
             described = ", ".join(f"{k}={v}" for k, v in subject.items())

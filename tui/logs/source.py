@@ -47,6 +47,7 @@ class LogsSource(Source):
         self._seq = 0
         self._dropped = 0
         self._discovered_at = -math.inf
+        self._polled = False  # the first poll reads the backlog: its last event is complete
 
     def collect(self) -> LogsSection:
         now = time.time()
@@ -64,8 +65,10 @@ class LogsSource(Source):
                 events += self._joiners.setdefault(line.source, EventJoiner()).feed(line, now)
                 fed.add(line.source)
         for source, joiner in self._joiners.items():
-            # a source that wrote nothing since the last poll has finished its event: release it now
-            events += joiner.flush(now if source in fed else math.inf)
+            # A source that wrote nothing since the last poll has finished its event: release it now. So has every
+            # source on the first poll, whose lines are the backlog (a one-poll `doctor` must see its last traceback).
+            events += joiner.flush(now if source in fed and self._polled else math.inf)
+        self._polled = True
         for event in events:
             self._seq += 1
             event.seq = self._seq
