@@ -283,8 +283,8 @@ class ProcessesPane(SourcePane):
         self._render_rows()
         self._to_top()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
+    def on_keyed_table_header_selected(self, event: KeyedTable.HeaderSelected) -> None:
+        key = event.column_key
         if key in SORTS:
             self.action_sort(key)
 
