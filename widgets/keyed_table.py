@@ -353,8 +353,9 @@ class KeyedTable(ScrollView, can_focus=True):
             if column is not None:
                 self.post_message(self.HeaderSelected(self, list(self.columns)[column], column))
             return
+        if row == self._cursor:  # as DataTable: the first click highlights the row, a click on it selects it
+            self.post_message(self.RowSelected(self, row, self._order[row]))
         self.move_cursor(row=row)
-        self.post_message(self.RowSelected(self, row, self._order[row]))
         event.stop()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
