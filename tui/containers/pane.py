@@ -157,7 +157,7 @@ class ContainersPane(SourcePane):
             self._poll_again = True
         self.poll_now()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         self._render_card()
 
     # ----- rendering -----

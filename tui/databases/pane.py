@@ -13,7 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from tui import registry
 from tui.actions import Action
@@ -168,8 +168,8 @@ class DatabasesPane(SourcePane):
         self.filter_text = text.strip().lower()
         self._render_sessions()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "db-targets":
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        if event.table.id == "db-targets":
             self._render_sessions()
         self._render_detail()
 

@@ -20,6 +20,7 @@ from tui import registry
 from tui.actions import Action
 from tui.processes import memtrace
 from tui.processes.collect import reveal_environ_value, send_signal
+from tui.processes.order import sticky_order
 from tui.processes.records import ListeningPort, ProcessDetail, ProcessesSection, ProcessRow
 from tui.textsafe import literal, visible
 from widgets.column_fit import drop_to_fit
@@ -100,6 +101,7 @@ class ProcessesPane(SourcePane):
         self.filter_text = ""
         self.flags: dict[int, str] = {}
         self._cells_by_pid: dict[int, tuple] = {}  # pid -> (row, how it was drawn, cells)
+        self._placed_by_cpu: dict[object, float] = {}  # pid -> the CPU% its row was placed by (tui/processes/order.py)
         self._notes_shown: str | None = None
         self._summary_lines = 0
 
@@ -189,7 +191,11 @@ class ProcessesPane(SourcePane):
     def _render_rows(self) -> None:
         if not self.section:
             return
-        rows = sorted(self._visible_rows(), key=SORTS[self.sort_key], reverse=self.reverse)
+        if self.sort_key == "cpu" and not self.tree_view:
+            rows, self._placed_by_cpu = sticky_order(self._visible_rows(), lambda r: r.pid, lambda r: r.cpu_percent,
+                                                     self._placed_by_cpu, self.reverse)
+        else:
+            rows = sorted(self._visible_rows(), key=SORTS[self.sort_key], reverse=self.reverse)
         prefixes: dict[int, str] = {}
         if self.tree_view:
             rows, prefixes = tree_order(rows)
@@ -260,6 +266,7 @@ class ProcessesPane(SourcePane):
 
     # ----- key actions -----
     def action_sort(self, key: str) -> None:
+        self._placed_by_cpu = {}  # the operator asked for an order: exact, from the values shown now
         if self.sort_key == key:
             self.reverse = not self.reverse
         else:
@@ -278,12 +285,13 @@ class ProcessesPane(SourcePane):
         self.action_sort(SORT_CYCLE[(index + step) % len(SORT_CYCLE)])
 
     def action_invert(self) -> None:
+        self._placed_by_cpu = {}
         self.reverse = not self.reverse
         self._render_rows()
         self._to_top()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
+    def on_keyed_table_header_selected(self, event: KeyedTable.HeaderSelected) -> None:
+        key = event.column_key
         if key in SORTS:
             self.action_sort(key)
 

@@ -290,11 +290,11 @@ class SymptomsPane(SourcePane):
         if self.view != OVERVIEW and self.running != self.view and self.results.get(self.view):
             self._show_view()  # the heading's "ran … ago" moves on
 
-    def on_data_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
-        if event.data_table.id == "rows":
-            self._show_detail(event.row_key.value if event.row_key else None)
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        if event.table.id == "rows":
+            self._show_detail(event.key)
 
-    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         event.stop()
         self.action_open_row()
 

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from tui import registry
 from tui.findings import Finding
@@ -233,13 +233,13 @@ class ThreadsPane(SourcePane):
         view.update(stack_text(thread, self.show_locals) if thread else Text("Select a thread to see its stack."))
 
     # ----- events and keys -----
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "thr-threads":
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        if event.table.id == "thr-threads":
             self._render_stack(self._process())
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "thr-processes" and event.row_key.value:
-            self._select(int(event.row_key.value))
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        if event.table.id == "thr-processes" and event.key:
+            self._select(int(event.key))
 
     def action_choose(self) -> None:
         key = self.query_one("#thr-processes", KeyedTable).selected_key
