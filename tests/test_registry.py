@@ -160,3 +160,11 @@ def test_no_pane_imports_another_pane_or_reaches_into_the_app():
                         "self.app.jump_to", "self.app.request_action", "self.app.poll_now", "self.app.pane("):
             assert private not in text, f"{name} uses {private}: post a message or read its own reactive state"
 
+
+
+def test_no_textual_private_module_is_imported():
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith("textual._") or "._" in n and n.startswith("textual") for n in names), name

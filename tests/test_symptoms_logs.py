@@ -139,7 +139,7 @@ def test_container_restart_fails_on_a_kernel_oom_kill_in_the_logs(tmp_path):
     config = Config(log_paths=[str(log)])
     result = result_of("container-restart", "logs", context(config, collection=logs_collection(config)))
     assert result.status == "fail" and "killed python3 (pid 4242)" in result.summary
-    assert result.jump.pane == LOGS and result.jump.subject == {"pid": 4242, "process": "python3"}
+    assert result.jump.pane == LOGS and result.jump.subject == {"process": "python3"}
     assert "Killed process 4242" in result.evidence["findings"][0]["evidence"]["lines"][0]
 
 

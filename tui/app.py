@@ -258,7 +258,7 @@ class TshootApp(App):
             self._deliver(message.name, message.section, message.findings, message.error)
         except NoMatches:  # a poll that finished while the app was taking its screen down (quitting)
             return
-        if not self.is_replay:
+        if message.name in self.sources:  # live sources poll again; a replay or a fed section does not
             self._schedule(message.name, self._interval_for(message.name))
 
     def _deliver(self, name: str, section: Any, findings: list[Finding], error: SourceUnavailable | None) -> None:
