@@ -8,7 +8,7 @@ from tui.config import Thresholds
 from tui.containers.exitcodes import explain_exit
 from tui.containers.records import ContainerRecord, ContainersSection
 from tui.findings import Finding
-from tui.wording import count
+from tui.wording import count, human_duration
 
 SOURCE = "containers"
 CRASH_WINDOW_S = 600.0  # restarts closer together than this count towards a crash loop
@@ -52,7 +52,7 @@ def crash_loop_reason(record: ContainerRecord, now: float) -> str | None:
                 f"(on-failure:{record.restart_max_retries})")
     finished = _unix_time(record.finished_at)
     if record.restart_count >= CRASH_LOOP_RESTARTS and finished is not None and now - finished <= CRASH_WINDOW_S:
-        return f"it has been restarted {record.restart_count} times and last died {now - finished:.0f}s ago"
+        return f"it has been restarted {record.restart_count} times and last died {human_duration(now - finished)} ago"
     return None
 
 

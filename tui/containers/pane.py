@@ -25,11 +25,11 @@ from tui.containers.exitcodes import explain_exit
 from tui.containers.records import ContainerProcess, ContainerRecord, ContainersSection, LogLine
 from tui.findings import SEVERITY_RANK, Finding
 from tui.textsafe import literal, visible
-from tui.wording import count
+from tui.wording import count, human_duration
 from widgets.column_fit import drop_to_fit
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_bytes, human_duration
+from widgets.status import human_bytes
 
 COLUMNS = [
     ("flag", "!"),

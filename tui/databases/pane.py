@@ -20,12 +20,11 @@ from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
 from tui.findings import Finding
 from tui.textsafe import literal, visible
-from tui.wording import count
+from tui.wording import count, human_duration
 from widgets.column_fit import ColumnFit, aligned, columns_spec, fit_columns
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_duration
 
 # Numbers and ages have fixed widths (right-aligned, never cut); names fit their content; the URL and the
 # query take the width that is left. In a narrow terminal columns go in `drop` order (highest first): for a
@@ -57,10 +56,6 @@ SORTS = [
     ("state", lambda s: (s.state, -(s.query_age_s or 0))),
     ("id", lambda s: s.id),
 ]
-
-
-def _age(seconds: float | None) -> str:
-    return "-" if seconds is None else human_duration(max(0.0, seconds))
 
 
 class DatabasesPane(SourcePane):
@@ -345,7 +340,7 @@ def session_cells(s: DbSession, flag: str) -> tuple:
     local = f"{s.local_pid} {s.local_process or ''}".strip() if s.local_pid else ""
     wait = s.wait + (f" <- {','.join(map(str, s.blocking_ids))}" if s.blocking_ids else "")
     return aligned(SESSION_COLUMNS, (flag, str(s.id), s.user, s.database, s.application, client, local, s.state, wait,
-                                     _age(s.xact_age_s), _age(s.query_age_s), " ".join(s.query.split())[:500]))
+                                     human_duration(s.xact_age_s), human_duration(s.query_age_s), " ".join(s.query.split())[:500]))
 
 
 def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
@@ -373,7 +368,7 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
             text.append("  " + "  " * depth + ("└ " if depth else ""))
             text.append(f"{session_id} ", style="bold red" if depth == 0 else "bold")
             if session:
-                text.append(visible(f"{session.user} {session.state} {_age(session.state_age_s)}"))
+                text.append(visible(f"{session.user} {session.state} {human_duration(session.state_age_s)}"))
                 if session.local_pid:
                     text.append(visible(f" local pid {session.local_pid} ({session.local_process})"), style="cyan")
             if session_id in waits:

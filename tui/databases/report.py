@@ -11,8 +11,9 @@ from typing import Any
 
 from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, ServerState, TargetResult
-from tui.markdown import clip, inline_code, seconds, table
+from tui.markdown import clip, inline_code, table
 from tui.source import section_from_json
+from tui.wording import human_duration
 
 LONG_RUNNING_S = 5.0  # a statement running this long is worth a line in an incident report
 MAX_SESSIONS = 50
@@ -98,8 +99,8 @@ def _sessions(state: ServerState) -> list[str]:
     lines = [f"{len(flagged)} of {len(state.sessions)} sessions matter:", ""]
     lines += table(
         ["pid", "why", "user", "application", "client", "state", "wait", "in state", "transaction", "query"],
-        [[s.id, "; ".join(why), s.user, s.application, _client(s), s.state, s.wait, seconds(s.state_age_s),
-          seconds(s.xact_age_s), clip(s.query, QUERY_CHARS)] for s, why in flagged[:MAX_SESSIONS]],
+        [[s.id, "; ".join(why), s.user, s.application, _client(s), s.state, s.wait, human_duration(s.state_age_s),
+          human_duration(s.xact_age_s), clip(s.query, QUERY_CHARS)] for s, why in flagged[:MAX_SESSIONS]],
     )
     if len(flagged) > MAX_SESSIONS:
         lines.append(f"… and {len(flagged) - MAX_SESSIONS} more.")
@@ -114,9 +115,9 @@ def _chains(state: ServerState) -> list[str]:
         session = sessions.get(session_id)
         text = f"{session_id}"
         if session:
-            text += f" ({session.user}, {session.application or _client(session)}, {session.state} {seconds(session.state_age_s)})"
+            text += f" ({session.user}, {session.application or _client(session)}, {session.state} {human_duration(session.state_age_s)})"
         if session_id in waits:
-            text += f" waits {seconds(waits[session_id].waited_s)} for {waits[session_id].lock}"
+            text += f" waits {human_duration(waits[session_id].waited_s)} for {waits[session_id].lock}"
         if session and session.query:
             text += f": {inline_code(clip(session.query, 100))}"
         lines.append("  " * depth + f"- {text}")

@@ -21,11 +21,12 @@ from tui.processes import memtrace
 from tui.processes.collect import reveal_environ_value, send_signal
 from tui.processes.records import ListeningPort, ProcessDetail, ProcessesSection, ProcessRow
 from tui.textsafe import literal, visible
+from tui.wording import human_duration
 from widgets.column_fit import drop_to_fit
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_bytes, human_duration
+from widgets.status import human_bytes
 
 COLUMNS = [
     ("flag", "!"),

@@ -15,6 +15,7 @@ from pathlib import PurePath
 
 from tui.findings import Finding
 from tui.threads.records import Frame, LockRef, ProcessThreads, ThreadRecord
+from tui.wording import human_duration
 
 # Frames of the synchronisation primitives themselves: their internal locks are not the program's.
 _SYNC_INTERNALS = ("threading.py", "queue.py")
@@ -141,11 +142,7 @@ def thread_state(thread: ThreadRecord) -> str:
 
 def stuck_words(seconds: float) -> str:
     """How long a stack has not moved, honestly: tshoot only knows since it first looked."""
-    return f"stuck ≥ {_seconds(seconds)} (since first seen)"
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
+    return f"stuck ≥ {human_duration(seconds)} (since first seen)"
 
 
 def _wait_without_owner(thread: ThreadRecord) -> str | None:
