@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from tui.actions import Action
-from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
+from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first, top_counts
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
 from tui.findings import Finding
 from tui.textsafe import literal, visible
@@ -388,10 +388,10 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     if state.usage:
         u = state.usage
         text.append("Connections ", style="bold")
-        text.append(f"{u.connections} of {u.max_connections} ({u.percent:.0f}%)  by user: {_top(u.by_user)}")
+        text.append(f"{u.connections} of {u.max_connections} ({u.percent:.0f}%)  by user: {visible(top_counts(u.by_user))}")
         if u.by_application:
-            text.append(f"  by application: {_top(u.by_application)}")
-        text.append(f"  by client: {_top(u.by_client)}\n")
+            text.append(f"  by application: {visible(top_counts(u.by_application))}")
+        text.append(f"  by client: {visible(top_counts(u.by_client))}\n")
     if state.top_statements:
         text.append("Top statements by total time (pg_stat_statements):\n", style="bold")
         for statement in state.top_statements[:5]:
@@ -418,8 +418,3 @@ def doctor_text(report: ConnectionReport) -> Text:
         if step.fix and step.status in ("fail", "warn"):
             text.append(f"      fix: {visible(step.fix, multiline=True)}\n", style="yellow")
     return text
-
-
-def _top(counts: dict[str, int], n: int = 3) -> str:
-    more = f", … {len(counts) - n} more" if len(counts) > n else ""  # never cut a list silently
-    return visible(", ".join(f"{k} {v}" for k, v in list(counts.items())[:n]) + more) or "-"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
+from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first, top_counts
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, ServerState, TargetResult
 from tui.markdown import clip, inline_code, table
 from tui.source import section_from_json
@@ -51,8 +51,8 @@ def _target(result: TargetResult) -> list[str]:
     if state.usage:
         usage = state.usage
         lines.append(f"Connections: {usage.connections} of {usage.max_connections} ({usage.percent:.0f}%); "
-                     f"by user: {_top(usage.by_user)}; by application: {_top(usage.by_application)}; "
-                     f"by client: {_top(usage.by_client)}.")
+                     f"by user: {top_counts(usage.by_user)}; by application: {top_counts(usage.by_application)}; "
+                     f"by client: {top_counts(usage.by_client)}.")
     lines += ["", *_sessions(state)]
     if state.lock_waits:
         lines += ["", "**Blocking chains** (head blocker first, the sessions waiting on it below)", "",
@@ -129,7 +129,3 @@ def _client(session: DbSession) -> str:
     if not session.local_pid:
         return client
     return f"{client}, local pid {session.local_pid} {session.local_process or ''}".rstrip()
-
-
-def _top(counts: dict[str, int], n: int = 3) -> str:
-    return ", ".join(f"{k} {v}" for k, v in list(counts.items())[:n]) or "-"
