@@ -11,6 +11,7 @@ and returns a `Verified` saying whether the intended change was seen.
 from __future__ import annotations
 
 import getpass
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -61,7 +62,7 @@ class ActionLog:
     def record(self, action: Action, outcome: str, message: str = "") -> ActionRecord:
         entry = ActionRecord(
             at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            user=_user(),
+            user=current_user(),
             verb=action.verb,
             source=action.source,
             target=action.target,
@@ -87,8 +88,9 @@ class ActionLog:
         return self.record(action, "done" if verified.effect else "no effect", verified.message)
 
 
-def _user() -> str:
+def current_user() -> str:
+    """Who runs tshoot, for the action log and advice; the uid where there is no passwd entry (some containers)."""
     try:
         return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        return "?"
+    except Exception:
+        return str(os.getuid())
