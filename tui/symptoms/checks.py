@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
 from tui.config import Config
 from tui.databases.analysis import reported_apart
@@ -25,16 +25,11 @@ from tui.symptoms import probes
 from tui.threads import pythonprocs
 from tui.threads.scan import describe_process, scan_python_processes
 
+if TYPE_CHECKING:
+    from tui.snapshot import Collection  # what `collect_all` returns; tui.snapshot imports every source
+
 Status = str  # "pass" | "warn" | "fail" | "skipped"
 STATUSES = ("pass", "warn", "fail", "skipped")
-
-
-class Collection(Protocol):
-    """What `tui.snapshot.collect_all` returns: the sections, per-source errors and findings of every source."""
-
-    sections: dict[str, Any]
-    errors: dict[str, tuple[str, str]]  # name -> (reason, remedy)
-    findings: list[Finding]
 
 
 @dataclass
