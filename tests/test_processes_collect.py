@@ -16,7 +16,7 @@ import pytest
 from tests.children import program_child
 from tui.actions import Action, ActionLog
 from tui.config import Config, Thresholds
-from tui.processes.analyze import analyze
+from tui.processes.analysis import analyze
 from tui.processes.collect import ProcessCollector, listening_ports, process_detail, send_signal
 from tui.processes.source import ProcessesSource
 
