@@ -135,7 +135,7 @@ def test_memory_near_limit_uses_the_configured_threshold():
 def test_section_survives_a_snapshot_round_trip():
     rec = record(state="exited", exit_code=127, health_log=[HealthCheckRun("t", 1, "x")], recent_exits=[NOW])
     section = ContainersSection(engine_host="unix:///var/run/docker.sock", engine_version="20.10",
-                                collected_at=NOW, containers=[rec])
+                                taken_at=NOW, containers=[rec])
     replayed = section_from_json(ContainersSection, section_to_json(section))
     assert replayed == section
     assert [f.id for f in analyze(replayed, Thresholds())] == ["exited-error"]
@@ -201,7 +201,7 @@ def test_the_markdown_report_shows_the_snapshots_findings_never_recomputed_ones(
 
     near = record(name="near", memory_limit_bytes=100 * 2**20, memory_used_bytes=95 * 2**20)
     crashed = record(name="crashed", state="exited", exit_code=3)
-    section = ContainersSection(engine_host="unix:///x", engine_version="27", collected_at=NOW,
+    section = ContainersSection(engine_host="unix:///x", engine_version="27", taken_at=NOW,
                                 containers=[near, crashed])
     taken_with = Thresholds(container_memory_percent=99.0)
     findings = [dataclasses.asdict(f) for f in analyze(section, taken_with)]

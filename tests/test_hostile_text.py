@@ -483,8 +483,8 @@ def test_containers_rows_card_details_and_logs(text):
     section = poison(containers_sample.section(), text)
     findings = poison(containers_sample.findings(), text)
     for record in section.containers:
-        assert_cells_safe(containers_pane.row_cells(record, "!", section.collected_at), shown(text))
-        assert_safe(containers_pane.why_card(record, findings, section.collected_at), shown(text))
+        assert_cells_safe(containers_pane.row_cells(record, "!", section.taken_at), shown(text))
+        assert_safe(containers_pane.why_card(record, findings, section.taken_at), shown(text))
         assert_safe(containers_pane.details_text(record))
         assert_safe(containers_pane.memory_line(record))
         for line in record.last_logs:

@@ -20,7 +20,7 @@ STOPPED_STATES = ("exited", "dead", "created")
 def analyze(section: ContainersSection, thresholds: Thresholds) -> list[Finding]:
     findings: list[Finding] = []
     for record in section.containers:
-        findings.extend(container_findings(record, section.collected_at, thresholds))
+        findings.extend(container_findings(record, section.taken_at, thresholds))
     return findings
 
 

@@ -164,7 +164,7 @@ class ContainersPane(SourcePane):
     def _now(self) -> float:
         """Ages ("exited 2h46m ago") are worked out from their timestamps now, not at the last poll (a hidden
         pane polls every 30 s); a replay shows them as they were when the snapshot was taken."""
-        return self.section.collected_at if self.app.is_replay or self.section is None else self.app.clock()
+        return self.section.taken_at if self.app.is_replay or self.section is None else self.app.clock()
 
     def tick(self, now: float) -> None:
         if self.section is not None and not self.app.is_replay:

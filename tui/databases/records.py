@@ -134,5 +134,6 @@ class TargetResult:
 
 @dataclass
 class DatabasesSection:
+    taken_at: float = 0.0  # unix time of this poll
     targets: list[TargetResult] = field(default_factory=list)
     discovery_notes: list[str] = field(default_factory=list)  # processes whose settings could not be read

@@ -196,6 +196,7 @@ class DatabasesSource(Source):
         self.poll_budget_s = max(1.0, min(config.collector_timeout * 0.8, 8.0))
 
     def collect(self) -> DatabasesSection:
+        taken_at = time.time()
         self._refresh_targets()
         if not self._targets:
             raise SourceUnavailable(
@@ -216,7 +217,7 @@ class DatabasesSource(Source):
                                                   "targets are not held up)"))
         results = merge_same_servers(results)
         attach_local_pids([s for r in results if r.state for s in r.state.sessions])
-        return DatabasesSection(targets=results, discovery_notes=list(self._discovery_notes))
+        return DatabasesSection(taken_at=taken_at, targets=results, discovery_notes=list(self._discovery_notes))
 
     def analyze(self, section: DatabasesSection) -> list[Finding]:
         return analysis.analyze(section, self.config.thresholds)

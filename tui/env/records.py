@@ -12,6 +12,7 @@ from tui.env.sides import ENV_SECTION_FORMAT
 @dataclass
 class EnvSection:
     format: int = ENV_SECTION_FORMAT
+    taken_at: float = 0.0  # unix time of this poll
     host: str = ""
     environ: dict[str, str] = field(default_factory=dict)  # tshoot's own environment, masked
     runtime: dict[str, str] = field(default_factory=dict)  # python.version, os.system, ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import replace
 
 from tui.config import Config
@@ -45,7 +46,7 @@ class EnvSource(Source):
 
     def collect(self) -> EnvSection:
         runtime, packages = this_runtime()
-        section = EnvSection(host=socket.gethostname(), environ=redact_mapping(dict(os.environ)),
+        section = EnvSection(taken_at=time.time(), host=socket.gethostname(), environ=redact_mapping(dict(os.environ)),
                              runtime=runtime, packages=packages, baseline=self.config.env_baseline)
         if self.config.env_baseline:
             section.diffs, section.problems = self._baseline_diffs(self.config.env_baseline)

@@ -98,7 +98,7 @@ class ThreadsPane(SourcePane):
         """Stacks are as old as the poll that dumped them: a slow dump, a hidden or paused pane leaves them."""
         if self.section is None or self.app.is_replay:
             return
-        age = now - self.section.collected_at
+        age = now - self.section.taken_at
         note = f", dumped {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
         if note != self._age_note:
             self._age_note = note
