@@ -47,7 +47,7 @@ async def test_targets_and_sessions_with_blocking_first_and_flags():
         assert "86 of 100 (86%)" in text and "gunicorn 78" in text
 
 
-async def test_a_failing_target_shows_its_doctor_and_the_others_stay():
+async def test_a_failing_target_shows_its_connection_check_and_the_others_stay():
     app = frozen_app()
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)

@@ -464,7 +464,7 @@ def test_threads_rows_stacks_and_deadlock_summary(text):
 
 @PROPERTY
 @given(text=host_text)
-def test_databases_rows_detail_and_doctor(text):
+def test_databases_rows_detail_and_connection_check(text):
     section = poison(databases_sample.section(), text)
     findings = poison(databases_sample.findings(), text)
     for result in section.targets:
@@ -473,8 +473,8 @@ def test_databases_rows_detail_and_doctor(text):
         for session in sessions:
             assert_cells_safe(databases_pane.session_cells(session, "!"))
         assert_safe(databases_pane.detail_text(result, sessions[0] if sessions else None), shown(text))
-        if result.doctor:
-            assert_safe(databases_pane.doctor_text(result.doctor), shown(text))
+        if result.connection_check:
+            assert_safe(databases_pane.connection_check_text(result.connection_check), shown(text))
 
 
 @PROPERTY

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tui.config import Thresholds
-from tui.databases.doctor import doctor_finding
+from tui.databases.conncheck import connection_check_finding
 from tui.databases.records import DatabasesSection, DbSession, LockWait, TargetResult
 from tui.findings import Finding
 from tui.wording import count
@@ -41,7 +41,7 @@ def reported_apart(finding: Finding) -> bool:
 
 def _target_findings(result: TargetResult, thresholds: Thresholds) -> list[Finding]:
     target = result.target.id
-    unreachable = doctor_finding(result.doctor) if result.doctor else None
+    unreachable = connection_check_finding(result.connection_check) if result.connection_check else None
     if unreachable:
         unreachable.subject = {"target": target}
         return [unreachable]

@@ -1,4 +1,4 @@
-"""The Databases pane: targets, the selected target's sessions, its blocking chains and (when it fails) its doctor.
+"""The Databases pane: targets, the selected target's sessions, its blocking chains and (when it fails) its connection check.
 
 Keys act on the highlighted session: EXPLAIN it, cancel or terminate it, or jump to the local process on the
 other end of its connection (Processes, or its Python stack in Threads).
@@ -74,7 +74,7 @@ class DatabasesPane(SourcePane):
         Binding("K", "interrupt(True)", "Terminate", tooltip="Terminate the session"),
         Binding("l", "jump('processes')", "Local proc", tooltip="Go to the client's local process (Processes)"),
         Binding("s", "jump('threads')", "Stack", tooltip="Python stack of the client's local process (Threads)"),
-        Binding("d", "doctor", "Doctor", tooltip="Run the connection doctor on the target"),
+        Binding("d", "check_connection", "Check connection", tooltip="Check the connection to the target step by step"),
         Binding("o", "sort", "Sort", tooltip="Change session sort order"),
         Binding("left_square_bracket", "target(-1)", "Previous target", show=False),
         Binding("right_square_bracket", "target(1)", "Next target", show=False),
@@ -123,7 +123,7 @@ class DatabasesPane(SourcePane):
         self._render_detail()
 
     def tick(self, now: float) -> None:
-        """Waits and ages are measured at each poll: a slow poll (a failing target's doctor) or a hidden or
+        """Waits and ages are measured at each poll: a slow poll (a failing target's connection check) or a hidden or
         paused pane leaves them standing still, so once older than two intervals they say since when."""
         age = now - self._section_at if self._section_at is not None else 0.0
         note = f"measured {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
@@ -300,31 +300,31 @@ class DatabasesPane(SourcePane):
             return
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"EXPLAIN of session {session_id}", plan))
 
-    def action_doctor(self) -> None:
+    def action_check_connection(self) -> None:
         result = self._selected_result()
         source = self._live_source()
         if result is None:
             return
         if source is None:
-            if result.doctor:
-                self.app.push_screen(TextScreen(f"Doctor: {result.target.url}", doctor_text(result.doctor)))
+            if result.connection_check:
+                self.app.push_screen(TextScreen(f"Connection check: {result.target.url}", connection_check_text(result.connection_check)))
             return
-        self._doctor(source, result.target.id)
+        self._check_connection(source, result.target.id)
 
-    @work(thread=True, exit_on_error=False, group="db-doctor")
-    def _doctor(self, source: Any, target_id: str) -> None:
+    @work(thread=True, exit_on_error=False, group="db-conncheck")
+    def _check_connection(self, source: Any, target_id: str) -> None:
         try:
             report = source.diagnose(target_id)
         except ValueError as exc:
             self.app.call_from_thread(self.app.notify, visible(exc), severity="warning", markup=False)
             return
-        self.app.call_from_thread(self.app.push_screen, TextScreen(f"Doctor: {report.url}", doctor_text(report)))
+        self.app.call_from_thread(self.app.push_screen, TextScreen(f"Connection check: {report.url}", connection_check_text(report)))
 
 
 def target_cells(result: TargetResult, findings: list[Finding]) -> tuple:
     flag = "!" if any(f.severity == "critical" for f in findings) else ("?" if findings else "")
     if result.state is None:
-        failed = next((s.name for s in result.doctor.steps if s.status == "fail"), None) if result.doctor else None
+        failed = next((s.name for s in result.connection_check.steps if s.status == "fail"), None) if result.connection_check else None
         status = (f"same server as {result.same_server_as}" if result.same_server_as else
                   "not logged in" if result.not_connected else f"FAILED at {failed}" if failed else "error")
         return aligned(TARGET_COLUMNS, (flag, result.target.url, result.target.origin, status, "-", "-", "-", "-", "-"))
@@ -355,8 +355,8 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
             text.append(f"Not logged in: {visible(result.not_connected, multiline=True)}\n")
         else:
             text.append(f"Cannot read it: {visible(result.error, multiline=True)}\n", style="red")
-            if result.doctor:
-                text.append_text(doctor_text(result.doctor))
+            if result.connection_check:
+                text.append_text(connection_check_text(result.connection_check))
         return text
     state = result.state  # what to act on first (chains, the selected session), then the counts
     sessions = {s.id: s for s in state.sessions}
@@ -408,9 +408,9 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     return text
 
 
-def doctor_text(report: ConnectionReport) -> Text:
+def connection_check_text(report: ConnectionReport) -> Text:
     text = Text()
-    text.append(f"Connection doctor for {visible(report.url)}\n", style="bold")
+    text.append(f"Connection check of {visible(report.url)}\n", style="bold")
     for step in report.steps:
         mark, style = STEP_MARK.get(step.status, ("?", ""))
         text.append(f"  {mark} {visible(step.name):15} ", style=style)

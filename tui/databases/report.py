@@ -1,5 +1,5 @@
 """The Databases part of the Markdown incident report: per target, whether tshoot could connect (and the
-doctor's fix when not), connections against the limit, the sessions that matter, blocking chains and
+connection check's fix when not), connections against the limit, the sessions that matter, blocking chains and
 the top statements.
 
 The section is rebuilt into its records so the chains come from the same `blocking_tree` the pane uses.
@@ -43,8 +43,8 @@ def _target(result: TargetResult) -> list[str]:
         return lines + ["", f"Not logged in: {result.not_connected}."]
     if result.state is None:
         lines += ["", f"**Could not read it:** {result.error or 'unknown error'}"]
-        if result.doctor and not result.doctor.ok:
-            lines += ["", *_doctor(result.doctor)]
+        if result.connection_check and not result.connection_check.ok:
+            lines += ["", *_connection_check(result.connection_check)]
         return lines
     state = result.state
     lines[-1] += f" {state.version}."
@@ -66,8 +66,8 @@ def _target(result: TargetResult) -> list[str]:
     return lines
 
 
-def _doctor(report: ConnectionReport) -> list[str]:
-    return ["Connection doctor:", ""] + table(
+def _connection_check(report: ConnectionReport) -> list[str]:
+    return ["Connection check:", ""] + table(
         ["step", "result", "detail", "fix"],
         [[step.name, step.status, step.detail, step.fix if step.status in ("fail", "warn") else ""]
          for step in report.steps],

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tui.config import Config
 from tui.databases.analysis import reported_apart
-from tui.databases.doctor import diagnose, login_refused, target_commands
+from tui.databases.conncheck import diagnose, login_refused, target_commands
 from tui.databases.logins import REFUSED_LOGINS
 from tui.findings import SEVERITY_RANK, Finding, by_severity
 from tui.redact import mask_url
@@ -232,8 +232,8 @@ def python_threads(ctx: CheckContext, ids: list[str], healthy: str) -> Outcome:
 # ---------------------------------------------------------------- databases
 
 @check
-def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
-    """The Databases pane's connection doctor (url, dns, tcp, auth, query), step by step, for every known target."""
+def database_connection_check(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
+    """The Databases pane's connection check (url, dns, tcp, auth, query), step by step, for every known target."""
     targets = ctx.config.db_urls
     if not targets:
         return skipped("no database to test: pass --db URL or set db_urls in the config")

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from tui.config import Config
-from tui.databases.doctor import target_client
+from tui.databases.conncheck import target_client
 from tui.snapshot import Collection, collect_all
 from tui.symptoms.checks import CHECKS, CheckContext, Outcome
 from tui.symptoms.guides import Fix, Guide, GuideCheck
