@@ -230,9 +230,6 @@ class DatabasesSource(Source):
                 self._pool.submit(target.close)
             self._pool.shutdown(wait=False)
 
-    def target_ids(self) -> list[str]:
-        return list(self._targets)
-
     def explain(self, target_id: str, session_id: int) -> str:
         """The plan of a session's running statement (EXPLAIN, never ANALYZE)."""
         return self._target(target_id).use(lambda module, conn: module.explain(conn, session_id))

@@ -344,11 +344,6 @@ def _cmdline(pid: int, name: str) -> tuple[str, bool]:
     return redact_text(raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")), False
 
 
-def listening_ports() -> list[ListeningPort]:
-    """What `netstat -tlnp` shows: listening TCP sockets and bound UDP sockets with their owners."""
-    return ListeningSockets().poll()
-
-
 class ListeningSockets:
     """The listening-socket table, cheap enough to refresh every few polls.
 

@@ -151,10 +151,6 @@ class LogScan:
     newest_traceback: str = ""
     timestamps_found: bool = True  # False: lines carry no time, the file's mtime dated them
 
-    @property
-    def busiest_minute(self) -> int:
-        return max(self.per_minute.values(), default=0)
-
 
 def parse_log_time(line: str, now: datetime) -> datetime | None:
     """The timestamp at the start of a log line as an aware datetime (local time when the line has no zone)."""
