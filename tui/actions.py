@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -32,6 +33,20 @@ class Verified:
 
     effect: bool
     message: str  # what was observed: "pid 42 exited", "backend 7 is still idle in transaction: ..."
+
+
+VERIFY_S = 3.0  # how long an action's target is watched for the intended change before "no effect" is reported
+
+
+def watch_for_effect(look: Callable[[], Verified | None], verify_s: float = VERIFY_S) -> Verified | None:
+    """Look again every 50 ms, for at most `verify_s`, until `look()` reports the intended change (a Verified);
+    None when it never did, for the caller to say what it still sees."""
+    deadline = time.monotonic() + verify_s
+    while True:
+        seen = look()
+        if seen is not None or time.monotonic() >= deadline:
+            return seen
+        time.sleep(0.05)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from tui.actions import Verified
+from tui.actions import VERIFY_S, Verified, watch_for_effect
 from tui.databases.analysis import RUNNING_STATES
 from tui.databases.connection import APPLICATION_NAME, describe_error, explainable_statement, open_connection
 from tui.databases.records import ConnectionUsage, DbSession, LockWait, ServerState, TableScans, TopStatement
@@ -234,7 +234,6 @@ def explain(connection: Connection, pid: int) -> str:
     return redact_text("\n".join([heading, "", *plan]))
 
 
-VERIFY_S = 3.0  # how long an ended session or cancelled statement is watched for before "no effect"
 
 _BACKEND = TSHOOT_SQL + """SELECT coalesce(state, ''), query_start,
   (SELECT count(*) FROM pg_stat_activity b WHERE b.pid <> :pid AND :pid = ANY(pg_blocking_pids(b.pid)))
@@ -258,8 +257,10 @@ def interrupt(connection: Connection, pid: int, terminate: bool, verify_s: float
     function = "pg_terminate_backend" if terminate else "pg_cancel_backend"
     if not connection.execute(text(f"{TSHOOT_SQL}SELECT {function}(:pid)"), {"pid": pid}).scalar():
         raise RuntimeError(f"backend {pid} did not take the signal: it has already ended")
-    deadline = time.monotonic() + verify_s
-    while True:
+    now = before
+
+    def look() -> Verified | None:
+        nonlocal now
         now = backend()
         if now is None:
             return Verified(True, f"{'terminated' if terminate else 'cancelled the query of'} backend {pid}: "
@@ -270,9 +271,10 @@ def interrupt(connection: Connection, pid: int, terminate: bool, verify_s: float
                 if now[0].startswith("idle in transaction") else ""
             return Verified(True, f"cancelled the query of backend {pid}: it is now {now[0]}{open_transaction}"
                                   f"{blocks}")
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
+        return None
+
+    if seen := watch_for_effect(look, verify_s):
+        return seen
     still = "still there" if terminate else f"still {now[0]} in the same statement"
     blocks = f", blocking {now[2]} session(s)" if now[2] else ""
     return Verified(False, f"sent {function} to backend {pid}, but after {verify_s:g}s it is {still}{blocks}")
