@@ -47,12 +47,14 @@ class RefusedLogins:
         with self._lock:
             return next((self._refused[k] for k in keys or () if k in self._refused), None)
 
-    def remember(self, url: str, report: ConnectionReport) -> None:
+    def remember(self, url: str, report: ConnectionReport, database_only: bool = False) -> None:
+        """`database_only`: the credential works on the server, not in this database (as the report may also say)."""
         keys = self._keys(url)
         if keys is None:
             return
         auth = report.step("auth")
-        database_only = auth is not None and auth.evidence.get("reason") in ("database", "database access")
+        database_only = database_only or auth is not None and auth.evidence.get("reason") in ("database",
+                                                                                             "database access")
         with self._lock:
             self._refused[keys[1] if database_only else keys[0]] = report
 
