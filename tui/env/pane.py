@@ -22,9 +22,9 @@ from textual.widgets.option_list import Option
 
 from tui import registry
 from tui.env.diff import CHANGED, HIDDEN, ONLY_LEFT, ONLY_RIGHT, SAME, DiffRow, EnvDiff, diff_sides
+from tui.env.records import EnvSection
 from tui.env.side import Side, SideError
 from tui.env.sides import load_side
-from tui.env.source import EnvSection
 from tui.textsafe import literal, visible
 from tui.wording import count
 from widgets.keyed_table import KeyedTable

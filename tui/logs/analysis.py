@@ -20,7 +20,7 @@ from drain3.template_miner_config import TemplateMinerConfig
 
 from tui.config import Thresholds
 from tui.findings import Finding
-from tui.logs.parse import LEVEL_RANK, PY_TRACEBACK, status_level
+from tui.logs.parse import LEVEL_RANK, PY_TRACEBACK
 from tui.logs.records import AccessStats, Cluster, Level, LogLine, LogsSection, PathStats
 from tui.redact import redact_text
 from tui.wording import count

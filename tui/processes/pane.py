@@ -23,11 +23,12 @@ from tui.processes.collect import reveal_environ_value, send_signal
 from tui.processes.order import sticky_order
 from tui.processes.records import ListeningPort, ProcessDetail, ProcessesSection, ProcessRow
 from tui.textsafe import literal, visible
+from tui.wording import human_duration
 from widgets.column_fit import drop_to_fit
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_bytes, human_duration
+from widgets.status import human_bytes
 
 COLUMNS = [
     ("flag", "!"),
@@ -228,8 +229,8 @@ class ProcessesPane(SourcePane):
             str(r.pid),
             r.user[:10],
             _cut(prefix + r.name, NAME_CELLS),
-            "-" if "cpu_times" in r.denied else f"{r.cpu_percent:5.1f}",
-            "-" if "memory_info" in r.denied else f"{human_bytes(r.rss):>7}",
+            f"{r.cpu_percent:5.1f}",
+            f"{human_bytes(r.rss):>7}",
             f"{r.mem_percent:5.1f}",
             f"{r.threads:4d}",
             STATE_LETTER.get(r.state, r.state[:1]),

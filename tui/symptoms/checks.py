@@ -12,12 +12,12 @@ import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
 from tui import registry
 from tui.config import Config
 from tui.databases.analysis import reported_apart
-from tui.databases.doctor import diagnose, login_refused, target_commands
+from tui.databases.conncheck import diagnose, login_refused, target_commands
 from tui.databases.logins import REFUSED_LOGINS
 from tui.findings import SEVERITY_RANK, Finding, by_severity
 from tui.logs.analysis import traceback_summary
@@ -29,16 +29,11 @@ from tui.threads import pythonprocs
 from tui.threads.scan import describe_process, scan_python_processes
 from tui.wording import count
 
+if TYPE_CHECKING:
+    from tui.snapshot import Collection  # what `collect_all` returns; tui.snapshot imports every source
+
 Status = str  # "pass" | "warn" | "fail" | "skipped"
 STATUSES = ("pass", "warn", "fail", "skipped")
-
-
-class Collection(Protocol):
-    """What `tui.snapshot.collect_all` returns: the sections, per-source errors and findings of every source."""
-
-    sections: dict[str, Any]
-    errors: dict[str, tuple[str, str]]  # name -> (reason, remedy)
-    findings: list[Finding]
 
 
 @dataclass
@@ -242,8 +237,8 @@ def python_threads(ctx: CheckContext, ids: list[str], healthy: str) -> Outcome:
 # ---------------------------------------------------------------- databases
 
 @check
-def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
-    """The Databases pane's connection doctor (url, dns, tcp, auth, query), step by step, for every known target."""
+def database_connection_check(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
+    """The Databases pane's connection check (url, dns, tcp, auth, query), step by step, for every known target."""
     targets = ctx.config.db_urls
     if not targets:
         return skipped("no database to test: pass --db URL or set db_urls in the config")

@@ -26,9 +26,9 @@ from tui.symptoms.notes import PROMPTS, WORKFLOW, IncidentNotes
 from tui.symptoms.render import STATUS_LABEL, evidence_lines, result_lines
 from tui.symptoms.runner import CheckResult, run_guide
 from tui.textsafe import literal, visible
+from tui.wording import human_duration
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_duration
 
 OVERVIEW = "overview"
 SEVERITY_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "info"}

@@ -16,10 +16,10 @@ from tui.findings import Finding
 from tui.threads.deadlock import format_deadlock_report, thread_state
 from tui.textsafe import literal, visible
 from tui.threads.records import Profile, ProcessThreads, ThreadRecord, ThreadsSection
+from tui.wording import human_duration
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_duration
 
 PROCESS_COLUMNS = [("pid", "PID"), ("name", "NAME"), ("python", "PY"), ("status", "STATUS"), ("cmdline", "COMMAND")]
 CHOOSE = "Choose a process (Enter)."
@@ -99,7 +99,7 @@ class ThreadsPane(SourcePane):
         """Stacks are as old as the poll that dumped them: a slow dump, a hidden or paused pane leaves them."""
         if self.section is None or self.app.is_replay:
             return
-        age = now - self.section.collected_at
+        age = now - self.section.taken_at
         note = f", dumped {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
         if note != self._age_note:
             self._age_note = note

@@ -111,7 +111,7 @@ class ThreadsSource(Source):
         with self._lock:
             pids, only, live, forced = list(self._watched), self._only, self._live, self._dump_requested
             self._dump_requested = False
-        section = ThreadsSection(collected_at=time.time())
+        section = ThreadsSection(taken_at=time.time())
         for pid in pids:
             keep = pid in self._last and ((only is not None and pid != only) or not (live or forced))
             if keep and not psutil.pid_exists(pid):
