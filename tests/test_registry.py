@@ -168,3 +168,4 @@ def test_no_textual_private_module_is_imported():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n.startswith("textual._") or "._" in n and n.startswith("textual") for n in names), name
+

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from tui import registry
 from tui.databases.connection import (
     DEFAULT_PORTS,
     DIALECT_NAMES,
@@ -77,7 +78,7 @@ def connection_check_finding(report: ConnectionReport) -> Finding | None:
     return Finding(
         id="db-unreachable",
         severity="critical",
-        source="databases",
+        source=registry.DATABASES,
         title=f"Database unreachable ({step.name}): {report.url}",
         detail=f"{step.detail}. Fix: {step.fix}" if step.fix else step.detail,
         subject={"target": report.url},

@@ -95,7 +95,7 @@ def drift_findings(section: EnvSection) -> list[Finding]:
         counts = {status: sum(row.status == status for row in rows) for status in DIFFERENT}
         summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
         findings.append(Finding(
-            id="env-drift", severity="warning", source="env",
+            id="env-drift", severity="warning", source=registry.ENV,
             title=f"{diff.right} differs from baseline {diff.left}: {summary}",
             detail=("The environment no longer matches the baseline chosen as known-good. `changed` keys have "
                     "another value, `only-left` keys are missing here, `only-right` keys are new. Check the keys "
@@ -112,7 +112,7 @@ def missing_env_findings(section: EnvSection) -> list[Finding]:
     """`missing-env`: a running process lacks keys that the env file in its working directory declares."""
     return [
         Finding(
-            id="missing-env", severity="warning", source="env",
+            id="missing-env", severity="warning", source=registry.ENV,
             title=f"pid {check.pid} ({check.name}) lacks {len(check.missing)} of {check.declared} keys from {check.env_file}",
             detail=("The process's environment does not have keys that its env file declares: it was started before "
                     "they were added, or by something that does not load that file (a systemd unit, a cron job, a "

@@ -342,7 +342,7 @@ class ProcessesPane(SourcePane):
             return
         action = Action(
             verb="trace memory",
-            source="processes",
+            source=registry.PROCESSES,
             target=(f"pid {row.pid} ({row.name}) run by {row.user}: run tracemalloc inside it for "
                     f"{memtrace.DEFAULT_SECONDS:g}s. Cost: {memtrace.COST}. Before Python 3.14 gdb stops it "
                     "about a second to inject; in rare cases (stopped inside malloc) that can hang it."),
@@ -358,7 +358,7 @@ class ProcessesPane(SourcePane):
         itself = "TSHOOT ITSELF — this ends the program you are using. " if row.pid == os.getpid() else ""
         action = Action(
             verb=name,
-            source="processes",
+            source=registry.PROCESSES,
             target=f"{itself}pid {row.pid} ({row.name}) run by {row.user}: {row.cmdline[:200]}",
             subject={"pid": row.pid, "name": row.name},
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from tui import registry
 from tui.findings import Finding
 from tui.threads.records import Frame, LockRef, ProcessThreads, ThreadRecord
 from tui.wording import human_duration
@@ -320,7 +321,7 @@ def hang_finding(kind: str, severity: str, process: ProcessThreads, title: str, 
                  evidence: dict[str, Any], guide: str = "hang", **subject: Any) -> Finding:
     """A Threads finding about `process` (and `subject`: its lock, pool, thread...), explained by the hang
     guide unless told otherwise."""
-    return Finding(id=kind, severity=severity, source="threads", title=title, detail=detail,
+    return Finding(id=kind, severity=severity, source=registry.THREADS, title=title, detail=detail,
                    subject={"pid": process.pid, **subject}, evidence=evidence, guide=guide)
 
 
