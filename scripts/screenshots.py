@@ -17,7 +17,7 @@ os.environ["TZ"] = "UTC"  # the same zone as the snapshot tests
 time.tzset()
 
 from tests.uihelpers import frozen_app, populate, show  # noqa: E402  (needs the path above)
-from tui.app import PANE_ORDER  # noqa: E402
+from tui import registry  # noqa: E402
 
 SIZE = (140, 40)
 
@@ -37,7 +37,7 @@ def main() -> int:
     os.chdir(ROOT)  # the Env pane's quick picks list files in the current folder
     out_dir = ROOT / "screenshots"
     out_dir.mkdir(exist_ok=True)
-    for pane in PANE_ORDER:
+    for pane in registry.names():
         print(asyncio.run(shoot(pane, out_dir)))
     return 0
 

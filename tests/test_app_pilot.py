@@ -22,7 +22,7 @@ from widgets.keyed_table import KeyedTable
 
 def table_pids(app) -> list[str]:
     table = app.query_one("#proc-table", KeyedTable)
-    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+    return [table.row_keys[i] for i in range(table.row_count)]
 
 
 async def fed(pilot):
@@ -252,12 +252,12 @@ async def test_a_cell_that_grows_widens_its_column():
     async with app.run_test(size=(140, 40)) as pilot:
         await fed(pilot)
         table = app.query_one("#proc-table", KeyedTable)
-        before = table.columns[next(k for k in table.columns if k.value == "user")].content_width
+        before = table.columns["user"].content_width
         section = sample.section()
         next(r for r in section.rows if r.pid == 1).user = "a-much-longer-user"[:10] + "x"
         feed(app, "processes", section, [])
         await pilot.pause()
-        after = table.columns[next(k for k in table.columns if k.value == "user")].content_width
+        after = table.columns["user"].content_width
         assert after > before
 
 

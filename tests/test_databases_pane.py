@@ -47,7 +47,7 @@ async def test_targets_and_sessions_with_blocking_first_and_flags():
         assert "86 of 100 (86%)" in text and "gunicorn 78" in text
 
 
-async def test_a_failing_target_shows_its_doctor_and_the_others_stay():
+async def test_a_failing_target_shows_its_connection_check_and_the_others_stay():
     app = frozen_app()
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)
@@ -93,7 +93,7 @@ async def test_terminate_asks_for_confirmation_naming_the_session_and_query():
     requested = []
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)
-        app.source = lambda name: source if name == "databases" else None
+        app.pane("databases").source = source
         app.request_action = lambda action, run: requested.append(action)
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})
         await pilot.press("K")
@@ -109,7 +109,7 @@ async def test_cancel_on_an_idle_in_transaction_session_offers_terminate_instead
     requested, notes = [], []
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)
-        app.source = lambda name: source if name == "databases" else None
+        app.pane("databases").source = source
         app.request_action = lambda action, run: requested.append(action)
         app.notify = lambda message, **kwargs: notes.append(message)
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})
@@ -262,7 +262,7 @@ def test_raising_max_connections_says_what_it_costs_on_postgresql():
 
 
 def test_a_cut_top_list_says_how_many_more():
-    from tui.databases.pane import _top
+    from tui.databases.analysis import top_counts
 
-    assert _top({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}) == "a 1, b 2, c 3, … 2 more"
-    assert _top({"a": 1}) == "a 1" and _top({}) == "-"
+    assert top_counts({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}) == "a 1, b 2, c 3, … 2 more"
+    assert top_counts({"a": 1}) == "a 1" and top_counts({}) == "-"

@@ -31,7 +31,7 @@ def process_lacking_two_files(tmp_path):
 
 def overview_keys(app) -> list[str]:
     table = app.pane("symptoms").query_one("#rows", KeyedTable)
-    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+    return [table.row_keys[i] for i in range(table.row_count)]
 
 
 async def test_one_process_lacking_keys_of_two_env_files_makes_two_rows(process_lacking_two_files):
@@ -111,7 +111,7 @@ async def test_keyed_table_shows_a_repeated_key_once():
         await pilot.pause()
         table.sync([("y", ("2",)), ("x", ("4",)), ("y", ("5",)), ("x", ("6",))])
         await pilot.pause()
-        assert [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)] == ["y", "x"]
+        assert [table.row_keys[i] for i in range(table.row_count)] == ["y", "x"]
         assert str(table.get_cell("x", "a")) == "4"
 
 

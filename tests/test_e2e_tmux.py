@@ -99,7 +99,8 @@ def test_an_80x24_terminal_keeps_the_header_and_keys_after_end(terminal):
     """What many SSH clients open: End blanked the header and PID columns; the footer hid K."""
     tmux("resize-window", "-t", terminal.session, "-x", "80", "-y", "24")
     terminal.wait_for("processes, sorted by cpu")
-    screen = terminal.wait_for("COMMAND")
+    terminal.wait_for("COMMAND")
+    screen = terminal.wait_for("K KILL")  # the footer fills in once the table has focus (later on a loaded box)
     assert "K KILL" in screen.splitlines()[-1]
     terminal.keys("End")
     time.sleep(1)

@@ -20,7 +20,7 @@ def table_rows(app) -> dict[str, tuple[str, ...]]:
     table = app.query_one("#envdiff-table", KeyedTable)
     rows = {}
     for index in range(table.row_count):
-        key = table.coordinate_to_cell_key((index, 0)).row_key.value
+        key = table.row_keys[index]
         rows[key] = tuple(str(cell) for cell in table.get_row_at(index))
     return rows
 

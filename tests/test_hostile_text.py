@@ -464,7 +464,7 @@ def test_threads_rows_stacks_and_deadlock_summary(text):
 
 @PROPERTY
 @given(text=host_text)
-def test_databases_rows_detail_and_doctor(text):
+def test_databases_rows_detail_and_connection_check(text):
     section = poison(databases_sample.section(), text)
     findings = poison(databases_sample.findings(), text)
     for result in section.targets:
@@ -473,8 +473,8 @@ def test_databases_rows_detail_and_doctor(text):
         for session in sessions:
             assert_cells_safe(databases_pane.session_cells(session, "!"))
         assert_safe(databases_pane.detail_text(result, sessions[0] if sessions else None), shown(text))
-        if result.doctor:
-            assert_safe(databases_pane.doctor_text(result.doctor), shown(text))
+        if result.connection_check:
+            assert_safe(databases_pane.connection_check_text(result.connection_check), shown(text))
 
 
 @PROPERTY
@@ -483,8 +483,8 @@ def test_containers_rows_card_details_and_logs(text):
     section = poison(containers_sample.section(), text)
     findings = poison(containers_sample.findings(), text)
     for record in section.containers:
-        assert_cells_safe(containers_pane.row_cells(record, "!", section.collected_at), shown(text))
-        assert_safe(containers_pane.why_card(record, findings, section.collected_at), shown(text))
+        assert_cells_safe(containers_pane.row_cells(record, "!", section.taken_at), shown(text))
+        assert_safe(containers_pane.why_card(record, findings, section.taken_at), shown(text))
         assert_safe(containers_pane.details_text(record))
         assert_safe(containers_pane.memory_line(record))
         for line in record.last_logs:
@@ -508,11 +508,11 @@ def _results(text: str) -> list[CheckResult]:
     probe = {"url": text, "remote": text, "method": "GET", "sent_token": True, "status": 500, "error": text,
              "http_version": "HTTP/1.1", "reason": text, "headers": [[text, text]], "connect_ms": 1, "total_ms": 2,
              "body_excerpt": text}
-    scan = {"name": text, "path": text, "error": "", "status": text, "restart_count": 3, "recent_tracebacks": 1,
-            "recent_error_lines": 2, "window_minutes": 10, "timestamps_found": True, "per_minute": {text: 1},
-            "newest_error": text, "newest_traceback": f"Traceback\n{text}\n{text}"}
-    evidence = {"probes": [probe, {**probe, "status": None}], "logs": [scan, {**scan, "error": text}],
-                "findings": [{"severity": "warning", "source": text, "title": text, "subject": {text: text}}],
+    died = {"name": text, "from": text, "exception": text, "lines": [f"Traceback\n{text}\n{text}", text]}
+    evidence = {"probes": [probe, {**probe, "status": None}], "containers": [died, {**died, "exception": ""}],
+                "findings": [{"severity": "warning", "source": text, "title": text, "subject": {text: text},
+                              "evidence": {"lines": [f"{text}\n{text}"]}}],
+                "logs_read": [text],
                 "targets": [{"url": text, "error": text, "steps": [{"status": "fail", "name": text, "detail": text}]}],
                 "lines": [text, text], text: text}
     fix = Fix(steps=[text], commands=[text], code=text)

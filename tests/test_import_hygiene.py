@@ -43,9 +43,9 @@ def test_starting_the_app_imports_neither_sqlalchemy_nor_docker():
     """They cost ~0.25 s of start-up and ~45 MB: loaded only once a database or the Docker engine is used."""
     code = (
         "import sys\n"
-        "import tui.cli, tui.app, tui.sources, tui.snapshot\n"
+        "import tui.cli, tui.app, tui.registry, tui.snapshot\n"
         "from tui.config import Config\n"
-        "sources = tui.sources.build_sources(Config())\n"
+        "sources = tui.registry.build_sources(Config())\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'docker', 'requests'}))\n"
     )
     assert fresh_interpreter(code).strip() == "[]"

@@ -1,133 +1,223 @@
-"""KeyedTable draws the same lines as DataTable and repaints only the rows that changed."""
+"""KeyedTable, row by row through a real Pilot: it draws what DataTable draws, keeps the cursor on its row
+key, moves with the keys and the mouse, and repaints only what changed."""
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.render import measure
-from textual.strip import Strip
+from textual.geometry import Region
+from textual.scroll_view import ScrollView
+from textual.widgets import DataTable
 
-from widgets.keyed_table import KeyedTable, _literal
+from widgets.keyed_table import KeyedTable
 
 COLUMNS = [("pid", "PID"), ("name", "NAME"), ("cmd", "COMMAND")]
 ROWS = [
     ("1", ("1", "init", "/sbin/init splash")),
     ("2", ("2", "[kthreadd]", "[red]not markup[/red]")),
     ("3", ("3", "長い名前", "x" * 300)),
-    ("4", ("4", "tab", "a\tb")),  # not printable: DataTable's own path
+    ("4", ("4", "ok", Text("styled", style="green"))),
 ]
 
 
+class Recorder(ScrollView):
+    """Remembers the regions KeyedTable asks Textual to repaint (None: all of it)."""
+
+    repainted: list[Region | None] = []
+
+    def refresh(self, *regions, **kwargs):
+        if kwargs.get("repaint", True) and not kwargs.get("layout"):
+            self.repainted.extend(regions or [None])
+        return super().refresh(*regions, **kwargs)
+
+
+class RecordingTable(KeyedTable, Recorder):
+    """KeyedTable first: what is recorded is what it passes on."""
+
+
 class TableApp(App):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list = []
+
     def compose(self) -> ComposeResult:
-        yield KeyedTable(COLUMNS, id="table")
+        yield RecordingTable(COLUMNS, id="table")
+
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        self.messages.append(("highlighted", event.key))
+
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        self.messages.append(("selected", event.key))
+
+    def on_keyed_table_header_selected(self, event: KeyedTable.HeaderSelected) -> None:
+        self.messages.append(("header", event.column_key))
 
 
-def lines(table: KeyedTable, fast: bool) -> list[list[Segment]]:
-    """Every line of the table, rendered by the fast cell path or by DataTable's general one."""
-    table._line_cache.clear()
-    table._row_render_cache.clear()
-    table._cell_render_cache.clear()
-    render_cell, render_row, data = table._render_cell, table._render_line_in_row, table._data
-    if not fast:  # DataTable's renderer, given each text as a Text (a str it would read as markup)
-        table._render_cell = super(KeyedTable, table)._render_cell
-        table._render_line_in_row = super(KeyedTable, table)._render_line_in_row
-        table._data = {row: {column: Text(cell, no_wrap=True, overflow="ellipsis") if isinstance(cell, str) else cell
-                             for column, cell in cells.items()} for row, cells in data.items()}
-    try:
-        return [list(Strip(table._render_line(y, 0, table.size.width, table.rich_style)).simplify())
-                for y in range(table.row_count + 1)]
-    finally:
-        table._render_cell, table._render_line_in_row, table._data = render_cell, render_row, data
+class BothApp(App):
+    """A KeyedTable above a DataTable with the same rows, for comparing what they draw."""
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS, id="keyed")
+        yield DataTable(id="data", cursor_type="row")
 
 
-async def test_plain_cells_render_exactly_as_datatable_renders_them():
+def text_lines(table: KeyedTable) -> list[str]:
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+def numbered(count: int) -> list[tuple[str, tuple]]:
+    return [(str(i), (str(i), f"proc{i}", f"cmd {i}")) for i in range(count)]
+
+
+async def test_lines_are_drawn_as_datatable_draws_them():
+    app = BothApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        keyed, data = app.query_one(KeyedTable), app.query_one(DataTable)
+        keyed.styles.height = data.styles.height = 8
+        keyed.sync(ROWS)
+        data.add_columns(*(label for _, label in COLUMNS))
+        for _, cells in ROWS:  # DataTable reads a str as markup: given as Text, as KeyedTable shows it
+            data.add_row(*(Text(c, no_wrap=True, overflow="ellipsis") if isinstance(c, str) else c for c in cells))
+        keyed.move_cursor(row=2)
+        data.move_cursor(row=2)
+        app.set_focus(None)
+        await pilot.pause()
+        for y in range(6):  # header, four rows (one styled, the cursor on a wide one), a blank line
+            ours, theirs = keyed.render_line(y), data.render_line(y)
+            assert [(s.text, s.style) for s in ours] == [(s.text, s.style) for s in theirs], y
+
+
+async def test_keys_move_the_cursor_and_scroll():
     app = TableApp()
-    async with app.run_test(size=(80, 12)) as pilot:
+    async with app.run_test(size=(60, 12)) as pilot:
         table = app.query_one(KeyedTable)
-        table.sync(ROWS)
-        await pilot.pause()
-        for index, column in enumerate(table.ordered_columns):  # widths measured as Rich measures them
-            cells = [_literal(cells[index]) for _, cells in ROWS] + [column.label]
-            assert column.content_width == max(measure(app.console, cell, 1) for cell in cells)
-        table.move_to_key("3")  # the cursor row has its own style
-        await pilot.pause()
-        assert lines(table, fast=True) == lines(table, fast=False)
-
-
-async def test_short_rows_are_extended_to_the_table_width_as_datatable_extends_them():
-    app = TableApp()
-    async with app.run_test(size=(80, 12)) as pilot:
-        table = app.query_one(KeyedTable)
-        table.sync(ROWS[:2])
-        table.move_to_key("2")
-        await pilot.pause()
-        fast = lines(table, fast=True)
-        assert fast == lines(table, fast=False)
-        blank = fast[2][-1]  # the cursor row ends in the blank that extends it to the table's width
-        assert blank.text.strip() == "" and len(blank.text) > 20 and blank.style.meta["out_of_bounds"]
-
-
-async def test_sync_repaints_only_the_rows_that_changed():
-    app = TableApp()
-    async with app.run_test(size=(80, 12)) as pilot:
-        table = app.query_one(KeyedTable)
-        table.sync(ROWS)
-        await pilot.pause()
-        table._repaint_regions.clear()
-        changed = [ROWS[0], ("2", ("2", "kthreadd", "now different")), *ROWS[2:]]
-        table.sync(changed)
-        assert table._repaint_regions and all(region.height == 1 for region in table._repaint_regions)
-        assert {region.y for region in table._repaint_regions} == {table.content_offset.y + 1 + 1}  # header, row 0, row 1
-        assert str(table.get_cell("2", "cmd")) == "now different"
-        table.sync(list(reversed(changed)))
-        await pilot.pause()
-        assert [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(4)] == ["4", "3", "2", "1"]
-        table.sync(changed[:2])
-        await pilot.pause()
-        assert table.row_count == 2 and str(table.get_cell("1", "name")) == "init"
-
-
-async def test_text_that_looks_like_markup_stays_literal_in_a_row_with_a_styled_cell():
-    """A styled cell sends the whole row through DataTable's formatter, which reads a str as markup."""
-    app = TableApp()
-    async with app.run_test(size=(80, 12)) as pilot:
-        table = app.query_one(KeyedTable)
-        table.sync([("1", (Text("ok", style="green"), "uvicorn[standard]", "query: a=[/x] b"))])
-        await pilot.pause()
-        assert table.columns[table.ordered_columns[1].key].content_width == len("uvicorn[standard]")
-        text = "".join(segment.text for line in lines(table, fast=True) for segment in line)
-        assert "uvicorn[standard]" in text and "query: a=[/x] b" in text
-
-
-async def test_end_goes_to_the_last_row_and_keeps_the_first_columns_in_view():
-    """A long command line makes the table wider than the screen: End must not scroll it sideways."""
-    app = TableApp()
-    async with app.run_test(size=(60, 8)) as pilot:
-        table = app.query_one(KeyedTable)
-        table.sync([(str(i), (str(i), f"proc{i}", "x" * (300 if i == 7 else 10))) for i in range(30)])
+        table.sync([(str(i), (str(i), f"proc{i}", "x" * (300 if i == 7 else 10))) for i in range(100)])
         table.focus()
         await pilot.pause()
-        await pilot.press("end")
-        assert table.selected_key == "29" and table.scroll_x == 0
-        header = "".join(segment.text for segment in table._render_line(0, 0, table.size.width, table.rich_style))
-        assert "PID" in header and "NAME" in header
+        page = table.scrollable_content_region.height - 1  # rows under the header
+        await pilot.press("down", "down")
+        assert table.selected_key == "2" and table.scroll_y == 0
+        await pilot.press("pagedown")
+        assert table.cursor_row == 2 + page and table.cursor_row < table.scroll_y + page
+        await pilot.press("end")  # the last row, and the first columns still in view
+        assert table.selected_key == "99" and table.scroll_y == 100 - page and table.scroll_x == 0
+        assert "PID" in table.render_line(0).text and "99" in table.render_line(page).text
+        await pilot.press("pageup")
+        assert table.cursor_row == 99 - page
+        await pilot.press("right")  # sideways: the long command line
+        assert table.scroll_x > 0 and table.cursor_row == 99 - page
         await pilot.press("home")
         assert table.selected_key == "0" and table.scroll_x == 0 and table.scroll_y == 0
+        assert ("highlighted", "99") in app.messages
 
 
-async def test_dropped_columns_come_back_with_the_rows_and_the_cursor_kept():
+async def test_the_cursor_stays_on_its_row_when_rows_move_or_go():
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        rows = numbered(30)
+        table.sync(rows)
+        table.move_to_key("5")
+        await pilot.pause()
+        table.sync(list(reversed(rows)))  # sorted the other way: the row moved to 24, the cursor with it
+        assert table.selected_key == "5" and table.cursor_row == 24
+        assert 24 - table.scroll_y < table.scrollable_content_region.height - 1  # and in view
+        table.sync([row for row in reversed(rows) if row[0] != "5"])  # the row went: the cursor keeps its place
+        assert table.cursor_row == 24 and table.selected_key == "4"
+        table.sync([("4", ("4", "filtered", "in"))])  # a filter left one row
+        assert table.selected_key == "4" and table.row_count == 1
+        table.sync([])
+        assert table.selected_key is None and table.row_count == 0
+        await pilot.pause()
+        assert table.render_line(1).text.strip() == ""
+
+
+async def test_sorting_and_filtering_as_the_panes_do():
+    """Panes sort and filter their records and sync the result: order, cells and cursor follow."""
     app = TableApp()
     async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        records = [(pid, name, cpu) for pid, name, cpu in [("10", "nginx", 5.0), ("11", "postgres", 40.0),
+                                                             ("12", "redis", 12.5), ("13", "nginx-w", 1.0)]]
+        by_cpu = sorted(records, key=lambda r: r[2], reverse=True)
+        table.sync([(pid, (pid, name, f"{cpu:5.1f}")) for pid, name, cpu in by_cpu])
+        table.move_to_key("12")
+        assert table.row_keys == ["11", "12", "10", "13"]
+        by_name = sorted(records, key=lambda r: r[1])
+        table.sync([(pid, (pid, name, f"{cpu:5.1f}")) for pid, name, cpu in by_name])
+        assert table.row_keys == ["10", "13", "11", "12"] and table.selected_key == "12"
+        table.sync([(pid, (pid, name, f"{cpu:5.1f}")) for pid, name, cpu in by_name if "nginx" in name])
+        assert table.row_keys == ["10", "13"] and table.get_cell("13", "name") == "nginx-w"
+        await pilot.pause()
+        assert [line.split()[:2] for line in text_lines(table)[1:3]] == [["10", "nginx"], ["13", "nginx-w"]]
+
+
+async def test_sync_repaints_only_the_cells_and_rows_that_changed():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(RecordingTable)
+        table.sync(ROWS[:3])
+        await pilot.pause()
+        table.repainted = []
+        table.sync([ROWS[0], ("2", ("2", "kthread", "[red]not markup[/red]")), ROWS[2]])  # one cell of row 1
+        name = table.columns["name"]
+        start = table.columns["pid"].render_width(1)
+        assert table.repainted == [Region(start, 2, name.render_width(1), 1)]  # line 0 is the header
+        table.repainted = []
+        table.sync([ROWS[0], ROWS[2], ("2", ("2", "kthread", "[red]not markup[/red]"))])  # rows 1 and 2 swapped
+        assert sorted(region.y for region in table.repainted) == [2, 3] and all(
+            region.x == 0 and region.width >= 80 for region in table.repainted)
+        table.repainted = []
+        table.set_title("3 processes")  # the top border line only
+        assert table.repainted == [Region(0, 0, 80, 1)]  # this table has no border: its top line
+        assert table.border_title == "3 processes"
+        table.repainted = []
+        table.sync([ROWS[0], ROWS[2], ("2", ("2", "kthread", "[red]not markup[/red]"))])  # nothing changed
+        assert table.repainted == []
+
+
+async def test_a_click_highlights_a_row_a_second_selects_it_and_a_header_click_names_its_column():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(numbered(5))
+        await pilot.pause()
+        app.messages.clear()
+        await pilot.click(KeyedTable, offset=(3, 3))  # the header, rows 0, 1, 2
+        assert table.selected_key == "2" and app.messages == [("highlighted", "2")]
+        await pilot.click(KeyedTable, offset=(3, 3))
+        assert app.messages[-1] == ("selected", "2")
+        await pilot.click(KeyedTable, offset=(table.columns["pid"].render_width(1) + 3, 0))
+        assert app.messages[-1] == ("header", "name")
+        await pilot.press("enter")
+        assert app.messages[-1] == ("selected", "2")
+
+
+async def test_columns_dropped_on_a_narrow_terminal_come_back_with_the_rows_and_the_cursor_kept():
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
         table = app.query_one(KeyedTable)
         table.sync(ROWS[:3])
         table.move_to_key("2")
         table.show_only(["pid", "cmd"])
         await pilot.pause()
-        assert [c.key.value for c in table.ordered_columns] == ["pid", "cmd"]
-        assert [str(c) for c in table.get_row("3")] == ["3", "x" * 300] and table.selected_key == "2"
+        assert list(table.columns) == ["pid", "cmd"] and table.get_row("3") == ["3", "x" * 300]
+        line = table.render_line(1).text
+        assert line.startswith(" 1    /sbin/init splash ") and len(line) == table.size.width == 80
         table.sync([ROWS[0], ("2", ("2", "renamed", "changed")), ROWS[2]])  # cells of a dropped column change too
         table.show_only(["pid", "name", "cmd"])
         await pilot.pause()
-        assert [str(c) for c in table.get_row("2")] == ["2", "renamed", "changed"] and table.selected_key == "2"
+        assert table.get_row("2") == ["2", "renamed", "changed"] and table.selected_key == "2"
+        assert table.columns["cmd"].content_width == 300  # measured from the rows it shows
+
+
+async def test_host_text_is_shown_literally_control_characters_escaped():
+    app = TableApp()
+    async with app.run_test(size=(100, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        hostile = "evil\x1b[2J\x07\tname\n[bold]x[/bold]"
+        table.sync([("1", ("1", hostile, Text("down \x1b]0;pwned\x07", style="red")))])
+        await pilot.pause()
+        line = table.render_line(1).text
+        assert "\x1b" not in line and "\x07" not in line and "\n" not in line
+        assert "\\x1b[2J" in line and "[bold]x[/bold]" in line and "\\x1b]0;pwned" in line

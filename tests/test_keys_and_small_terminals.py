@@ -7,7 +7,8 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from tests.uihelpers import frozen_app, populate, sample_module, screen_text, show
-from tui.app import PANE_ORDER, PANES, TshootApp
+from tui import registry
+from tui.app import TshootApp
 
 # A pane may bind a global key only to do what the global key does there.
 SAME_MEANING = {("symptoms", "g"): "open_guide", ("symptoms", "r"): "run_guide", ("threads", "r"): "dump_now"}
@@ -15,7 +16,7 @@ SAME_MEANING = {("symptoms", "g"): "open_guide", ("symptoms", "r"): "run_guide",
 
 def test_no_pane_gives_a_global_key_another_meaning():
     global_keys = {key for binding in TshootApp.BINDINGS for key in binding.key.split(",")}
-    for name, pane in PANES.items():
+    for name, pane in ((s.name, s.pane_class) for s in registry.specs()):
         for binding in pane.BINDINGS:
             for key in binding.key.split(","):
                 if key in global_keys:
@@ -36,7 +37,7 @@ KEY_CONVENTION = {
     "less_than_sign": {"cycle_sort(-1)", "target(-1)"},  # previous / next: sort column, target, comparison
     "greater_than_sign": {"cycle_sort(1)", "target(1)", "next_comparison"},
     "P": {"sort('cpu')"}, "M": {"sort('rss')"}, "I": {"invert"}, "T": {"tree"}, "N": {"ports"},
-    "D": {"deadlock_report", "doctor"},  # diagnose: the report of what is wrong
+    "D": {"deadlock_report", "check_connection"},  # diagnose: the report of what is wrong
     "x": {"unwatch"},  # take the selected thing out of this view
     "v": {"toggle_locals", "reveal"},  # show what is hidden (locals, a masked value)
     "i": {"paste_token"},  # type input
@@ -49,13 +50,13 @@ KEY_CONVENTION = {
 
 
 def test_every_pane_key_keeps_its_one_meaning():
-    for name, pane in PANES.items():
+    for name, pane in ((s.name, s.pane_class) for s in registry.specs()):
         for binding in pane.BINDINGS:
             for key in binding.key.split(","):
                 assert binding.action in KEY_CONVENTION.get(key, set()), f"{name}: {key!r} -> {binding.action}"
 
 
-@pytest.mark.parametrize("pane", PANE_ORDER)
+@pytest.mark.parametrize("pane", registry.names())
 async def test_the_footer_shows_every_pane_key_in_80_columns(pane):
     app = frozen_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 
 from tests.uihelpers import frozen_app, populate, show
-from tui.app import PANE_ORDER
+from tui import registry
 
 SIZE = (140, 40)
 
 
-@pytest.mark.parametrize("pane", PANE_ORDER)
+@pytest.mark.parametrize("pane", registry.names())
 def test_pane_snapshot(pane, snap_compare):
     async def run_before(pilot):
         await populate(pilot)

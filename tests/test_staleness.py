@@ -91,7 +91,7 @@ async def test_database_durations_say_how_old_they_are():
         await pilot.press("3")
         sessions, detail = app.query_one("#db-sessions"), app.query_one("#db-detail-text")
         assert "measured" not in str(sessions.border_title)
-        now[0] += 30  # the poll is slow (a failing target's doctor), or the app is paused
+        now[0] += 30  # the poll is slow (a failing target's connection check), or the app is paused
         await ticked(pilot)
         assert "(measured 30s ago)" in str(sessions.border_title)
         assert str(detail.render()).startswith("Durations measured 30s ago")

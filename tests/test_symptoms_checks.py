@@ -1,5 +1,5 @@
-"""Each guide's own checks against real conditions the tests create: an HTTP server answering 500, a log with
-fresh tracebacks, expired and not-yet-valid tokens, a process at its open-file limit, the machine's clock."""
+"""Each guide's own checks against real conditions the tests create: an HTTP server answering 500, expired and
+not-yet-valid tokens, a process at its open-file limit, the machine's clock (the log checks: test_symptoms_logs)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import os
 import threading
 import time
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -57,28 +56,6 @@ def http_server():
     server.server_close()
 
 
-@pytest.fixture
-def fresh_log(tmp_path):
-    now = datetime.now()
-    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
-    path = tmp_path / "app.log"
-    path.write_text("\n".join([
-        "2020-01-01 00:00:00 ERROR an old error outside the window",
-        f"{stamp} INFO GET /ok 200",
-        f"{stamp} ERROR unhandled error on GET /boom",
-        "Traceback (most recent call last):",
-        '  File "/srv/app.py", line 12, in boom',
-        "    return 1 / 0",
-        "ZeroDivisionError: division by zero",
-        f"{stamp} ERROR unhandled error on GET /boom token=abc123",
-        "Traceback (most recent call last):",
-        '  File "/srv/app.py", line 20, in lookup',
-        "    raise KeyError(key)",
-        "KeyError: 'user'",
-    ]) + "\n")
-    return str(path)
-
-
 def test_probe_of_a_500_fails_with_curl_like_evidence_and_secrets_masked(http_server):
     result = result_of("http-500", "probe", context(Config(probe_urls=[f"{http_server}/boom", f"{http_server}/ok"])))
     assert result.status == "fail"
@@ -96,29 +73,6 @@ def test_probe_of_a_closed_port_fails_and_no_url_is_skipped_with_why():
     assert refused.status == "fail" and "refused" in refused.summary
     none = result_of("http-500", "probe", context())
     assert none.status == "skipped" and "--url" in none.summary and none.fix is None
-
-
-def test_log_scan_counts_fresh_tracebacks_per_minute_and_shows_the_newest(fresh_log):
-    result = result_of("http-500", "logs", context(Config(log_paths=[fresh_log])))
-    assert result.status == "fail"
-    scan = result.evidence["logs"][0]
-    assert scan["recent_tracebacks"] == 2 and scan["recent_error_lines"] == 2  # the 2020 error is outside the window
-    assert sum(scan["per_minute"].values()) == 4
-    assert scan["newest_traceback"].endswith("KeyError: 'user'")
-    assert "abc123" not in scan["newest_error"]
-
-
-def test_unreadable_log_is_skipped_with_the_reason(tmp_path):
-    result = result_of("http-500", "logs", context(Config(log_paths=[str(tmp_path / "missing.log")])))
-    assert result.status == "skipped" and "no such file" in result.summary
-
-
-def test_error_bursts_are_counted_per_minute(tmp_path):
-    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    log = tmp_path / "burst.log"
-    log.write_text("".join(f"{stamp} ERROR upstream timed out\n" for _ in range(12)))
-    result = result_of("intermittent", "bursts", context(Config(log_paths=[str(log)])))
-    assert result.status == "warn" and ": 12 errors" in result.summary
 
 
 def jwt(**claims) -> str:
@@ -241,7 +195,7 @@ def test_a_crashing_check_is_skipped_with_the_error_and_the_guide_goes_on(monkey
 
 def test_env_drift_without_a_baseline_is_not_a_pass():
     """Nothing was compared: "no difference from the baseline" would be false."""
-    from tui.env.source import EnvSection
+    from tui.env.records import EnvSection
     from tui.findings import Finding
 
     env = EnvSection(host="h")

@@ -64,7 +64,7 @@ async def test_overview_lists_every_finding_most_severe_first_and_opens_evidence
         await pilot.pause()
         pane = app.query_one(SymptomsPane)
         rows = app.query_one("#rows", KeyedTable)
-        assert [rows.coordinate_to_cell_key((i, 0)).row_key.value for i in range(rows.row_count)] == [
+        assert [rows.row_keys[i] for i in range(rows.row_count)] == [
             pressure.key, hog.key]
         assert str(app.query_one("#guides", KeyedTable).get_cell("slow", "now")) == "1 CRIT 1 WARN"  # not "2 CRIT"
         assert str(app.query_one("#guides", KeyedTable).get_cell("overview", "now")) == "1 CRIT 1 WARN"

@@ -32,7 +32,7 @@ def with_password(url: str, password: str) -> str:
 def test_db_connection_guide_finds_the_closed_port_and_the_wrong_password(pg_url):
     wrong = with_password(pg_url, "not-the-password")
     closed = wrong.replace(wrong.split("@", 1)[1].split("/")[0], "127.0.0.1:1")
-    result = result_of("db-connection", "doctor", context(Config(db_urls=[pg_url, wrong, closed])))
+    result = result_of("db-connection", "connection-check", context(Config(db_urls=[pg_url, wrong, closed])))
     assert result.status == "fail"
     good, bad_login, refused = ({s["name"]: s["status"] for s in t["steps"]} for t in result.evidence["targets"])
     assert good["query"] == "pass" and bad_login["auth"] == "fail" and refused["tcp"] == "fail"
@@ -122,18 +122,21 @@ def crash_looping_container(docker_client, docker_image):
 @pytest.mark.services
 def test_container_restart_guide_shows_the_crash_loop_and_why_it_died(crash_looping_container):
     from tui.containers.source import ContainersSource
+    from tui.logs.source import LogsSource
 
     config = Config()
-    collection = collect_all(config, 0, sources=[ContainersSource(config)])
+    collection = collect_all(config, 0, sources=[ContainersSource(config), LogsSource(config, only_named=True)])
     ctx = context(config, collection=collection)
     loop = result_of("container-restart", "crash-loop", ctx)
     assert loop.status in ("warn", "fail"), loop.summary
     assert loop.jump.pane == "containers"
     assert crash_looping_container.name in [f["subject"]["name"] for f in loop.evidence["findings"]]
-    logs = result_of("container-restart", "logs", ctx)
+    logs = result_of("container-restart", "logs", ctx)  # it exited: its last lines come from the Containers pane
     assert logs.status == "fail"
     ours = next(c for c in logs.evidence["containers"] if c["name"] == crash_looping_container.name)
-    assert ours["recent_tracebacks"] >= 1 and ours["newest_traceback"].endswith("KeyError: DATABASE_URL")
+    assert ours["exception"] == "KeyError at /app/worker.py:3 in <module>" and ours["from"] == "Containers"
+    assert ours["lines"][-1] == "KeyError: DATABASE_URL"
+    assert logs.jump.pane == "logs"
 
 
 DEADLOCK = """

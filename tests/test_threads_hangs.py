@@ -126,7 +126,7 @@ def test_idle_pools_idle_loops_and_busy_cpu_work_stay_silent(program):
 
 def test_contention_is_reported_within_a_default_three_second_doctor_run(program):
     from tui.snapshot import collect_all
-    from tui.sources import build_sources
+    from tui.registry import build_sources
 
     process = program("contention.py")
     config = Config(find_stuck=False, pids=[process.pid])

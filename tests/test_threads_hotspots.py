@@ -78,7 +78,7 @@ async def test_the_threads_list_puts_hung_and_swept_processes_first_and_h_shows_
         app.action_show_pane("threads")
         await pilot.pause()
         table = app.query_one(ThreadsPane).query_one("#thr-processes", KeyedTable)
-        order = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        order = [table.row_keys[i] for i in range(table.row_count)]
         assert order[:2] == ["901", "1200"]  # the deadlocked one, then the one the sweep found; the rest by pid
         assert order[2:] == sorted(order[2:], key=int)
         table.focus()

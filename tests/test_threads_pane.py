@@ -24,7 +24,7 @@ async def wait_for(pilot, condition, polls: int = 300) -> None:
 
 
 def rows(table: KeyedTable) -> dict[str, list[str]]:
-    return {table.coordinate_to_cell_key((i, 0)).row_key.value: [str(c) for c in table.get_row_at(i)]
+    return {table.row_keys[i]: [str(c) for c in table.get_row_at(i)]
             for i in range(table.row_count)}
 
 

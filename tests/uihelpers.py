@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from tests.samples import FROZEN_NOW
+from tui import registry
 from tui.app import SourceUpdated, TshootApp
 from tui.config import Config
 from tui.findings import Finding
@@ -22,7 +24,9 @@ def feed(app: TshootApp, name: str, section: Any, findings: list[Finding]) -> No
     app.post_message(SourceUpdated(name, section, findings, None, 0.01))
 
 
-SAMPLED_PANES = ["processes", "threads", "databases", "containers", "env"]
+def sampled_panes() -> list[str]:
+    """Every collecting source of the registry that has sample records in tests/samples/<name>.py."""
+    return [s.name for s in registry.collecting() if importlib.util.find_spec(f"tests.samples.{s.name}") is not None]
 
 
 def sample_module(name: str):
@@ -31,7 +35,7 @@ def sample_module(name: str):
 
 async def populate(pilot) -> None:
     """Feed every pane its prepared sample records, as finished polls would."""
-    for name in SAMPLED_PANES:
+    for name in sampled_panes():
         module = sample_module(name)
         feed(pilot.app, name, module.section(), module.findings())
     await pilot.pause()
@@ -41,7 +45,7 @@ async def show(pilot, pane: str) -> None:
     """Switch to `pane` and do what its sample needs to look populated (e.g. pick a process)."""
     pilot.app.action_show_pane(pane)
     await pilot.pause()
-    prepare = getattr(sample_module(pane), "prepare", None) if pane in SAMPLED_PANES else None
+    prepare = getattr(sample_module(pane), "prepare", None) if pane in sampled_panes() else None
     if prepare:
         prepare(pilot.app)
     await pilot.pause()

@@ -30,45 +30,25 @@ from textual.widgets import Footer, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 from textual.worker_manager import WorkerManager
 
+from tui import registry
 from tui import __version__
 from tui.actions import Action, ActionLog, Verified
 from tui.config import Config
 from tui.correlate import correlate
-from tui.containers.pane import ContainersPane
-from tui.databases.pane import DatabasesPane
-from tui.env.pane import EnvPane
 from tui.errorlog import log_exception, log_path
 from tui.findings import Finding, by_severity
-from tui.processes.pane import ProcessesPane
 from tui.redact import redact_text
 from tui.snapshot import LoadedSnapshot, build_snapshot, default_snapshot_name, write_snapshot
 from tui.source import Source, SourceUnavailable
-from tui.symptoms.pane import SymptomsPane
 from tui.textsafe import visible
-from tui.threads.pane import ThreadsPane
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 from widgets.status import StatusHeader
 
-# Tab order; keys 1-6 follow it.
-PANE_ORDER = ["processes", "threads", "databases", "containers", "env", "symptoms"]
-PANE_TITLES = {
-    "processes": "Processes",
-    "threads": "Threads",
-    "databases": "Databases",
-    "containers": "Containers",
-    "env": "Env",
-    "symptoms": "Symptoms",
-}
-PANES: dict[str, type[SourcePane]] = {
-    "processes": ProcessesPane,
-    "threads": ThreadsPane,
-    "databases": DatabasesPane,
-    "containers": ContainersPane,
-    "env": EnvPane,
-    "symptoms": SymptomsPane,
-}
+# The pane keys are the registry's; a digit no source claims is disabled (check_action), so a source added to the
+# registry gets its key with no edit here.
+PANE_KEYS = "123456789"
 MIN_WIDTH, MIN_HEIGHT = 80, 20
 HIDDEN_START_DELAY_S = 1.5
 CLOSE_WAIT_S = 0.5
@@ -103,7 +83,7 @@ class TshootApp(App):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
-        *(Binding(str(i + 1), f"show_pane('{name}')", PANE_TITLES[name], show=False) for i, name in enumerate(PANE_ORDER)),
+        *(Binding(key, f"show_pane_key('{key}')", "Show pane", show=False) for key in PANE_KEYS),
         Binding("slash", "filter", "Filter"),
         Binding("question_mark", "help", "Help"),
         Binding("p", "pause", "Pause"),
@@ -145,50 +125,66 @@ class TshootApp(App):
     # ----- layout -----
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
-        with TabbedContent(id="tabs", initial="processes"):
-            for name in PANE_ORDER:
-                with TabPane(PANE_TITLES[name], id=name):
-                    yield PANES[name](id=f"pane-{name}")
+        with TabbedContent(id="tabs", initial=registry.names()[0]):
+            for spec in registry.specs():
+                with TabPane(spec.title, id=spec.name):
+                    yield spec.pane_class(source=self.sources.get(spec.name), id=f"pane-{spec.name}")
         yield Input(placeholder="filter (Enter to keep, Esc to clear)", id="filter")
         yield Footer(compact=True, show_command_palette=False)  # every pane key fits 80 columns; ctrl+p is in `?`
 
     def on_mount(self) -> None:
         asyncio.get_running_loop().set_default_executor(_DaemonThreads())  # where thread workers run
         self.query_one("#filter", Input).display = False
-        self.call_after_refresh(self.pane("processes").focus)
+        self.call_after_refresh(self.pane(registry.names()[0]).focus)
         if self.replay:
             self._show_replay(self.replay)
         else:
             for name in self.sources:
                 # the visible pane first; the others start a moment later so they do not slow its first paint
-                self._schedule(name, 0 if name == "processes" else HIDDEN_START_DELAY_S)
+                self._schedule(name, 0 if name == registry.names()[0] else HIDDEN_START_DELAY_S)
             self.set_interval(1.0, self._tick)
         self._render_status()
         self._check_size()
 
-    # ----- the API panes use -----
+    # ----- what panes read, and the requests they post -----
     @property
     def is_replay(self) -> bool:
         return self.replay is not None
 
-    def source(self, name: str) -> Source | None:
-        return self.sources.get(name)
-
     def pane(self, name: str) -> SourcePane:
         return self.query_one(f"#pane-{name}", SourcePane)
 
-    def findings_for(self, name: str) -> list[Finding]:
-        return self.findings.get(name, [])
-
     def all_findings(self) -> list[Finding]:
-        return by_severity(correlate([f for name in PANE_ORDER for f in self.findings.get(name, [])], self.sections))
+        return by_severity(correlate([f for name in registry.names() for f in self.findings.get(name, [])], self.sections))
+
+    def on_source_pane_jump_to(self, message: SourcePane.JumpTo) -> None:
+        self.jump_to(message.pane, message.subject)
+
+    def on_source_pane_request_action(self, message: SourcePane.RequestAction) -> None:
+        self.request_action(message.action, message.run)
+
+    def on_source_pane_poll_now(self, message: SourcePane.PollNow) -> None:
+        self.poll_now(message.name)
+
+    def on_source_pane_open_guide(self, message: SourcePane.OpenGuide) -> None:
+        self.open_guide_for(message.finding)
+
+    def open_guide_for(self, finding: Finding) -> None:
+        """Show the pane that holds the guides (its spec receives every finding) with the guide for `finding`."""
+        holder = next((s.name for s in registry.specs() if s.receives_findings), None)
+        if holder is not None:
+            self.action_show_pane(holder)
+            self.pane(holder).open_guide_for(finding)
 
     def jump_to(self, pane: str, subject: dict[str, Any]) -> None:
         """Show `pane` with the row that `subject` names selected (a finding's evidence, a linked pid, ...)."""
+        if pane not in registry.names():  # a guide file or an older snapshot may name a pane this tshoot lacks
+            self.notify(visible(f"There is no {pane} pane in this tshoot"), severity="warning", markup=False)
+            return
         self.action_show_pane(pane)
         if not self.pane(pane).select_subject(subject):
             described = ", ".join(f"{k}={v}" for k, v in subject.items())
-            self.notify(visible(f"{PANE_TITLES.get(pane, pane)}: nothing matches {described} now"), severity="warning",
+            self.notify(visible(f"{registry.title(pane)}: nothing matches {described} now"), severity="warning",
                         markup=False)
 
     def poll_now(self, name: str) -> None:
@@ -258,8 +254,11 @@ class TshootApp(App):
         status = self.status.setdefault(message.name, SourceStatus())
         status.polling_since = None
         status.took_s = message.took_s
-        self._deliver(message.name, message.section, message.findings, message.error)
-        if not self.is_replay:
+        try:
+            self._deliver(message.name, message.section, message.findings, message.error)
+        except NoMatches:  # a poll that finished while the app was taking its screen down (quitting)
+            return
+        if message.name in self.sources:  # live sources poll again; a replay or a fed section does not
             self._schedule(message.name, self._interval_for(message.name))
 
     def _deliver(self, name: str, section: Any, findings: list[Finding], error: SourceUnavailable | None) -> None:
@@ -267,27 +266,27 @@ class TshootApp(App):
         pane = self.pane(name)
         if error is not None:
             status.error, status.remedy = (None, "") if error.idle else (error.reason, error.remedy)
-            pane.show_unavailable(error.reason, error.remedy)
+            pane.problem = (error.reason, error.remedy)
         else:
             status.error, status.remedy = None, ""
             status.last_ok = self.clock()
             self.sections[name] = section
             self.findings[name] = findings
-            pane.show_section(section)
+            pane.findings = findings  # before the section: a pane draws its rows with their findings
+            pane.section = section
         self._findings_changed()
         self._render_status()
 
     def _findings_changed(self) -> None:
-        """Hand every finding to the Symptoms pane, only when something about them changed."""
+        """Hand every finding to the panes whose spec receives them, only when something about them changed."""
         findings = self.all_findings()
         fingerprint = [(f.key, f.severity, f.title) for f in findings]
         if fingerprint == self._last_findings:
             return
         self._last_findings = fingerprint
-        symptoms = self.pane("symptoms")
-        show = getattr(symptoms, "show_findings", None)
-        if show:
-            show(findings)
+        for spec in registry.specs():
+            if spec.receives_findings:
+                self.pane(spec.name).findings = findings
 
     def _interval_for(self, name: str) -> float:
         visible = self.query_one(TabbedContent).active == name
@@ -317,16 +316,16 @@ class TshootApp(App):
             if error != status.error:  # the count goes on, so the pane and `!` say how long
                 status.error = error
                 status.remedy = "the source is slow or hung; its last data stays on screen"
-                self.pane(name).show_unavailable(status.error, status.remedy)
+                self.pane(name).problem = (status.error, status.remedy)
 
     # ----- header -----
     def _render_status(self) -> None:
         """The header, computed from timestamps now: uptime runs on, and numbers older than two intervals
         say how old they are (a hidden Processes pane polls 15x less often; nothing polls while paused)."""
-        section = self.sections.get("processes")
+        section = self.sections.get(registry.PROCESSES)  # the header's load and memory are its system summary
         system = getattr(section, "system", None)
         problems = {name: s.error for name, s in self.status.items() if s.error}
-        active = self.status.get(self._active()) or self.status.get("processes")
+        active = self.status.get(self._active()) or self.status.get(registry.PROCESSES)
         refreshed = active.last_ok if active else None
         now = self.replay.taken_epoch if self.replay else self.clock()
         numbers_at = getattr(section, "taken_at", None) if section is not None else None
@@ -356,19 +355,30 @@ class TshootApp(App):
 
     # ----- replay -----
     def _show_replay(self, replay: LoadedSnapshot) -> None:
+        names = registry.names()
         for name, (section, error) in replay.sections.items():
-            if name not in PANES:
+            if name not in names:
                 continue
             self.status.setdefault(name, SourceStatus())
             findings = [f for f in replay.findings if f.source == name]
             self._deliver(name, section, findings, SourceUnavailable(error) if error else None)
-        extra = [f for f in replay.findings if f.source not in replay.sections]
-        if extra:
-            self.findings["symptoms"] = extra
-            self._findings_changed()
-        self.pane("symptoms").load_notes(replay.notes)
+        extra = [f for f in replay.findings if f.source not in replay.sections]  # the guides' own findings
+        for spec in registry.specs():
+            if spec.receives_findings:
+                self.findings[spec.name] = extra
+                self.pane(spec.name).load_notes(replay.notes)
+        self._findings_changed()
 
     # ----- actions bound to keys -----
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A digit key works only when a registered source claims it."""
+        if action == "show_pane_key":
+            return any(spec.key == parameters[0] for spec in registry.specs())
+        return True
+
+    def action_show_pane_key(self, key: str) -> None:
+        self.action_show_pane(next(spec.name for spec in registry.specs() if spec.key == key))
+
     def action_show_pane(self, name: str) -> None:
         tabs = self.query_one(TabbedContent)
         self.screen.set_focus(None)  # focus left in the old pane would pull its tab back to the front
@@ -391,7 +401,7 @@ class TshootApp(App):
         if event.input.id == "filter":
             name = self._active()
             self._pane_filters[name] = event.value
-            self.pane(name).set_filter(event.value)
+            self.pane(name).row_filter = event.value
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -417,22 +427,20 @@ class TshootApp(App):
                 box.value = text
 
     def _active(self) -> str:
-        return self.query_one(TabbedContent).active or "processes"
+        return self.query_one(TabbedContent).active or registry.names()[0]
 
     def action_guide(self) -> None:
         """Open the guide of the finding about the selected row (else the pane's most severe finding)."""
         name = self._active()
-        if name == "symptoms":
-            return  # the Symptoms pane binds its own `g`
-        findings = self.findings_for(name)
+        if registry.spec(name).receives_findings:
+            return  # the pane that holds the guides binds its own `g`
+        findings = self.findings.get(name, [])
         if not findings:
-            self.notify(f"{PANE_TITLES.get(name, name)}: no findings here to guide you through")
+            self.notify(f"{registry.title(name)}: no findings here to guide you through")
             return
         selected = self.pane(name).selected_subject() or {}
         about = [f for f in findings if selected and all(f.subject.get(k) == v for k, v in selected.items())]
-        finding = by_severity(about or findings)[0]
-        self.action_show_pane("symptoms")
-        self.pane("symptoms").open_guide_for(finding)
+        self.open_guide_for(by_severity(about or findings)[0])
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -449,7 +457,7 @@ class TshootApp(App):
         lines = []
         for name, status in self.status.items():
             if status.error:  # the error quotes the host (a driver's or engine's message): literal, never markup
-                lines.append(Text.assemble((PANE_TITLES.get(name, name), "bold"), ": ", visible(status.error, multiline=True)))
+                lines.append(Text.assemble((registry.title(name), "bold"), ": ", visible(status.error, multiline=True)))
                 if status.remedy:
                     lines.append(Text(f"  what to do: {visible(status.remedy, multiline=True)}"))
         lines = lines or [Text("Every collector is healthy.")]
@@ -464,8 +472,7 @@ class TshootApp(App):
     def _write_snapshot(self, path: Path) -> None:
         sections = {name: self.sections.get(name) for name in self.sources or self.sections}
         errors = {name: (s.error, s.remedy) for name, s in self.status.items() if s.error}
-        notes_pane = self.pane("symptoms")
-        notes = notes_pane.notes_json() if hasattr(notes_pane, "notes_json") else None
+        notes = next((n for spec in registry.specs() if (n := self.pane(spec.name).notes_json()) is not None), None)
         try:
             doc = build_snapshot(
                 host=self.host,
@@ -484,8 +491,9 @@ class TshootApp(App):
         self.call_from_thread(self.notify, visible(f"Snapshot written to {path.resolve()}"), markup=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for name in PANE_ORDER:
-            yield SystemCommand(f"Show {PANE_TITLES[name]}", f"Switch to the {PANE_TITLES[name]} pane", partial(self.action_show_pane, name))
+        for spec in registry.specs():
+            yield SystemCommand(f"Show {spec.title}", f"Switch to the {spec.title} pane ({spec.key})",
+                                partial(self.action_show_pane, spec.name))
         yield SystemCommand("Snapshot", "Write the whole state to a JSON file (S)", self.action_snapshot)
         yield SystemCommand("Pause / resume", "Stop or restart live refresh (p)", self.action_pause)
         yield SystemCommand("Refresh now", "Poll the visible pane now (r)", self.action_refresh_now)
@@ -584,27 +592,27 @@ class _ReportingWorkers(WorkerManager):
 def help_text(app: "TshootApp") -> Text:
     """Every binding: panes, the visible pane's own keys, the focused widget's extra keys, then the global ones."""
     pane = app.pane(app._active())
-    lines = ["  " + "  ".join(f"{i + 1}={PANE_TITLES[n]}" for i, n in enumerate(PANE_ORDER)), ""]
-    sections = [(f"{PANE_TITLES.get(pane.source_name, pane.source_name)} pane", pane._bindings)]
     focused = app.focused
-    if focused is not None and focused is not pane and type(focused).BINDINGS and not isinstance(focused, KeyedTable):
-        sections.append(("Focused widget", focused._bindings))
-    sections.append(("Everywhere", app._bindings))
-    shadowed: set[str] = set()  # a pane's own key hides the global one bound to the same key
-    for title, bindings in sections:
-        entries = {}
-        for key, group in bindings.key_to_bindings.items():
-            if key in shadowed:
-                continue
-            for binding in group:
-                if binding.description:  # the footer's short word, or the whole sentence when there is one
-                    entries.setdefault(app.get_key_display(binding), binding.tooltip or binding.description)
-        shadowed |= set(bindings.key_to_bindings)
-        if not entries:
-            continue
-        lines.append(Text(title, style="bold"))
-        lines += [f"  {k:>12}  {d}" for k, d in entries.items()]
-        lines.append("")
+    lines = ["  " + "  ".join(f"{spec.key}={spec.title}" for spec in registry.specs()), ""]
+    titles = {pane: f"{registry.title(pane.source_name)} pane", app: "Everywhere"}
+    if focused is not None and focused is not pane and not isinstance(focused, KeyedTable):
+        titles[focused] = "Focused widget"
+    groups: dict[str, dict[str, str]] = {title: {} for title in titles.values()}
+    # The pane's own keys, including the ones its focused table answers first (Enter opens the row either way).
+    for binding in Binding.make_bindings(type(pane).BINDINGS):
+        if binding.description and pane.check_action(binding.action, ()) is not False:
+            groups[titles[pane]].setdefault(app.get_key_display(binding), binding.tooltip or binding.description)
+    # Screen.active_bindings resolves the focus chain: a pane's own key hides the global one bound to the same key.
+    for active in app.screen.active_bindings.values():
+        title, binding = titles.get(active.node), active.binding
+        if title is None or active.node is pane or not binding.description or binding.action.startswith("show_pane_key"):
+            continue  # tables' cursor keys are summed up below; the pane keys are the first line
+        groups[title].setdefault(app.get_key_display(binding), binding.tooltip or binding.description)
+    for title in (titles[pane], "Focused widget", "Everywhere"):
+        if groups.get(title):
+            lines.append(Text(title, style="bold"))
+            lines += [f"  {k:>12}  {d}" for k, d in groups[title].items()]
+            lines.append("")
     lines += [
         "  arrows / PgUp / PgDn / Home / End move in tables; Tab moves between widgets; ctrl+p opens the command palette",
         "",

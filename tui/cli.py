@@ -13,11 +13,12 @@ import threading
 import time
 from pathlib import Path
 
-from tui import __version__
+from tui import __version__, registry
 from tui.config import DATABASE_URL, OBSERVE, PID, SETTINGS, Config, ConfigError, flag_type, load_config
 from tui.env import command as env_command
 from tui.symptoms import command as guide_command
 from tui.findings import by_severity, exit_code
+from tui.safefile import FileRefused, open_regular
 
 EXIT_BAD_INPUT = 2
 QUIT_GRACE_S = 0.5  # after the UI has ended, how long Python may spend waiting for threads before it exits
@@ -30,13 +31,17 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=flag_type(DATABASE_URL, "database URL"), action="append", default=[],
                         metavar="URL",
                         help="database URL to watch, e.g. postgresql://user@host:5432/db (repeatable)")
+    parser.add_argument("--log", action="append", default=[], metavar="FILE",
+                        help="log file to follow in Logs, added to log_paths (repeatable; one not there yet is "
+                             "followed once it appears)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tshoot",
         description="A live troubleshooting inspector for servers. Without a command: the live terminal UI.",
-        epilog="Keys in the UI: 1-6 panes, / filter, ? help, p pause, S snapshot, q quit.",
+        epilog=f"Keys in the UI: {registry.specs()[0].key}-{registry.specs()[-1].key} panes, / filter, ? help, p pause, "
+               "S snapshot, q quit.",
     )
     parser.add_argument("--version", action="version", version=f"tshoot {__version__}")
     _target_options(parser)
@@ -74,11 +79,25 @@ def _config(args: argparse.Namespace) -> Config:
     config.pids = list(dict.fromkeys([*config.pids, *args.pid]))
     config.db_urls = list(dict.fromkeys([*config.db_urls, *args.db]))
     config.db_url_flags = list(args.db)
+    check_log_flags(args.log)
+    config.log_paths = list(dict.fromkeys([*config.log_paths, *args.log]))
+    config.log_path_flags = list(args.log)
     if getattr(args, "interval", None):
         config.interval = args.interval
     if getattr(args, "read_only", False):
         config.read_only = True
     return config
+
+
+def check_log_flags(paths: list[str]) -> None:
+    """A `--log` that exists must be a regular file (a folder or a FIFO is a mistake); a missing one is followed
+    once it appears, as `tail -F` does."""
+    for path in paths:
+        try:
+            open_regular(path).close()
+        except FileRefused as exc:
+            if exc.problem != "no such file":
+                raise ConfigError(f"--log {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,13 +128,9 @@ def _live(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         print("tshoot: the live UI needs a terminal; use `tshoot snapshot` or `tshoot doctor` in scripts", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from tui.processes.source import ProcessesSource
-    from tui.sources import build_sources
-
-    sources = build_sources(config)
-    for source in sources:
-        if isinstance(source, ProcessesSource):
-            source.prefetch()
+    sources = registry.build_sources(config)
+    if sources:
+        sources[0].prefetch()  # the first tab is the first paint
     from tui.app import TshootApp  # Textual is only imported for the UI
 
     app = TshootApp(config, sources)

@@ -37,6 +37,10 @@ class Thresholds:
     connection_saturation_percent: float = 80.0
     container_memory_percent: float = 90.0
     stuck_thread_s: float = 2.0  # a lock wait this long with an unchanged stack is reported (doctor's 3 s sees it)
+    log_burst_lines: int = 20  # error lines of one log template in 5 minutes before it can be a burst
+    log_burst_factor: float = 5.0  # ... and that many times its rate in the 25 minutes before
+    http_5xx_percent: float = 5.0  # share of 5xx responses in an access log over 5 minutes
+    slow_request_p95_s: float = 1.0  # 95th percentile of request time in an access log over 5 minutes
 
 
 @dataclass
@@ -52,6 +56,10 @@ class Config:
     env_files: list[str] = field(default_factory=list)
     env_baseline: str | None = None  # env file or snapshot the Env pane compares against
     log_paths: list[str] = field(default_factory=list)
+    log_path_flags: list[str] = field(default_factory=list)  # those of log_paths given with --log: the rest are the file's
+    log_journal: str | None = None  # a journal file or directory to read instead of the system's journal
+    log_lines_kept: int = 5000  # the newest lines the Logs pane keeps (memory is bounded by this)
+    log_sources_max: int = 64  # log files and containers followed at most
     probe_urls: list[str] = field(default_factory=list)
     guides_dir: str | None = None  # operator's own guides (data files), added to the built-in ones
     docker_host: str | None = None
@@ -153,6 +161,9 @@ SETTINGS: dict[str, Bounds] = {
     "env_files": STRINGS,
     "env_baseline": TEXT,
     "log_paths": STRINGS,
+    "log_journal": TEXT,
+    "log_lines_kept": Bounds(int, 100, 1_000_000, "lines"),
+    "log_sources_max": Bounds(int, 1, 1000),
     "probe_urls": STRINGS,
     "guides_dir": TEXT,
     "docker_host": TEXT,
@@ -176,6 +187,10 @@ THRESHOLDS: dict[str, Bounds] = {
     "connection_saturation_percent": Bounds(float, 1, 100, "percent"),
     "container_memory_percent": Bounds(float, 1, 100, "percent"),
     "stuck_thread_s": Bounds(float, 0, 86400, SECONDS),
+    "log_burst_lines": Bounds(int, 1, 1_000_000, "lines in 5 minutes"),
+    "log_burst_factor": Bounds(float, 1, 1_000_000, "times the earlier rate"),
+    "http_5xx_percent": Bounds(float, 0.01, 100, "percent"),
+    "slow_request_p95_s": Bounds(float, 0.001, 3600, SECONDS),
 }
 class BadValue(ValueError):
     """A value a setting cannot hold. The message follows the setting's name ("has the wrong type: ...",

@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tui import registry
 from tui.databases.analysis import RUNNING_STATES
 from tui.findings import Finding
 
 
 def correlate(findings: list[Finding], sections: dict[str, Any]) -> list[Finding]:
     """The findings, with those that another pane can explain completed by it."""
-    databases = sections.get("databases")
+    databases = sections.get(registry.DATABASES)
     return [_pool_verdict(f, databases) if f.id == "pool-exhausted" else f for f in findings]
 
 

@@ -100,3 +100,8 @@ def collecting() -> list[SourceSpec]:
 
 def title(name: str) -> str:
     return next((s.title for s in SPECS if s.name == name), name)
+
+
+def build_sources(config: Any, only: list[SourceSpec] | None = None) -> list[Any]:
+    """One Source per spec that collects (each built with `config`), in tab order."""
+    return [spec.source_class(config) for spec in (only if only is not None else collecting())]

@@ -17,36 +17,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tui import registry
 from tui import __version__
 from tui.actions import ActionRecord
 from tui.config import Config
 from tui.correlate import correlate
-from tui.containers import report as containers_report
-from tui.databases import report as databases_report
-from tui.env import report as env_report
 from tui.errorlog import log_exception
 from tui.findings import Finding, by_severity
-from tui.processes import report as processes_report
 from tui.redact import redact_deep
 from tui.safefile import SNAPSHOT_LIMIT, FileRefused, parse_json, read_text, write_atomic
 from tui.source import (Source, SourceUnavailable, record_from_json, section_from_json, section_to_json,
                         unavailable_json)
-from tui.sources import SOURCE_CLASSES, build_sources
 from tui.textsafe import visible
-from tui.threads import report as threads_report
-from tui.threads.records import locals_for_file
 
 SCHEMA = 1
-SECTION_NAMES = ("processes", "threads", "databases", "containers", "env")
-# name -> markdown(section JSON, the snapshot's findings of that pane as JSON) -> lines, for `snapshot --format md`.
-# A report shows the findings the snapshot holds: recomputing them (default thresholds) could contradict it.
-SECTION_REPORTS = {
-    "processes": processes_report.markdown,
-    "threads": threads_report.markdown,
-    "databases": databases_report.markdown,
-    "containers": containers_report.markdown,
-    "env": env_report.markdown,
-}
 
 
 class SnapshotError(Exception):
@@ -70,7 +54,7 @@ def collect_all(config: Config, observe: float, sources: list[Source] | None = N
     observe + collector_timeout is recorded as timed out. Neither affects the others.
     """
     owned = sources is None
-    sources = build_sources(config) if sources is None else sources
+    sources = registry.build_sources(config) if sources is None else sources
     results: dict[str, tuple[Any, list[Finding], tuple[str, str] | None]] = {}
     idle: set[str] = set()
     step = max(0.25, min(1.0, observe / 8)) if observe > 0 else 0  # enough samples for a trend
@@ -137,13 +121,13 @@ def build_snapshot(
         "taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tshoot_version": __version__,
     }
-    for name in SECTION_NAMES:
+    for spec in registry.collecting():
+        name = spec.name
         if name in errors:
             doc[name] = unavailable_json(*errors[name])
         elif sections.get(name) is not None:
             doc[name] = section_to_json(sections[name])
-            if name == "threads":
-                locals_for_file(doc[name], keep_locals)
+            spec.source_class.strip_for_file(doc[name], keep_locals)
         else:
             doc[name] = unavailable_json("not collected yet: its first poll had not finished")
     doc["actions"] = [dataclasses.asdict(a) for a in actions]
@@ -202,9 +186,9 @@ def _validated(raw: dict[str, Any], path: str) -> LoadedSnapshot:
     for key, value in header.items():
         if not isinstance(value, str):
             raise ValueError(f"'{key}' should be a string, not {type(value).__name__}")
-    types = {cls.name: cls.section_type for cls in SOURCE_CLASSES}
     sections: dict[str, tuple[Any, str | None]] = {}
-    for name in SECTION_NAMES:
+    for spec in registry.collecting():
+        name = spec.name
         data = raw.get(name)
         if data is None:
             sections[name] = (None, "missing from this snapshot")
@@ -214,15 +198,13 @@ def _validated(raw: dict[str, Any], path: str) -> LoadedSnapshot:
             if not isinstance(data["error"], str):
                 raise ValueError(f"section '{name}': 'error' should be a string, not {type(data['error']).__name__}")
             sections[name] = (None, data["error"] or "not collected")
-        elif name in types:
+        else:
             try:
-                section = section_from_json(types[name], data)
+                section = section_from_json(spec.section_type, data)
                 _check_plausible(section, name)
                 sections[name] = (section, None)
             except ValueError as exc:
                 raise ValueError(f"section '{name}' is malformed: {exc}") from None
-        else:
-            sections[name] = (None, "this tshoot version cannot show this section")
     findings = _records(raw, "findings", Finding)
     actions = _records(raw, "actions", ActionRecord)
     notes = raw.get("notes") or {}
@@ -247,7 +229,7 @@ def _validated(raw: dict[str, Any], path: str) -> LoadedSnapshot:
 
 # Fields the panes render as dates (epoch seconds), and lists the panes index by position: a value beyond
 # these is crafted and would crash the pane that renders it (time.localtime overflows, load[0] is missing).
-EPOCH_FIELDS = frozenset({"taken_at", "started", "collected_at", "at", "last_full_sync", "recent_exits"})
+EPOCH_FIELDS = frozenset({"taken_at", "started", "at", "last_full_sync", "recent_exits"})
 LATEST_EPOCH = 4_102_444_800  # 2100-01-01
 FIXED_LENGTHS = {("SystemSummary", "load"): 3}  # 1, 5 and 15 minutes
 
@@ -315,13 +297,13 @@ def markdown_report(doc: dict[str, Any]) -> str:
             if text:
                 out.append(f"- **{step}**: {text}")
         out.append("")
-    for name in SECTION_NAMES:
-        out += [f"## {name.capitalize()}", ""]
-        section = doc.get(name) or {}
+    for spec in registry.collecting():
+        out += [f"## {spec.title}", ""]
+        section = doc.get(spec.name) or {}
         if section.get("error"):
             out += [f"Not collected: {section['error']}", ""]
             continue
-        out += _section_summary(name, section, [f for f in findings if f.get("source") == name]) + [""]
+        out += _section_summary(spec, section, [f for f in findings if f.get("source") == spec.name]) + [""]
     if doc.get("actions"):
         out += ["## Actions taken", ""]
         for a in doc["actions"]:
@@ -329,9 +311,12 @@ def markdown_report(doc: dict[str, Any]) -> str:
     return visible("\n".join(out) + "\n", multiline=True, limit=None)  # every field is host text: never raw ESC
 
 
-def _section_summary(name: str, section: dict[str, Any], findings: list[dict[str, Any]]) -> list[str]:
-    """The pane's own report; a section it cannot render is said so, and the rest of the report is still written."""
+def _section_summary(spec: registry.SourceSpec, section: dict[str, Any], findings: list[dict[str, Any]]) -> list[str]:
+    """The source's own report (it shows the findings the snapshot holds: recomputing them with default thresholds
+    could contradict it); a section it cannot render is said so, and the rest of the report is still written."""
+    if spec.report is None:
+        return []
     try:
-        return SECTION_REPORTS[name](section, findings)
+        return spec.report(section, findings)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return [f"Could not render this section ({type(exc).__name__}: {exc}); the JSON snapshot holds its data."]

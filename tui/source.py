@@ -36,7 +36,6 @@ class SourceUnavailable(Exception):
 
 class Source(ABC):
     name: ClassVar[str]  # section key in snapshots and the pane's id, e.g. "processes"
-    title: ClassVar[str]  # tab label
     section_type: ClassVar[type]  # the dataclass that collect() returns
 
     def __init__(self, config: Config) -> None:
@@ -54,8 +53,15 @@ class Source(ABC):
         """Findings from a section. Pure: no I/O, so it works the same on a replayed snapshot."""
         return []
 
+    def prefetch(self) -> None:
+        """Start the first poll before the UI loads (the first tab's source only); the next collect() uses it."""
+
     def close(self) -> None:
         """Release connections, threads and subprocesses."""
+
+    @classmethod
+    def strip_for_file(cls, section_json: dict[str, Any], keep_locals: bool) -> None:
+        """Drop from a section's JSON what a file must not hold unless the operator asked (Python locals)."""
 
 
 def section_to_json(section: Any) -> dict[str, Any]:
@@ -137,4 +143,8 @@ def record_from_json(record_type: type, data: Any) -> Any:
 def section_from_json(section_type: type, data: dict[str, Any]) -> Any:
     """Rebuild a section record from a snapshot; raises ValueError (naming the field) when the data does not fit."""
     names = {f.name for f in dataclasses.fields(section_type)}
+    if "collected_at" in data and "taken_at" not in data:  # older snapshots: Threads and Containers said collected_at
+        data = {**data, "taken_at": data["collected_at"]}
+    if hasattr(section_type, "from_older_json"):  # other renamed fields, which the section type knows
+        data = section_type.from_older_json(data)
     return record_from_json(section_type, {k: v for k, v in data.items() if k in names})

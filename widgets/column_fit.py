@@ -1,8 +1,7 @@
 """Column widths that fit a table into its width: one column (a query, a URL) takes what the others leave.
 
-DataTable sizes a column to the cells it had when rows were first added and never again when a cell
-changes in place (which is how KeyedTable updates), so a value that grows is cut ("1m3…") and a long
-free-text column pushes the table wider than the screen. A pane describes its columns once — fixed width
+KeyedTable sizes a column to the widest cell it has shown and never narrower again, so a long free-text
+column pushes the table wider than the screen. A pane describes its columns once — fixed width
 (numbers and ages, right-aligned), fitted to content up to a cap (names), or the one flexible column — and
 calls `fit_columns` when its rows or its size change.
 
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets.data_table import ColumnKey
 
 from widgets.keyed_table import KeyedTable
 
@@ -132,14 +130,11 @@ def fit_columns(table: KeyedTable, columns: list[ColumnFit], rows: list[tuple]) 
     rows = [tuple(row[i] for i in kept) for row in rows]
     changed = False
     for column, width in zip(columns, fitted_widths(columns, rows, available, table.cell_padding)):
-        shown = table.columns[ColumnKey(column.key)]
+        shown = table.columns[column.key]
         if shown.auto_width or shown.width != width:
             shown.auto_width, shown.width = False, width
             if column.right:
                 shown.label = Text(column.label, justify="right")
             changed = True
     if changed:
-        table._update_count += 1  # DataTable keys its line caches by this counter, not by column widths
-        table._require_update_dimensions = True  # the virtual width (horizontal scrolling)
-        table.check_idle()
-        table.refresh()
+        table.update_columns()

@@ -1,351 +1,332 @@
-"""A DataTable updated in place by row key, repainting only the lines that changed.
+"""A table of rows updated in place by row key, drawn line by line on Textual's public Line API.
 
-`clear()` + re-add on every tick loses the cursor and scroll and costs a full layout (textual#5273);
-this table changes only the cells whose value changed, adds and removes only the rows that came and
-went, and keeps the cursor on the same row key when the order changes.
+Panes hand `sync` the whole list of (key, cells) every tick. The table keeps the cursor on the same row
+key when the order changes, and repaints only the parts of the screen whose text changed: a cell that
+changed repaints that cell's span of its line, a row that moved repaints its line, a title repaints
+the top border. At one refresh a second with a thousand processes that is what keeps the bytes on
+the SSH link near htop's (docs/performance.md).
 
-DataTable repaints the whole widget for any change (a cell, a row added or removed, the title), and
-a repaint re-renders every visible cell and rewrites every visible line to the terminal. At one
-refresh a second that was most of tshoot's CPU and of the bytes crossing the SSH link
-(docs/performance.md), so `sync` repaints only the visible lines whose key or cells changed, and a
-change of row count repaints nothing but the scrollbar unless the column widths changed. Plain text
-cells (all of ours) are drawn as one padded segment instead of through Rich's general renderer, and
-the render caches are sized to a few screens: DataTable keys them by a counter that moves on every
-change, so at 1 Hz its 10,000-cell cache fills with dead entries (about 20 MB a table).
+It is a `ScrollView` with `render_line` (as Textual's Log and DataTable are), looks and keys like a
+row-cursor DataTable (same styles, header, cursor, hover, Home/End between first and last row) and
+posts its own RowHighlighted, RowSelected and HeaderSelected messages. Only public Textual API is used,
+so Textual upgrades are not ports. Plain text cells (all of ours) are drawn as one padded segment;
+styled cells (a Text) go through Rich as DataTable draws them.
 """
 
 from __future__ import annotations
 
-from itertools import zip_longest
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from rich.cells import cell_len, set_cell_size
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.coordinate import Coordinate
-from textual.geometry import Region
-from textual.strip import Strip
-from textual.widgets import DataTable
-from textual.widgets.data_table import Row, RowKey
-from textual._two_way_dict import TwoWayDict  # DataTable's own row-index map; Textual is pinned exactly
 from textual.content import Content
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.renderables.styled import Styled
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from tui.textsafe import visible
 
+HEADER_HEIGHT = 1
 
-class KeyedTable(DataTable):
-    # DataTable's Home/End scroll sideways in a row table: End jumped to the tail of the longest command
-    # line, leaving the header and the key columns off screen. Here they move between the first and last row.
+
+@dataclass
+class Column:
+    """A shown column. `width` counts when `auto_width` is off (widths a pane fits); else the widest
+    cell or label, `content_width`, which grows with the cells and never shrinks on its own."""
+
+    key: str
+    label: Text
+    width: int
+    content_width: int
+    auto_width: bool = True
+
+    def render_width(self, padding: int) -> int:
+        return 2 * padding + (self.content_width if self.auto_width else self.width)
+
+
+class KeyedTable(ScrollView, can_focus=True):
+    """Rows by key, one line each, a header line, a row cursor."""
+
     BINDINGS = [
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("right", "scroll_right", "Scroll right", show=False),
+        Binding("left", "scroll_left", "Scroll left", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        # Home/End move between the first and last row: scrolling sideways to the tail of the longest
+        # command line would leave the header and the key columns off screen.
         Binding("home", "first_row", "First row", show=False),
         Binding("end", "last_row", "Last row", show=False),
     ]
-    _layout_without_repaint = False  # set while DataTable lays out after rows came or went
-    _style_this_paint: Style | None = None
+    COMPONENT_CLASSES = {
+        "keyed-table--header", "keyed-table--cursor", "keyed-table--hover", "keyed-table--header-hover",
+    }
+    # DataTable's look, for the parts a row-cursor table without fixed rows or zebra stripes uses
+    DEFAULT_CSS = """
+    KeyedTable {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .keyed-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .keyed-table--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        & > .keyed-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .keyed-table--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .keyed-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .keyed-table--header-hover {
+            background: $accent 30%;
+        }
+        & > .keyed-table--hover {
+            background: $block-hover-background;
+        }
+    }
+    """
+
+    class RowHighlighted(Message):
+        """The cursor moved to another row (or another row came under it)."""
+
+        def __init__(self, table: "KeyedTable", cursor_row: int, key: str) -> None:
+            super().__init__()
+            self.table, self.cursor_row, self.key = table, cursor_row, key
+
+        @property
+        def control(self) -> "KeyedTable":
+            return self.table
+
+    class RowSelected(RowHighlighted):
+        """Enter on a row, or a click on it."""
+
+    class HeaderSelected(Message):
+        """A click on a column's header."""
+
+        def __init__(self, table: "KeyedTable", column_key: str, column_index: int) -> None:
+            super().__init__()
+            self.table, self.column_key, self.column_index = table, column_key, column_index
+
+        @property
+        def control(self) -> "KeyedTable":
+            return self.table
+
+    _title_only = False  # set while the border title changes: repaint the top border only
+    _scroll_when_sized = False  # the cursor moved while the table had no size: scroll to it on resize
 
     def __init__(self, columns: Iterable[tuple[str, str]], **kwargs: Any) -> None:
-        kwargs.setdefault("cursor_type", "row")
-        kwargs.setdefault("zebra_stripes", False)
         super().__init__(**kwargs)
+        self.cell_padding = 1
         self._column_spec = list(columns)
-        self._shown: list[int] | None = None  # indices of the spec's columns on screen; None: all of them
-        self._cells: dict[str, tuple] = {}
+        self.columns: dict[str, Column] = {}
+        self._shown: list[int] = list(range(len(self._column_spec)))  # indices of the spec's columns on screen
+        self._order: list[str] = []  # row keys, top to bottom
+        self._index: dict[str, int] = {}
+        self._cells: dict[str, tuple] = {}  # as given, every column of the spec
+        self._drawn: dict[str, tuple] = {}  # as shown: the shown columns, literal (see `_literal`)
+        self._cursor = 0
+        self._hover: int | None = None  # the row under the mouse (-1: the header), while the mouse moves
+        self._highlighted: tuple[int, str] | None = None  # what the last RowHighlighted said
         self._title: str | None = None
-        self._cell_render_cache = LRUCache(2000)
-        self._row_render_cache = LRUCache(200)
-        self._row_renderable_cache = LRUCache(200)
-        self._line_cache = LRUCache(200)
-        self._cell_styles: LRUCache[tuple, Style] = LRUCache(2000)  # Style sums with meta are slow to build
+        self._paint_styles: tuple | None = None  # the styles of the paint in progress
+        self._styles: LRUCache[tuple, Style] = LRUCache(4000)
+        self._lines: LRUCache[tuple, tuple] = LRUCache(400)  # (cells drawn, full-width line before scrolling)  # full-width lines, before scrolling
+        self._build_columns()
 
-    def on_mount(self) -> None:
-        for key, label in self._column_spec:
-            self.add_column(label, key=key)
+    # ----- what panes read -----
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def row_keys(self) -> list[str]:
+        """The row keys, top to bottom."""
+        return list(self._order)
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
 
     @property
     def selected_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:  # cursor outside the table while it is empty or shrinking
-            return None
+        return self._order[self._cursor] if self._order else None
 
+    @property
+    def ordered_columns(self) -> list[Column]:
+        return list(self.columns.values())
+
+    def get_row_index(self, key: str) -> int:
+        return self._index[key]
+
+    def get_cell(self, key: str, column: str) -> Any:
+        """The cell as shown (strings with control characters escaped)."""
+        return self._drawn[key][list(self.columns).index(column)]
+
+    def get_row(self, key: str) -> list[Any]:
+        return list(self._drawn[key])
+
+    def get_row_at(self, row: int) -> list[Any]:
+        return self.get_row(self._order[row])
+
+    # ----- updates -----
     def sync(self, rows: list[tuple[str, tuple]]) -> None:
-        """Show exactly `rows` (key, cells), in this order, touching only what changed. A key given twice
+        """Show exactly `rows` (key, cells), in this order, repainting only what changed. A key given twice
         is shown once, at its first place with its first cells: a row key names one row."""
-        if len({key for key, _ in rows}) < len(rows):
-            first: dict[str, tuple] = {}
-            for key, cells in rows:
-                first.setdefault(key, cells)
-            rows = list(first.items())
-        selected = self.selected_key
-        first, shown_before = self._visible_lines()
-        wanted = dict(rows)
-        gone = self._cells.keys() - wanted.keys()
-        if gone:
-            self._remove_rows(gone)
-        column_keys = [key for key, _ in self._column_spec]
-        changed = widened = False
-        new: dict[str, tuple] = {}
+        first: dict[str, tuple] = {}
         for key, cells in rows:
-            old = self._cells.get(key)
-            if old is None or key in new:
-                new[key] = cells
-            elif old != cells:
-                data = self._data[RowKey(key)]
-                for column, before, after in zip(column_keys, old, cells):
-                    if before != after and column in self.columns:  # not a dropped column
-                        data[column] = _literal(after)
-                        widened |= self._widen(column, after)
-                changed = True
-            self._cells[key] = cells
-        if new:
-            self._add_rows(new)
-        if changed:
-            self._update_count += 1  # DataTable's render caches are keyed by it
-        self._apply_order([key for key, _ in rows])
-        if selected in wanted:
-            self.move_to_key(selected)
-        _, shown_after = self._visible_lines(first)
-        if widened or len(shown_after) != len(shown_before):
-            # a wider column moves every line; lines below the last row must be blanked (refresh_row ignores them)
+            first.setdefault(key, cells)
+        selected, old_cursor = self.selected_key, self._cursor
+        old_order, old_cells, old_drawn = self._order, self._cells, self._drawn
+        widths = self._widths()
+        self._cells = first
+        self._drawn = {key: old_drawn[key] if key in old_drawn and _same(old_cells[key], cells) else self._draw_cells(cells)
+                       for key, cells in first.items()}
+        self._order = list(first)
+        self._index = {key: i for i, key in enumerate(self._order)}
+        for key in self._order:
+            if self._drawn[key] is not old_drawn.get(key):
+                self._grow_columns(self._drawn[key])
+        if selected in self._index:
+            self._cursor = self._index[selected]
+        self._cursor = max(0, min(self._cursor, len(self._order) - 1))
+        if len(old_order) != len(self._order):
+            self._resize_virtual()
+        if self._widths() != widths:
+            self._resize_virtual()
             self.refresh()
-            return
-        for offset, (before, after) in enumerate(zip_longest(shown_before, shown_after)):
-            if before != after:
-                self.refresh_row(first + offset)
-
-    def _add_rows(self, rows: dict[str, tuple]) -> None:
-        """What add_row does, for many rows at once: add_row re-validates the cursor and asks for an idle
-        check per row, a third of the first paint of a thousand processes."""
-        columns = self.ordered_columns
-        was_empty = not self.row_count
-        for key, cells in rows.items():
-            row_key = RowKey(key)
-            self._row_locations[row_key] = len(self.rows)
-            if self._shown is not None:
-                cells = tuple(cells[i] for i in self._shown if i < len(cells))
-            self._data[row_key] = {column.key: _literal(cell) for column, cell in zip_longest(columns, cells)}
-            self.rows[row_key] = Row(row_key, 1)
-            self._new_rows.add(row_key)
-        self._require_update_dimensions = True
-        self.cursor_coordinate = self.cursor_coordinate
-        if was_empty and self.columns and self.show_cursor and self.cursor_type != "none":
-            self._highlight_cursor()
-        self._update_count += 1
-        self.check_idle()
-
-    def get_row_at(self, row_index: int) -> list[Any]:
-        """The row's cells, literal text as Text: DataTable formats a row this way when one of its cells is
-        not plain (a styled status, a tab in a command line) and would read a str as markup."""
-        return [Text(cell, no_wrap=True, overflow="ellipsis") if type(cell) is _Literal else cell
-                for cell in super().get_row_at(row_index)]
-
-    def _widen(self, column_key: str, cell: Any) -> bool:
-        """Grow a column whose updated plain-text cell no longer fits (columns never shrink on their own)."""
-        literal = _literal(cell)
-        if isinstance(literal, _Literal):
-            width = cell_len(literal)
         else:
-            width = max(map(cell_len, literal.plain.splitlines() or [""])) if isinstance(literal, Text) else None
-        column = self.columns.get(column_key)
-        if width is None or column is None or width <= column.content_width:
-            return False
-        column.content_width = width
-        self._require_update_dimensions = True
-        return True
+            self._refresh_changed(old_order, old_drawn)
+            if self._cursor != old_cursor:
+                self._refresh_row(old_cursor)
+                self._refresh_row(self._cursor)
+        self._after_cursor_change(scroll=self._cursor != old_cursor)
+
+    def _refresh_changed(self, old_order: list[str], old_drawn: dict[str, tuple]) -> None:
+        """Repaint, of the rows on screen, the lines whose row changed and the spans of cells that changed."""
+        top = int(self.scroll_y)
+        shown = self._visible_row_count()
+        spans = self._column_spans()
+        for row in range(top, min(top + shown, max(len(old_order), len(self._order)))):
+            before = old_order[row] if row < len(old_order) else None
+            after = self._order[row] if row < len(self._order) else None
+            if before != after or after is None:
+                self._refresh_row(row)
+                continue
+            old, new = old_drawn[before], self._drawn[after]
+            if old is new:
+                continue
+            changed = [span for span, a, b in zip(spans, old, new) if not _same_cell(a, b)]
+            if changed:
+                x = changed[0][0]
+                self._refresh_span(row, x, changed[-1][1] - x)
 
     def set_title(self, title: str) -> None:
-        """Set the border title, literal text (never markup), repainting the top border only
-        (`border_title = ...` repaints all)."""
+        """Set the border title, literal text (never markup), repainting the top border only."""
         if title == self._title:
             return
         self._title = title
-        self._border_title = Content(visible(title)).expand_tabs(4).split()[0]  # what border_title stores
-        left, top = self.content_offset
-        super().refresh(Region(-left, -top, self.outer_size.width, 1))
-
-    def _visible_lines(self, first: int | None = None) -> tuple[int, list[tuple[str, tuple | None]]]:
-        """The keys and cells of the rows on screen (rows are one line high), from row `first` on."""
-        first = int(self.scroll_y) if first is None else first
-        last = min(self.row_count, first + self.size.height)
-        keys = [self._row_locations.get_key(index).value for index in range(first, last)]
-        return first, [(key, self._cells.get(key)) for key in keys]
-
-    def _remove_rows(self, keys: set[str]) -> None:
-        """What remove_row does, for many rows at once: remove_row rebuilds the index map per row (O(n²))."""
-        for key in keys:
-            del self.rows[RowKey(key)]
-            del self._data[RowKey(key)]
-            del self._cells[key]
-        locations = self._row_locations
-        kept = sorted((locations.get(row_key), row_key.value) for row_key in locations if row_key.value not in keys)
-        self._row_locations = TwoWayDict({RowKey(key): new for new, (_, key) in enumerate(kept)})
-        self._updated_cells = {cell for cell in self._updated_cells if cell.row_key.value not in keys}
-        self.cursor_coordinate = self.cursor_coordinate  # clamped to the shorter table
-        self.hover_coordinate = self.hover_coordinate
-        self._update_count += 1
-        self._require_update_dimensions = True
-        self.check_idle()
-
-    def _apply_order(self, keys: list[str]) -> None:
-        current = [self._row_locations.get_key(i).value for i in range(len(keys))] if keys else []
-        if current == keys:
-            return
-        index = {key: i for i, key in enumerate(keys)}
-        self._row_locations = TwoWayDict({row_key: index[row_key.value] for row_key in self._data})
-        self._update_count += 1
-
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        """Rows came or went: lay out again (scrollbar), but repaint everything only if a column width changed.
-
-        New rows of plain text are measured here (their width is their cell length); DataTable measures
-        every cell through Rich, which was most of the first paint of a thousand processes.
-        """
-        columns = self.ordered_columns
-        widths = [column.get_render_width(self) for column in columns]
-        measure_with_rich = []
-        for row_key in new_rows:
-            row = self.rows.get(row_key)
-            if row is None:  # removed before the table went idle
-                continue
-            texts = [_plain_line(self._data[row_key].get(column.key)) for column in columns]
-            if row.label is not None or row.auto_height or None in texts:
-                measure_with_rich.append(row_key)
-                continue
-            for column, text in zip(columns, texts):
-                column.content_width = max(column.content_width, cell_len(text))
-        self._layout_without_repaint = True
+        self._title_only = True
         try:
-            super()._update_dimensions(measure_with_rich)
+            self.border_title = Content(visible(title))
         finally:
-            self._layout_without_repaint = False
-        if [column.get_render_width(self) for column in self.ordered_columns] != widths:
-            # every line is drawn anew at the new widths: DataTable keys its line caches by this counter, not by
-            # column widths (lines drawn right after show_only rebuilt the table stayed at the labels' widths)
-            self._update_count += 1
-            self.refresh()
+            self._title_only = False
 
-    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False) -> "KeyedTable":
-        if self._layout_without_repaint and not regions:
-            repaint = False
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> "KeyedTable":
+        if self._title_only and not regions and self.is_mounted:
+            # Widget repaints all of itself for a new border title; only the top border line shows it
+            left, top = self.content_offset
+            regions = (Region(-left, -top, self.outer_size.width, 1),)
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        """DataTable works out the widget's style (a walk over every ancestor's CSS) for each line it draws;
-        within one paint it cannot change, so it is worked out once."""
-        self._style_this_paint = super().rich_style
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._style_this_paint = None
-
-    @property
-    def rich_style(self) -> Style:
-        return self._style_this_paint or super().rich_style
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._cell_styles.clear()  # CSS (theme, focus) changed: cursor and hover styles with it
-
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._cell_styles.clear()
-
-    def _render_line_in_row(self, row_key: RowKey, line_no: int, base_style: Style, cursor_location: Coordinate,
-                            hover_location: Coordinate) -> tuple[list, list]:
-        """A row of plain one-line text cells (all of ours), drawn without DataTable's general machinery.
-
-        In a table sorted by CPU, one process rising to the top moves every row under it, so most
-        refreshes redraw a screenful of rows; this path draws one at about half the cost."""
-        row_index = self._row_locations.get(row_key)
-        if (line_no or row_index is None or self.cursor_type != "row" or self.fixed_columns or self.fixed_rows
-                or self.zebra_stripes or (self._labelled_row_exists and self.show_row_labels)
-                or self.rows[row_key].height != 1):
-            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
-        cells = self._data[row_key]
-        columns = self.ordered_columns
-        texts = [_plain_line(cells.get(column.key)) for column in columns]
-        if None in texts:
-            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
-        cursor, hover = cursor_location.row == row_index, hover_location.row == row_index
-        padding = self.cell_padding  # reactives: read once per row, not once per cell
-        flags = (cursor, hover, self.show_cursor, self._show_hover_cursor, self._pseudo_class_state)
-        widths = [2 * padding + (column.content_width if column.auto_width else column.width) for column in columns]
-        scrollable = [[self._plain_segment(text, width, padding, self._cell_style(base_style, row_index, index, flags))]
-                      for index, (text, width) in enumerate(zip(texts, widths))]
-        remaining = max(0, self.size.width - sum(widths) - self._row_label_column_width)
-        scrollable.append([Segment(" " * remaining, self._cell_style(base_style, row_index, -1, flags))])
-        return [], scrollable
-
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
-        """A plain one-line text cell as a single segment, styled exactly as DataTable styles it."""
-        text = None
-        if row_index >= 0 and column_index >= 0:
-            row_key = self._row_locations.get_key(row_index)
-            if self.rows[row_key].height == 1:
-                text = _plain_line(self._data[row_key].get(self._column_locations.get_key(column_index)))
-        if text is None:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        flags = (cursor, hover, self.show_cursor, self._show_hover_cursor, self._pseudo_class_state)
-        style = self._cell_style(base_style, row_index, column_index, flags)
-        return [[self._plain_segment(text, width, self.cell_padding, style)]]
-
-    @staticmethod
-    def _plain_segment(text: str, width: int, padding: int, style: Style) -> Segment:
-        inner = width - 2 * padding
-        if inner <= 0:
-            return Segment(" " * width, style)
-        if cell_len(text) > inner:
-            text = set_cell_size(text, inner - 1) + "…"
-        return Segment(" " * padding + set_cell_size(text, inner) + " " * padding, style)
-
-    def _cell_style(self, base_style: Style, row_index: int, column_index: int, flags: tuple) -> Style:
-        """The style DataTable gives a cell (column -1: the blank that extends a row to the table's width).
-        `flags`: cursor and hover on this row, then the table's show_cursor, hover and pseudo-class state."""
-        key = (base_style, row_index, column_index, flags)
-        style = self._cell_styles.get(key)
-        if style is None:
-            cursor, hover, show_cursor, show_hover_cursor, _ = flags
-            if column_index < 0:
-                extend_style, _ = self._get_styles_to_render_cell(
-                    False, False, False, hover, cursor, show_cursor, show_hover_cursor, False, False)
-                meta = Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
-                style = base_style + extend_style + meta
-            else:
-                fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
-                component_style, post_style = self._get_styles_to_render_cell(
-                    False, False, fixed, hover, cursor, show_cursor, show_hover_cursor,
-                    self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
-                )
-                meta = Style.from_meta({"row": row_index, "column": column_index})
-                style = base_style + meta + component_style + post_style
-            self._cell_styles[key] = style
-        return style
 
     def show_only(self, keys: Iterable[str]) -> None:
         """Show only the columns `keys` (in the spec's order), the others dropped until asked for again: a
-        narrow terminal keeps the columns that matter whole. Rebuilds the table when the set changes."""
+        narrow terminal keeps the columns that matter whole."""
         wanted = set(keys)
         shown = [i for i, (key, _) in enumerate(self._column_spec) if key in wanted]
-        if shown == (self._shown if self._shown is not None else list(range(len(self._column_spec)))):
+        if shown == self._shown:
             return
-        order = (self._row_locations.get_key(i).value for i in range(self.row_count))
-        rows = [(key, self._cells[key]) for key in order]
-        selected = self.selected_key
-        self._shown = None if len(shown) == len(self._column_spec) else shown
-        self.clear(columns=True)
-        self._cells = {}
-        for index in shown:
-            key, label = self._column_spec[index]
-            self.add_column(label, key=key)
-        self.sync(rows)
-        if selected is not None:
-            self.move_to_key(selected, scroll=True)
+        self._shown = shown
+        self._build_columns()
+        self._drawn = {key: self._draw_cells(cells) for key, cells in self._cells.items()}
+        for cells in self._drawn.values():
+            self._grow_columns(cells)
+        self.update_columns()
+
+    def update_columns(self) -> None:
+        """Column widths or labels were changed (see widgets/column_fit.py): lay out and repaint everything."""
+        self._lines.clear()
+        self._resize_virtual()
+        self.refresh()
+
+    def move_cursor(self, *, row: int | None = None, column: int | None = None, animate: bool = False,
+                    scroll: bool = True) -> None:
+        """Put the cursor on `row` (clamped to the table) and keep it in view. `column` is accepted for
+        DataTable's signature: the cursor is a row cursor."""
+        if row is None or not self._order:
+            return
+        row = max(0, min(row, len(self._order) - 1))
+        if row != self._cursor:
+            self._refresh_row(self._cursor)
+            self._cursor = row
+            self._refresh_row(row)
+        self._after_cursor_change(scroll)
+
+    def move_to_key(self, key: str, scroll: bool = False) -> bool:
+        if key not in self._index:
+            return False
+        self.move_cursor(row=self._index[key], scroll=True)
+        return True
+
+    # ----- keys and mouse -----
+    def action_cursor_up(self) -> None:
+        self._hide_hover()
+        self.move_cursor(row=self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._hide_hover()
+        self.move_cursor(row=self._cursor + 1)
+
+    def action_page_down(self) -> None:
+        """As DataTable: scroll a page and put the cursor a page further."""
+        self._hide_hover()
+        page = self._visible_row_count()
+        self.scroll_relative(y=page, animate=False, force=True)
+        self.move_cursor(row=self._cursor + page)
+
+    def action_page_up(self) -> None:
+        self._hide_hover()
+        page = self._visible_row_count()
+        self.scroll_relative(y=-page, animate=False, force=True)
+        self.move_cursor(row=self._cursor - page)
 
     def action_first_row(self) -> None:
         self._to_row(0)
@@ -354,24 +335,247 @@ class KeyedTable(DataTable):
         self._to_row(self.row_count - 1)
 
     def _to_row(self, row: int) -> None:
-        self._set_hover_cursor(False)
-        if self.row_count:
-            self.move_cursor(row=row, column=0, animate=False, scroll=True)
-        self.scroll_x = 0
+        self._hide_hover()
+        self.move_cursor(row=row)
+        self.scroll_to(x=0, animate=False)
 
-    def move_to_key(self, key: str, scroll: bool = False) -> bool:
+    def action_select_cursor(self) -> None:
+        self._hide_hover()
+        if self._order:
+            self.post_message(self.RowSelected(self, self._cursor, self._order[self._cursor]))
+
+    def on_click(self, event: events.Click) -> None:
+        place = self._place(event)
+        if place is None:
+            return
+        row, column = place
+        if row < 0:
+            if column is not None:
+                self.post_message(self.HeaderSelected(self, list(self.columns)[column], column))
+            return
+        if row == self._cursor:  # as DataTable: the first click highlights the row, a click on it selects it
+            self.post_message(self.RowSelected(self, row, self._order[row]))
+        self.move_cursor(row=row)
+        event.stop()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        place = self._place(event)
+        self._set_hover(place[0] if place else None)
+
+    def on_leave(self, _: events.Leave) -> None:
+        self._set_hover(None)
+
+    def _place(self, event: events.MouseEvent) -> tuple[int, int | None] | None:
+        """(row, column index) under the mouse: row -1 is the header, column None the blank past the columns."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        x, y = offset
+        row = -1 if y < HEADER_HEIGHT else y - HEADER_HEIGHT + int(self.scroll_y)
+        if row >= len(self._order):
+            return None
+        x += int(self.scroll_x)
+        column = next((i for i, (start, end) in enumerate(self._column_spans()) if start <= x < end), None)
+        return row, column
+
+    def _set_hover(self, row: int | None) -> None:
+        if row != self._hover:
+            for old_or_new in (self._hover, row):
+                if old_or_new is not None:
+                    self._refresh_row(old_or_new)
+            self._hover = row
+
+    def _hide_hover(self) -> None:
+        self._set_hover(None)
+
+    def on_resize(self) -> None:
+        if self._scroll_when_sized:
+            self._scroll_to_cursor()
+
+    # ----- drawing -----
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The widget's style and the component styles cannot change within one paint: worked out once
+        (the widget's style walks every ancestor's CSS)."""
+        self._paint_styles = (
+            self.rich_style,
+            self.get_component_styles("keyed-table--header").rich_style,
+            self.get_component_rich_style("keyed-table--cursor"),
+            self.get_component_rich_style("keyed-table--hover"),
+            self.get_component_rich_style("keyed-table--header-hover"),
+        )
         try:
-            row = self.get_row_index(key)
-        except Exception:  # RowDoesNotExist
-            return False
-        if row != self.cursor_row:
-            self.move_cursor(row=row, animate=False, scroll=scroll)
-        return True
+            return super().render_lines(crop)
+        finally:
+            self._paint_styles = None
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        styles = self._paint_styles or (self.rich_style, self.get_component_styles("keyed-table--header").rich_style,
+                                        self.get_component_rich_style("keyed-table--cursor"),
+                                        self.get_component_rich_style("keyed-table--hover"),
+                                        self.get_component_rich_style("keyed-table--header-hover"))
+        base = styles[0]
+        row = -1 if y < HEADER_HEIGHT else y - HEADER_HEIGHT + int(self.scroll_y)
+        if row >= len(self._order):
+            return Strip.blank(width, base)
+        line = self._line(row, width, styles)
+        scroll_x = int(self.scroll_x)
+        return Strip(line).crop(scroll_x, scroll_x + width).adjust_cell_length(width, base).simplify()
+
+    def _line(self, row: int, width: int, styles: tuple) -> list[Segment]:
+        """A whole row (or the header, row -1) as segments, at least `width` cells wide."""
+        hover = self._hover == row
+        cursor = row == self._cursor and row >= 0
+        cells = tuple(column.label for column in self.columns.values()) if row < 0 else self._drawn[self._order[row]]
+        widths = self._widths()
+        key = (row, self._order[row] if row >= 0 else None, widths, width, cursor, hover, styles)
+        cached = self._lines.get(key)
+        if cached is not None and (row < 0 or cached[0] is cells):
+            return cached[1]
+        base, header, cursor_style, hover_style, header_hover = styles
+        component = Style()
+        if hover:
+            component += hover_style
+            if row < 0:
+                component += header_hover
+        if cursor:
+            component += cursor_style
+        row_style = header if row < 0 else base
+        padding = self.cell_padding
+        line = []
+        for index, (cell, cell_width) in enumerate(zip(cells, widths)):
+            text = _plain_line(cell) if row >= 0 else None
+            if text is not None:
+                line.append(_padded(text, cell_width, padding, self._cell_style(row_style, component, row, index)))
+            else:  # a styled cell, or a header label: as DataTable draws it, through Rich
+                pre = row_style + Style.from_meta({"row": row, "column": index}) + component
+                post = Style.from_color(color=component.color) + Style.from_color(bgcolor=component.bgcolor)
+                options = self.app.console_options.update_dimensions(cell_width, 1).update(no_wrap=True)
+                rendered = self.app.console.render_lines(Styled(Padding(cell, (0, padding)), pre_style=pre,
+                                                                post_style=post), options)
+                line.extend(rendered[0])
+        remaining = max(0, width - sum(widths))
+        line.append(Segment(" " * remaining, self._cell_style(row_style, component, row, -1)))
+        self._lines[key] = (cells, line) if row >= 0 else (None, line)  # header labels: cache cleared on change
+        return line
+
+    def _cell_style(self, row_style: Style, component: Style, row: int, column: int) -> Style:
+        """The style DataTable gives a cell (column -1: the blank that extends a row to the table's width);
+        Style sums with meta are slow to build, so they are kept."""
+        key = (row_style, component, row, column)
+        style = self._styles.get(key)
+        if style is None:
+            if column < 0:
+                style = row_style + component + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
+            else:
+                post = Style.from_color(color=component.color) + Style.from_color(bgcolor=component.bgcolor)
+                style = row_style + Style.from_meta({"row": row, "column": column}) + component + post
+            self._styles[key] = style
+        return style
+
+    # ----- bookkeeping -----
+    def _build_columns(self) -> None:
+        self.columns = {}
+        for index in self._shown:
+            key, label = self._column_spec[index]
+            text = Text.from_markup(label)
+            self.columns[key] = Column(key, text, 0, cell_len(text.plain))
+            self.columns[key].width = self.columns[key].content_width
+
+    def _draw_cells(self, cells: tuple) -> tuple:
+        return tuple(_literal(cells[i]) if i < len(cells) else "" for i in self._shown)
+
+    def _grow_columns(self, drawn: tuple) -> None:
+        for column, cell in zip(self.columns.values(), drawn):
+            width = cell_len(cell) if type(cell) is _Literal else self._measure(cell)
+            if width > column.content_width:
+                column.content_width = width
+
+    def _measure(self, cell: Any) -> int:
+        console = self.app.console
+        return Measurement.get(console, console.options, cell).maximum
+
+    def _widths(self) -> tuple[int, ...]:
+        return tuple(column.render_width(self.cell_padding) for column in self.columns.values())
+
+    def _column_spans(self) -> list[tuple[int, int]]:
+        """(start, end) of each shown column, in cells from the table's left edge."""
+        spans, x = [], 0
+        for width in self._widths():
+            spans.append((x, x + width))
+            x += width
+        return spans
+
+    def _visible_row_count(self) -> int:
+        return max(0, self.scrollable_content_region.height - HEADER_HEIGHT)
+
+    def _resize_virtual(self) -> None:
+        """Set the scrollable size without repainting: Widget repaints all of itself when `virtual_size`
+        is assigned, and a row coming or going changes nothing on screen but the rows we repaint."""
+        size = Size(sum(self._widths()), len(self._order) + HEADER_HEIGHT)
+        if size != self.virtual_size:
+            self.set_reactive(KeyedTable.virtual_size, size)
+            self.refresh(layout=True, repaint=False)
+
+    def _refresh_row(self, row: int) -> None:
+        self._refresh_span(row, 0, max(sum(self._widths()), self.size.width + int(self.scroll_x)))
+
+    def _refresh_span(self, row: int, x: int, width: int) -> None:
+        """Repaint `width` cells of a row's line from `x` (table coordinates), where it is on screen."""
+        y = (-1 if row < 0 else row - int(self.scroll_y)) + HEADER_HEIGHT
+        start = max(0, x - int(self.scroll_x))
+        end = min(self.size.width, x - int(self.scroll_x) + width)
+        if 0 <= y < self.size.height and start < end:
+            self.refresh(Region(start, y, end - start, 1))
+
+    def _after_cursor_change(self, scroll: bool = True) -> None:
+        """Keep the cursor in view and tell the pane when another row is under it."""
+        if not self._order:
+            self._highlighted = None
+            return
+        if scroll:
+            self._scroll_to_cursor()
+        now = (self._cursor, self._order[self._cursor])
+        if now != self._highlighted:
+            self._highlighted = now
+            self.post_message(self.RowHighlighted(self, *now))
+
+    def _scroll_to_cursor(self) -> None:
+        top, page = int(self.scroll_y), self._visible_row_count()
+        self._scroll_when_sized = page <= 0  # hidden or not laid out yet: when it gets a size
+        if self._scroll_when_sized:
+            return
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, force=True)
+        elif self._cursor >= top + page:
+            self.scroll_to(y=self._cursor - page + 1, animate=False, force=True)
+
+
+def _same_cell(a: Any, b: Any) -> bool:
+    """Cells draw the same: a Text compares by its text and spans only, not its style."""
+    if type(a) is _Literal or type(b) is _Literal:
+        return a == b
+    return isinstance(a, Text) and isinstance(b, Text) and a.plain == b.plain and a.spans == b.spans \
+        and a.style == b.style and a.justify == b.justify and a.overflow == b.overflow or a is b
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x is y or (x == y and type(x) is str and type(y) is str) or _same_cell(x, y)
+                                    for x, y in zip(a, b))
+
+
+def _padded(text: str, width: int, padding: int, style: Style) -> Segment:
+    """A plain one-line cell as DataTable draws it: padded, cut with "…" when it does not fit."""
+    inner = width - 2 * padding
+    if inner <= 0:
+        return Segment(" " * width, style)
+    if cell_len(text) > inner:
+        text = set_cell_size(text, inner - 1) + "…"
+    return Segment(" " * padding + set_cell_size(text, inner) + " " * padding, style)
 
 
 class _Literal(str):
-    """A printable one-line cell, shown exactly as it is. Cheaper than a Text for each of thousands of
-    cells; only this table's own renderer sees it (DataTable's would read a str as markup)."""
+    """A printable one-line cell, shown exactly as it is (never read as markup), drawn as one segment."""
 
     __slots__ = ()
 
@@ -393,8 +597,8 @@ def _plain_line(cell: Any) -> str | None:
 
 
 def _literal(cell: Any) -> Any:
-    """Strings are shown as they are, control characters visible: DataTable would read `[kthreadd]` or `[red]`
-    in a command line as markup, and an ESC byte would reach the terminal."""
+    """Strings are shown as they are, control characters visible: `[kthreadd]` or `[red]` in a command line
+    is not markup, and an ESC byte must not reach the terminal."""
     if isinstance(cell, Text) and not cell.plain.isprintable() and visible(cell.plain) != cell.plain:
         # a styled cell built around host text that kept its control characters: shown, in the cell's style
         return Text(visible(cell.plain), style=cell.style, justify=cell.justify, overflow=cell.overflow,

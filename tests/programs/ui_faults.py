@@ -12,7 +12,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import tui.sources
+import tui.registry
 from tui import cli
 from tui.app import TshootApp
 from tui.source import Source
@@ -48,7 +48,7 @@ if mode == "crash":
         self.set_timer(0.5, crash)
 
     TshootApp.on_mount = on_mount
-    tui.sources.build_sources = lambda config: []
+    tui.registry.build_sources = lambda config: []
 elif mode in ("block", "block-in-pool"):
-    tui.sources.build_sources = lambda config: [BlockingSource(config)]
+    tui.registry.build_sources = lambda config: [BlockingSource(config)]
 sys.exit(cli.main(args))

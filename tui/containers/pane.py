@@ -7,7 +7,6 @@ at the next refresh tick. Logs and the container's processes open in their own s
 from __future__ import annotations
 
 import shlex
-from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -19,17 +18,20 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, RichLog, Sparkline, Static
 
+from tui import registry
 from tui.actions import Action
 from tui.containers.analysis import crash_loop_reason, suggested_fix
 from tui.containers.exitcodes import explain_exit
+from tui.containers.inventory import engine_time
 from tui.containers.records import ContainerProcess, ContainerRecord, ContainersSection, LogLine
+from tui.containers.source import ContainersSource
 from tui.findings import SEVERITY_RANK, Finding
 from tui.textsafe import literal, visible
-from tui.wording import count
+from tui.wording import count, human_duration
 from widgets.column_fit import drop_to_fit
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_bytes, human_duration
+from widgets.status import human_bytes
 
 COLUMNS = [
     ("flag", "!"),
@@ -56,7 +58,7 @@ FOLLOW_EVERY_S = 1.0
 
 
 class ContainersPane(SourcePane):
-    source_name = "containers"
+    source_name = registry.CONTAINERS
 
     DEFAULT_CSS = """
     ContainersPane #ct-table { height: 1fr; }
@@ -78,7 +80,6 @@ class ContainersPane(SourcePane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.section: ContainersSection | None = None
         self.filter_text = ""
         self._poll_again = False
 
@@ -93,12 +94,12 @@ class ContainersPane(SourcePane):
 
     def on_mount(self) -> None:
         self.query_one("#ct-banner").display = False
-        source = self.app.source(self.source_name)
+        source = self.source
         if source is not None:
             source.set_change_listener(lambda: self.post_message(self.EngineChanged()))
 
     def on_unmount(self) -> None:
-        source = self.app.source(self.source_name)
+        source = self.source
         if source is not None:
             source.set_change_listener(None)
 
@@ -114,7 +115,6 @@ class ContainersPane(SourcePane):
 
     # ----- SourcePane contract -----
     def show_section(self, section: ContainersSection) -> None:
-        self.section = section
         banner = self.query_one("#ct-banner", Static)
         banner.display = not section.watching_events
         if not section.watching_events:
@@ -124,7 +124,7 @@ class ContainersPane(SourcePane):
         self._render_card()
         if self._poll_again:  # events arrived while that poll ran
             self._poll_again = False
-            self.app.poll_now(self.source_name)
+            self.poll_now()
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#ct-banner", Static)
@@ -155,16 +155,16 @@ class ContainersPane(SourcePane):
         status = getattr(self.app, "status", {}).get(self.source_name)
         if status is not None and status.polling_since is not None:
             self._poll_again = True
-        self.app.poll_now(self.source_name)
+        self.poll_now()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         self._render_card()
 
     # ----- rendering -----
     def _now(self) -> float:
         """Ages ("exited 2h46m ago") are worked out from their timestamps now, not at the last poll (a hidden
         pane polls every 30 s); a replay shows them as they were when the snapshot was taken."""
-        return self.section.collected_at if self.app.is_replay or self.section is None else self.app.clock()
+        return self.section.taken_at if self.app.is_replay or self.section is None else self.app.clock()
 
     def tick(self, now: float) -> None:
         if self.section is not None and not self.app.is_replay:
@@ -204,7 +204,7 @@ class ContainersPane(SourcePane):
         self.query_one("#ct-more", Static).update(details_text(record))
 
     def _findings(self) -> list[Finding]:
-        return self.app.findings_for(self.source_name)
+        return self.findings
 
     def _flags(self) -> dict[str, str]:
         flags: dict[str, str] = {}
@@ -233,13 +233,13 @@ class ContainersPane(SourcePane):
     def action_logs(self) -> None:
         record = self._selected()
         if record is not None:
-            self.app.push_screen(LogsScreen(record, live=self.app.source(self.source_name) is not None))
+            self.app.push_screen(LogsScreen(record, self.source))
 
     def action_processes(self) -> None:
         record = self._selected()
         if record is None:
             return
-        if self.app.source(self.source_name) is None:
+        if self.source is None:
             self.app.notify("A replay has no live processes; the main process was pid "
                             f"{record.host_pid or '-'} on the host", severity="warning")
             return
@@ -248,7 +248,7 @@ class ContainersPane(SourcePane):
     @work(thread=True, exit_on_error=False, group="ct-processes")
     def _load_processes(self, record: ContainerRecord) -> None:
         try:
-            processes = self.app.source(self.source_name).processes(record.id)
+            processes = self.source.processes(record.id)
         except Exception as exc:  # stopped, removed, or the engine went away: say so, keep the pane
             self.app.call_from_thread(self.app.notify, visible(f"{record.name}: no processes ({exc})"), severity="warning",
                                       markup=False)
@@ -265,7 +265,7 @@ class ContainersPane(SourcePane):
             target=f"container {record.name} ({record.id[:12]}, image {record.image}, now {record.state})",
             subject=record.subject,
         )
-        self.app.request_action(action, lambda: self.app.source(self.source_name).run_action(record.id, verb))
+        self.post_message(self.RequestAction(action, lambda: self.source.run_action(record.id, verb)))
 
 
 def row_cells(r: ContainerRecord, flag: str, now: float) -> tuple:
@@ -293,13 +293,8 @@ def row_cells(r: ContainerRecord, flag: str, now: float) -> tuple:
 
 def age(iso: str | None, now: float) -> str:
     """How long ago an engine timestamp was, e.g. "3m05s"; "-" for never."""
-    if not iso:
-        return "-"
-    try:
-        at = datetime.fromisoformat(iso[:19] + "+00:00").timestamp()
-    except ValueError:
-        return iso
-    return human_duration(max(0.0, now - at))
+    at = engine_time(iso)
+    return "-" if at is None else human_duration(now - at)
 
 
 def ago(iso: str | None, now: float) -> str:
@@ -396,13 +391,14 @@ class LogsScreen(ModalScreen[None]):
         Binding("slash", "search", "Search"),
     ]
 
-    def __init__(self, record: ContainerRecord, live: bool) -> None:
+    def __init__(self, record: ContainerRecord, source: ContainersSource | None) -> None:
         super().__init__()
         self.record = record
-        self.live = live
+        self.source = source  # None in a replay: the logs the snapshot kept, nothing to follow
+        self.live = source is not None
         self.lines: list[LogLine] = list(record.last_logs)
         self.needle = ""
-        self.following = live
+        self.following = self.live
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -446,10 +442,10 @@ class LogsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ct-logs")
     def _fetch(self, after: str | None) -> None:
-        source = self.app.source("containers")
+        source = self.source
         if source is None:
             return
-        since = _unix(after) if after else None
+        since = engine_time(after)
         try:
             fresh = source.logs(self.record.id, tail=LOG_TAIL, since=since)
         except Exception as exc:  # removed, or the engine went away: stop following, keep what we have
@@ -526,7 +522,7 @@ class ProcessesScreen(ModalScreen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row: the table consumes the key, so the jump answers its RowSelected."""
         event.stop()
-        self.action_jump("processes")
+        self.action_jump(registry.PROCESSES)
 
     def action_jump(self, pane: str) -> None:
         table = self.query_one("#ct-processes", DataTable)
@@ -534,12 +530,7 @@ class ProcessesScreen(ModalScreen[None]):
             return
         pid = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         self.dismiss(None)
-        self.app.jump_to(pane, {"pid": pid})
+        self.app.post_message(SourcePane.JumpTo(pane, {"pid": pid}))
 
     def action_close(self) -> None:
         self.dismiss(None)
-
-
-def _unix(iso: str) -> float:
-    """A padded engine timestamp as unix time, to microseconds (the engine filters `since` by it)."""
-    return datetime.fromisoformat(iso[:26] + "+00:00").timestamp()

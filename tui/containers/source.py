@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
+from tui import registry
 from tui.actions import Verified
 from tui.config import Config
 from tui.containers import analysis
@@ -48,8 +49,7 @@ def engine_errors() -> tuple[type[BaseException], ...]:
 
 
 class ContainersSource(Source):
-    name = "containers"
-    title = "Containers"
+    name = registry.CONTAINERS
     section_type = ContainersSection
 
     def __init__(self, config: Config) -> None:
@@ -94,7 +94,7 @@ class ContainersSource(Source):
         return ContainersSection(
             engine_host=host,
             engine_version=self._engine_version,
-            collected_at=now,
+            taken_at=now,
             containers=[self._live_record(record) for record in sorted(self._records.values(), key=lambda r: r.name)],
             watching_events=self.watching_events,
             last_full_sync=self._last_full_sync,

@@ -20,10 +20,11 @@ from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui import registry
 from tui.env.diff import CHANGED, HIDDEN, ONLY_LEFT, ONLY_RIGHT, SAME, DiffRow, EnvDiff, diff_sides
+from tui.env.records import EnvSection
 from tui.env.side import Side, SideError
 from tui.env.sides import load_side
-from tui.env.source import EnvSection
 from tui.textsafe import literal, visible
 from tui.wording import count
 from widgets.keyed_table import KeyedTable
@@ -35,7 +36,7 @@ REVEALABLE_KINDS = {"process", "container", "self"}  # live sides; a file's secr
 
 
 class EnvPane(SourcePane):
-    source_name = "env"
+    source_name = registry.ENV
     DEFAULT_CSS = """
     EnvPane #envdiff-sides { height: 3; }
     EnvPane #envdiff-sides Input { width: 1fr; }
@@ -54,7 +55,6 @@ class EnvPane(SourcePane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.section: EnvSection | None = None
         self.diff: EnvDiff | None = None
         self.custom: tuple[str, str] | None = None  # specs typed or picked by the operator
         self.sides: tuple[Side, Side] | None = None  # raw values, in memory only, for an on-purpose reveal
@@ -93,7 +93,6 @@ class EnvPane(SourcePane):
 
     # ----- SourcePane contract -----
     def show_section(self, section: EnvSection) -> None:
-        self.section = section
         self._update_picks()
         self._show_processes(section)
         if self.custom:
@@ -183,10 +182,10 @@ class EnvPane(SourcePane):
 
     def _tell_source(self, sides: tuple[str, str] | None) -> None:
         """Let the live Env source diff the operator's comparison on its polls too, so snapshots record it."""
-        source = self.app.source(self.source_name)
+        source = self.source
         if source is not None:
             source.compare_also(sides)
-            self.app.poll_now(self.source_name)
+            self.poll_now()
 
     @work(thread=True, exclusive=True, group="env-compare", exit_on_error=False)
     def _compare(self, left_spec: str, right_spec: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 
+from tui import registry
 from tui.config import PID, Config, value_from_text
 from tui.env.envfile import load_env_file
 from tui.env.flatten import config_format, load_config_file, side_from_data
@@ -20,6 +21,7 @@ from tui.env.runtime import is_requirements_file, load_interpreter, load_require
 from tui.env.side import ENV, PACKAGES, RUNTIME, Side, SideError, read_text
 from tui.redact import mask_url
 from tui.safefile import SNAPSHOT_LIMIT, FileRefused, parse_json
+from tui.snapshot import SCHEMA
 from tui.source import SourceUnavailable
 
 # Version of the `env` section's layout in snapshots; a snapshot written with another one is refused.
@@ -95,27 +97,18 @@ def load_process(pid_text: str, spec: str) -> Side:
 
 def load_container(name: str, spec: str, config: Config) -> Side:
     """The container's configured environment (what `docker inspect` shows), unmasked in memory."""
-    import docker.errors
-
-    from tui.containers.engine import classify_failure, connect, resolve_host
-    from tui.containers.inventory import parse_env
+    from tui.containers.details import ContainerNotFound, container_env
+    from tui.containers.engine import resolve_host
 
     if not name:
         raise SideError(f"{spec}: no container name after 'container:'")
     try:
-        client = connect(config)
+        shown_name, env = container_env(name, config)
+    except ContainerNotFound:
+        raise SideError(f"{spec}: no such container on {resolve_host(config)}") from None
     except SourceUnavailable as exc:
         raise SideError(f"{spec}: {exc.reason}" + (f" — {exc.remedy}" if exc.remedy else "")) from None
-    try:
-        attrs = client.api.inspect_container(name)
-    except docker.errors.NotFound:
-        raise SideError(f"{spec}: no such container on {resolve_host(config)}") from None
-    except docker.errors.DockerException as exc:
-        raise SideError(f"{spec}: {classify_failure(resolve_host(config), exc).reason}") from None
-    finally:
-        client.close()
-    shown_name = (attrs.get("Name") or name).lstrip("/")
-    return Side(spec, "container", f"container {shown_name}", {ENV: parse_env((attrs.get("Config") or {}).get("Env") or [])})
+    return Side(spec, "container", f"container {shown_name}", {ENV: env})
 
 
 def _load_json(path: str, spec: str, snapshot_only: bool) -> Side:
@@ -134,7 +127,6 @@ def _load_json(path: str, spec: str, snapshot_only: bool) -> Side:
 
 
 def _check_snapshot_schema(data: Any, spec: str) -> None:
-    from tui.snapshot import SCHEMA  # late: tui.snapshot imports every source, this one included
 
     if isinstance(data, dict) and "schema" in data and "env" in data and data["schema"] != SCHEMA:
         raise SideError(f"{spec}: snapshot schema {data['schema']!r}; this tshoot reads schema {SCHEMA} — "
@@ -146,7 +138,7 @@ def env_section_of(data: Any) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         return None
     sections = data.get("sections") if isinstance(data.get("sections"), dict) else data
-    section = sections.get("env")
+    section = sections.get(registry.ENV)
     return section if isinstance(section, dict) and ("format" in section or "error" in section) else None
 
 

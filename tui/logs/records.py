@@ -39,6 +39,8 @@ class LogSource:
     error: str = ""  # why it is not followed, in the operator's words
     lines_read: int = 0
     bytes_read: int = 0
+    skipped_bytes: int = 0  # of a file: before where following started, or jumped over when too far behind
+    lost_lines: int = 0  # of the kernel ring: overwritten before they were read
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Cluster:
     sources: list[str] = field(default_factory=list)
     per_minute: list[int] = field(default_factory=list)  # counts in the last N minutes, oldest first (sparkline)
     example: str = ""  # the latest line of the cluster, redacted
+    id: int = 0  # the template's id while this tshoot runs: findings key on it (the template text can generalise)
+    examples: list[str] = field(default_factory=list)  # the last few lines, redacted, oldest first (evidence)
 
 
 @dataclass

@@ -16,16 +16,19 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Sparkline, Static
 
+from tui import registry
 from tui.actions import Action
 from tui.processes import memtrace
 from tui.processes.collect import reveal_environ_value, send_signal
+from tui.processes.order import sticky_order
 from tui.processes.records import ListeningPort, ProcessDetail, ProcessesSection, ProcessRow
 from tui.textsafe import literal, visible
+from tui.wording import human_duration
 from widgets.column_fit import drop_to_fit
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_bytes, human_duration
+from widgets.status import human_bytes
 
 COLUMNS = [
     ("flag", "!"),
@@ -66,7 +69,7 @@ PORT_COLUMNS = [("proto", "PROTO"), ("address", "ADDRESS"), ("port", " PORT"), (
 
 
 class ProcessesPane(SourcePane):
-    source_name = "processes"
+    source_name = registry.PROCESSES
 
     # No horizontal scrollbar (left/right still scroll; `d` shows the whole command line): Textual
     # redraws it, cell by cell, whenever the row count changes, which was half the bytes sent per refresh.
@@ -94,7 +97,6 @@ class ProcessesPane(SourcePane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.section: ProcessesSection | None = None
         self._trace_shown_at = 0.0
         self.sort_key = "cpu"
         self.reverse = True
@@ -102,6 +104,7 @@ class ProcessesPane(SourcePane):
         self.filter_text = ""
         self.flags: dict[int, str] = {}
         self._cells_by_pid: dict[int, tuple] = {}  # pid -> (row, how it was drawn, cells)
+        self._placed_by_cpu: dict[object, float] = {}  # pid -> the CPU% its row was placed by (tui/processes/order.py)
         self._notes_shown: str | None = None
         self._summary_lines = 0
 
@@ -128,13 +131,12 @@ class ProcessesPane(SourcePane):
 
     # ----- SourcePane contract -----
     def show_section(self, section: ProcessesSection) -> None:
-        self.section = section
         newest = max(section.memtraces, key=lambda trace: trace.taken_at, default=None)
         if newest is not None and newest.taken_at > self._trace_shown_at and not self.app.is_replay:
             self._trace_shown_at = newest.taken_at  # the trace the operator asked for has arrived: show it
             self.app.push_screen(TextScreen(f"Memory trace of pid {newest.pid}", memtrace.memtrace_text(newest)))
         self.flags = {}
-        for finding in self.app.findings_for("processes"):
+        for finding in self.findings:
             pid = finding.subject.get("pid")
             if pid is not None and finding.id in FLAG_FOR_FINDING:
                 self.flags[pid] = self.flags.get(pid, "") + FLAG_FOR_FINDING[finding.id]
@@ -192,7 +194,11 @@ class ProcessesPane(SourcePane):
     def _render_rows(self) -> None:
         if not self.section:
             return
-        rows = sorted(self._visible_rows(), key=SORTS[self.sort_key], reverse=self.reverse)
+        if self.sort_key == "cpu" and not self.tree_view:
+            rows, self._placed_by_cpu = sticky_order(self._visible_rows(), lambda r: r.pid, lambda r: r.cpu_percent,
+                                                     self._placed_by_cpu, self.reverse)
+        else:
+            rows = sorted(self._visible_rows(), key=SORTS[self.sort_key], reverse=self.reverse)
         prefixes: dict[int, str] = {}
         if self.tree_view:
             rows, prefixes = tree_order(rows)
@@ -225,8 +231,8 @@ class ProcessesPane(SourcePane):
             str(r.pid),
             r.user[:10],
             _cut(prefix + r.name, NAME_CELLS),
-            "-" if "cpu_times" in r.denied else f"{r.cpu_percent:5.1f}",
-            "-" if "memory_info" in r.denied else f"{human_bytes(r.rss):>7}",
+            f"{r.cpu_percent:5.1f}",
+            f"{human_bytes(r.rss):>7}",
             f"{r.mem_percent:5.1f}",
             f"{r.threads:4d}",
             STATE_LETTER.get(r.state, r.state[:1]),
@@ -263,6 +269,7 @@ class ProcessesPane(SourcePane):
 
     # ----- key actions -----
     def action_sort(self, key: str) -> None:
+        self._placed_by_cpu = {}  # the operator asked for an order: exact, from the values shown now
         if self.sort_key == key:
             self.reverse = not self.reverse
         else:
@@ -281,12 +288,13 @@ class ProcessesPane(SourcePane):
         self.action_sort(SORT_CYCLE[(index + step) % len(SORT_CYCLE)])
 
     def action_invert(self) -> None:
+        self._placed_by_cpu = {}
         self.reverse = not self.reverse
         self._render_rows()
         self._to_top()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
+    def on_keyed_table_header_selected(self, event: KeyedTable.HeaderSelected) -> None:
+        key = event.column_key
         if key in SORTS:
             self.action_sort(key)
 
@@ -305,7 +313,7 @@ class ProcessesPane(SourcePane):
     def action_threads(self) -> None:
         pid = self._selected_pid()
         if pid is not None:
-            self.app.jump_to("threads", {"pid": pid})
+            self.post_message(self.JumpTo(registry.THREADS, {"pid": pid}))
 
     def action_detail(self) -> None:
         pid = self._selected_pid()
@@ -319,7 +327,7 @@ class ProcessesPane(SourcePane):
 
     @work(thread=True, exit_on_error=False, group="proc-detail")
     def _load_detail(self, pid: int) -> None:
-        source = self.app.source("processes")
+        source = self.source
         try:
             detail = source.detail(pid)
         except psutil.NoSuchProcess:
@@ -331,18 +339,18 @@ class ProcessesPane(SourcePane):
         """tracemalloc inside the selected Python process for a few seconds: the live form of comparing two
         tracemalloc snapshots. It changes the process (injected code, slower allocations), so it is an action."""
         row = self._selected_row()
-        source = self.app.source("processes")
+        source = self.source
         if row is None:
             return
         action = Action(
             verb="trace memory",
-            source="processes",
+            source=registry.PROCESSES,
             target=(f"pid {row.pid} ({row.name}) run by {row.user}: run tracemalloc inside it for "
                     f"{memtrace.DEFAULT_SECONDS:g}s. Cost: {memtrace.COST}. Before Python 3.14 gdb stops it "
                     "about a second to inject; in rare cases (stopped inside malloc) that can hang it."),
             subject={"pid": row.pid, "name": row.name},
         )
-        self.app.request_action(action, lambda: source.trace_memory(row.pid))
+        self.post_message(self.RequestAction(action, lambda: source.trace_memory(row.pid)))
 
     def action_signal(self, name: str) -> None:
         row = self._selected_row()
@@ -352,11 +360,11 @@ class ProcessesPane(SourcePane):
         itself = "TSHOOT ITSELF — this ends the program you are using. " if row.pid == os.getpid() else ""
         action = Action(
             verb=name,
-            source="processes",
+            source=registry.PROCESSES,
             target=f"{itself}pid {row.pid} ({row.name}) run by {row.user}: {row.cmdline[:200]}",
             subject={"pid": row.pid, "name": row.name},
         )
-        self.app.request_action(action, lambda: send_signal(row.pid, sig, row.started))
+        self.post_message(self.RequestAction(action, lambda: send_signal(row.pid, sig, row.started)))
 
 
 def _cut(text: str, cells: int) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tui import registry
 from tui.config import Config
 from tui.findings import Finding
-from tui.processes.analyze import analyze
+from tui.processes.analysis import analyze
 from tui.actions import Verified
 from tui.processes import memtrace
 from tui.processes.collect import ProcessCollector, process_detail
@@ -13,8 +14,7 @@ from tui.source import Source
 
 
 class ProcessesSource(Source):
-    name = "processes"
-    title = "Processes"
+    name = registry.PROCESSES
     section_type = ProcessesSection
 
     def __init__(self, config: Config) -> None:

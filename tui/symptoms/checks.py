@@ -9,32 +9,31 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
+from tui import registry
 from tui.config import Config
 from tui.databases.analysis import reported_apart
-from tui.databases.doctor import diagnose, login_refused, target_commands
+from tui.databases.conncheck import diagnose, login_refused, target_commands
 from tui.databases.logins import REFUSED_LOGINS
 from tui.findings import SEVERITY_RANK, Finding, by_severity
+from tui.logs.analysis import traceback_summary
+from tui.logs.records import LogsSection, LogSource
+from tui.logs.source import LogsSource
 from tui.redact import mask_url
 from tui.symptoms import probes
 from tui.threads import pythonprocs
 from tui.threads.scan import describe_process, scan_python_processes
+from tui.wording import count
+
+if TYPE_CHECKING:
+    from tui.snapshot import Collection  # what `collect_all` returns; tui.snapshot imports every source
 
 Status = str  # "pass" | "warn" | "fail" | "skipped"
 STATUSES = ("pass", "warn", "fail", "skipped")
-
-
-class Collection(Protocol):
-    """What `tui.snapshot.collect_all` returns: the sections, per-source errors and findings of every source."""
-
-    sections: dict[str, Any]
-    errors: dict[str, tuple[str, str]]  # name -> (reason, remedy)
-    findings: list[Finding]
 
 
 @dataclass
@@ -71,7 +70,7 @@ class CheckContext:
         return self._collection
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        """One probe per guide run even when several checks read it (the system sample, log scans)."""
+        """One probe per guide run even when several checks read it (the system sample, the logs read)."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
@@ -99,9 +98,10 @@ class CheckContext:
 
 CHECKS: dict[str, Callable[..., Outcome]] = {}
 # Checks that read findings besides the generic `findings` check: the guide's live badge counts these too.
-READS_FINDINGS: dict[str, list[str]] = {"cpu_saturation": ["cpu-hog"]}
+READS_FINDINGS: dict[str, list[str]] = {"cpu_saturation": ["cpu-hog"], "request_latency": ["slow-requests"],
+                                        "why_containers_died": ["kernel-oom-kill"]}
 # Checks that read the finding ids named in their `ids` param.
-READS_FINDING_IDS = ("findings", "python_threads")
+READS_FINDING_IDS = ("findings", "python_threads", "log_findings")
 
 
 def check(function: Callable[..., Outcome]) -> Callable[..., Outcome]:
@@ -134,7 +134,7 @@ def findings(ctx: CheckContext, ids: list[str], source: str, healthy: str = "not
     found = ctx.findings(ids, source)
     if found:
         outcome = _graded_findings(found)
-        if source == "containers":
+        if source == registry.CONTAINERS:
             outcome.placeholders["IMAGE"] = _container_image(ctx, outcome.subject or {})
     else:
         problem = ctx.source_problem(source)
@@ -154,21 +154,21 @@ def _not_measured(ctx: CheckContext, source: str, ids: list[str]) -> tuple[list[
     """What a findings check could not look at (each with why) and how much it did look at: no finding from a
     database that could not be read, or from an env diff without a baseline, is not a healthy result."""
     section = ctx.collection.sections.get(source) if ctx.collection else None
-    if source == "databases" and "db-unreachable" not in ids:
+    if source == registry.DATABASES and "db-unreachable" not in ids:
         results = list(getattr(section, "targets", []))
         if any(not r.target.discovered for r in results):
             results = [r for r in results if not r.target.discovered]
         read = [r for r in results if r.state is not None or r.same_server_as]
         unread = [f"{r.target.url}: {r.not_connected or r.error or 'not read'}" for r in results if r not in read]
         return ([f"no database could be read ({'; '.join(unread)})"] if not read and unread else unread), len(read)
-    if source == "env" and "env-drift" in ids and not getattr(section, "diffs", None):
+    if source == registry.ENV and "env-drift" in ids and not getattr(section, "diffs", None):
         problems = "; ".join(getattr(section, "problems", [])) or "no baseline configured (env_baseline)"
         return [f"env-drift: nothing compared with a baseline ({problems})"], len([i for i in ids if i != "env-drift"])
     return [], 1
 
 
 def _container_image(ctx: CheckContext, subject: dict[str, Any]) -> str:
-    section = ctx.collection.sections.get("containers") if ctx.collection else None
+    section = ctx.collection.sections.get(registry.CONTAINERS) if ctx.collection else None
     record = next((c for c in getattr(section, "containers", []) if c.name == subject.get("name")), None)
     return record.image if record is not None else ""
 
@@ -197,11 +197,11 @@ def _thread_dumps(ctx: CheckContext) -> _ThreadDumps:
     """The Threads pane's dumps when it has any (or pids were named); otherwise every Python process of the
     machine, swept now (unless find_stuck is off)."""
     collection = ctx.collection
-    section = collection.sections.get("threads") if collection else None
+    section = collection.sections.get(registry.THREADS) if collection else None
     watched = list(getattr(section, "processes", {}).values())
     if watched or ctx.config.pids:
-        problem = None if watched else ctx.source_problem("threads")
-        return _ThreadDumps("watched", watched, [f for f in collection.findings if f.source == "threads"] if collection
+        problem = None if watched else ctx.source_problem(registry.THREADS)
+        return _ThreadDumps("watched", watched, [f for f in collection.findings if f.source == registry.THREADS] if collection
                             else [], [problem] if problem else [])
     if not ctx.config.find_stuck:
         return _ThreadDumps("not looked at", [], [], ["find_stuck = false in the config: only named processes are dumped"])
@@ -237,8 +237,8 @@ def python_threads(ctx: CheckContext, ids: list[str], healthy: str) -> Outcome:
 # ---------------------------------------------------------------- databases
 
 @check
-def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
-    """The Databases pane's connection doctor (url, dns, tcp, auth, query), step by step, for every known target."""
+def database_connection_check(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
+    """The Databases pane's connection check (url, dns, tcp, auth, query), step by step, for every known target."""
     targets = ctx.config.db_urls
     if not targets:
         return skipped("no database to test: pass --db URL or set db_urls in the config")
@@ -269,7 +269,7 @@ def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
                    subject={"target": mask_url(url)}, fix_first=fixes, commands=target_commands(url))
 
 
-# ---------------------------------------------------------------- HTTP and logs
+# ---------------------------------------------------------------- HTTP
 
 @check
 def http_status(ctx: CheckContext, timeout: float = 5.0, with_token: bool = False) -> Outcome:
@@ -294,77 +294,141 @@ def _http_grade(result: probes.HttpProbe, with_token: bool) -> Status:
     return "warn" if result.status >= 400 else "pass"
 
 
-def _log_paths(ctx: CheckContext) -> tuple[list[str], str]:
-    if ctx.config.log_paths:
-        return ctx.config.log_paths, ""
-    found = probes.existing_default_logs()
-    return found, "" if found else (
-        "no log file to scan: pass --log FILE or set log_paths in the config "
-        f"(none of the usual ones exists: {', '.join(probes.DEFAULT_LOG_PATHS)})")
+# ---------------------------------------------------------------- logs (the Logs source)
+
+LOGS = LogsSource.name
+LAST_LINES = 20  # of a container that died: the lines before it did
 
 
-def _scans(ctx: CheckContext, window_minutes: float) -> tuple[list[probes.LogScan], str]:
-    paths, why = _log_paths(ctx)
-    return ctx.memo(f"logs:{window_minutes}", lambda: [probes.scan_log(p, window_minutes) for p in paths]), why
+@dataclass
+class _LogsRead:
+    section: LogsSection | None
+    findings: list[Finding]
+    problem: str = ""  # why the Logs source has nothing to say
+
+
+def _logs_read(ctx: CheckContext) -> _LogsRead:
+    """The Logs source's section and findings from the collection; when the collection has none (the source is not
+    part of it), a LogsSource polled here, twice, so that each log's last event (a traceback) is complete."""
+    collection = ctx.collection
+    if collection is not None and LOGS in collection.errors:
+        return _LogsRead(None, [], ctx.source_problem(LOGS) or "")
+    section = collection.sections.get(LOGS) if collection is not None else None
+    if section is not None:
+        return _LogsRead(section, [f for f in collection.findings if f.source == LOGS])
+    source = LogsSource(ctx.config)
+    try:
+        source.collect()
+        section = source.collect()
+    finally:
+        source.close()
+    return _LogsRead(section, source.analyze(section))
+
+
+def _read_sources(section: LogsSection) -> list[LogSource]:
+    """The logs actually followed (not the Docker engine's own entry, which is no log)."""
+    return [s for s in section.sources if s.status == "following" and not (s.kind == "container" and not s.path)]
+
+
+def _source_words(source: LogSource) -> str:
+    """`/var/log/nginx/access.log (found: open by pid 812 (nginx))`."""
+    name = source.name.removeprefix("file:")
+    return f"{name} (found: {source.found_by})" + (f": {source.status}, {source.error}" if source.error else "")
+
+
+def _logs_evidence(ctx: CheckContext) -> tuple[_LogsRead, list[LogSource], dict[str, Any], str | None]:
+    """What the Logs source read, as evidence, and why the check is skipped when it read no log at all."""
+    read = ctx.memo("logs", lambda: _logs_read(ctx))
+    if read.section is None:
+        return read, [], {}, read.problem
+    followed = _read_sources(read.section)
+    evidence: dict[str, Any] = {"logs_read": [_source_words(s) for s in followed],
+                                "logs_not_read": [_source_words(s) for s in read.section.sources
+                                                  if s not in followed and s.error]}
+    if followed:
+        return read, followed, evidence, None
+    why = "; ".join(evidence["logs_not_read"]) or "no log found on this machine"
+    return read, followed, evidence, f"no log was read ({why}): pass --log FILE or set log_paths in the config"
+
+
+def _read_words(followed: list[LogSource]) -> str:
+    return f"read {count(len(followed), 'log')}: " + ", ".join(_source_words(s) for s in followed[:3]) + (
+        f" and {len(followed) - 3} more" if len(followed) > 3 else "")
 
 
 @check
-def log_errors(ctx: CheckContext, window_minutes: float = 15.0, fail_error_lines: int = 20) -> Outcome:
-    """Recent error lines and tracebacks in the log files: any traceback or many errors fail, some errors warn."""
-    scans, why = _scans(ctx, window_minutes)
-    if not scans:
-        return skipped(why)
-    readable = [s for s in scans if not s.error]
-    if not readable:
-        return skipped("; ".join(s.error for s in scans))
-    tracebacks = sum(s.recent_tracebacks for s in readable)
-    errors = sum(s.recent_error_lines for s in readable)
-    status = "fail" if tracebacks or errors >= fail_error_lines else "warn" if errors else "pass"
-    summary = (f"{tracebacks} traceback(s) and {errors} error line(s) in the last {window_minutes:g} min "
-               f"across {len(readable)} log file(s)")
-    return Outcome(status, summary, {"logs": [asdict(s) for s in scans]})
-
-
-@check
-def error_bursts(ctx: CheckContext, window_minutes: float = 15.0, burst_per_minute: int = 10) -> Outcome:
-    """Minutes with far more errors than usual: bursts point at an intermittent cause (a dependency, a cron, a deploy)."""
-    scans, why = _scans(ctx, window_minutes)
-    readable = [s for s in scans if not s.error]
-    if not readable:
-        return skipped(why or "; ".join(s.error for s in scans))
-    per_minute: dict[str, int] = {}
-    for scan in readable:
-        for minute, count in scan.per_minute.items():
-            per_minute[minute] = per_minute.get(minute, 0) + count
-    if not per_minute:
-        return Outcome("pass", f"no errors in the last {window_minutes:g} min", {"per_minute": {}})
-    minute, peak = max(per_minute.items(), key=lambda item: item[1])
-    typical = statistics.median(per_minute.values())
-    status = "warn" if peak >= burst_per_minute else "pass"
-    return Outcome(status, f"busiest minute {minute}: {peak} errors (median {typical:g} per minute with errors)",
-                   {"per_minute": dict(sorted(per_minute.items())), "burst_per_minute": burst_per_minute})
-
-
-@check
-def container_log_errors(ctx: CheckContext, window_minutes: float = 15.0) -> Outcome:
-    """Tracebacks and error lines in the recent logs of the containers (Docker), with the newest traceback."""
-    scans, problem = ctx.memo(f"container-logs:{window_minutes}",
-                              lambda: probes.scan_container_logs(window_minutes, ctx.config.docker_host))
+def log_findings(ctx: CheckContext, ids: list[str], healthy: str) -> Outcome:
+    """The Logs source's findings named by id (a 5xx rate, tracebacks, error bursts, known patterns) with the lines
+    that matched as evidence: critical fails, warning warns. No log read at all is skipped, never a pass."""
+    read, followed, evidence, problem = _logs_evidence(ctx)
     if problem:
-        return skipped(problem)
-    if not scans:
-        return skipped("no containers on this Docker engine")
-    statuses = ["fail" if c.scan.recent_tracebacks else "warn" if c.scan.recent_error_lines else "pass" for c in scans]
-    status = _worst(statuses)
-    evidence = {"containers": [{"name": c.name, "id": c.id, "status": c.status, "restart_count": c.restart_count,
-                                **asdict(c.scan)} for c in scans]}
-    if status == "pass":
-        return Outcome("pass", f"no errors in the last {window_minutes:g} min of {len(scans)} container(s)", evidence)
-    worst = max(scans, key=lambda c: (c.scan.recent_tracebacks, c.scan.recent_error_lines))
-    return Outcome(status, f"container {worst.name}: {worst.scan.recent_tracebacks} traceback(s), "
-                           f"{worst.scan.recent_error_lines} error line(s) in the last {window_minutes:g} min",
-                   evidence, subject={"name": worst.name, "id": worst.id}, pane="containers",
-                   placeholders={"IMAGE": worst.image})
+        return Outcome("skipped", problem, evidence)
+    found = [f for f in read.findings if f.id in ids]
+    if found:
+        return _graded_findings(found, evidence)
+    return Outcome("pass", f"{healthy}; {_read_words(followed)}", evidence)
+
+
+@check
+def request_latency(ctx: CheckContext) -> Outcome:
+    """p50/p95/p99 of the requests in the access logs the Logs source read; p95 above slow_request_p95_s warns."""
+    read, followed, evidence, problem = _logs_evidence(ctx)
+    if problem:
+        return Outcome("skipped", problem, evidence)
+    timed = [a for a in read.section.access if a.p95_s is not None]
+    evidence["latency"] = [f"{a.source.removeprefix('file:')}: p50 {a.p50_s:.3f}s, p95 {a.p95_s:.3f}s, "
+                           f"p99 {a.p99_s:.3f}s over {count(a.requests, 'request')} in the last {a.window_s / 60:.0f} min"
+                           for a in timed]
+    if not timed:
+        return Outcome("skipped", f"no access log with request times among the logs read ({_read_words(followed)}): "
+                                  "log $request_time (nginx) or %D (apache) to measure latency", evidence)
+    slow = [f for f in read.findings if f.id == "slow-requests"]
+    if slow:
+        return _graded_findings(slow, evidence)
+    worst = max(timed, key=lambda a: a.p95_s)
+    return Outcome("pass", f"p95 {worst.p95_s:.3f}s in {worst.source.removeprefix('file:')}, under "
+                           f"{ctx.config.thresholds.slow_request_p95_s:g}s", evidence)
+
+
+@check
+def why_containers_died(ctx: CheckContext) -> Outcome:
+    """The kernel's OOM kills (Logs) and the last lines of each container that crash-looped, exited with an error
+    or was OOM-killed (Containers): the exception they end with is usually why it died."""
+    read, _, evidence, logs_problem = _logs_evidence(ctx)
+    kills = [f for f in read.findings if f.id == "kernel-oom-kill"]
+    died = ctx.findings(["crash-loop", "exited-error", "oom-killed"], registry.CONTAINERS)
+    containers_problem = ctx.source_problem(registry.CONTAINERS)
+    if logs_problem and containers_problem:
+        return Outcome("skipped", f"{logs_problem}; {containers_problem}", evidence)
+    last = [_last_lines(ctx, read.section, f.subject.get("name", "")) for f in died]
+    evidence["containers"] = last
+    evidence["findings"] = [_finding_json(f) for f in kills]
+    if kills:
+        return Outcome("fail", kills[0].title + (f" (and {len(kills) - 1} more)" if len(kills) > 1 else ""), evidence,
+                       subject=dict(kills[0].subject), pane=LOGS)
+    if last:
+        shown = next((c for c in last if c["exception"]), last[0])
+        reason = f"its log ends with {shown['exception']}" if shown["exception"] else (
+            f"its last line: {shown['lines'][-1]}" if shown["lines"] else "it left no log lines")
+        return Outcome("fail" if shown["exception"] else "warn", f"{shown['name']} died: {reason}", evidence,
+                       subject={"container": shown["name"]}, pane=LOGS)
+    if containers_problem:
+        return Outcome("pass", f"no OOM kill in the logs ({containers_problem})", evidence)
+    return Outcome("pass", "no container died with an error and the kernel killed nothing", evidence)
+
+
+def _last_lines(ctx: CheckContext, section: LogsSection | None, name: str) -> dict[str, Any]:
+    """A dead container's last lines: the Logs source's when it followed the container, else the Containers pane's."""
+    lines = [line.text for line in getattr(section, "lines", []) if line.source == f"container:{name}"]
+    where = "Logs"
+    if not lines:
+        containers = ctx.collection.sections.get(registry.CONTAINERS) if ctx.collection else None
+        record = next((c for c in getattr(containers, "containers", []) if c.name == name), None)
+        lines, where = ([line.text for line in record.last_logs] if record else []), "Containers"
+    lines = lines[-LAST_LINES:]
+    summary = traceback_summary("\n".join(lines))
+    exception = (f"{summary[0]} at {summary[1]}" if summary[1] else summary[0]) if summary else ""
+    return {"name": name, "from": where, "exception": exception, "lines": lines}
 
 
 # ---------------------------------------------------------------- machine resources
@@ -377,7 +441,7 @@ def _sample(ctx: CheckContext) -> probes.SystemSample:
 def cpu_saturation(ctx: CheckContext, warn_percent: float = 80.0, fail_percent: float = 95.0) -> Outcome:
     """How busy all the CPUs are, and who is using them (the busiest processes and the Processes pane's CPU hogs)."""
     sample = _sample(ctx)
-    hogs = ctx.findings(["cpu-hog"], "processes")
+    hogs = ctx.findings(["cpu-hog"], registry.PROCESSES)
     status = _graded(sample.cpu_percent, warn_percent, fail_percent)
     if hogs and status == "pass":
         status = "warn"
@@ -388,7 +452,7 @@ def cpu_saturation(ctx: CheckContext, warn_percent: float = 80.0, fail_percent: 
                 "top_cpu": sample.top_cpu, "cpu_hogs": [_finding_json(f) for f in hogs]}
     subject = hogs[0].subject if hogs else (
         {"pid": sample.top_cpu[0]["pid"], "name": sample.top_cpu[0]["name"]} if sample.top_cpu else None)
-    return Outcome(status, summary, evidence, subject=subject, pane="processes")
+    return Outcome(status, summary, evidence, subject=subject, pane=registry.PROCESSES)
 
 
 @check
@@ -441,7 +505,7 @@ def open_file_limits(ctx: CheckContext, warn_percent: float = 80.0, fail_percent
     status = _graded(top.percent, warn_percent, fail_percent)
     return Outcome(status, f"{top.name} ({top.pid}) holds {top.open_files} of {top.limit} files ({top.percent:.0f}%)",
                    {"processes": [asdict(r) for r in rows[:10]], "problems": problems},
-                   subject={"pid": top.pid, "name": top.name}, pane="processes")
+                   subject={"pid": top.pid, "name": top.name}, pane=registry.PROCESSES)
 
 
 @check
@@ -453,7 +517,7 @@ def thread_counts(ctx: CheckContext, warn_threads: int = 1000, warn_total_percen
     lead = f"; most: {top[0]['name']} ({top[0]['pid']}) with {top[0]['threads']}" if top else ""
     return Outcome(status, f"{total} threads in all{lead}",
                    {"top": top, "total": total, "threads_max": threads_max},
-                   subject={"pid": top[0]["pid"], "name": top[0]["name"]} if top else None, pane="processes")
+                   subject={"pid": top[0]["pid"], "name": top[0]["name"]} if top else None, pane=registry.PROCESSES)
 
 
 # ---------------------------------------------------------------- auth

@@ -37,12 +37,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tui import registry
 from tui.findings import Finding
 from tui.safefile import CONFIG_LIMIT, FileRefused, parse_toml, read_text
 from tui.symptoms.checks import CHECKS, READS_FINDING_IDS, READS_FINDINGS
 
 BUILTIN_ORDER = ("db-connection", "http-500", "slow", "auth", "intermittent", "container-restart", "dev-prod", "hang")
-PANES = ("processes", "threads", "databases", "containers", "env", "symptoms")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -176,8 +176,8 @@ def _parse_check(item: Any, where: str) -> GuideCheck:
         raise GuideError(f"{where}: params must be a table")
     _check_params(function, params, f"{where} ({name})")
     jump = item.get("jump")
-    if jump is not None and jump not in PANES:
-        raise GuideError(f"{where}: jump '{jump}' is not a pane (panes: {', '.join(PANES)})")
+    if jump is not None and jump not in registry.names():
+        raise GuideError(f"{where}: jump '{jump}' is not a pane (panes: {', '.join(registry.names())})")
     fix = item.get("fix", {})
     if not isinstance(fix, dict):
         raise GuideError(f"{where}: fix must be a table")

@@ -17,7 +17,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from tui.findings import SEVERITY_RANK, Finding, as_of, by_severity, with_row_keys
+from tui import registry
+from tui.findings import SEVERITY_RANK, Finding, as_of, with_row_keys
 from tui.snapshot import Collection
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import Guide, GuideBook, load_guides
@@ -25,10 +26,10 @@ from tui.symptoms.notes import PROMPTS, WORKFLOW, IncidentNotes
 from tui.symptoms.render import STATUS_LABEL, evidence_lines, result_lines
 from tui.symptoms.runner import CheckResult, run_guide
 from tui.textsafe import literal, visible
+from tui.wording import human_duration
 from widgets.column_fit import ColumnFit, columns_spec, fit_columns
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_duration
 
 OVERVIEW = "overview"
 SEVERITY_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "info"}
@@ -39,7 +40,7 @@ ROW_COLUMNS = [ColumnFit("status", "Status", cap=6), ColumnFit("where", "Pane", 
 
 
 class SymptomsPane(SourcePane):
-    source_name = "symptoms"
+    source_name = registry.SYMPTOMS
     BINDINGS = [
         Binding("enter", "open_row", "Open", tooltip="Open evidence / run guide"),
         Binding("g", "open_guide", "Guide", tooltip="Guide of this finding"),
@@ -60,7 +61,6 @@ class SymptomsPane(SourcePane):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.book: GuideBook = GuideBook({}, [])
-        self.findings: list[Finding] = []
         self._rows: dict[str, Finding] = {}  # the Overview's row key -> its finding
         self.notes = IncidentNotes()
         self.view = OVERVIEW  # OVERVIEW or the id of the guide on screen
@@ -92,8 +92,7 @@ class SymptomsPane(SourcePane):
     # ----- what the app calls -----
     def show_findings(self, findings: list[Finding]) -> None:
         """Every pane's findings, most severe first: refresh the badges and the Overview."""
-        self.findings = by_severity(findings)
-        self._rows = dict(with_row_keys(self.findings))
+        self._rows = dict(with_row_keys(findings))
         self._refresh_guides()
         if self.view == OVERVIEW:
             self._show_view()
@@ -158,11 +157,11 @@ class SymptomsPane(SourcePane):
         if self.view == OVERVIEW:
             finding = self._finding(key)
             if finding is not None:
-                self.app.jump_to(finding.source, finding.subject)
+                self.post_message(self.JumpTo(finding.source, finding.subject))
             return
         result = self._result(key)
         if result is not None and result.jump is not None:
-            self.app.jump_to(result.jump.pane, result.jump.subject)
+            self.post_message(self.JumpTo(result.jump.pane, result.jump.subject))
         elif result is not None:
             self.app.notify("This check has no row to show in another pane", severity="information")
 
@@ -315,11 +314,11 @@ class SymptomsPane(SourcePane):
         """The finding's title; a duration in it says when it was measured."""
         return as_of(finding.title, self._polls_shown.get(finding.source))
 
-    def on_data_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
-        if event.data_table.id == "rows":
-            self._show_detail(event.row_key.value if event.row_key else None)
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        if event.table.id == "rows":
+            self._show_detail(event.key)
 
-    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         event.stop()
         self.action_open_row()
 

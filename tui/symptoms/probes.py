@@ -1,4 +1,4 @@
-"""Live probes the guides run themselves: an HTTP request like `curl -v`, log scanning, JWT decoding,
+"""Live probes the guides run themselves: an HTTP request like `curl -v`, JWT decoding,
 clock synchronisation and a short system sample.
 
 Every probe bounds its own waits and returns a plain record (JSON-friendly, secrets masked); a probe
@@ -18,14 +18,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
 
 from tui.redact import MASK, is_secret_key, redact_text
-from tui.safefile import FileRefused, open_regular, parse_json
+from tui.safefile import FileRefused, parse_json
 
 # ---------------------------------------------------------------- HTTP probe
 
@@ -111,181 +111,6 @@ def describe_probe(probe: HttpProbe) -> str:
     if probe.status is None:
         return f"GET {probe.url} -> {probe.error}"
     return f"GET {probe.url} -> {probe.status} {probe.reason} in {probe.total_ms:.0f} ms"
-
-
-# ---------------------------------------------------------------- log scanning
-
-DEFAULT_LOG_PATHS = (
-    "/var/log/nginx/error.log",
-    "/var/log/apache2/error.log",
-    "/var/log/httpd/error_log",
-    "/var/log/syslog",
-    "/var/log/messages",
-)
-LOG_TAIL_BYTES = 2 * 1024 * 1024  # only the end of a log matters for "recent"; bounds the work on huge files
-
-_ERROR_LINE = re.compile(r"\b(error|err|critical|crit|fatal|emerg|alert|panic|exception)\b", re.IGNORECASE)
-_TRACEBACK_START = re.compile(r"Traceback \(most recent call last\):|^Exception in thread ")  # Python, Java
-_TRACEBACK_BODY = re.compile(r"^(\s+\S|\.\.\. \d+ more|Caused by: )")  # indented frames and source lines
-_EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt|Warning)\b")
-_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
-_TIMESTAMPS: list[tuple[re.Pattern[str], str | None]] = [
-    (re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"), None),  # ISO
-    (re.compile(r"(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2})"), "%Y/%m/%d %H:%M:%S"),  # nginx error log
-    (re.compile(r"\[(\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]"), "%d/%b/%Y:%H:%M:%S %z"),  # access log
-    (re.compile(rf"\[\w{{3}} ((?:{_MONTHS}) \d{{2}} \d{{2}}:\d{{2}}:\d{{2}})(?:\.\d+)? (\d{{4}})\]"), "apache"),
-    (re.compile(rf"^((?:{_MONTHS}) [ \d]\d \d{{2}}:\d{{2}}:\d{{2}})"), "syslog"),
-]
-
-
-@dataclass
-class LogScan:
-    path: str
-    error: str = ""  # why the file could not be read
-    window_minutes: float = 15.0
-    lines_scanned: int = 0
-    recent_error_lines: int = 0
-    recent_tracebacks: int = 0
-    per_minute: dict[str, int] = field(default_factory=dict)  # "YYYY-MM-DD HH:MM" -> error lines + tracebacks
-    newest_error: str = ""
-    newest_traceback: str = ""
-    timestamps_found: bool = True  # False: lines carry no time, the file's mtime dated them
-
-    @property
-    def busiest_minute(self) -> int:
-        return max(self.per_minute.values(), default=0)
-
-
-def parse_log_time(line: str, now: datetime) -> datetime | None:
-    """The timestamp at the start of a log line as an aware datetime (local time when the line has no zone)."""
-    head = line[:80]
-    for pattern, fmt in _TIMESTAMPS:
-        match = pattern.search(head)
-        if not match:
-            continue
-        try:
-            if fmt is None:
-                stamp = datetime.fromisoformat(match[1].replace(",", ".").replace("Z", "+00:00"))
-            elif fmt == "apache":
-                stamp = datetime.strptime(f"{match[1]} {match[2]}", "%b %d %H:%M:%S %Y")
-            elif fmt == "syslog":
-                stamp = datetime.strptime(f"{now.year} {match[1]}", "%Y %b %d %H:%M:%S")
-                if stamp.astimezone() > now + timedelta(days=1):  # December lines read in January
-                    stamp = stamp.replace(year=now.year - 1)
-            else:
-                stamp = datetime.strptime(match[1], fmt)
-        except ValueError:
-            continue
-        return stamp if stamp.tzinfo else stamp.astimezone()
-    return None
-
-
-def scan_log(path: str, window_minutes: float = 15.0, now: datetime | None = None) -> LogScan:
-    """Error lines and tracebacks of the last `window_minutes` of a log file (its last LOG_TAIL_BYTES)."""
-    try:
-        with open_regular(path) as handle:  # a FIFO or a device is refused, never waited on or read forever
-            status = os.fstat(handle.fileno())
-            handle.seek(max(0, status.st_size - LOG_TAIL_BYTES))
-            raw = handle.read(LOG_TAIL_BYTES)  # a log growing while it is read: its tail as it was
-    except FileRefused as exc:
-        return LogScan(path=path, window_minutes=window_minutes, error=f"cannot read {exc}")
-    except OSError as exc:
-        return LogScan(path=path, window_minutes=window_minutes, error=f"cannot read {path}: {exc.strerror or exc}")
-    lines = raw.decode("utf-8", "replace").splitlines()
-    if status.st_size > LOG_TAIL_BYTES and lines:
-        lines = lines[1:]  # the first line was cut in the middle
-    mtime = datetime.fromtimestamp(status.st_mtime).astimezone()
-    return scan_lines(lines, path, window_minutes, now or datetime.now().astimezone(), undated=mtime)
-
-
-def scan_lines(lines: list[str], label: str, window_minutes: float, now: datetime, undated: datetime) -> LogScan:
-    """Count error lines and tracebacks newer than the window, per minute; `undated` dates lines before any timestamp."""
-    scan = LogScan(path=label, window_minutes=window_minutes, lines_scanned=len(lines), timestamps_found=False)
-    since = now - timedelta(minutes=window_minutes)
-    current = undated
-    traceback: list[str] = []
-
-    def count_recent() -> bool:
-        if current < since:
-            return False
-        minute = current.strftime("%Y-%m-%d %H:%M")
-        scan.per_minute[minute] = scan.per_minute.get(minute, 0) + 1
-        return True
-
-    def close_traceback() -> None:
-        if traceback and count_recent():
-            scan.recent_tracebacks += 1
-            scan.newest_traceback = redact_text("\n".join(traceback[-40:]))
-        traceback.clear()
-
-    for line in lines:
-        if traceback and (_TRACEBACK_BODY.match(line) or _ends_traceback(line, traceback)):
-            traceback.append(line)
-            continue
-        close_traceback()
-        stamp = parse_log_time(line, now)
-        if stamp is not None:
-            current, scan.timestamps_found = stamp, True
-        if _TRACEBACK_START.search(line):
-            traceback.append(line)
-        elif _ERROR_LINE.search(line) and count_recent():
-            scan.recent_error_lines += 1
-            scan.newest_error = redact_text(line.strip()[:300])
-    close_traceback()
-    scan.per_minute = dict(sorted(scan.per_minute.items()))
-    return scan
-
-
-def _ends_traceback(line: str, traceback: list[str]) -> bool:
-    """The `ValueError: ...` line right after the frames closes a Python traceback and belongs to it."""
-    return len(traceback) > 1 and _TRACEBACK_BODY.match(traceback[-1]) is not None and bool(_EXCEPTION_LINE.match(line))
-
-
-def existing_default_logs() -> list[str]:
-    return [path for path in DEFAULT_LOG_PATHS if os.path.exists(path)]
-
-
-# ---------------------------------------------------------------- container logs
-
-@dataclass
-class ContainerLogScan:
-    name: str
-    id: str
-    status: str
-    restart_count: int
-    scan: LogScan
-    image: str = ""
-
-
-def scan_container_logs(window_minutes: float, docker_host: str | None = None, limit: int = 20,
-                        ) -> tuple[list[ContainerLogScan], str]:
-    """Error lines and tracebacks in the recent logs of up to `limit` containers; ("", reason) when Docker is not there."""
-    try:
-        import docker
-
-        client = docker.DockerClient(base_url=docker_host, timeout=10) if docker_host else docker.from_env(timeout=10)
-        containers = client.containers.list(all=True, limit=limit)
-    except Exception as exc:  # no SDK, no socket, no permission: the check is skipped with this reason
-        return [], f"Docker is not reachable: {exc}"
-    since = datetime.now(timezone.utc) - timedelta(minutes=window_minutes)
-    scans = []
-    try:
-        for container in containers:
-            try:
-                raw = container.logs(since=int(since.timestamp()), tail=2000, timestamps=False)
-            except Exception as exc:
-                scan = LogScan(path=f"docker:{container.name}", error=f"cannot read logs: {exc}")
-            else:
-                now = datetime.now().astimezone()
-                scan = scan_lines(raw.decode("utf-8", "replace").splitlines(), f"docker:{container.name}",
-                                  window_minutes, now, undated=now)
-            scans.append(ContainerLogScan(
-                name=container.name, id=container.short_id, status=container.status,
-                restart_count=int(container.attrs.get("RestartCount", 0)), scan=scan,
-                image=str(container.attrs.get("Config", {}).get("Image", ""))))
-    finally:
-        client.close()
-    return scans, ""
 
 
 # ---------------------------------------------------------------- JWT

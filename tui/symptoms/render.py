@@ -1,7 +1,7 @@
 """Check results as plain text lines, the same for the terminal (`tshoot guide`) and the pane's detail view.
 
-The evidence dict is shown the way an operator reads it: an HTTP probe like `curl -v`, a log scan as
-counts per minute with the newest traceback, anything else as compact `key: value` lines. Every line is made
+The evidence dict is shown the way an operator reads it: an HTTP probe like `curl -v`, a finding with the log
+lines that matched, a dead container with its last lines, anything else as compact `key: value` lines. Every line is made
 visible (`tui.textsafe.visible`): evidence quotes what hosts, logs and servers said.
 """
 
@@ -16,6 +16,7 @@ from tui.textsafe import visible
 
 STATUS_LABEL = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skipped": "SKIP"}
 MAX_VALUE_CHARS = 160
+EVENT_TAIL_LINES = 8  # of a quoted traceback
 
 
 def evidence_lines(evidence: dict[str, Any]) -> list[str]:
@@ -24,11 +25,16 @@ def evidence_lines(evidence: dict[str, Any]) -> list[str]:
         if key == "probes":
             for probe in value:
                 lines += probe_lines(probe)
-        elif key in ("logs", "containers") and isinstance(value, list):
-            for scan in value:
-                lines += log_scan_lines(scan)
         elif key == "findings":
-            lines += [f"{f['severity']:<8} {f['source']}: {f['title']}  ({subject_words(f['subject'])})" for f in value]
+            for f in value:
+                lines.append(f"{f['severity']:<8} {f['source']}: {f['title']}  ({subject_words(f['subject'])})")
+                lines += quoted_lines(f["evidence"].get("lines", []))
+        elif key == "containers" and isinstance(value, list):
+            for died in value:
+                ends = f": ends with {died['exception']}" if died["exception"] else ""
+                lines.append(f"container {died['name']}, its last {len(died['lines'])} line(s) "
+                             f"(from {died['from']}){ends}")
+                lines += quoted_lines(died["lines"])
         elif key == "targets":
             for target in value:
                 lines.append(f"{target['url']}" + (f"  error: {target['error']}" if target.get("error") else ""))
@@ -55,22 +61,16 @@ def probe_lines(probe: dict[str, Any]) -> list[str]:
     return [visible(line) for line in lines]
 
 
-def log_scan_lines(scan: dict[str, Any]) -> list[str]:
-    head = scan.get("name") or scan["path"]
-    if scan["error"]:
-        return [visible(f"{head}: {scan['error']}")]
-    extra = f" [{scan['status']}, {scan['restart_count']} restart(s)]" if "status" in scan else ""
-    lines = [f"{head}{extra}: {scan['recent_tracebacks']} traceback(s), {scan['recent_error_lines']} error line(s) "
-             f"in the last {scan['window_minutes']:g} min" + ("" if scan["timestamps_found"] else
-                                                              " (no timestamps: dated by the file's mtime)")]
-    if scan["per_minute"]:
-        lines.append("  per minute: " + ", ".join(f"{m[-5:]} {n}" for m, n in scan["per_minute"].items()))
-    if scan["newest_error"]:
-        lines.append(f"  newest error: {scan['newest_error']}")
-    if scan["newest_traceback"]:
-        lines.append("  newest traceback:")
-        lines += [f"    {line}" for line in scan["newest_traceback"].splitlines()]
-    return [visible(line) for line in lines]
+def quoted_lines(texts: list[str]) -> list[str]:
+    """Log lines quoted under what they are evidence of. An event (a traceback) keeps its first line and its last
+    EVENT_TAIL_LINES, where the innermost frames and the exception are."""
+    quoted = []
+    for text in texts:
+        lines = text.splitlines()
+        if len(lines) > EVENT_TAIL_LINES + 2:
+            lines = [lines[0], f"… {len(lines) - 1 - EVENT_TAIL_LINES} lines …", *lines[-EVENT_TAIL_LINES:]]
+        quoted += [f"  | {_compact(line)}" for line in lines]
+    return quoted
 
 
 def fix_lines(fix: Fix) -> list[str]:

@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from tui import registry
 from tui.config import Config
-from tui.databases.doctor import target_client
-from tui.snapshot import collect_all
-from tui.symptoms.checks import CHECKS, CheckContext, Collection, Outcome
+from tui.databases.conncheck import target_client
+from tui.snapshot import Collection, collect_all
+from tui.symptoms.checks import CHECKS, CheckContext, Outcome
 from tui.symptoms.guides import Fix, Guide, GuideCheck
 
 STATUS_EXIT = {"pass": 0, "skipped": 0, "warn": 1, "fail": 2}
@@ -47,6 +48,7 @@ def effective_config(config: Config, options: GuideOptions) -> Config:
         pids=merged(config.pids, options.pids),
         probe_urls=merged(config.probe_urls, options.urls),
         log_paths=merged(config.log_paths, options.logs),
+        log_path_flags=merged(config.log_path_flags, options.logs),
     )
 
 
@@ -123,7 +125,7 @@ def placeholder_values(outcome: Outcome) -> dict[str, str]:
     values = {}
     if isinstance(subject.get("pid"), int):
         values["PID"] = str(subject["pid"])
-    container = subject.get("container") or (subject.get("name") if outcome.pane == "containers" else None)
+    container = subject.get("container") or (subject.get("name") if outcome.pane == registry.CONTAINERS else None)
     if container:
         values["CONTAINER"] = str(container)
     url = subject.get("url") or subject.get("target")

@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import Any
 
+from tui import registry
 from tui.findings import Finding
 from tui.threads.records import Frame, LockRef, ProcessThreads, ThreadRecord
+from tui.wording import human_duration
 
 # Frames of the synchronisation primitives themselves: their internal locks are not the program's.
 _SYNC_INTERNALS = ("threading.py", "queue.py")
@@ -170,7 +173,7 @@ def thread_state(thread: ThreadRecord) -> str:
 
 def stuck_words(seconds: float) -> str:
     """How long a stack has not moved, honestly: tshoot only knows since it first looked."""
-    return f"stuck ≥ {_seconds(seconds)} (since first seen)"
+    return f"stuck ≥ {human_duration(seconds)} (since first seen)"
 
 
 SPINNING_CPU_S = 0.02  # two clock ticks at 100 Hz: a thread parked in a futex uses none between two dumps
@@ -182,10 +185,6 @@ def cpu_verdict(thread: ThreadRecord) -> str | None:
     if not thread.stuck or thread.cpu_seconds is None:
         return None
     return "spinning" if thread.cpu_seconds >= SPINNING_CPU_S else "blocked"
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
 
 
 def _wait_without_owner(thread: ThreadRecord) -> str | None:
@@ -324,18 +323,14 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
     confirmed = not one_sample and all(
         edge_confirmed(i, m) and m.waits.resolved and all(h.lock.resolved for h in m.holds) for i, m in enumerate(cycle))
     names = " and ".join(f'"{m.thread.name}"' for m in cycle)
-    subject = {"pid": process.pid} if number == 0 else {"pid": process.pid, "cycle": number + 1}
-    return Finding(
-        id="deadlock",
-        severity="critical",
-        source="threads",
-        title=f"Deadlock in pid {process.pid} ({process.name}): {names} wait for each other's locks",
-        detail=("Each of these threads holds a lock the next one waits for, so none can ever proceed. "
-                "Restart the process to recover; fix the code so every path takes these locks in one order "
-                "(or use one lock). The report lists where each lock was taken and where each thread waits."),
-        subject=subject,
-        evidence={"threads": entries, "confidence": "confirmed" if confirmed else "probable"},
-        guide="hang",
+    return hang_finding(
+        "deadlock", "critical", process,
+        f"Deadlock in pid {process.pid} ({process.name}): {names} wait for each other's locks",
+        ("Each of these threads holds a lock the next one waits for, so none can ever proceed. "
+         "Restart the process to recover; fix the code so every path takes these locks in one order "
+         "(or use one lock). The report lists where each lock was taken and where each thread waits."),
+        {"threads": entries, "confidence": "confirmed" if confirmed else "probable"},
+        **({"cycle": number + 1} if number else {}),
     )
 
 
@@ -371,54 +366,51 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
             blocked = holder.thread.frames[0]
             holder_entry["blocked_at"] = f"{blocked.filename}:{blocked.line}"
             holder_entry["blocked_line"] = blocked.line_text
-            findings.append(Finding(
-                id="lock-held-across-io",
-                severity="warning",
-                source="threads",
-                title=(f'{lock.label} in pid {process.pid} is held by "{holder.thread.name}" while it waits on I/O '
-                       f"({blocked.line_text or blocked.function}); {len(queued)} thread(s) queued"),
-                detail=("A thread took a lock and then blocked on a socket, file or subprocess while holding it, so "
-                        "every other thread that needs the lock waits for that I/O too: one slow or dead peer stalls "
-                        "the whole process. This is not a deadlock. Fix: do the I/O outside the lock (copy what you "
-                        "need, release, then call), and give the call a timeout."),
-                subject={"pid": process.pid, "lock": lock.label},
-                evidence={"lock": lock.label, "holder": holder_entry, "waiters": waiters,
-                          "longest_stuck_at_least_s": longest},
-                guide="hang",
-            ))
+            findings.append(_lock_finding(
+                "lock-held-across-io", "warning", process, lock, holder_entry, waiters, longest,
+                (f'{lock.label} in pid {process.pid} is held by "{holder.thread.name}" while it waits on I/O '
+                 f"({blocked.line_text or blocked.function}); {len(queued)} thread(s) queued"),
+                ("A thread took a lock and then blocked on a socket, file or subprocess while holding it, so "
+                 "every other thread that needs the lock waits for that I/O too: one slow or dead peer stalls "
+                 "the whole process. This is not a deadlock. Fix: do the I/O outside the lock (copy what you "
+                 "need, release, then call), and give the call a timeout.")))
             continue
-        findings.append(Finding(
-            id="lock-contention",
-            severity="warning",
-            source="threads",
-            title=(f"{len(queued)} thread(s) of pid {process.pid} queued for {lock.label}, held by "
-                   f'"{holder.thread.name}" (tid {holder.thread.tid}, {holder_state})'),
-            detail=("Threads are blocked on a lock that another thread keeps. This is not a deadlock: it clears "
-                    "when the holder releases it. Look at what the holder does while holding the lock "
-                    "(slow I/O, sleep, a long computation) and shorten that critical section."),
-            subject={"pid": process.pid, "lock": lock.label},
-            evidence={"lock": lock.label, "holder": holder_entry, "waiters": waiters, "longest_stuck_at_least_s": longest},
-            guide="hang",
-        ))
+        findings.append(_lock_finding(
+            "lock-contention", "warning", process, lock, holder_entry, waiters, longest,
+            (f"{len(queued)} thread(s) of pid {process.pid} queued for {lock.label}, held by "
+             f'"{holder.thread.name}" (tid {holder.thread.tid}, {holder_state})'),
+            ("Threads are blocked on a lock that another thread keeps. This is not a deadlock: it clears "
+             "when the holder releases it. Look at what the holder does while holding the lock "
+             "(slow I/O, sleep, a long computation) and shorten that critical section.")))
     return findings
 
 
 def _orphaned_lock_finding(process: ProcessThreads, lock: LockId, waiters: list[dict], longest: float) -> Finding:
     """Waiters and no live thread that holds the lock: it was taken and never released."""
-    return Finding(
-        id="orphaned-lock",
-        severity="critical",
-        source="threads",
-        title=f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}, which no live thread holds",
-        detail=("The lock was acquired and never released: typically a thread that died holding it, or an "
-                "`acquire()` whose `release()` an exception skipped. Nothing will ever release it, so the waiters "
-                "hang until the process restarts. This is not a deadlock. Fix: take the lock with `with` (or "
-                "release in `finally:`), and look in the logs for the exception that killed the holder. (A lock "
-                "held by native code or by a frame tshoot could not read looks the same: check the evidence.)"),
-        subject={"pid": process.pid, "lock": lock.label},
-        evidence={"lock": lock.label, "holder": None, "waiters": waiters, "longest_stuck_at_least_s": longest},
-        guide="hang",
-    )
+    return _lock_finding(
+        "orphaned-lock", "critical", process, lock, None, waiters, longest,
+        f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}, which no live thread holds",
+        ("The lock was acquired and never released: typically a thread that died holding it, or an "
+         "`acquire()` whose `release()` an exception skipped. Nothing will ever release it, so the waiters "
+         "hang until the process restarts. This is not a deadlock. Fix: take the lock with `with` (or "
+         "release in `finally:`), and look in the logs for the exception that killed the holder. (A lock "
+         "held by native code or by a frame tshoot could not read looks the same: check the evidence.)"))
+
+
+def _lock_finding(kind: str, severity: str, process: ProcessThreads, lock: LockId, holder: dict | None,
+                  waiters: list[dict], longest: float, title: str, detail: str) -> Finding:
+    """A finding about threads queued on one lock: its holder (None: nobody alive) and its waiters."""
+    return hang_finding(kind, severity, process, title, detail,
+                        {"lock": lock.label, "holder": holder, "waiters": waiters, "longest_stuck_at_least_s": longest},
+                        lock=lock.label)
+
+
+def hang_finding(kind: str, severity: str, process: ProcessThreads, title: str, detail: str,
+                 evidence: dict[str, Any], guide: str = "hang", **subject: Any) -> Finding:
+    """A Threads finding about `process` (and `subject`: its lock, pool, thread...), explained by the hang
+    guide unless told otherwise."""
+    return Finding(id=kind, severity=severity, source=registry.THREADS, title=title, detail=detail,
+                   subject={"pid": process.pid, **subject}, evidence=evidence, guide=guide)
 
 
 def format_deadlock_report(finding: Finding, stacks: bool = True) -> str:

@@ -9,17 +9,18 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
+from tui import registry
 from tui.findings import Finding, as_of
 from tui.threads.deadlock import format_deadlock_report, thread_state
 from tui.textsafe import literal, visible
 from tui.threads.records import Profile, ProcessThreads, ThreadRecord, ThreadsSection
+from tui.wording import human_duration
 from widgets.column_fit import ColumnFit, columns_spec, fit_columns
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_duration
 
 # The status and the state lead with the words that matter (DEADLOCK, "waiting for X"): they take the room,
 # and in a narrow list the Python version, then the name (the command line says it too), then the command go.
@@ -35,7 +36,7 @@ THREAD_COLUMNS = [
 
 
 class ThreadsPane(SourcePane):
-    source_name = "threads"
+    source_name = registry.THREADS
 
     DEFAULT_CSS = """
     ThreadsPane #thr-top { height: 1fr; }
@@ -58,13 +59,13 @@ class ThreadsPane(SourcePane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.section: ThreadsSection | None = None
         self.selected_pid: int | None = None
         self.show_locals = False
         self.live = True
         self.filter_text = ""
         self._listed: set[str] = set()  # pids of the rows the process list shows
         self._exited: int | None = None  # the selected process exited and was dropped from the list
+        self._shown: ThreadsSection | None = None  # the section on screen before the newest one
         self._age_note = ""  # "dumped 40s ago" once the stacks on screen are older than two intervals
         self._process_cells: list[tuple] = []  # the rows on screen, for fitting the columns to the width
         self._thread_cells: list[tuple] = []
@@ -97,14 +98,14 @@ class ThreadsPane(SourcePane):
 
     # ----- SourcePane contract -----
     def show_section(self, section: ThreadsSection) -> None:
-        selected = str(self.selected_pid)
-        if (self.section is not None and selected in self.section.processes and selected not in section.processes
+        selected, shown = str(self.selected_pid), self._shown
+        if (shown is not None and selected in shown.processes and selected not in section.processes
                 and all(c.pid != self.selected_pid for c in section.candidates)):
             # the source dropped it and it is no Python candidate either (it exited): say so, do not pick another.
             # A sweep suspect that calmed down leaves `processes` but still runs: it stays selected.
             self._exited = self.selected_pid
             self.selected_pid = None
-        self.section, self._age_note = section, ""
+        self._shown, self._age_note = section, ""
         if self.selected_pid is None and self._exited is None and section.processes:
             self.selected_pid = int(next(iter(section.processes)))
         self._refresh_view()
@@ -116,7 +117,7 @@ class ThreadsPane(SourcePane):
         """Stacks are as old as the poll that dumped them: a slow dump, a hidden or paused pane leaves them."""
         if self.section is None or self.app.is_replay:
             return
-        age = now - self.section.collected_at
+        age = now - self.section.taken_at
         note = f", dumped {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
         if note != self._age_note:
             self._age_note = note
@@ -126,7 +127,7 @@ class ThreadsPane(SourcePane):
         pid = subject.get("pid")
         if not isinstance(pid, int):
             return False
-        source = self.app.source("threads")
+        source = self.source
         if source is None and (self.section is None or str(pid) not in self.section.processes):
             return False  # a replay shows only what was dumped
         self._select(pid)
@@ -139,12 +140,12 @@ class ThreadsPane(SourcePane):
     # ----- selection -----
     def _select(self, pid: int) -> None:
         self.selected_pid, self._exited = pid, None
-        source = self.app.source("threads")
+        source = self.source
         if source is not None:
             source.watch(pid)
             source.focus(pid)
             source.request_dump()
-            self.app.poll_now("threads")
+            self.poll_now()
         self._refresh_view()
         self.query_one("#thr-processes", KeyedTable).move_to_key(str(pid), scroll=True)
         self.query_one("#thr-threads", KeyedTable).focus()
@@ -159,7 +160,7 @@ class ThreadsPane(SourcePane):
         return bool(self.filter_text) and self.selected_pid is not None and str(self.selected_pid) not in self._listed
 
     def _findings(self) -> list[Finding]:
-        return [f for f in self.app.findings_for("threads") if f.subject.get("pid") == self.selected_pid]
+        return [f for f in self.findings if f.subject.get("pid") == self.selected_pid]
 
     # ----- rendering -----
     def _refresh_view(self) -> None:
@@ -171,7 +172,7 @@ class ThreadsPane(SourcePane):
         report.display = bool(deadlocks)
         if deadlocks:
             report.update(deadlock_summary(deadlocks))
-        measured = self.app.status["threads"].last_ok if "threads" in getattr(self.app, "status", {}) else None
+        measured = self.section.taken_at if self.section is not None else None  # when these findings were true
         notes = [as_of(f.title, measured) for f in findings if f.id != "deadlock"] if process else []
         if self._exited is not None:
             notes.append(f"pid {self._exited} exited: it is no longer listed")
@@ -198,7 +199,7 @@ class ThreadsPane(SourcePane):
         the cursor is still the one Enter dumps when a refresh comes in between (busiest-first moved them)."""
         if self.section is None:
             return
-        hung = {f.subject.get("pid") for f in self.app.findings_for("threads") if f.id != "hot-code"}
+        hung = {f.subject.get("pid") for f in self.findings if f.id != "hot-code"}
         found = {p.pid for p in self.section.processes.values() if p.found_by == "scan"}
         rows: dict[int, tuple] = {}
         for process in self.section.processes.values():
@@ -220,7 +221,7 @@ class ThreadsPane(SourcePane):
     def _process_status(self, process: ProcessThreads) -> str:
         if process.error:
             return process.error
-        ids = {f.id for f in self.app.findings_for("threads") if f.subject.get("pid") == process.pid} - {"hot-code"}
+        ids = {f.id for f in self.findings if f.subject.get("pid") == process.pid} - {"hot-code"}
         label = "DEADLOCK, " if "deadlock" in ids else (f"{sorted(ids)[0].upper()}, " if ids else "")
         found = ", found by sweep" if process.found_by == "scan" else ""
         stuck = sum(t.stuck for t in process.threads)
@@ -257,13 +258,13 @@ class ThreadsPane(SourcePane):
         view.update(stack_text(thread, self.show_locals) if thread else Text("Select a thread to see its stack."))
 
     # ----- events and keys -----
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "thr-threads":
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        if event.table.id == "thr-threads":
             self._render_stack(self._process())
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "thr-processes" and event.row_key.value:
-            self._select(int(event.row_key.value))
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        if event.table.id == "thr-processes" and event.key:
+            self._select(int(event.key))
 
     def action_choose(self) -> None:
         key = self.query_one("#thr-processes", KeyedTable).selected_key
@@ -276,16 +277,16 @@ class ThreadsPane(SourcePane):
 
     def action_toggle_live(self) -> None:
         self.live = not self.live
-        source = self.app.source("threads")
+        source = self.source
         if source is not None:
             source.set_live(self.live)
         self._refresh_view()
 
     def action_dump_now(self) -> None:
-        source = self.app.source("threads")
+        source = self.source
         if source is not None:
             source.request_dump()
-            self.app.poll_now("threads")
+            self.poll_now()
 
     def action_deadlock_report(self) -> None:
         deadlocks = [f for f in self._findings() if f.id == "deadlock"]
@@ -305,11 +306,11 @@ class ThreadsPane(SourcePane):
         self.app.push_screen(TextScreen(f"Where the CPU goes: pid {pid}", body))
 
     def action_unwatch(self) -> None:
-        source = self.app.source("threads")
+        source = self.source
         if source is not None and self.selected_pid is not None:
             source.unwatch(self.selected_pid)
             self.selected_pid = None
-            self.app.poll_now("threads")
+            self.poll_now()
 
     def action_switch_table(self) -> None:
         processes = self.query_one("#thr-processes", KeyedTable)

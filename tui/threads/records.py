@@ -124,7 +124,7 @@ class ThreadsSection:
     profiles: dict[str, Profile] = field(default_factory=dict)  # busy Python processes, keyed by str(pid)
     swept: int = 0  # Python processes the sweep has looked at (find_stuck)
     unswept: int = 0  # Python processes the sweep has not looked at yet (its time budget ran out on a busy host)
-    collected_at: float = 0.0
+    taken_at: float = 0.0  # unix time of this poll
 
 
 def locals_for_file(section: dict[str, Any], keep_values: bool) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
+from tui import registry
 from tui.config import Config
 from tui.findings import Finding
 from tui.source import Source, SourceUnavailable
@@ -22,7 +23,8 @@ from tui.threads import hotspots, pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
 from tui.threads.finder import HangFinder
 from tui.threads.hangs import analyze_hangs
-from tui.threads.records import Profile, ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection
+from tui.threads.records import (Profile, ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection,
+                                 locals_for_file)
 from tui.threads.sampling import (
     Sampled,
     Signature,
@@ -42,9 +44,12 @@ MAX_SECOND_LOOK_WAIT_S = 5.0  # a poll waits at most this long to look at new su
 
 
 class ThreadsSource(Source):
-    name = "threads"
-    title = "Threads"
+    name = registry.THREADS
     section_type = ThreadsSection
+
+    @classmethod
+    def strip_for_file(cls, section_json: dict, keep_locals: bool) -> None:
+        locals_for_file(section_json, keep_locals)
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
@@ -106,7 +111,7 @@ class ThreadsSource(Source):
         with self._lock:
             pids, only, live, forced = list(self._watched), self._only, self._live, self._dump_requested
             self._dump_requested = False
-        section = ThreadsSection(collected_at=time.time())
+        section = ThreadsSection(taken_at=time.time())
         for pid in pids:
             keep = pid in self._last and ((only is not None and pid != only) or not (live or forced))
             if keep and not psutil.pid_exists(pid):
@@ -312,7 +317,7 @@ class ThreadsSource(Source):
         findings += [f for profile in section.profiles.values() if (f := hotspots.hot_code_finding(profile))]
         if section.unswept:
             findings.append(Finding(
-                id="sweep-incomplete", severity="info", source="threads",
+                id="sweep-incomplete", severity="info", source=registry.THREADS,
                 title=f"{section.unswept} Python process(es) not looked at for hangs yet: the host is busy",
                 detail=("Dumping every Python process took longer than its time budget, so these were left for the "
                         "next sweep: a hang in them is not reported yet. Run again (the live app continues on its "

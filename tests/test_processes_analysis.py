@@ -6,7 +6,7 @@ import dataclasses
 
 from tests.samples import processes as sample
 from tui.config import Thresholds
-from tui.processes.analyze import analyze
+from tui.processes.analysis import analyze
 
 MB = 2**20
 
@@ -33,3 +33,18 @@ def test_tshoot_never_judges_itself():
     section.inspector_pid = 1200
     assert ids_for(section, 1200) == []
     assert ids_for(section, 901) == ["memory-growth"]
+
+
+def test_cpu_order_moves_a_row_only_for_a_change_beyond_the_hysteresis():
+    from tui.processes.order import CPU_HYSTERESIS, sticky_order
+
+    cpu = {1: 0.0, 2: 1.0, 3: 0.0, 4: 30.0}
+    ordered, placed = sticky_order(cpu, lambda pid: pid, cpu.get, {}, reverse=True)
+    assert ordered == [4, 2, 1, 3]
+    noisy = {1: 1.0, 2: 0.0, 3: 1.0, 4: 29.0}  # a clock tick either way: nobody moves
+    ordered, placed = sticky_order(noisy, lambda pid: pid, noisy.get, placed, reverse=True)
+    assert ordered == [4, 2, 1, 3]
+    woke = {1: 1.0 + CPU_HYSTERESIS + 0.5, 2: 0.0, 3: 1.0, 4: 29.0}  # pid 1 really woke up: it climbs
+    ordered, placed = sticky_order(woke, lambda pid: pid, woke.get, placed, reverse=True)
+    assert ordered == [4, 1, 2, 3] and placed[1] == woke[1]
+    assert sticky_order(woke, lambda pid: pid, woke.get, {}, reverse=True)[0] == [4, 1, 3, 2]  # exact when asked
