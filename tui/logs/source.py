@@ -12,6 +12,7 @@ import math
 import time
 from typing import ClassVar
 
+from tui import registry
 from tui.config import Config
 from tui.findings import Finding
 from tui.logs.analysis import AccessMeter, Clusterer, findings
@@ -25,8 +26,7 @@ REDISCOVER_S = 30.0  # log files processes open are looked for again this often 
 
 
 class LogsSource(Source):
-    name: ClassVar[str] = "logs"
-    title: ClassVar[str] = "Logs"
+    name: ClassVar[str] = registry.LOGS
     section_type: ClassVar[type] = LogsSection
 
     def __init__(self, config: Config, only_named: bool = False) -> None:
