@@ -23,6 +23,7 @@ from tui.logs.records import LogLine, LogsSection
 from tui.source import Source
 
 REDISCOVER_S = 30.0  # log files processes open are looked for again this often (a /proc walk)
+LINES_IN_FILE = 500  # the newest lines a snapshot keeps (the templates keep the shape of the rest, findings their lines)
 
 
 class LogsSource(Source):
@@ -75,6 +76,15 @@ class LogsSource(Source):
         return LogsSection(taken_at=now, sources=[s for reader in self._readers() for s in reader.sources()],
                            lines=list(self._lines), clusters=self._clusterer.clusters(now),
                            access=self._access.stats(now), dropped=self._dropped)
+
+    @classmethod
+    def strip_for_file(cls, section_json: dict, keep_locals: bool) -> None:
+        """A snapshot carries the newest LINES_IN_FILE lines, not the whole ring; every template stays."""
+        lines = section_json.get("lines") or []
+        over = len(lines) - LINES_IN_FILE
+        if over > 0:
+            del lines[:over]
+            section_json["dropped"] = section_json.get("dropped", 0) + over
 
     def analyze(self, section: LogsSection) -> list[Finding]:
         return findings(section, self.config.thresholds)
