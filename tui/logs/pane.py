@@ -141,7 +141,7 @@ class TemplateMatch:
         self.cluster_id = cluster.id
         self.template = cluster.template
         self.tokens = cluster.template.split()
-        literals = [t for t in self.tokens if not _MASK.match(t) and not any(c.isdigit() for c in t)]
+        literals = [t for t in self.tokens if "<" not in t and not _has_digit(t)]  # as written in the raw line
         self.needle = max(literals, key=len, default="")  # a cheap test before masking
         self._seen: dict[int, bool] = {}  # by line seq
 
