@@ -282,3 +282,18 @@ async def test_sources_screen_says_how_each_was_found_and_why_one_is_not_followe
         shown = screen_text(app)
         assert "open by pid 880 (nginx)" in shown and "not there yet: followed once it appears" in shown
         assert "file:/var/log/app/missing.log" in shown and "waiting" in shown
+
+
+def test_the_report_lists_sources_new_templates_first_access_metrics_and_each_finding_s_lines():
+    from dataclasses import asdict
+
+    from tui.logs.report import markdown
+    from tui.source import section_to_json
+
+    text = "\n".join(markdown(section_to_json(sample.section()), [asdict(f) for f in sample.findings()]))
+    assert "| file:/var/log/app/missing.log | file | waiting | --log | 0 | not there yet" in text
+    templates = text[text.index("Templates ("):]
+    assert templates.index("| new |") < templates.index("| 300 |"), "new templates first"
+    assert "| file:/var/log/nginx/access.log | 50 |" in text and "30.0%" in text
+    assert "Last lines of “SQLAlchemy's connection pool is exhausted (4 lines)”:" in text
+    assert text.count("QueuePool limit of size 5 overflow 10") == 3  # its evidence: the last 3 (the template masks)
