@@ -9,7 +9,6 @@ import os
 import time
 from pathlib import Path
 
-from rich.style import Style
 
 from tests.samples import logs as sample
 from tests.uihelpers import feed, frozen_app, populate, screen_text, show
