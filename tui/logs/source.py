@@ -12,6 +12,7 @@ import math
 import time
 from typing import ClassVar
 
+from tui import registry
 from tui.config import Config
 from tui.findings import Finding
 from tui.logs.analysis import AccessMeter, Clusterer, findings
@@ -22,11 +23,11 @@ from tui.logs.records import LogLine, LogsSection
 from tui.source import Source
 
 REDISCOVER_S = 30.0  # log files processes open are looked for again this often (a /proc walk)
+LINES_IN_FILE = 500  # the newest lines a snapshot keeps (the templates keep the shape of the rest, findings their lines)
 
 
 class LogsSource(Source):
-    name: ClassVar[str] = "logs"
-    title: ClassVar[str] = "Logs"
+    name: ClassVar[str] = registry.LOGS
     section_type: ClassVar[type] = LogsSection
 
     def __init__(self, config: Config, only_named: bool = False) -> None:
@@ -78,6 +79,15 @@ class LogsSource(Source):
         return LogsSection(taken_at=now, sources=[s for reader in self._readers() for s in reader.sources()],
                            lines=list(self._lines), clusters=self._clusterer.clusters(now),
                            access=self._access.stats(now), dropped=self._dropped)
+
+    @classmethod
+    def strip_for_file(cls, section_json: dict, keep_locals: bool) -> None:
+        """A snapshot carries the newest LINES_IN_FILE lines, not the whole ring; every template stays."""
+        lines = section_json.get("lines") or []
+        over = len(lines) - LINES_IN_FILE
+        if over > 0:
+            del lines[:over]
+            section_json["dropped"] = section_json.get("dropped", 0) + over
 
     def analyze(self, section: LogsSection) -> list[Finding]:
         return findings(section, self.config.thresholds)
