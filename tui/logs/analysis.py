@@ -18,6 +18,7 @@ from drain3 import TemplateMiner
 from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
+from tui import registry
 from tui.config import Thresholds
 from tui.findings import Finding
 from tui.logs.parse import LEVEL_RANK, PY_TRACEBACK
@@ -25,7 +26,7 @@ from tui.logs.records import AccessStats, Cluster, Level, LogLine, LogsSection, 
 from tui.redact import redact_text
 from tui.wording import count
 
-SOURCE = "logs"
+SOURCE = registry.LOGS
 
 # --- templates --------------------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Vertical
-from textual.events import Click, MouseScrollUp
+from textual.events import Click, MouseScrollUp, Resize
 from textual.geometry import Size
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -325,14 +325,14 @@ class LogView(ScrollView, can_focus=True):
             self._strips[key] = strip
         return strip.apply_offsets(0, index)
 
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
-        """A new size (the terminal's, or the tab shown): the newest line stays in view while following, the
-        cursor's line while paused. (A hidden tab's pane is sized without a Resize event when it is shown.)"""
-        resized = super()._size_updated(size, virtual_size, container_size, layout)
-        if resized:
-            self.virtual_size = Size(size.width, len(self.rows))
-            self.call_after_refresh(self._keep_in_view)
-        return resized
+    def on_resize(self, event: Resize) -> None:
+        """A new size: the newest line stays in view while following, the cursor's line while paused."""
+        self.virtual_size = Size(event.size.width, len(self.rows))
+        self.call_after_refresh(self._keep_in_view)
+
+    def on_show(self) -> None:
+        """Its tab was shown: the pane was sized while hidden, and no Resize came with it."""
+        self.call_after_refresh(self._keep_in_view)
 
     def _keep_in_view(self) -> None:
         if self.following:
