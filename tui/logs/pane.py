@@ -36,7 +36,7 @@ from tui.findings import Finding
 from tui.logs.analysis import EVIDENCE_CHARS, MASKS, template_input
 from tui.logs.parse import LEVEL_RANK
 from tui.logs.records import AccessStats, Cluster, LogLine, LogsSection, LogSource
-from tui.logs.report import NEW_CLUSTER_S, clusters_new_first
+from tui.logs.report import clusters_new_first, is_new
 from tui.textsafe import literal, visible
 from tui.wording import count
 from widgets.column_fit import drop_to_fit
@@ -621,7 +621,7 @@ class LogsPane(SourcePane):
             return
         now = section.taken_at
         self._clusters().sync([(str(c.id), (
-            "NEW" if now - c.first_seen <= NEW_CLUSTER_S else "", str(c.count), LEVEL_TAG.get(c.level, ""),
+            "NEW" if is_new(c, now) else "", str(c.count), LEVEL_TAG.get(c.level, ""),
             clock(c.first_seen), clock(c.last_seen), sparkline(c.per_minute), c.template,
         )) for c in clusters_new_first(section.clusters, now)])
         self._clusters().set_title(f"{count(len(section.clusters), 'template')}, new in the last 5 minutes first "

@@ -32,7 +32,7 @@ def markdown(section: dict[str, Any], findings: list[dict[str, Any]]) -> list[st
         shown = clusters_new_first(logs.clusters, logs.taken_at)[:TOP_CLUSTERS]
         lines += ["", f"Templates ({len(shown)} of {len(logs.clusters)}, new in the last 5 minutes first):", ""]
         lines += table(["new", "count", "level", "first seen", "last seen", "template"],
-                       [["new" if logs.taken_at - c.first_seen <= NEW_CLUSTER_S else "", c.count, c.level,
+                       [["new" if is_new(c, logs.taken_at) else "", c.count, c.level,
                          _utc(c.first_seen), _utc(c.last_seen), clip(c.template, 200)] for c in shown])
     for finding in findings:
         evidence = finding.get("evidence") or {}
@@ -43,10 +43,15 @@ def markdown(section: dict[str, Any], findings: list[dict[str, Any]]) -> list[st
     return lines
 
 
+def is_new(cluster: Cluster, now: float) -> bool:
+    """First seen in the last 5 minutes — known only for lines that carry their time or arrived while watching."""
+    return not cluster.undated and now - cluster.first_seen <= NEW_CLUSTER_S
+
+
 def clusters_new_first(clusters: list[Cluster], now: float) -> list[Cluster]:
     """The templates first seen in the last 5 minutes (newest first), then the others as given (most frequent first)."""
-    new = sorted((c for c in clusters if now - c.first_seen <= NEW_CLUSTER_S), key=lambda c: -c.first_seen)
-    return new + [c for c in clusters if now - c.first_seen > NEW_CLUSTER_S]
+    new = sorted((c for c in clusters if is_new(c, now)), key=lambda c: -c.first_seen)
+    return new + [c for c in clusters if not is_new(c, now)]
 
 
 def _access_row(stats: AccessStats) -> list[Any]:

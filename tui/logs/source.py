@@ -49,6 +49,7 @@ class LogsSource(Source):
         self._dropped = 0
         self._discovered_at = -math.inf
         self._polled = False  # the first poll reads the backlog: its last event is complete
+        self._read_from: set[str] = set()  # sources read before: their first batch is the history they held
 
     def collect(self) -> LogsSection:
         now = time.time()
@@ -62,9 +63,13 @@ class LogsSource(Source):
                 if not line.level:  # files and containers: what the text itself says
                     when, line.level, pid = classify(line.text)
                     line.time = when if when is not None else line.time
+                    # a file's history (its first batch) with no time of its own was written at some unknown time
+                    line.undated = (when is None and line.source.startswith("file:")
+                                    and line.source not in self._read_from)
                     line.pid = line.pid if line.pid is not None else pid
                 events += self._joiners.setdefault(line.source, EventJoiner()).feed(line, now)
                 fed.add(line.source)
+        self._read_from |= fed
         for source, joiner in self._joiners.items():
             # A source that wrote nothing since the last poll has finished its event: release it now. So has every
             # source on the first poll, whose lines are the backlog (a one-poll `doctor` must see its last traceback).
