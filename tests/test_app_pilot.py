@@ -33,7 +33,7 @@ async def fed(pilot):
 async def test_number_keys_switch_panes():
     app = frozen_app()
     async with app.run_test(size=(140, 40)) as pilot:
-        for key, name in zip("123456", ["processes", "threads", "databases", "containers", "env", "symptoms"]):
+        for key, name in zip("1234567", ["processes", "threads", "databases", "containers", "env", "logs", "symptoms"]):
             await pilot.press(key)
             assert app.query_one(TabbedContent).active == name
         await pilot.press("1")

@@ -69,7 +69,7 @@ def test_start_switch_help_snapshot_quit(terminal, tmp_path):
 
     # each marker is text only that pane shows (the tab bar names every pane all the time)
     for key, marker in [("2", "Choose a process"), ("3", "LOCAL PID"), ("4", " containers, "), ("5", "quick picks"),
-                        ("6", "Overview:")]:
+                        ("6", "Logs: following"), ("7", "Overview:")]:
         terminal.keys(key)
         terminal.wait_for(marker)
     terminal.keys("1")

@@ -87,7 +87,7 @@ async def wait_until(pilot, condition, timeout: float) -> None:
 
 # Fields the loader checks against a fixed set (an unknown value is a malformed snapshot, issue 11 class 2):
 # everything else in the file is free text and gets the attack appended.
-ENUM_KEYS = {"schema", "severity", "source", "status", "stream", "kind", "domain"}
+ENUM_KEYS = {"schema", "severity", "source", "status", "stream", "kind", "domain", "level"}
 ATTACK = " " + "".join(HOSTILE)
 
 
@@ -105,8 +105,8 @@ def poisoned(value, key=None):
     return value
 
 
-SCREENS = {"threads": "vD", "containers": "l", "databases": "D"}
-MODAL_KEYS = "Dld"
+SCREENS = {"threads": "vD", "containers": "l", "databases": "D", "logs": "Lv"}
+MODAL_KEYS = "DldLv"
 
 
 async def test_replay_of_a_crafted_snapshot_shows_every_field_literally(tmp_path):
@@ -121,7 +121,7 @@ async def test_replay_of_a_crafted_snapshot_shows_every_field_literally(tmp_path
     replay = TshootApp(Config(), replay=load_snapshot(path))
     async with replay.run_test(size=(200, 60)) as pilot:
         await pilot.pause()
-        for pane in ["processes", "threads", "databases", "containers", "env", "symptoms"]:
+        for pane in ["processes", "threads", "databases", "containers", "env", "logs", "symptoms"]:
             replay.action_show_pane(pane)
             await pilot.pause()
             if pane == "threads":  # the process's name in the threads table's border title

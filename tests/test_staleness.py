@@ -107,7 +107,7 @@ async def test_guide_results_carry_the_time_they_were_measured():
     app = TshootApp(Config(interval=2), clock=lambda: now[0], host="web-1")
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()  # the app's initial focus lands first
-        await pilot.press("6")
+        await pilot.press("7")
         pane = app.pane("symptoms")
         assert pane.open_guide("dev-prod")
         await app.workers.wait_for_complete()

@@ -237,7 +237,7 @@ class ProcessesPane(SourcePane):
             f"{r.threads:4d}",
             STATE_LETTER.get(r.state, r.state[:1]),
             started,
-            "-" if "cmdline" in r.denied else r.cmdline.replace("\n", " ")[:400],
+            "-" if "cmdline" in r.denied else r.cmdline[:400],
         )
 
     def _update_title(self, shown: int) -> None:
