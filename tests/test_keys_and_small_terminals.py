@@ -31,18 +31,20 @@ KEY_CONVENTION = {
     "K": {"signal('SIGKILL')", "interrupt(True)"},  # end it by force
     "u": {"container('start')"}, "R": {"container('restart')"},
     "l": {"logs"},
-    "o": {"jump('processes')", "processes"},  # its OS process(es), in Processes
+    "o": {"jump('processes')", "processes", "jump"},  # its OS process(es), in Processes (a log line's: or container)
     "t": {"threads", "jump('threads')"},  # its Python threads and stacks, in Threads
     "s": {"cycle_sort(1)", "sort"},  # next sort order
     "less_than_sign": {"cycle_sort(-1)", "target(-1)"},  # previous / next: sort column, target, comparison
-    "greater_than_sign": {"cycle_sort(1)", "target(1)", "next_comparison"},
+    "greater_than_sign": {"cycle_sort(1)", "target(1)", "next_comparison", "next_source"},
     "P": {"sort('cpu')"}, "M": {"sort('rss')"}, "I": {"invert"}, "T": {"tree"}, "N": {"ports"},
     "D": {"deadlock_report", "check_connection"},  # diagnose: the report of what is wrong
     "x": {"unwatch"},  # take the selected thing out of this view
-    "v": {"toggle_locals", "reveal"},  # show what is hidden (locals, a masked value)
+    "v": {"toggle_locals", "reveal", "event"},  # show what is hidden (locals, a masked value, a whole event)
     "i": {"paste_token"},  # type input
     "left_square_bracket": {"edit_side('left')"}, "right_square_bracket": {"edit_side('right')"},  # the two sides
-    "e": {"explain"}, "h": {"hot_code"}, "a": {"trace_memory"}, "n": {"edit_notes"}, "f": {"overview"},
+    "e": {"explain"}, "h": {"hot_code"}, "a": {"trace_memory"}, "n": {"edit_notes"}, "A": {"overview"},
+    "f": {"follow"}, "E": {"min_level('error')"}, "W": {"min_level('warning')"}, "plus": {"context"},
+    "at": {"jump_time"}, "C": {"clusters"}, "L": {"sources"},
     "c": {"configured"}, "w": {"swap"}, "equals_sign": {"toggle_same"}, "space": {"toggle_live"},
     "tab": {"switch_table"},
     "g": {"open_guide"}, "r": {"run_guide", "dump_now"},  # the global keys' meaning, in that pane

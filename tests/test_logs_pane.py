@@ -123,17 +123,17 @@ async def test_level_filter_context_and_source_keys(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await open_logs(pilot)
         await until(pilot, lambda: any("after four" in t for t in texts(app)), "the written lines")
-        await pilot.press("e")
+        await pilot.press("E")
         assert [t.split(": ", 1)[1] for t in texts(app)] == ["ERROR disk is failing"]
-        await pilot.press("x")  # 3 lines of context around each match
+        await pilot.press("plus")  # 3 lines of context around each match
         assert [t.rsplit(" ", 2)[-2:] for t in texts(app)] == [
             ["before", "one"], ["before", "two"], ["is", "failing"], ["slow", "disk"], ["after", "one"], ["after", "two"]]
         assert [row.context for row in view(app).rows] == [True, True, False, True, True, True]
-        await pilot.press("x", "e", "w")
+        await pilot.press("plus", "E", "W")
         assert [t.split(": ", 1)[1] for t in texts(app)] == ["ERROR disk is failing", "WARNING slow disk"]
-        await pilot.press("w", "s")  # the only source, then all of them again
+        await pilot.press("W", "greater_than_sign")  # the only source, then all of them again
         assert f"only file:{path}" in view(app).border_title and len(texts(app)) == 8
-        await pilot.press("s")
+        await pilot.press("greater_than_sign")
         assert "only" not in view(app).border_title
 
 
@@ -145,7 +145,7 @@ async def test_clusters_show_the_templates_and_enter_filters_the_stream_to_one(t
     async with app.run_test(size=(120, 30)) as pilot:
         await open_logs(pilot)
         await until(pilot, lambda: sum("cache miss" in t for t in texts(app)) == 5, "the written lines")
-        await pilot.press("c")
+        await pilot.press("C")
         await pilot.pause()
         shown = screen_text(app)
         assert "logged in from <IP>" in shown and "cache miss for key" in shown and "NEW" in shown
@@ -212,12 +212,12 @@ async def test_time_jump_goes_to_the_first_line_at_or_after_it(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await populate(pilot)
         await open_logs(pilot)
-        await pilot.press("t", *"-2m", "enter")
+        await pilot.press("at", *"-2m", "enter")
         await pilot.pause()
         stream = view(app)
         assert not stream.following
         assert stream.selected.time >= sample.FROZEN_NOW - 120 > stream.rows[stream.cursor - 1].line.time
-        await pilot.press("t", *"10:40", "enter")  # the frozen clock is 11:06:40 UTC, and tests run in UTC
+        await pilot.press("at", *"10:40", "enter")  # the frozen clock is 11:06:40 UTC, and tests run in UTC
         await pilot.pause()
         assert time.strftime("%H:%M:%S", time.gmtime(stream.selected.time)) == "10:40:04"
 
@@ -243,7 +243,7 @@ async def test_a_finding_s_subject_selects_its_newest_line_and_g_finds_the_findi
         assert logs.select_subject({"pid": 4711, "process": "report-builder"})
         assert "Killed process 4711" in view(app).selected.text
         assert logs.select_subject({"container": "worker"}) and "retrying" in view(app).selected.text
-        await pilot.press("s", "s")  # only the app's log: a filter hiding the line does not stop a jump
+        await pilot.press("greater_than_sign", "greater_than_sign")  # only the app's log: a filter hiding the line does not stop a jump
         assert "only file:/srv/shop/log/app.log" in view(app).border_title
         assert logs.select_subject({"log": sample.ACCESS}) and " 500 " in view(app).selected.text  # its evidence
         assert "only" not in view(app).border_title
@@ -266,7 +266,7 @@ async def test_a_snapshot_keeps_the_newest_lines_and_every_template_and_replay_s
         await open_logs(pilot)
         assert "from the snapshot" in view(replay).border_title
         assert "retrying in 5s" in screen_text(replay) and len(view(replay).rows) == LINES_IN_FILE
-        await pilot.press("c")
+        await pilot.press("C")
         await pilot.pause()
         assert "QueuePool limit" in screen_text(replay)
 
@@ -276,7 +276,7 @@ async def test_sources_screen_says_how_each_was_found_and_why_one_is_not_followe
     async with app.run_test(size=(120, 40)) as pilot:
         feed(app, registry.LOGS, sample.section(), sample.findings())
         await open_logs(pilot)
-        await pilot.press("o")
+        await pilot.press("L")
         await pilot.pause()
         shown = screen_text(app)
         assert "open by pid 880 (nginx)" in shown and "not there yet: followed once it appears" in shown

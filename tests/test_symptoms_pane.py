@@ -75,7 +75,7 @@ async def test_overview_lists_every_finding_most_severe_first_and_opens_evidence
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert {r.id for r in pane.results["slow"]} == {c.id for c in pane.book.get("slow").checks}
-        await pilot.press("f")
+        await pilot.press("A")
         rows.focus()
         rows.move_to_key(hog.key)
         await pilot.press("enter")

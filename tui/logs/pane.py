@@ -405,15 +405,15 @@ class LogsPane(SourcePane):
 
     BINDINGS = [
         Binding("f", "follow", "Follow", tooltip="Follow new lines (End too)"),
-        Binding("e", "min_level('error')", "Err+", tooltip="Only errors and worse (again: all levels)"),
-        Binding("w", "min_level('warning')", "Warn+", tooltip="Only warnings and worse (again: all levels)"),
-        Binding("s", "next_source", "Source", tooltip="Only one source, the next each time (then all)"),
-        Binding("x", "context", "±3", tooltip="3 lines of context around the matches (again: none)"),
-        Binding("t", "jump_time", "Time", tooltip="Jump to a time: HH:MM or -5m"),
-        Binding("c", "clusters", "Clusters", tooltip="Templates (clusters) / the stream"),
-        Binding("o", "sources", "Sources", tooltip="The followed sources: status, errors, how found"),
+        Binding("E", "min_level('error')", "Err+", tooltip="Only errors and worse (again: all levels)"),
+        Binding("W", "min_level('warning')", "Warn+", tooltip="Only warnings and worse (again: all levels)"),
+        Binding("greater_than_sign", "next_source", "Source", tooltip="Only one source, the next each time (then all)"),
+        Binding("plus", "context", "±3", tooltip="3 lines of context around the matches (again: none)"),
+        Binding("at", "jump_time", "Time", tooltip="Jump to a time (@): HH:MM or -5m"),
+        Binding("C", "clusters", "Clusters", tooltip="Templates (clusters) / the stream"),
+        Binding("L", "sources", "Sources", tooltip="The followed log sources: status, errors, how found"),
         Binding("v", "event", "View", tooltip="The whole event (a traceback's every line)"),
-        Binding("j", "jump", "Jump", tooltip="Go to the line's process or container"),
+        Binding("o", "jump", "Jump", tooltip="Go to the line's process (Processes) or container (Containers)"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -625,7 +625,7 @@ class LogsPane(SourcePane):
             clock(c.first_seen), clock(c.last_seen), sparkline(c.per_minute), c.template,
         )) for c in clusters_new_first(section.clusters, now)])
         self._clusters().set_title(f"{count(len(section.clusters), 'template')}, new in the last 5 minutes first "
-                                   "(Enter: its lines, c: the stream)")
+                                   "(Enter: its lines, C: the stream)")
 
     def _show_stream(self) -> None:
         self._clusters().display = False
@@ -769,9 +769,9 @@ def event_text(line: LogLine, finding: Finding | None) -> Text:
     """The whole event (every line of a traceback), where it came from and what it links to."""
     text = Text()
     facts = [f"source {line.source}", f"level {line.level or '-'}"]
-    facts += [f"pid {line.pid} (j, Enter: Processes)"] if line.pid is not None else []
+    facts += [f"pid {line.pid} (o, Enter: Processes)"] if line.pid is not None else []
     facts += [f"unit {line.unit}"] if line.unit else []
-    facts += [f"container {line.container} (j, Enter: Containers)"] if line.container else []
+    facts += [f"container {line.container} (o, Enter: Containers)"] if line.container else []
     text.append(visible(" · ".join(facts)) + "\n", style="dim")
     if finding is not None:
         text.append(visible(f"{finding.severity.upper()} {finding.title} (g: its guide)") + "\n", style="bold")

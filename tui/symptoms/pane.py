@@ -45,7 +45,7 @@ class SymptomsPane(SourcePane):
         Binding("enter", "open_row", "Open", tooltip="Open evidence / run guide"),
         Binding("g", "open_guide", "Guide", tooltip="Guide of this finding"),
         Binding("r", "run_guide", "Run guide", tooltip="Refresh here: run / verify the guide"),
-        Binding("f", "overview", "Findings", tooltip="Overview: every finding"),
+        Binding("A", "overview", "All", tooltip="Overview: all findings"),
         Binding("n", "edit_notes", "Notes", tooltip="Incident notes"),
         Binding("i", "paste_token", "Token", tooltip="Input a token (auth guide)"),
     ]
