@@ -231,7 +231,7 @@ async def test_overview_durations_carry_the_time_of_the_poll_that_measured_them(
     app = TshootApp(Config(interval=2), clock=lambda: now[0], host="web-1")
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause()
-        await pilot.press("6")
+        app.action_show_pane("symptoms")
         feed(app, "databases", databases.section(), waits(41))
         await pilot.pause()
         first = time.strftime("%H:%M:%S", time.localtime(FROZEN_NOW))
