@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui.config import Config
 from tui.logs.records import Level, LogLine, LogSource
-from tui.redact import redact_text
+from tui.redact import LineRedactor
 from tui.safefile import KB, MB, FileRefused, open_regular
 from tui.source import SourceUnavailable
 
@@ -48,11 +48,14 @@ JOURNAL_DIRS = ("/run/log/journal", "/var/log/journal")
 PRIORITY_LEVELS: tuple[Level, ...] = ("critical", "critical", "critical", "error", "warning", "info", "info", "debug")
 
 
+_redact_line = LineRedactor()  # one for every reader: a busy log repeats a few shapes of line
+
+
 def clean(text: str) -> str:
     """Host text as a line keeps it: cut at LINE_CAP, secrets masked."""
     if len(text) > LINE_CAP:
         text = text[:LINE_CAP] + CUT_MARK
-    return redact_text(text)
+    return _redact_line(text)
 
 
 class Reader(ABC):
