@@ -536,7 +536,10 @@ class LineRedactor:
 
     def __init__(self, max_shapes: int = 4096) -> None:
         self.max_shapes = max_shapes
+        # Two generations: when the young one is full it becomes the old one, so a shape seen again survives a
+        # flood of one-off shapes (random ids) and the memory stays under 2 x max_shapes x 512 characters.
         self._clean: set[str] = set()
+        self._older: set[str] = set()
 
     def __call__(self, text: str) -> str:
         if len(text) > _SHAPE_CACHED_CHARS or _DIGIT_VALUE_MATTERS.search(text):
@@ -544,9 +547,15 @@ class LineRedactor:
         shape = _ASCII_DIGIT.sub("0", text)
         if shape in self._clean:
             return text
+        if shape in self._older:
+            self._remember(shape)
+            return text
         redacted = redact_text(text)
         if redacted == text:
-            if len(self._clean) >= self.max_shapes:
-                self._clean.clear()
-            self._clean.add(shape)
+            self._remember(shape)
         return redacted
+
+    def _remember(self, shape: str) -> None:
+        if len(self._clean) >= self.max_shapes:
+            self._older, self._clean = self._clean, set()
+        self._clean.add(shape)
