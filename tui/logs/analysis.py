@@ -434,9 +434,17 @@ class AccessMeter:
             per_status_class={f"{i + 1}xx": n for i, n in enumerate(classes) if n},
             p50_s=weighted_quantile(times, 0.5), p95_s=weighted_quantile(times, 0.95),
             p99_s=weighted_quantile(times, 0.99),
-            top_errors=sorted((r for r in rows if r.errors), key=lambda r: (-r.errors, r.path))[:TOP_PATHS],
-            top_slow=sorted((r for r in rows if r.p95_s is not None), key=lambda r: (-r.p95_s, r.path))[:TOP_PATHS],
+            top_errors=_masked(sorted((r for r in rows if r.errors), key=lambda r: (-r.errors, r.path))[:TOP_PATHS]),
+            top_slow=_masked(sorted((r for r in rows if r.p95_s is not None),
+                                    key=lambda r: (-r.p95_s, r.path))[:TOP_PATHS]),
         )
+
+
+def _masked(rows: list[PathStats]) -> list[PathStats]:
+    """Paths are host text read unmasked: mask the few that are shown (a token in a path segment)."""
+    for row in rows:
+        row.path = redact_text(row.path)
+    return rows
 
 
 # --- findings ---------------------------------------------------------------------------------------------------

@@ -211,6 +211,7 @@ class LogView(ScrollView, can_focus=True):
         self.rows: list[Row] = []
         self.cursor = 0
         self.following = True
+        self._catching_up = False  # a scroll to the end is queued (render_line found it behind)
         self.paused_after = 0  # the newest seq when following stopped: rows after it arrived while paused
         self._style_row = style_row
         self._strips: LRUCache[tuple, Strip] = LRUCache(400)
@@ -303,7 +304,15 @@ class LogView(ScrollView, can_focus=True):
 
     # ----- drawing -----
     def render_line(self, y: int) -> Strip:
-        index = int(self.scroll_y) + y
+        top = int(self.scroll_y)
+        if self.following:
+            # Following shows the newest lines whatever the scroll position says: a pane in a hidden tab is sized
+            # when its tab is shown, and its Resize arrives after the first frame is drawn.
+            top = max(0, len(self.rows) - self.scrollable_content_region.height)
+            if top != int(self.scroll_y) and not self._catching_up:
+                self._catching_up = True
+                self.call_after_refresh(self._catch_up)
+        index = top + y
         width = self.scrollable_content_region.width
         base = self.rich_style
         if index >= len(self.rows):
@@ -330,9 +339,11 @@ class LogView(ScrollView, can_focus=True):
         self.virtual_size = Size(event.size.width, len(self.rows))
         self.call_after_refresh(self._keep_in_view)
 
-    def on_show(self) -> None:
-        """Its tab was shown: the pane was sized while hidden, and no Resize came with it."""
-        self.call_after_refresh(self._keep_in_view)
+    def _catch_up(self) -> None:
+        """The scroll position (and scrollbar) follows what render_line already shows."""
+        self._catching_up = False
+        self.virtual_size = Size(self.size.width, len(self.rows))
+        self._keep_in_view()
 
     def _keep_in_view(self) -> None:
         if self.following:

@@ -5,8 +5,10 @@ read to their current end, journalctl and dmesg run with a timeout, the kernel r
 reads at most POLL_BYTES and POLL_LINES per call, and never raises for a source that is missing or refused:
 its `sources()` then says why (status and error), and the pane shows that instead of a stream.
 
-Every line is decoded with errors="replace", cut at LINE_CAP characters and redacted here, as it is read:
-nothing downstream ever holds a secret from a log.
+Every line is decoded with errors="replace" and cut at LINE_CAP characters here. Secrets are masked where lines
+are kept or shown (tui/logs/source.py masks the lines its ring keeps; templates, examples and evidence are masked
+as the analysis hands them out): at 5,000 lines a second most lines are counted and dropped, never shown.
+Reasons and errors a reader reports are masked here.
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ JOURNAL_DIRS = ("/run/log/journal", "/var/log/journal")
 PRIORITY_LEVELS: tuple[Level, ...] = ("critical", "critical", "critical", "error", "warning", "info", "info", "debug")
 
 
+def cut(text: str) -> str:
+    """A line as it is kept: at most LINE_CAP characters."""
+    return text[:LINE_CAP] + CUT_MARK if len(text) > LINE_CAP else text
+
+
 def clean(text: str) -> str:
-    """Host text as a line keeps it: cut at LINE_CAP, secrets masked."""
-    if len(text) > LINE_CAP:
-        text = text[:LINE_CAP] + CUT_MARK
-    return redact_text(text)
+    """A reader's own message (an error quoting the host): cut and masked."""
+    return redact_text(cut(text))
 
 
 class Reader(ABC):
@@ -160,7 +165,7 @@ class FileReader(Reader):
             self.close()
             if self._open(from_start=True):
                 raw += self._drain(POLL_LINES - len(raw))
-        return [LogLine(self.source.name, now, clean(line.decode("utf-8", errors="replace"))) for line in raw]
+        return [LogLine(self.source.name, now, cut(line.decode("utf-8", errors="replace"))) for line in raw]
 
     def _open(self, from_start: bool) -> bool:
         try:
@@ -318,7 +323,7 @@ def journal_line(entry: dict[str, Any]) -> LogLine:
         level = PRIORITY_LEVELS[priority]
     stamp = _int(entry.get("__REALTIME_TIMESTAMP"))
     unit = entry.get("_SYSTEMD_UNIT") or entry.get("SYSLOG_IDENTIFIER") or ""
-    return LogLine(source="journal", time=stamp / 1e6 if stamp else time.time(), text=clean(text), level=level,
+    return LogLine(source="journal", time=stamp / 1e6 if stamp else time.time(), text=cut(text), level=level,
                    pid=_int(entry.get("_PID")), unit=clean(unit) if isinstance(unit, str) else "")
 
 
@@ -445,7 +450,7 @@ class KernelReader(Reader):
     def _line(self, message: bytes, priority: int, when: float) -> LogLine:
         text = message.decode("utf-8", errors="replace")
         level, pid = kernel_event(text, priority)
-        return LogLine(source="kernel", time=when, text=clean(text), level=level, pid=pid)
+        return LogLine(source="kernel", time=when, text=cut(text), level=level, pid=pid)
 
 
 # --- Docker containers -----------------------------------------------------------------------------------------
@@ -543,7 +548,7 @@ class ContainersReader(Reader):
             if stamp <= last_stamp:  # `since` has whole-microsecond precision: lines already read come again
                 continue
             when = datetime.fromisoformat(f"{match[1]}.{stamp[20:26]}{match[3].replace('Z', '+00:00')}").timestamp()
-            lines.append(LogLine(source=source.name, time=when, text=clean(text[match.end():].rstrip("\r")),
+            lines.append(LogLine(source=source.name, time=when, text=cut(text[match.end():].rstrip("\r")),
                                  container=name))
             self._since[container_id] = (when, stamp)
         source.lines_read += len(lines)

@@ -3,13 +3,14 @@
 Each poll reads what every reader has new (bounded per reader), gives file and container lines the time,
 level and pid their text carries, joins tracebacks per source, feeds the clusterer and the access meter, and
 merges the events into one time-ordered ring of at most `log_lines_kept` lines (ties keep arrival order).
-Lines are redacted by the readers, as they are read: nothing kept here holds a secret.
+Lines are masked as the ring keeps them (each once): nothing a section carries holds a secret.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from operator import attrgetter
 from typing import ClassVar
 
 from tui import registry
@@ -20,6 +21,7 @@ from tui.logs.discover import Candidate, discover, named_files
 from tui.logs.parse import EventJoiner, classify
 from tui.logs.readers import ContainersReader, FileReader, JournalReader, KernelReader, Reader
 from tui.logs.records import LogLine, LogsSection
+from tui.redact import LineRedactor
 from tui.source import Source
 
 REDISCOVER_S = 30.0  # log files processes open are looked for again this often (a /proc walk)
@@ -49,6 +51,7 @@ class LogsSource(Source):
         self._dropped = 0
         self._discovered_at = -math.inf
         self._polled = False  # the first poll reads the backlog: its last event is complete
+        self._redact = LineRedactor()  # most lines of a busy log share a few shapes
         self._read_from: set[str] = set()  # sources read before: their first batch is the history they held
 
     def collect(self) -> LogsSection:
@@ -120,7 +123,7 @@ class LogsSource(Source):
         """Merge the new events into the time-ordered ring, keeping the newest log_lines_kept."""
         if not events:
             return
-        order = lambda line: (line.time, line.seq)  # noqa: E731
+        order = attrgetter("time", "seq")
         events.sort(key=order)
         if self._lines and order(events[0]) < order(self._lines[-1]):
             self._lines = sorted([*self._lines, *events], key=order)  # timsort: two sorted runs, linear
@@ -130,4 +133,8 @@ class LogsSource(Source):
         if over > 0:
             self._dropped += over
             del self._lines[:over]
+        oldest = order(self._lines[0])
+        for event in events:  # masked once, as it is kept: a line dropped in the poll that read it is never shown
+            if order(event) >= oldest:
+                event.text = self._redact(event.text)
 
