@@ -108,5 +108,5 @@ def test_an_80x24_terminal_keeps_the_header_and_keys_after_end(terminal):
     header = next((line for line in screen.splitlines() if " PID " in line), "")
     assert "PID" in header and "NAME" in header, screen
     terminal.keys("3")
-    footer = terminal.wait_for("l Local proc").splitlines()[-1]
-    assert "K Terminate" in footer and "s Stack" in footer
+    footer = terminal.wait_for("o Local proc").splitlines()[-1]
+    assert "K Terminate" in footer and "t Stack" in footer
