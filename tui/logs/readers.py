@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from tui.config import Config
 from tui.logs.records import Level, LogLine, LogSource
 from tui.redact import redact_text
-from tui.safefile import KB, MB, FileRefused, open_regular
+from tui.safefile import KB, MB, FileRefused, open_regular, open_regular_as
+from tui.safefile import Reader as User
 from tui.source import SourceUnavailable
 
 if TYPE_CHECKING:
@@ -133,8 +134,12 @@ class FileReader(Reader):
     """A file followed by inode and offset, as `tail -F`: through rotation (renamed away and a new file made,
     or copied and truncated), truncation, a file that appears later, and writers faster than we read."""
 
-    def __init__(self, path: str, found_by: str, name: str | None = None) -> None:
+    def __init__(self, path: str, found_by: str, name: str | None = None, reader: User | None = None,
+                 root: str = "/", inner: str = "") -> None:
+        """`reader`: open (and reopen, after rotation) only what that user could read, walking `inner` from `root`
+        as the kernel would for them; None opens `path` with tshoot's own rights (a file the operator named)."""
         self.path = path
+        self._as = (reader, root, inner or path) if reader is not None else None
         self.source = LogSource(name=name or f"file:{path}", kind="file", path=path, found_by=found_by,
                                 status="waiting")
         self._file: Any = None  # the unbuffered FileIO from safefile.open_regular
@@ -169,7 +174,7 @@ class FileReader(Reader):
 
     def _open(self, from_start: bool) -> bool:
         try:
-            file = open_regular(self.path)
+            file = open_regular(self.path) if self._as is None else open_regular_as(*self._as)
         except FileRefused as exc:
             missing = exc.problem == "no such file"
             self._waited = self._waited or missing

@@ -117,7 +117,8 @@ class LogsSource(Source):
                 del self._files[path]
         for path, candidate in wanted.items():
             if path not in self._files and len(self._files) < self.config.log_sources_max:
-                self._files[path] = FileReader(path, candidate.found_by, candidate.name)
+                self._files[path] = FileReader(path, candidate.found_by, candidate.name, candidate.reader,
+                                                candidate.root, candidate.inner)
 
     def _keep(self, events: list[LogLine]) -> None:
         """Merge the new events into the time-ordered ring, keeping the newest log_lines_kept."""
