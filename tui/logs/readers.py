@@ -158,6 +158,14 @@ class FileReader(Reader):
             self._file = None
 
     def read(self) -> list[LogLine]:
+        try:
+            return self._read()
+        except OSError as exc:  # an I/O error on a bad disk or a dead NFS mount: say so, try again next poll
+            self.close()
+            self.source.status, self.source.error = "unreadable", clean(f"read failed: {exc.strerror or exc}")
+            return []
+
+    def _read(self) -> list[LogLine]:
         now = time.time()
         if self._file is None and not self._open(from_start=self._waited or self._opened_once):
             return []
