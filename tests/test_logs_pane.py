@@ -169,7 +169,7 @@ async def test_enter_on_a_line_with_a_pid_shows_its_process(tmp_path):
         await open_logs(pilot)
         await until(pilot, lambda: any("worker started" in t for t in texts(app)), "the written line")
         assert view(app).selected.pid == os.getpid()
-        assert f"pid {os.getpid()}: j" in view(app).border_subtitle
+        assert f"pid {os.getpid()}: o" in view(app).border_subtitle
         await pilot.press("enter")
         await pilot.pause()
         assert app.query_one("TabbedContent").active == registry.PROCESSES

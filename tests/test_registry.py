@@ -157,6 +157,7 @@ def test_no_pane_imports_another_pane_or_reaches_into_the_app():
         text = modules[name].read_text()
         assert not (_imports(modules[name], name, set(modules)) & (panes - {name})), f"{name} imports another pane"
         for private in ("self.app.sections", "self.app.status", "self.app.findings", "self.app.sources",
+                        'getattr(self.app, "status"', 'getattr(self.app, "sections"',
                         "self.app.jump_to", "self.app.request_action", "self.app.poll_now", "self.app.pane("):
             assert private not in text, f"{name} uses {private}: post a message or read its own reactive state"
 
@@ -186,3 +187,12 @@ def test_source_names_are_written_only_in_the_registry():
                 literal = node.value
             if isinstance(literal, ast.Constant) and literal.value in names:
                 pytest.fail(f"{module}:{node.lineno} writes the source name {literal.value!r}: use tui.registry's constant")
+
+
+def test_no_pane_names_a_source_in_a_key_binding():
+    """A binding's action naming a pane (`jump('processes')`) is built from the registry's constants."""
+    for module, path in _modules().items():
+        if module.endswith(".pane"):
+            text = path.read_text()
+            for name in registry.names():
+                assert f"jump('{name}')" not in text, f"{module} writes jump('{name}'): use registry's constant"

@@ -75,6 +75,7 @@ class SourceStatus:
     error: str | None = None
     remedy: str = ""
     took_s: float = 0.0
+    poll_again: bool = False  # asked to poll while a poll ran: poll once more as soon as it answers
 
 
 class TshootApp(App):
@@ -188,9 +189,14 @@ class TshootApp(App):
                         markup=False)
 
     def poll_now(self, name: str) -> None:
+        """Poll `name` now; if a poll is running, once more right after it (what it read may be older than the ask)."""
         status = self.status.get(name)
-        if status and status.polling_since is None:
+        if status is None:
+            return
+        if status.polling_since is None:
             self._start_poll(name)
+        else:
+            status.poll_again = True
 
     def request_action(self, action: Action, run: Callable[[], Verified]) -> None:
         """Confirm an action naming its target, then run it off the event loop and log the outcome."""
@@ -259,7 +265,8 @@ class TshootApp(App):
         except NoMatches:  # a poll that finished while the app was taking its screen down (quitting)
             return
         if message.name in self.sources:  # live sources poll again; a replay or a fed section does not
-            self._schedule(message.name, self._interval_for(message.name))
+            again, status.poll_again = status.poll_again, False
+            self._schedule(message.name, 0 if again else self._interval_for(message.name))
 
     def _deliver(self, name: str, section: Any, findings: list[Finding], error: SourceUnavailable | None) -> None:
         status = self.status.setdefault(name, SourceStatus())
@@ -274,6 +281,10 @@ class TshootApp(App):
             self.findings[name] = findings
             pane.findings = findings  # before the section: a pane draws its rows with their findings
             pane.section = section
+            measured = {source: s.last_ok for source, s in self.status.items()}
+            for spec in registry.specs():
+                if spec.receives_findings:  # its durations say when they were measured
+                    self.pane(spec.name).measured_at = measured
         self._findings_changed()
         self._render_status()
 

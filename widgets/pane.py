@@ -33,6 +33,9 @@ class SourcePane(Vertical):
     findings: reactive[list["Finding"]] = reactive(list, always_update=True, init=False)
     problem: reactive[tuple[str, str] | None] = reactive(None, always_update=True, init=False)
     row_filter: reactive[str] = reactive("", init=False)
+    # When each source last answered (set on a pane whose spec receives every finding): a duration in a finding's
+    # title is as old as that poll.
+    measured_at: reactive[dict[str, float | None]] = reactive(dict, init=False)
 
     class JumpTo(Message):
         """Show `pane` with the row `subject` names selected (a finding's evidence, a linked pid, ...)."""

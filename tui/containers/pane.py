@@ -81,7 +81,6 @@ class ContainersPane(SourcePane):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.filter_text = ""
-        self._poll_again = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="ct-banner", classes="banner")
@@ -122,9 +121,6 @@ class ContainersPane(SourcePane):
         self._render_rows()
         self._fit_columns()
         self._render_card()
-        if self._poll_again:  # events arrived while that poll ran
-            self._poll_again = False
-            self.poll_now()
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         banner = self.query_one("#ct-banner", Static)
@@ -152,10 +148,7 @@ class ContainersPane(SourcePane):
     # ----- live updates -----
     def on_containers_pane_engine_changed(self, message: EngineChanged) -> None:
         message.stop()
-        status = getattr(self.app, "status", {}).get(self.source_name)
-        if status is not None and status.polling_since is not None:
-            self._poll_again = True
-        self.poll_now()
+        self.poll_now()  # the app polls once more after a poll that is running (it may have read too early)
 
     def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         self._render_card()
@@ -496,8 +489,8 @@ class ProcessesScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,q", "close", "Close"),
-        Binding("o", "jump('processes')", "Show in Processes (or Enter)"),
-        Binding("t", "jump('threads')", "Show Python threads"),
+        Binding("o", f"jump('{registry.PROCESSES}')", "Show in Processes (or Enter)"),
+        Binding("t", f"jump('{registry.THREADS}')", "Show Python threads"),
     ]
 
     def __init__(self, record: ContainerRecord, processes: list[ContainerProcess]) -> None:

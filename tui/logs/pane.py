@@ -609,9 +609,9 @@ class LogsPane(SourcePane):
             return ""
         hints = []
         if line.pid is not None:
-            hints.append(f"pid {line.pid}: j")
+            hints.append(f"pid {line.pid}: o")
         elif line.container:
-            hints.append(f"{line.container}: j")
+            hints.append(f"{line.container}: o")
         if "\n" in line.text:
             hints.append("whole event: v")
         finding = self._finding_for(line)
@@ -816,5 +816,5 @@ def _source_numbers(source: LogSource) -> str:
     if source.skipped_bytes:
         parts.append(f"{human_bytes(source.skipped_bytes)} skipped")
     if source.lost_lines:
-        parts.append(f"{count(source.lost_lines, 'line')} lost")
+        parts.append(f"the ring overran {count(source.lost_lines, 'time')} (lines lost)")
     return ", ".join(part for part in parts if part)

@@ -308,7 +308,7 @@ class SymptomsPane(SourcePane):
 
     def _polled_at(self) -> dict[str, float | None]:
         """When each pane's findings were measured: its last poll that answered (none in a replay)."""
-        return {name: status.last_ok for name, status in getattr(self.app, "status", {}).items()}
+        return dict(self.measured_at)
 
     def _title(self, finding: Finding) -> str:
         """The finding's title; a duration in it says when it was measured."""
