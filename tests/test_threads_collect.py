@@ -298,7 +298,8 @@ def test_the_hang_check_run_as_nobody_says_other_users_processes_were_not_inspec
                                timeout=120, env={**os.environ, "HOME": "/tmp"})
         assert probe.returncode == 0, probe.stderr
         status, summary = probe.stdout.splitlines()[:2]
-        assert status == "skipped" and "could not be inspected (permission denied)" in summary, summary
+        # skipped, or (when another user's Python process is visible to nobody) a pass that says what it missed
+        assert status in ("skipped", "pass") and "could not be inspected (permission denied)" in summary, summary
         assert "no Python process found on this machine" not in summary
     finally:
         target.kill()

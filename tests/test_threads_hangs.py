@@ -143,7 +143,7 @@ def test_without_a_pid_every_hung_process_is_found_and_healthy_ones_are_not(prog
     config = Config()  # no --pid: the finder sweeps every Python process
     source = ThreadsSource(config)
     found: dict[int, set[str]] = {}
-    for _ in range(8):  # the first look marks suspects, the next ones measure how long they stay stuck; a busy
+    for _ in range(20):  # the first look marks suspects, the next ones measure how long they stay stuck; a busy
         section = source.collect()  # machine with many Python processes may need more than one sweep to see all
         found = {}
         for finding in (f for f in source.analyze(section) if f.id != "hot-code"):  # busy is not hung

@@ -231,7 +231,8 @@ def python_threads(ctx: CheckContext, ids: list[str], healthy: str) -> Outcome:
     if found:
         return _graded_findings(found, evidence)
     pids = ", ".join(str(p.pid) for p in dumped)
-    return Outcome("pass", f"{healthy} in {len(dumped)} Python process(es) {dumps.how} (pid {pids})", evidence)
+    unseen = f"; not looked at: {'; '.join(dumps.problems)}" if dumps.problems else ""  # a pass says what it missed
+    return Outcome("pass", f"{healthy} in {len(dumped)} Python process(es) {dumps.how} (pid {pids}){unseen}", evidence)
 
 
 # ---------------------------------------------------------------- databases
