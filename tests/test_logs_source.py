@@ -162,3 +162,19 @@ def test_undated_history_is_not_new_but_a_template_that_appears_while_watching_i
     assert any("dropping job" in template for template in new)
     assert not any("started" in template for template in new)
     assert [c for c in history.clusters if "started" in c.template][0].undated
+
+
+def test_the_ring_is_bounded_by_its_text_as_well_as_its_line_count(tmp_path, monkeypatch):
+    """Lines of the 16 KB cap would make 5,000 lines 80 MB: the ring also keeps at most RING_CHARS of text."""
+    import tui.logs.source as logs_source
+
+    monkeypatch.setattr(logs_source, "RING_CHARS", 20_000)
+    path = tmp_path / "wide.log"  # under the 64 KB a file is first read from: every line is read
+    path.write_text("".join(f"{n:05d} " + "x" * 9_000 + "\n" for n in range(6)))
+    source = LogsSource(Config(log_paths=[str(path)]), only_named=True)
+    try:
+        section = source.collect()
+    finally:
+        source.close()
+    assert len(section.lines) == 2 and sum(len(line.text) for line in section.lines) <= 20_000
+    assert section.lines[-1].text.startswith("00005") and section.dropped == 4

@@ -24,6 +24,7 @@ from tui.logs.records import LogLine, LogsSection
 from tui.redact import LineRedactor
 from tui.source import Source
 
+RING_CHARS = 8_000_000  # the ring's text at most (5,000 lines of the 16 KB cap would be 80 MB)
 REDISCOVER_S = 30.0  # log files processes open are looked for again this often (a /proc walk)
 LINES_IN_FILE = 500  # the newest lines a snapshot keeps (the templates keep the shape of the rest, findings their lines)
 
@@ -121,7 +122,7 @@ class LogsSource(Source):
                                                 candidate.root, candidate.inner)
 
     def _keep(self, events: list[LogLine]) -> None:
-        """Merge the new events into the time-ordered ring, keeping the newest log_lines_kept."""
+        """Merge the new events into the time-ordered ring, keeping the newest log_lines_kept (and RING_CHARS)."""
         if not events:
             return
         order = attrgetter("time", "seq")
@@ -130,10 +131,14 @@ class LogsSource(Source):
             self._lines = sorted([*self._lines, *events], key=order)  # timsort: two sorted runs, linear
         else:
             self._lines += events
-        over = len(self._lines) - self.config.log_lines_kept
-        if over > 0:
-            self._dropped += over
-            del self._lines[:over]
+        start = max(0, len(self._lines) - self.config.log_lines_kept)
+        chars = sum(len(line.text) for line in self._lines[start:])
+        while chars > RING_CHARS and start < len(self._lines) - 1:  # long lines: the text is the bound, not the count
+            chars -= len(self._lines[start].text)
+            start += 1
+        if start:
+            self._dropped += start
+            del self._lines[:start]
         oldest = order(self._lines[0])
         for event in events:  # masked once, as it is kept: a line dropped in the poll that read it is never shown
             if order(event) >= oldest:
