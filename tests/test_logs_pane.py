@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
 
+from tests.samples import FROZEN_NOW
 from tests.samples import logs as sample
 from tests.uihelpers import feed, frozen_app, populate, screen_text, show
 from tui import registry
@@ -17,6 +19,7 @@ from tui.app import TshootApp
 from tui.config import Config
 from tui.logs.pane import LogsPane, LogView, parse_when
 from tui.logs.readers import CUT_MARK
+from tui.logs.records import LogLine, LogSource, LogsSection
 from tui.logs.source import LINES_IN_FILE, LogsSource
 from tui.processes.source import ProcessesSource
 from tui.snapshot import build_snapshot, load_snapshot, write_snapshot
@@ -174,6 +177,37 @@ async def test_enter_on_a_line_with_a_pid_shows_its_process(tmp_path):
         await pilot.pause()
         assert app.query_one("TabbedContent").active == registry.PROCESSES
         assert app.query_one("#proc-table").selected_key == str(os.getpid())
+
+
+async def test_o_on_a_line_without_a_pid_goes_to_the_process_found_writing_its_file():
+    section = LogsSection(taken_at=FROZEN_NOW, sources=[LogSource("file:/srv/app.log", "file", "/srv/app.log",
+                                                                  "open by pid 1200 (python3)", writer_pid=1200)],
+                          lines=[LogLine("file:/srv/app.log", FROZEN_NOW - 5, "reindex batch 7 done", "info", seq=1)])
+    app = frozen_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await populate(pilot)
+        feed(app, registry.LOGS, section, [])
+        await open_logs(pilot)
+        assert view(app).selected.text == "reindex batch 7 done"
+        await pilot.press("o")
+        await pilot.pause()
+        assert app.query_one("TabbedContent").active == registry.PROCESSES
+        assert app.query_one("#proc-table").selected_key == "1200"
+
+
+def test_a_log_a_process_holds_open_names_its_writer(tmp_path):
+    from tui.logs.discover import written_files
+
+    path = tmp_path / "held.log"
+    writer = subprocess.Popen(["sh", "-c", f"exec 3>>{path}; echo ready; exec sleep 60"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        [candidate] = [c for c in written_files() if c.path == str(path)]
+        assert candidate.writer_pid == writer.pid
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 async def test_hostile_lines_stay_literal_and_a_huge_line_is_cut(tmp_path):

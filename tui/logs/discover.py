@@ -46,6 +46,7 @@ class Candidate:
     reader: Reader | None = None
     root: str = "/"  # the writer's filesystem root (another mount namespace: /proc/PID/root)
     inner: str = ""  # the path below `root`
+    writer_pid: int | None = None  # the process found writing it
 
 
 def discover(config: Config) -> list[Candidate]:
@@ -123,7 +124,7 @@ def _written_by(pid: int, own_namespace: str | None) -> list[Candidate]:
         root = f"/proc/{pid}/root" if elsewhere else "/"
         path = f"{root}{target}" if elsewhere else target
         name = f"file:{target} (pid {pid}'s mount namespace)" if elsewhere else f"file:{target}"
-        found.append(Candidate(path, f"open by pid {pid} ({_comm(pid)})", name, reader, root, target))
+        found.append(Candidate(path, f"open by pid {pid} ({_comm(pid)})", name, reader, root, target, pid))
     return found
 
 

@@ -760,14 +760,21 @@ class LogsPane(SourcePane):
     def action_jump(self) -> None:
         line = self._view().selected
         if line is not None and not self._jump(line):
-            self.app.notify("This line names no process or container", severity="warning")
+            self.app.notify("This line names no process or container, and no process was found writing its log",
+                            severity="warning")
 
     def _jump(self, line: LogLine) -> bool:
+        """To the process the line names, its container, or else the process found writing its file."""
         if line.pid is not None:
             self.post_message(self.JumpTo(registry.PROCESSES, {"pid": line.pid}))
             return True
         if line.container:
             self.post_message(self.JumpTo(registry.CONTAINERS, {"name": line.container}))
+            return True
+        writer = next((s.writer_pid for s in self.section.sources if s.name == line.source), None) if self.section \
+            else None
+        if writer is not None:
+            self.post_message(self.JumpTo(registry.PROCESSES, {"pid": writer}))
             return True
         return False
 

@@ -41,6 +41,7 @@ class LogSource:
     lines_read: int = 0
     bytes_read: int = 0
     skipped_bytes: int = 0  # of a file: before where following started, or jumped over when too far behind
+    writer_pid: int | None = None  # the process found writing it (a log found through /proc/PID/fd)
     lost_lines: int = 0  # of the kernel ring: overwritten before they were read
 
 

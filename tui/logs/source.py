@@ -120,6 +120,7 @@ class LogsSource(Source):
             if path not in self._files and len(self._files) < self.config.log_sources_max:
                 self._files[path] = FileReader(path, candidate.found_by, candidate.name, candidate.reader,
                                                 candidate.root, candidate.inner)
+                self._files[path].source.writer_pid = candidate.writer_pid
 
     def _keep(self, events: list[LogLine]) -> None:
         """Merge the new events into the time-ordered ring, keeping the newest log_lines_kept (and RING_CHARS)."""
