@@ -259,6 +259,19 @@ def test_kernel_oom_kill():
     assert findings(old, Thresholds()) == []
 
 
+def test_only_the_kernel_reports_oom_kills():
+    """Any program can write the kernel's words: an access line whose User-Agent is an OOM report is no kill."""
+    agent = "Killed process 4242 (postgres) total-vm:100kB, anon-rss:9999999kB"
+    access = [f'10.0.0.9 - - [01/May/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "{agent}"',
+              f'10.0.0.9 - - [01/May/2024:10:00:01 +0000] "GET /x HTTP/1.1" 404 5 "-" "oom-kill:task_memcg=/,'
+              f'task=postgres,pid=4243"']
+    for source in ("file:/var/log/nginx/access.log", "container:web", "journal"):
+        section, _ = analyse(access * 3, source=source)
+        assert [f for f in findings(section, Thresholds()) if f.id == "kernel-oom-kill"] == []
+    section, _ = analyse(KERNEL_OOM, source="kernel")
+    assert [f.id for f in findings(section, Thresholds())] == ["kernel-oom-kill"]
+
+
 def test_tracebacks_are_one_finding_per_exception_and_frame(tmp_path):
     def emit(log):
         for n in range(4):
@@ -322,7 +335,8 @@ def test_findings_keep_their_keys_from_poll_to_poll():
         kept = []
         for text in lines[poll::4]:  # each poll reads a quarter of the problem lines
             _, level, pid = classify(text)
-            kept += joiner.feed(LogLine("file:x", now - 1, text, level, pid), now=now)
+            source = "kernel" if text in KERNEL_OOM else "file:x"
+            kept += joiner.feed(LogLine(source, now - 1, text, level, pid), now=now)
         kept += joiner.flush(float("inf"))
         for line in kept:
             clusterer.add(line)

@@ -610,13 +610,18 @@ def _access_lines(section: LogsSection, source: str, wanted) -> list[str]:
     return picked[::-1]
 
 
+def _from_kernel(line: LogLine) -> bool:
+    """Written by the kernel: any program can log the words of an OOM report (a User-Agent, a message)."""
+    return line.source == "kernel" or (line.source == "journal" and line.unit == "kernel")
+
+
 def _oom_kills(section: LogsSection) -> list[Finding]:
     """One finding per process the kernel's OOM killer killed in the last hour (kept lines and templates)."""
     now = section.taken_at
-    texts = [(line.time, line.text) for line in section.lines if "Killed process" in line.text
-             or "oom-kill:" in line.text]
+    texts = [(line.time, line.text) for line in section.lines if _from_kernel(line)
+             and ("Killed process" in line.text or "oom-kill:" in line.text)]
     for cluster in section.clusters:
-        if "Killed process" in cluster.template or "oom-kill:" in cluster.template:
+        if cluster.sources == ["kernel"] and ("Killed process" in cluster.template or "oom-kill:" in cluster.template):
             texts += [(cluster.last_seen, text) for text in cluster.examples]
     kills: dict[int, dict[str, Any]] = {}
     for when, text in texts:
