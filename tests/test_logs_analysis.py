@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tui.config import Thresholds
-from tui.logs.analysis import AccessMeter, Clusterer, findings, normalise_path, parse_access
+from tui.logs.analysis import AccessMeter, Clusterer, findings, normalise_path, parse_access, traceback_summary
 from tui.logs.parse import EventJoiner, classify
 from tui.logs.records import LogLine, LogsSection
 from tui.redact import MASK
@@ -270,6 +270,35 @@ def test_only_the_kernel_reports_oom_kills():
         assert [f for f in findings(section, Thresholds()) if f.id == "kernel-oom-kill"] == []
     section, _ = analyse(KERNEL_OOM, source="kernel")
     assert [f.id for f in findings(section, Thresholds())] == ["kernel-oom-kill"]
+
+
+def test_oom_numbers_and_scans_are_bounded():
+    """A pid or a size of thousands of digits is no number (int() would raise and lose the poll), and the scan
+    from `oom-kill:` to its `task_memcg=` stops at 1,000 characters (it ran to the end of the line from each one)."""
+    huge = "9" * 5000
+    lines = [f"Out of memory: Killed process {huge} (x) total-vm:1kB, anon-rss:1kB",
+             f"Out of memory: Killed process 77 (y) total-vm:{huge}kB, anon-rss:{huge}kB",
+             f"oom-kill:constraint=CONSTRAINT_NONE,task_memcg=/,task=z,pid={huge},uid=0"]
+    section, _ = analyse(lines, source="kernel")
+    [finding] = findings(section, Thresholds())
+    assert finding.subject == {"process": "y"} and finding.evidence["rss_kb"] is None
+    far = "oom-kill:constraint=CONSTRAINT_NONE," + "x" * 1000 + ",task_memcg=/,task=z,pid=12,uid=0"
+    assert findings(analyse([far], source="kernel")[0], Thresholds()) == []
+    scope = "cri-containerd-" + "3f" * 32 + ".scope"
+    pod = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0c5f6a2e_1b7d_4c1e_9b0a_5d2e8f1c3a4b.slice/"
+    kubernetes = (f"[ 8123.460] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset={scope},mems_allowed=0,"
+                  f"oom_memcg={pod}{scope},task_memcg={pod}{scope},task=java,pid=4242,uid=0")
+    [finding] = findings(analyse([kubernetes], source="kernel")[0], Thresholds())
+    assert finding.evidence["cgroup"] == pod + scope and finding.subject == {"process": "java"}
+
+
+@pytest.mark.parametrize("last, expected", [
+    ("Exception: boom", "Exception"), ("ValueError: x", "ValueError"), ("app.errors.QuotaExceeded", "app.errors.QuotaExceeded"),
+    ("A" * 3000 + "!", "exception"), ("x" * 300 + "Error: too long a name", "exception"), ("done.", "exception"),
+])
+def test_the_exception_line_of_a_traceback(last, expected):
+    text = f'Traceback (most recent call last):\n  File "/srv/app.py", line 3, in main\n    run()\n{last}'
+    assert traceback_summary(text) == (expected, "/srv/app.py:3 in main")
 
 
 def test_tracebacks_are_one_finding_per_exception_and_frame(tmp_path):

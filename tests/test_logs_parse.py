@@ -197,3 +197,10 @@ def test_flush_releases_a_pending_line_after_the_wait():
     assert joiner.flush(10.2) == []
     assert [e.text for e in joiner.flush(10.5)] == ["ERROR:root:x"]
     assert joiner.flush(math.inf) == []
+
+
+@pytest.mark.parametrize("line", ['{"status": "%s", "msg": "x"}' % ("9" * 5000), '{"status": "\u00b2\u00b2\u00b2"}'],
+                         ids=["5000 digits", "superscript digits"])
+def test_a_status_that_is_no_number_is_ignored(line):
+    """int() refuses 4,300 digits and superscript digits (str.isdigit() accepts both)."""
+    assert classify(line) == (None, "", None)

@@ -503,11 +503,15 @@ KNOWN_PATTERNS = (
 )
 # The kernel's OOM report: `Out of memory: Killed process 123 (python3) total-vm:..kB, anon-rss:..kB, ...`
 # (also "Memory cgroup out of memory: ...") and `oom-kill:constraint=...,task_memcg=/docker/abc,task=python3,pid=123`
+# Every repeat is bounded: a number int() can read (Python refuses 4,300 digits), and a scan that cannot run to
+# the end of a long line from each of its `oom-kill:` (quadratic in the line). Kubernetes' cgroup paths are long:
+# 400 characters before `task_memcg=`.
 _OOM_KILLED = re.compile(
-    r"Killed process (?P<pid>\d+) \((?P<name>[^)]{0,64})\)(?: total-vm:(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB"
-    r"(?:, file-rss:(?P<file>\d+)kB)?(?:, shmem-rss:(?P<shmem>\d+)kB)?)?"
+    r"Killed process (?P<pid>\d{1,10}) \((?P<name>[^)]{0,64})\)(?: total-vm:(?P<vm>\d{1,15})kB, "
+    r"anon-rss:(?P<anon>\d{1,15})kB(?:, file-rss:(?P<file>\d{1,15})kB)?(?:, shmem-rss:(?P<shmem>\d{1,15})kB)?)?"
 )
-_OOM_CONTEXT = re.compile(r"oom-kill:.*?task_memcg=(?P<memcg>[^,\s]*).*?,task=(?P<name>[^,\s]*),pid=(?P<pid>\d+)")
+_OOM_CONTEXT = re.compile(r"oom-kill:[^\n]{0,1000}?task_memcg=(?P<memcg>[^,\s]{0,500})[^\n]{0,200}?,task=(?P<name>"
+                          r"[^,\s]{0,64}),pid=(?P<pid>\d{1,10})(?!\d)")
 OOM_RECENT_S = 3600.0
 
 
@@ -673,8 +677,10 @@ def _oom_kills(section: LogsSection) -> list[Finding]:
 
 
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+), in (?P<func>.+)$', re.MULTILINE)
-_PY_EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Group|[A-Z]\w*))"
-                           r"(?::|$)")
+# `ValueError: x`, `mod.CustomError`, `KeyboardInterrupt`: a dotted name whose last part has a capital, then `:`
+# or the end (one pass: alternatives after `[\w.]*` backtrack through the whole of a long line)
+_PY_EXCEPTION = re.compile(r"(?P<type>[A-Za-z_][\w.]{0,200})(?::|$)")
+_EXCEPTION_NAME = re.compile(r"(?:^|\.)\w*[A-Z]\w*$")
 _JAVA_EXCEPTION_LINE = re.compile(r"^(?:Caused by: )?(?P<type>(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*)(?::|$)",
                                   re.MULTILINE)
 _JAVA_FRAME = re.compile(r"^\s+at (?P<frame>[\w$.<>]+\([^)]*\))", re.MULTILINE)
@@ -688,7 +694,7 @@ def traceback_summary(text: str) -> tuple[str, str] | None:
         frame = f"{frames[-1]['file']}:{frames[-1]['line']} in {frames[-1]['func']}" if frames else ""
         for line in reversed(last.splitlines()):
             match = _PY_EXCEPTION.match(line)
-            if match and not line.startswith((" ", "\t")):
+            if match and _EXCEPTION_NAME.search(match["type"]) and not line.startswith((" ", "\t")):
                 return match["type"], frame
         return "exception", frame
     if "\tat " in text or "\n    at " in text:

@@ -58,9 +58,9 @@ _ISO_TIME = re.compile(
     r"(\d{4})[-/](\d\d)[-/](\d\d)(?:T| {1,2})(\d{1,2}):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(?: ?(Z|UTC|GMT|[+-]\d\d:?\d\d)\b)?"
 )
 # Common Log Format: `[01/May/2024:10:00:00 +0000]`
-_CLF_TIME = re.compile(r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d+))? ([+-]\d{4})\]")
+_CLF_TIME = re.compile(r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? ([+-]\d{4})\]")
 # RFC 3164 syslog (no year): `May  1 10:00:00`; Apache's error log: `[Wed May 01 10:00:00.123456 2024]`
-_BSD_TIME = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?: (\d{4})\])?")
+_BSD_TIME = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?: (\d{4})\])?")
 
 # --- pids -------------------------------------------------------------------------------------------------------
 
@@ -70,7 +70,7 @@ _SYSLOG_PID = re.compile(r"\[(\d{1,7})\]:")
 _NGINX_PID = re.compile(r"\] (\d{1,7})#\d+:")
 _APACHE_PID = re.compile(r"\[pid (\d{1,7})")
 _BRACKET_PID = re.compile(r"\[(\d{1,7})\] \[?[A-Z]")
-_KILLED_PROCESS = re.compile(r"Killed process (\d+) \(")
+_KILLED_PROCESS = re.compile(r"Killed process (\d{1,10}) \(")
 
 _JSON_LEVEL_KEYS = ("level", "severity", "lvl", "levelname", "log.level", "loglevel")
 _JSON_TIME_KEYS = ("time", "timestamp", "ts", "@timestamp", "time_iso8601", "time_local", "msec", "asctime", "t")
@@ -142,7 +142,7 @@ def _classify_json(text: str) -> tuple[float | None, Level, int | None] | None:
             level = level_of(data[key])
             break
     status = data.get("status")
-    if isinstance(status, str) and status.isdigit():
+    if isinstance(status, str) and len(status) == 3 and status.isascii() and status.isdigit():
         status = int(status)
     if isinstance(status, int) and 100 <= status <= 599:
         level = status_level(status)
