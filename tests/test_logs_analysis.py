@@ -13,7 +13,8 @@ import psycopg
 import pytest
 
 from tui.config import Thresholds
-from tui.logs.analysis import AccessMeter, Clusterer, findings, normalise_path, parse_access, traceback_summary
+from tui.logs.analysis import (AccessMeter, Clusterer, Request, findings, normalise_path, parse_access,
+                               traceback_summary)
 from tui.logs.parse import EventJoiner, classify
 from tui.logs.records import LogLine, LogsSection
 from tui.redact import MASK
@@ -158,6 +159,20 @@ def test_access_formats(line, status, path, seconds):
 ])
 def test_other_lines_are_not_requests(line):
     assert parse_access(line) is None
+
+
+@pytest.mark.parametrize("line", [
+    '{"status": 200, "uri": "/a", "request_time": 1e400}', '{"status": 200, "uri": "/a", "request_time": "NaN"}',
+    '{"status": 200, "uri": "/a", "request_time": %s}' % ("9" * 400),
+    '10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl" rt=%s' % ("9" * 400),
+    '10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl" %s.5' % ("9" * 400),
+], ids=["1e400", "NaN", "400 digits", "rt= 400 digits", "bare 400 digits"])
+def test_a_request_time_that_is_no_number_is_none(line):
+    assert parse_access(line) == Request(200, "/a", None)
+
+
+def test_json_nested_a_thousand_deep_is_no_request():
+    assert parse_access('{"status": 200, "a": ' + "[" * 3000 + "]" * 3000 + "}") is None
 
 
 def test_path_normalising():

@@ -204,3 +204,18 @@ def test_flush_releases_a_pending_line_after_the_wait():
 def test_a_status_that_is_no_number_is_ignored(line):
     """int() refuses 4,300 digits and superscript digits (str.isdigit() accepts both)."""
     assert classify(line) == (None, "", None)
+
+
+@pytest.mark.parametrize("line", ['{"time": 1e400, "level": "error"}', '{"time": "Infinity", "level": "error"}',
+                                  '{"ts": NaN, "level": "error"}',
+                                  '{"time": %s, "level": "error"}' % ("9" * 400), '{"time": 12, "level": "error"}'],
+                         ids=["1e400", "Infinity", "NaN", "400 digits", "a counter"])
+def test_a_json_time_that_is_no_time_is_none(line):
+    """inf or NaN as a line's time broke the per-minute counts (int(inf // 60)) and lost the poll."""
+    assert classify(line) == (None, "error", None)
+
+
+def test_json_nested_a_thousand_deep_is_a_plain_line():
+    """Valid JSON, 10 KB, too deep for json.loads: a RecursionError must not escape (and lose the poll)."""
+    line = '{"level": "error", "a": ' + '[' * 3000 + ']' * 3000 + '}'
+    assert classify(line) == (None, "", None)  # read as text, which names no level in its head

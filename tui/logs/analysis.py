@@ -8,6 +8,7 @@ snapshot gives the findings the live app gave.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections import deque
@@ -199,10 +200,10 @@ _ACCESS_LINE = re.compile(
 # Request time written by a custom log_format: `rt=0.123`, `request_time=0.2`, `urt=0.100`, `upstream_time:12ms`
 _TIMING = re.compile(
     r"(?<![\w.])(?P<key>rt|request_time|req_time|response_time|duration|took|urt|uct|uht|ut"
-    r"|upstream_response_time|upstream_time)[=:]\s?\"?(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|us|µs|s)?(?![\w.])"
+    r"|upstream_response_time|upstream_time)[=:]\s?\"?(?P<value>\d{1,12}(?:\.\d{1,12})?)(?P<unit>ms|us|µs|s)?(?![\w.])"
 )
 _UPSTREAM_KEYS = ("urt", "uct", "uht", "ut", "upstream_response_time", "upstream_time")
-_BARE_NUMBER = re.compile(r"(?:^|\s)(\d+(?:\.\d+)?)(ms|us|µs|s)?(?=\s|$)")
+_BARE_NUMBER = re.compile(r"(?:^|\s)(\d{1,12}(?:\.\d{1,12})?)(ms|us|µs|s)?(?=\s|$)")  # 400 digits: float() says inf
 BARE_INTEGER_MAX_S = 600  # a bare integer above this is not seconds (Apache's %D is microseconds): not read
 _UNITS = {"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "s": 1.0, None: 1.0, "": 1.0}
 _JSON_PATH_KEYS = ("request_uri", "uri", "path", "url")
@@ -258,7 +259,7 @@ def _request_seconds(rest: str) -> float | None:
 def _parse_json_access(text: str) -> Request | None:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: valid JSON nested a thousand deep
         return None
     if not isinstance(data, dict):
         return None
@@ -277,13 +278,17 @@ def _number(value: object) -> float | None:
     """A JSON number, or a string nginx wrote for one ("0.123", "0.100, 0.050" for retried upstreams)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
     if isinstance(value, str):
         try:
-            return float(value.split(",")[0].strip())
+            value = float(value.split(",")[0].strip())
         except ValueError:
             return None
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:  # an int of 400 digits
+            return None
+        return number if math.isfinite(number) else None  # 1e400, "Infinity", NaN
     return None
 
 

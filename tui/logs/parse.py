@@ -75,6 +75,7 @@ _KILLED_PROCESS = re.compile(r"Killed process (\d{1,10}) \(")
 _JSON_LEVEL_KEYS = ("level", "severity", "lvl", "levelname", "log.level", "loglevel")
 _JSON_TIME_KEYS = ("time", "timestamp", "ts", "@timestamp", "time_iso8601", "time_local", "msec", "asctime", "t")
 _JSON_PID_KEYS = ("pid", "process", "process_id")
+JSON_TIMES = (946_684_800.0, 4_102_444_800.0)  # a number read as a time is one of 2000..2100
 
 _epoch_cache: dict[tuple, float] = {}  # (y, m, d, H, M, S, zone) -> unix time of that second
 _EPOCH_CACHE_MAX = 4096
@@ -132,7 +133,7 @@ def level_of(word: object) -> Level:
 def _classify_json(text: str) -> tuple[float | None, Level, int | None] | None:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: valid JSON nested a thousand deep
         return None
     if not isinstance(data, dict):
         return None
@@ -166,9 +167,15 @@ def _json_time(value: object) -> float | None:
             value = float(value)
         except ValueError:
             return line_time(value[:64])
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return value / 1000 if value > 1e11 else float(value)  # milliseconds since the epoch, or seconds
-    return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int of 400 digits
+        return None
+    if seconds > 1e11:  # milliseconds since the epoch
+        seconds /= 1000
+    return seconds if JSON_TIMES[0] <= seconds <= JSON_TIMES[1] else None  # not inf (1e400), NaN, a counter
 
 
 def line_time(head: str) -> float | None:
