@@ -4,10 +4,17 @@ readers on."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import time
+import uuid
+
+import pytest
 
 from children import READY, python_child
+from conftest import ROOT
 from tui.config import Config
 from tui.logs.source import LogsSource
 from tui.redact import MASK
@@ -162,3 +169,64 @@ def test_undated_history_is_not_new_but_a_template_that_appears_while_watching_i
     assert any("dropping job" in template for template in new)
     assert not any("started" in template for template in new)
     assert [c for c in history.clusters if "started" in c.template][0].undated
+
+
+def test_a_line_dated_in_the_future_is_read_at_its_read_time(tmp_path):
+    """9999-12-31 (or a clock hours ahead) would keep the line in the time-ordered ring forever, always newest."""
+    path = tmp_path / "skewed.log"
+    path.write_text("")
+    source = LogsSource(Config(log_paths=[str(path)], log_lines_kept=100), only_named=True)
+    ahead = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() + 3600))
+    try:
+        source.collect()
+        with open(path, "a") as log:
+            log.write(f"9999-12-31 23:59:59 ERROR from the future\n{ahead} ERROR an hour ahead\n")
+        source.collect()
+        read = source.collect()  # the last line is released by the event joiner once nothing follows it
+        with open(path, "a") as log:
+            log.writelines(f"line {n}\n" for n in range(150))
+        source.collect()
+        section = source.collect()
+    finally:
+        source.close()
+    assert [line.time <= read.taken_at for line in read.lines] == [True, True]
+    assert not any("future" in line.text or "ahead" in line.text for line in section.lines)  # dropped, oldest
+    assert [line.text for line in section.lines] == [f"line {n}" for n in range(50, 150)]
+
+
+FOLLOW_CONTAINER = """
+import json, sys, time
+from tui.config import Config
+from tui.logs.source import LogsSource
+
+source = LogsSource(Config())
+deadline = time.monotonic() + 60
+try:
+    while time.monotonic() < deadline:
+        section = source.collect()
+        mine = [line for line in section.lines if line.container == sys.argv[1] and "boom" in line.text]
+        if mine:
+            print(json.dumps({"time": mine[0].time, "level": mine[0].level, "read_at": section.taken_at}))
+            break
+        time.sleep(0.3)
+finally:
+    source.close()
+"""
+
+
+@pytest.mark.services
+def test_a_container_line_keeps_the_engine_time_in_any_zone(docker_client, docker_image):
+    """A container writes a zone-less time (its own clock, UTC): read as tshoot's local time it moved the line
+    by the zone's offset. The engine's timestamp (UTC, exact) is kept; level and pid still come from the text."""
+    name = f"tshoot-logs-{uuid.uuid4().hex[:6]}-tz"
+    docker_client.containers.run(docker_image, ["sh", "-c", "echo \"$(date -u '+%Y-%m-%d %H:%M:%S') ERROR boom\"; "
+                                                "sleep 120"], name=name, detach=True)
+    try:
+        child = subprocess.run([sys.executable, "-c", FOLLOW_CONTAINER, name], cwd=ROOT, capture_output=True,
+                               text=True, timeout=90, env={**os.environ, "TZ": "Asia/Tokyo"})
+    finally:
+        docker_client.api.remove_container(name, force=True)
+    assert child.stdout, child.stderr
+    seen = json.loads(child.stdout)
+    assert seen["level"] == "error"
+    assert abs(seen["read_at"] - seen["time"]) < 120  # Tokyo's reading of the text is 9 hours off

@@ -1,8 +1,8 @@
 """The Logs source: every reader polled, lines joined into events, clustered and metered, the newest kept.
 
-Each poll reads what every reader has new (bounded per reader), gives file and container lines the time,
-level and pid their text carries, joins tracebacks per source, feeds the clusterer and the access meter, and
-merges the events into one time-ordered ring of at most `log_lines_kept` lines (ties keep arrival order).
+Each poll reads what every reader has new (bounded per reader), gives file and container lines the level and
+pid their text carries (and a file's line its time, unless ahead of the clock), joins tracebacks per source,
+feeds the clusterer and the access meter, and merges the events into one time-ordered ring of at most `log_lines_kept` lines (ties keep arrival order).
 Lines are masked as the ring keeps them (each once): nothing a section carries holds a secret.
 """
 
@@ -25,6 +25,7 @@ from tui.redact import LineRedactor
 from tui.source import Source
 
 REDISCOVER_S = 30.0  # log files processes open are looked for again this often (a /proc walk)
+FUTURE_S = 300.0  # a file line's own time later than its read time plus this is not believed: the read time is used
 LINES_IN_FILE = 500  # the newest lines a snapshot keeps (the templates keep the shape of the rest, findings their lines)
 
 
@@ -65,11 +66,13 @@ class LogsSource(Source):
             for line in reader.read():
                 if not line.level:  # files and containers: what the text itself says
                     when, line.level, pid = classify(line.text)
-                    line.time = when if when is not None else line.time
-                    # a file's history (its first batch) with no time of its own was written at some unknown time
-                    line.undated = (when is None and line.source.startswith("file:")
-                                    and line.source not in self._read_from)
                     line.pid = line.pid if line.pid is not None else pid
+                    if line.source.startswith("file:"):  # the others carry their writer's time (the engine's: UTC)
+                        if when is not None and when > line.time + FUTURE_S:
+                            when = None  # a clock ahead, or 9999-12-31: it would stay "recent" and in the ring
+                        line.time = when if when is not None else line.time
+                        # a file's history (its first batch) with no time of its own was written at some unknown time
+                        line.undated = when is None and line.source not in self._read_from
                 events += self._joiners.setdefault(line.source, EventJoiner()).feed(line, now)
                 fed.add(line.source)
         self._read_from |= fed
