@@ -333,6 +333,34 @@ def test_tracebacks_are_one_finding_per_exception_and_frame(tmp_path):
     assert finding.evidence["count"] == 4 and "Traceback (most recent call last)" in finding.evidence["lines"][-1]
 
 
+def test_a_long_traceback_is_named_by_its_innermost_frame(tmp_path):
+    """An example keeps the head and the tail of a long event: a 40-frame traceback's exception line and innermost
+    frame are at its end (the first 4,000 characters named the wrong exception, or none)."""
+    def innermost():
+        raise LookupError("no such order")
+
+    def recurse(depth):  # two functions in turn: Python folds a frame that repeats the one before it
+        if depth == 0:
+            innermost()
+        recurse_again(depth - 1)
+
+    def recurse_again(depth):
+        recurse(depth)
+
+    def emit(log):
+        try:
+            recurse(40)
+        except LookupError:
+            log.exception("job failed")
+
+    section, _ = analyse(logged_lines(tmp_path, emit))
+    [event] = [line.text for line in section.lines if "job failed" in line.text]
+    assert len(event) > 5000
+    [finding] = [f for f in findings(section, Thresholds()) if f.id == "traceback"]
+    assert finding.subject["exception"] == "LookupError" and finding.subject["frame"].endswith(" in innermost")
+    assert finding.evidence["lines"][-1].endswith("LookupError: no such order")
+
+
 def real_connection_refused() -> str:
     """What psycopg says when nothing listens on the port (a real refused connection)."""
     with socket.socket() as sock:

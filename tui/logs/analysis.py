@@ -34,7 +34,8 @@ SOURCE = registry.LOGS
 MAX_CLUSTERS = 500  # drain3 forgets the least recently seen template beyond this; so do we
 SPARK_MINUTES = 30
 EXAMPLES_KEPT = 3
-EXAMPLE_CHARS = 4000  # an example is a line or a whole traceback; longer ones are cut
+EXAMPLE_HEAD_CHARS = 1000  # an example is a line or a whole traceback; a longer one keeps its head and its tail:
+EXAMPLE_TAIL_CHARS = 3000  # a traceback's innermost frame and exception line are last
 TEMPLATE_INPUT_CHARS = 1000  # Drain sees the head of a line (and a traceback's last line): enough to tell kinds apart
 _SHAPE_CACHE_MAX = 20_000  # line shapes remembered (hashes: 20,000 ints)
 _DIGIT_WORDS = re.compile(r"[\w.:/+-]*\d[\w.:/+-]*")  # a word with a digit: a time, an id, an address, a number
@@ -71,6 +72,12 @@ class _Template:
 
 
 MAX_SOURCES_PER_TEMPLATE = 8
+
+
+def _example(text: str) -> str:
+    if len(text) <= EXAMPLE_HEAD_CHARS + EXAMPLE_TAIL_CHARS:
+        return text
+    return f"{text[:EXAMPLE_HEAD_CHARS]}\n…\n{text[-EXAMPLE_TAIL_CHARS:]}"
 
 
 def template_input(text: str) -> str:
@@ -127,7 +134,7 @@ class Clusterer:
             state.first_seen = when
         if when >= state.last_seen:
             state.last_seen = when
-            state.examples.append(line.text[:EXAMPLE_CHARS])
+            state.examples.append(_example(line.text))
         if LEVEL_RANK[line.level] > LEVEL_RANK[state.level]:
             state.level = line.level
         if line.source not in state.sources and len(state.sources) < MAX_SOURCES_PER_TEMPLATE:
