@@ -171,6 +171,37 @@ def test_undated_history_is_not_new_but_a_template_that_appears_while_watching_i
     assert [c for c in history.clusters if "started" in c.template][0].undated
 
 
+HISTORY_TRACEBACK = """worker 3 failed
+Traceback (most recent call last):
+  File "/srv/worker.py", line 12, in run
+    job()
+ValueError: bad row
+"""
+
+
+def test_undated_history_makes_no_current_finding(tmp_path):
+    """A log's old lines with no time of their own, read at start, are no burst, traceback or recent pattern (60
+    old ERROR lines were "Burst of errors: 59 lines in 5 min"); the same lines written while watching are."""
+    path = tmp_path / "worker.log"
+    history = [f"ERROR worker {n} lost its lease\n" for n in range(60)]
+    history += ["ERROR db: connection refused\n"] * 3 + [HISTORY_TRACEBACK, "worker up\n"]
+    path.write_text("".join(history))
+    source = LogsSource(Config(log_paths=[str(path)]), only_named=True)
+    try:
+        section = source.collect()
+        assert source.analyze(section) == []
+        lease = [c for c in section.clusters if "lost its lease" in c.template]
+        assert [(c.count, sum(c.per_minute)) for c in lease] == [(60, 0)]  # counted, in no minute
+        assert sum("lost its lease" in line.text for line in section.lines) == 60  # and shown
+        with path.open("a") as log:
+            log.write("".join(history))
+        source.collect()
+        section = source.collect()
+    finally:
+        source.close()
+    assert {f.id for f in source.analyze(section)} == {"error-burst", "connection-refused", "traceback"}
+
+
 def test_a_line_dated_in_the_future_is_read_at_its_read_time(tmp_path):
     """9999-12-31 (or a clock hours ahead) would keep the line in the time-ordered ring forever, always newest."""
     path = tmp_path / "skewed.log"

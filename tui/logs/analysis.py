@@ -63,6 +63,7 @@ class _Template:
     count: int = 0
     first_seen: float = 0.0
     undated: bool = False  # created by a line of undated history: its first appearance is unknown
+    dated: bool = False  # has counted a line with a time: undated history no longer moves last_seen
     last_seen: float = 0.0
     level: Level = ""
     sources: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, capped
@@ -129,16 +130,23 @@ class Clusterer:
     @staticmethod
     def _count(state: _Template, line: LogLine) -> None:
         state.count += 1
+        if LEVEL_RANK[line.level] > LEVEL_RANK[state.level]:
+            state.level = line.level
+        if line.source not in state.sources and len(state.sources) < MAX_SOURCES_PER_TEMPLATE:
+            state.sources[line.source] = None
         when = line.time
+        if line.undated:  # history of unknown age: counted and shown, in no minute, and not what was seen last
+            if not state.dated:
+                state.last_seen = max(state.last_seen, when)
+                state.examples.append(_example(line.text))
+            return
+        if not state.dated:  # the history's read time said nothing of when it was last written
+            state.dated, state.last_seen = True, when
         if when < state.first_seen:
             state.first_seen = when
         if when >= state.last_seen:
             state.last_seen = when
             state.examples.append(_example(line.text))
-        if LEVEL_RANK[line.level] > LEVEL_RANK[state.level]:
-            state.level = line.level
-        if line.source not in state.sources and len(state.sources) < MAX_SOURCES_PER_TEMPLATE:
-            state.sources[line.source] = None
         minute = int(when // 60)
         minutes = state.minutes
         if minutes and minutes[-1][0] == minute:
@@ -530,7 +538,8 @@ OOM_RECENT_S = 3600.0
 def findings(section: LogsSection, thresholds: Thresholds) -> list[Finding]:
     """Every finding the logs support at `section.taken_at`."""
     now = section.taken_at
-    recent = [c for c in section.clusters if now - c.last_seen <= RECENT_S]
+    # a template of undated history with no line in its minutes was not seen recently: it was read at start
+    recent = [c for c in section.clusters if now - c.last_seen <= RECENT_S and (not c.undated or any(c.per_minute))]
     found: list[Finding] = []
     found += _error_bursts(section.clusters, thresholds)
     for stats in section.access:
