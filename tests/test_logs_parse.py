@@ -175,6 +175,14 @@ def test_java_stack_trace_is_one_event():
     assert events[1].text.endswith("still serving")
 
 
+@pytest.mark.parametrize("after", [[], ["2024-05-01 10:00:01,000 INFO worker 60 started"]], ids=["last", "followed"])
+def test_a_line_naming_an_exception_after_an_error_is_not_a_trace(after):
+    """`pkg.SomeError: ...` after an ERROR line is a Java trace only when its frames follow (`\tat `)."""
+    lines = ["2024-05-01 10:00:00,900 ERROR worker 59 gave up after 3 attempts",
+             "psycopg2.OperationalError: connection refused", *after]
+    assert [e.text for e in join(lines)] == lines
+
+
 def test_an_info_line_followed_by_an_indented_line_stays_two_lines():
     events = join(["2024-05-01 10:00:00 INFO config:", "    debug = false"])
     assert [e.text for e in events] == ["2024-05-01 10:00:00 INFO config:", "    debug = false"]

@@ -259,6 +259,7 @@ PY_TRACEBACK = "Traceback (most recent call last):"
 _PY_CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
 # `java.lang.IllegalStateException: boom`, `com.x.Y$Inner: ...`, `java.lang.OutOfMemoryError`
 _JAVA_EXCEPTION = re.compile(r"(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)\b")
+_JAVA_FRAME = "\tat "
 _JAVA_CONTINUATION = ("\tat ", "Caused by:", "\t... ", "... ", "Suppressed:", "\tSuppressed:", "\tCaused by:")
 JOIN_WAIT_S = 0.5  # a pending event is complete when nothing joined it for this long
 EVENT_HEAD_LINES = 50  # an event longer than HEAD + TAIL lines keeps both ends: the innermost frame is last
@@ -282,11 +283,26 @@ class EventJoiner:
         self._left_out = 0
         self._chars = 0
         self._held_since = 0.0
+        self._exception: LogLine | None = None  # `pkg.SomeError: ...` after an ERROR line: joined if frames follow
 
     def feed(self, line: LogLine, now: float | None = None) -> list[LogLine]:
         """The events this line completes (the one it does not continue), usually zero or one."""
         now = time.time() if now is None else now
         text = line.text
+        if self._exception is not None:
+            exception, self._exception = self._exception, None
+            if text.startswith(_JAVA_FRAME):  # a logged Java exception: the ERROR line, the exception, its frames
+                self._mode = "java"
+                self._append(exception.text)
+                self._append(text)
+                self._held_since = now
+                return []
+            done = self._finish()  # a message that names an exception (`psycopg2.OperationalError: ...`): a line
+            self._start(exception, now)
+            return done + self.feed(line, now)
+        if self._mode == "line" and self._lone_error() and _JAVA_EXCEPTION.match(text):
+            self._exception, self._held_since = line, now
+            return []
         if self._first is not None and self._continues(text):
             self._append(text)
             self._held_since = now
@@ -308,16 +324,20 @@ class EventJoiner:
         self._mode = "python" if text.startswith(PY_TRACEBACK) else "java" if _JAVA_EXCEPTION.match(text) else "line"
         self._append(text)
 
+    def _lone_error(self) -> bool:
+        """The pending event is one ERROR line: a logged exception's trace may follow it."""
+        return self._first is not None and self._first.level in ("error", "critical") and self._lines() == 1
+
     def _continues(self, text: str) -> bool:
         mode = self._mode
         if mode == "line":
             # a logged exception: the ERROR line, then the trace (`logging.exception`, log4j's `logger.error(m, e)`)
-            if self._first is None or self._first.level not in ("error", "critical") or self._lines() != 1:
+            if not self._lone_error():
                 return False
             if text.startswith(PY_TRACEBACK):
                 self._mode = "python"
                 return True
-            if _JAVA_EXCEPTION.match(text) or text.startswith("\tat "):
+            if text.startswith(_JAVA_FRAME):
                 self._mode = "java"
                 return True
             return False
@@ -364,6 +384,9 @@ class EventJoiner:
         if first is None:
             return []
         self._first = None
+        if self._exception is not None:  # nothing followed the exception line: two lines
+            exception, self._exception = self._exception, None
+            return [first, exception]
         if self._lines() == 1:
             return [first]
         lines = list(self._head)
