@@ -13,8 +13,8 @@ import psycopg
 import pytest
 
 from tui.config import Thresholds
-from tui.logs.analysis import (AccessMeter, Clusterer, Request, findings, normalise_path, parse_access,
-                               traceback_summary)
+from tui.logs.analysis import (ACCESS_SOURCES_MAX, BUCKET_S, WINDOW_S, AccessMeter, Clusterer, Request, findings,
+                               normalise_path, parse_access, traceback_summary)
 from tui.logs.parse import EventJoiner, classify
 from tui.logs.records import LogLine, LogsSection
 from tui.redact import MASK
@@ -173,6 +173,19 @@ def test_a_request_time_that_is_no_number_is_none(line):
 
 def test_json_nested_a_thousand_deep_is_no_request():
     assert parse_access('{"status": 200, "a": ' + "[" * 3000 + "]" * 3000 + "}") is None
+
+
+def test_the_meter_forgets_silent_logs_and_keeps_a_bounded_number():
+    """Containers come and go under new names: a log silent for the whole window is forgotten, and at most
+    ACCESS_SOURCES_MAX are metered (the one that wrote least recently makes room)."""
+    meter = AccessMeter()
+    [line] = access_lines([(200, 0.01)])
+    for n in range(ACCESS_SOURCES_MAX + 50):
+        meter.add(LogLine(f"container:web-{n}", NOW - 100 + n * 0.1, line))
+    stats = meter.stats(NOW)
+    assert len(stats) == len(meter._buckets) == ACCESS_SOURCES_MAX
+    assert {s.source for s in stats} == {f"container:web-{n}" for n in range(50, ACCESS_SOURCES_MAX + 50)}
+    assert meter.stats(NOW + WINDOW_S + BUCKET_S) == [] and meter._buckets == {} and meter._first_seen == {}
 
 
 def test_path_normalising():

@@ -202,6 +202,25 @@ def test_undated_history_makes_no_current_finding(tmp_path):
     assert {f.id for f in source.analyze(section)} == {"error-burst", "connection-refused", "traceback"}
 
 
+def test_a_source_that_wrote_its_last_event_holds_no_joiner(tmp_path):
+    """Per-source joining state lives only while an event is pending: sources that come and go leave none."""
+    paths = [tmp_path / f"app-{n}.log" for n in range(3)]
+    for path in paths:
+        path.write_text("")
+    source = LogsSource(Config(log_paths=[str(path) for path in paths]), only_named=True)
+    try:
+        source.collect()
+        for path in paths:
+            path.write_text("ERROR one\nERROR two\n")
+        source.collect()
+        pending = set(source._joiners)
+        section = source.collect()
+    finally:
+        source.close()
+    assert pending == {f"file:{path}" for path in paths}  # each holds its last line, which may be continued
+    assert source._joiners == {} and sum(line.text == "ERROR two" for line in section.lines) == 3
+
+
 def test_a_line_dated_in_the_future_is_read_at_its_read_time(tmp_path):
     """9999-12-31 (or a clock hours ahead) would keep the line in the time-ordered ring forever, always newest."""
     path = tmp_path / "skewed.log"

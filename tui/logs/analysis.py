@@ -228,6 +228,7 @@ _NUMERIC_SEGMENT = re.compile(
     r"|(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,})(?=/|$)"
 )
 MAX_PATH_CHARS = 200
+ACCESS_SOURCES_MAX = 256  # access logs metered at once: containers come and go, each under a new name
 
 
 @dataclass(frozen=True)
@@ -408,6 +409,8 @@ class AccessMeter:
             return False
         buckets = self._buckets.get(line.source)
         if buckets is None:
+            if len(self._buckets) >= ACCESS_SOURCES_MAX:  # make room: forget the log that wrote least recently
+                self._forget(min(self._buckets, key=lambda source: self._buckets[source][-1].start))
             buckets = self._buckets[line.source] = deque()
             self._first_seen[line.source] = line.time
         start = int(line.time // BUCKET_S) * BUCKET_S
@@ -424,15 +427,22 @@ class AccessMeter:
         return True
 
     def stats(self, now: float) -> list[AccessStats]:
-        """One AccessStats per access log with requests in the window."""
+        """One AccessStats per access log with requests in the window; a log silent for the whole window is
+        forgotten (it starts afresh if it writes again)."""
         result = []
-        for source, buckets in self._buckets.items():
-            since = now - self.window_s
+        since = now - self.window_s
+        for source, buckets in list(self._buckets.items()):
+            if buckets[-1].start + BUCKET_S <= since:
+                self._forget(source)
+                continue
             recent = [bucket for bucket in buckets if bucket.start + BUCKET_S > since and bucket.start <= now]
             if not recent:
                 continue
             result.append(self._stats(source, recent, now))
         return result
+
+    def _forget(self, source: str) -> None:
+        del self._buckets[source], self._first_seen[source]
 
     def _stats(self, source: str, buckets: list[_Bucket], now: float) -> AccessStats:
         classes = [0, 0, 0, 0, 0]

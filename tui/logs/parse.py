@@ -311,6 +311,11 @@ class EventJoiner:
         self._start(line, now)
         return done
 
+    @property
+    def pending(self) -> bool:
+        """Holds lines of an event not yet released."""
+        return self._first is not None
+
     def flush(self, now: float) -> list[LogLine]:
         """The pending event, once nothing joined it for `wait` seconds (`now=math.inf` releases it anyway)."""
         if self._first is not None and now - self._held_since >= self.wait:

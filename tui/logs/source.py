@@ -53,7 +53,7 @@ class LogsSource(Source):
         self._discovered_at = -math.inf
         self._polled = False  # the first poll reads the backlog: its last event is complete
         self._redact = LineRedactor()  # most lines of a busy log share a few shapes
-        self._read_from: set[str] = set()  # sources read before: their first batch is the history they held
+        self._read_from: set[str] = set()  # files read before: their first batch is the history they held
 
     def collect(self) -> LogsSection:
         now = time.time()
@@ -73,13 +73,18 @@ class LogsSource(Source):
                         line.time = when if when is not None else line.time
                         # a file's history (its first batch) with no time of its own was written at some unknown time
                         line.undated = when is None and line.source not in self._read_from
-                events += self._joiners.setdefault(line.source, EventJoiner()).feed(line, now)
+                joiner = self._joiners.get(line.source)
+                if joiner is None:
+                    joiner = self._joiners[line.source] = EventJoiner()
+                events += joiner.feed(line, now)
                 fed.add(line.source)
-        self._read_from |= fed
-        for source, joiner in self._joiners.items():
+        self._read_from |= {source for source in fed if source.startswith("file:")}
+        for source, joiner in list(self._joiners.items()):
             # A source that wrote nothing since the last poll has finished its event: release it now. So has every
             # source on the first poll, whose lines are the backlog (a one-poll `doctor` must see its last traceback).
             events += joiner.flush(now if source in fed and self._polled else math.inf)
+            if not joiner.pending:  # it holds nothing: a container gone for good leaves nothing behind
+                del self._joiners[source]
         self._polled = True
         for event in events:
             self._seq += 1
@@ -118,6 +123,7 @@ class LogsSource(Source):
             if path not in wanted and path not in self._named and reader.source.status != "following":
                 reader.close()
                 del self._files[path]
+                self._read_from.discard(reader.source.name)
         for path, candidate in wanted.items():
             if path not in self._files and len(self._files) < self.config.log_sources_max:
                 self._files[path] = FileReader(path, candidate.found_by, candidate.name)
