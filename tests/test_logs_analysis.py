@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 import random
 import socket
-import subprocess
-import sys
-import time
 
 import psycopg
 import pytest
@@ -291,13 +288,20 @@ def test_only_the_kernel_reports_oom_kills():
     """Any program can write the kernel's words: an access line whose User-Agent is an OOM report is no kill."""
     agent = "Killed process 4242 (postgres) total-vm:100kB, anon-rss:9999999kB"
     access = [f'10.0.0.9 - - [01/May/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "{agent}"',
-              f'10.0.0.9 - - [01/May/2024:10:00:01 +0000] "GET /x HTTP/1.1" 404 5 "-" "oom-kill:task_memcg=/,'
-              f'task=postgres,pid=4243"']
+              '10.0.0.9 - - [01/May/2024:10:00:01 +0000] "GET /x HTTP/1.1" 404 5 "-" "oom-kill:task_memcg=/,'
+              'task=postgres,pid=4243"']
     for source in ("file:/var/log/nginx/access.log", "container:web", "journal"):
         section, _ = analyse(access * 3, source=source)
         assert [f for f in findings(section, Thresholds()) if f.id == "kernel-oom-kill"] == []
     section, _ = analyse(KERNEL_OOM, source="kernel")
     assert [f.id for f in findings(section, Thresholds())] == ["kernel-oom-kill"]
+    forged_user = f'10.0.0.9 - kernel: {agent} [01/May/2024:10:00:00 +0000] "GET / HTTP/1.1" 401 5 "-" "curl"'
+    assert findings(analyse([forged_user], source="file:/var/log/nginx/access.log")[0], Thresholds()) == []
+    for header in ("May  1 10:00:00 db1 kernel: ", "2024-05-01T10:00:00.123456+00:00 db1 kernel: "):
+        section, _ = analyse([header + line for line in KERNEL_OOM], source="file:/var/log/kern.log")
+        assert [f.id for f in findings(section, Thresholds())] == ["kernel-oom-kill"]  # syslog's copy
+        assert [f.id for f in findings(analyse([header + KERNEL_OOM[2]], source="container:web")[0],
+                                       Thresholds())] == []
 
 
 def test_oom_numbers_and_scans_are_bounded():
@@ -321,7 +325,8 @@ def test_oom_numbers_and_scans_are_bounded():
 
 
 @pytest.mark.parametrize("last, expected", [
-    ("Exception: boom", "Exception"), ("ValueError: x", "ValueError"), ("app.errors.QuotaExceeded", "app.errors.QuotaExceeded"),
+    ("Exception: boom", "Exception"), ("ValueError: x", "ValueError"),
+    ("app.errors.QuotaExceeded", "app.errors.QuotaExceeded"),
     ("A" * 3000 + "!", "exception"), ("x" * 300 + "Error: too long a name", "exception"), ("done.", "exception"),
 ])
 def test_the_exception_line_of_a_traceback(last, expected):

@@ -543,6 +543,10 @@ _OOM_KILLED = re.compile(
 _OOM_CONTEXT = re.compile(r"oom-kill:[^\n]{0,1000}?task_memcg=(?P<memcg>[^,\s]{0,500})[^\n]{0,200}?,task=(?P<name>"
                           r"[^,\s]{0,64}),pid=(?P<pid>\d{1,10})(?!\d)")
 OOM_RECENT_S = 3600.0
+# syslog's header of a kernel message in a file: `May  1 10:00:00 host kernel: `, `2024-05-01T10:00:00+00:00 host
+# kernel: ` (an access line starts with an address, an application's line names no `kernel` as its writer)
+_SYSLOG_KERNEL = re.compile(r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S{0,20})"
+                            r" \S{1,64} kernel: ")
 
 
 def findings(section: LogsSection, thresholds: Thresholds) -> list[Finding]:
@@ -645,19 +649,24 @@ def _access_lines(section: LogsSection, source: str, wanted) -> list[str]:
     return picked[::-1]
 
 
-def _from_kernel(line: LogLine) -> bool:
-    """Written by the kernel: any program can log the words of an OOM report (a User-Agent, a message)."""
-    return line.source == "kernel" or (line.source == "journal" and line.unit == "kernel")
+def _kernel_wrote(source: str, unit: str, text: str) -> bool:
+    """Written by the kernel: any program can log the words of an OOM report (a User-Agent, a message). The
+    kernel's ring, its journal entries, and syslog's copy in a file (kern.log, messages) have it for a writer."""
+    if source.startswith("file:"):
+        return _SYSLOG_KERNEL.match(text) is not None
+    return source == "kernel" or (source == "journal" and unit == "kernel")
 
 
 def _oom_kills(section: LogsSection) -> list[Finding]:
     """One finding per process the kernel's OOM killer killed in the last hour (kept lines and templates)."""
     now = section.taken_at
-    texts = [(line.time, line.text) for line in section.lines if _from_kernel(line)
-             and ("Killed process" in line.text or "oom-kill:" in line.text)]
+    texts = [(line.time, line.text) for line in section.lines if ("Killed process" in line.text
+             or "oom-kill:" in line.text) and _kernel_wrote(line.source, line.unit, line.text)]
     for cluster in section.clusters:
-        if cluster.sources == ["kernel"] and ("Killed process" in cluster.template or "oom-kill:" in cluster.template):
-            texts += [(cluster.last_seen, text) for text in cluster.examples]
+        if ("Killed process" in cluster.template or "oom-kill:" in cluster.template) \
+                and len(cluster.sources) < MAX_SOURCES_PER_TEMPLATE:  # every source is known
+            texts += [(cluster.last_seen, text) for text in cluster.examples
+                      if all(_kernel_wrote(source, "", text) for source in cluster.sources)]
     kills: dict[int, dict[str, Any]] = {}
     for when, text in texts:
         if now - when > OOM_RECENT_S:

@@ -2,7 +2,8 @@
 
 Each poll reads what every reader has new (bounded per reader), gives file and container lines the level and
 pid their text carries (and a file's line its time, unless ahead of the clock), joins tracebacks per source,
-feeds the clusterer and the access meter, and merges the events into one time-ordered ring of at most `log_lines_kept` lines (ties keep arrival order).
+feeds the clusterer and the access meter, and merges the events into one time-ordered ring of at most
+`log_lines_kept` lines (ties keep arrival order).
 Lines are masked as the ring keeps them (each once): nothing a section carries holds a secret.
 """
 
