@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 import random
 import socket
-import subprocess
-import sys
-import time
 
 import psycopg
 import pytest
 
 from tui.config import Thresholds
-from tui.logs.analysis import AccessMeter, Clusterer, findings, normalise_path, parse_access
+from tui.logs.analysis import (ACCESS_SOURCES_MAX, BUCKET_S, WINDOW_S, AccessMeter, Clusterer, Request, findings,
+                               normalise_path, parse_access, traceback_summary)
 from tui.logs.parse import EventJoiner, classify
 from tui.logs.records import LogLine, LogsSection
 from tui.redact import MASK
@@ -160,6 +158,33 @@ def test_other_lines_are_not_requests(line):
     assert parse_access(line) is None
 
 
+@pytest.mark.parametrize("line", [
+    '{"status": 200, "uri": "/a", "request_time": 1e400}', '{"status": 200, "uri": "/a", "request_time": "NaN"}',
+    '{"status": 200, "uri": "/a", "request_time": %s}' % ("9" * 400),
+    '10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl" rt=%s' % ("9" * 400),
+    '10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl" %s.5' % ("9" * 400),
+], ids=["1e400", "NaN", "400 digits", "rt= 400 digits", "bare 400 digits"])
+def test_a_request_time_that_is_no_number_is_none(line):
+    assert parse_access(line) == Request(200, "/a", None)
+
+
+def test_json_nested_a_thousand_deep_is_no_request():
+    assert parse_access('{"status": 200, "a": ' + "[" * 3000 + "]" * 3000 + "}") is None
+
+
+def test_the_meter_forgets_silent_logs_and_keeps_a_bounded_number():
+    """Containers come and go under new names: a log silent for the whole window is forgotten, and at most
+    ACCESS_SOURCES_MAX are metered (the one that wrote least recently makes room)."""
+    meter = AccessMeter()
+    [line] = access_lines([(200, 0.01)])
+    for n in range(ACCESS_SOURCES_MAX + 50):
+        meter.add(LogLine(f"container:web-{n}", NOW - 100 + n * 0.1, line))
+    stats = meter.stats(NOW)
+    assert len(stats) == len(meter._buckets) == ACCESS_SOURCES_MAX
+    assert {s.source for s in stats} == {f"container:web-{n}" for n in range(50, ACCESS_SOURCES_MAX + 50)}
+    assert meter.stats(NOW + WINDOW_S + BUCKET_S) == [] and meter._buckets == {} and meter._first_seen == {}
+
+
 def test_path_normalising():
     assert normalise_path("/users/123/orders/456?page=2#top") == "/users/:id/orders/:id"
     assert normalise_path("/files/0123456789abcdef0123/raw") == "/files/:id/raw"
@@ -259,6 +284,56 @@ def test_kernel_oom_kill():
     assert findings(old, Thresholds()) == []
 
 
+def test_only_the_kernel_reports_oom_kills():
+    """Any program can write the kernel's words: an access line whose User-Agent is an OOM report is no kill."""
+    agent = "Killed process 4242 (postgres) total-vm:100kB, anon-rss:9999999kB"
+    access = [f'10.0.0.9 - - [01/May/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "{agent}"',
+              '10.0.0.9 - - [01/May/2024:10:00:01 +0000] "GET /x HTTP/1.1" 404 5 "-" "oom-kill:task_memcg=/,'
+              'task=postgres,pid=4243"']
+    for source in ("file:/var/log/nginx/access.log", "container:web", "journal"):
+        section, _ = analyse(access * 3, source=source)
+        assert [f for f in findings(section, Thresholds()) if f.id == "kernel-oom-kill"] == []
+    section, _ = analyse(KERNEL_OOM, source="kernel")
+    assert [f.id for f in findings(section, Thresholds())] == ["kernel-oom-kill"]
+    forged_user = f'10.0.0.9 - kernel: {agent} [01/May/2024:10:00:00 +0000] "GET / HTTP/1.1" 401 5 "-" "curl"'
+    assert findings(analyse([forged_user], source="file:/var/log/nginx/access.log")[0], Thresholds()) == []
+    for header in ("May  1 10:00:00 db1 kernel: ", "2024-05-01T10:00:00.123456+00:00 db1 kernel: "):
+        section, _ = analyse([header + line for line in KERNEL_OOM], source="file:/var/log/kern.log")
+        assert [f.id for f in findings(section, Thresholds())] == ["kernel-oom-kill"]  # syslog's copy
+        assert [f.id for f in findings(analyse([header + KERNEL_OOM[2]], source="container:web")[0],
+                                       Thresholds())] == []
+
+
+def test_oom_numbers_and_scans_are_bounded():
+    """A pid or a size of thousands of digits is no number (int() would raise and lose the poll), and the scan
+    from `oom-kill:` to its `task_memcg=` stops at 1,000 characters (it ran to the end of the line from each one)."""
+    huge = "9" * 5000
+    lines = [f"Out of memory: Killed process {huge} (x) total-vm:1kB, anon-rss:1kB",
+             f"Out of memory: Killed process 77 (y) total-vm:{huge}kB, anon-rss:{huge}kB",
+             f"oom-kill:constraint=CONSTRAINT_NONE,task_memcg=/,task=z,pid={huge},uid=0"]
+    section, _ = analyse(lines, source="kernel")
+    [finding] = findings(section, Thresholds())
+    assert finding.subject == {"process": "y"} and finding.evidence["rss_kb"] is None
+    far = "oom-kill:constraint=CONSTRAINT_NONE," + "x" * 1000 + ",task_memcg=/,task=z,pid=12,uid=0"
+    assert findings(analyse([far], source="kernel")[0], Thresholds()) == []
+    scope = "cri-containerd-" + "3f" * 32 + ".scope"
+    pod = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0c5f6a2e_1b7d_4c1e_9b0a_5d2e8f1c3a4b.slice/"
+    kubernetes = (f"[ 8123.460] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset={scope},mems_allowed=0,"
+                  f"oom_memcg={pod}{scope},task_memcg={pod}{scope},task=java,pid=4242,uid=0")
+    [finding] = findings(analyse([kubernetes], source="kernel")[0], Thresholds())
+    assert finding.evidence["cgroup"] == pod + scope and finding.subject == {"process": "java"}
+
+
+@pytest.mark.parametrize("last, expected", [
+    ("Exception: boom", "Exception"), ("ValueError: x", "ValueError"),
+    ("app.errors.QuotaExceeded", "app.errors.QuotaExceeded"),
+    ("A" * 3000 + "!", "exception"), ("x" * 300 + "Error: too long a name", "exception"), ("done.", "exception"),
+])
+def test_the_exception_line_of_a_traceback(last, expected):
+    text = f'Traceback (most recent call last):\n  File "/srv/app.py", line 3, in main\n    run()\n{last}'
+    assert traceback_summary(text) == (expected, "/srv/app.py:3 in main")
+
+
 def test_tracebacks_are_one_finding_per_exception_and_frame(tmp_path):
     def emit(log):
         for n in range(4):
@@ -274,6 +349,34 @@ def test_tracebacks_are_one_finding_per_exception_and_frame(tmp_path):
     assert finding.subject["exception"] == "ValueError"
     assert finding.subject["frame"].endswith(" in emit") and "test_logs_analysis.py:" in finding.subject["frame"]
     assert finding.evidence["count"] == 4 and "Traceback (most recent call last)" in finding.evidence["lines"][-1]
+
+
+def test_a_long_traceback_is_named_by_its_innermost_frame(tmp_path):
+    """An example keeps the head and the tail of a long event: a 60-frame traceback's exception line and innermost
+    frame are at its end (the first 4,000 characters named the wrong exception, or none)."""
+    def innermost():
+        raise LookupError("no such order")
+
+    def recurse(depth):  # two functions in turn: Python folds a frame that repeats the one before it
+        if depth == 0:
+            innermost()
+        recurse_again(depth - 1)
+
+    def recurse_again(depth):
+        recurse(depth)
+
+    def emit(log):
+        try:
+            recurse(60)
+        except LookupError:
+            log.exception("job failed")
+
+    section, _ = analyse(logged_lines(tmp_path, emit))
+    [event] = [line.text for line in section.lines if "job failed" in line.text]
+    assert len(event) > 5000
+    [finding] = [f for f in findings(section, Thresholds()) if f.id == "traceback"]
+    assert finding.subject["exception"] == "LookupError" and finding.subject["frame"].endswith(" in innermost")
+    assert finding.evidence["lines"][-1].endswith("LookupError: no such order")
 
 
 def real_connection_refused() -> str:
@@ -322,7 +425,8 @@ def test_findings_keep_their_keys_from_poll_to_poll():
         kept = []
         for text in lines[poll::4]:  # each poll reads a quarter of the problem lines
             _, level, pid = classify(text)
-            kept += joiner.feed(LogLine("file:x", now - 1, text, level, pid), now=now)
+            source = "kernel" if text in KERNEL_OOM else "file:x"
+            kept += joiner.feed(LogLine(source, now - 1, text, level, pid), now=now)
         kept += joiner.flush(float("inf"))
         for line in kept:
             clusterer.add(line)

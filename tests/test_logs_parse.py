@@ -175,6 +175,14 @@ def test_java_stack_trace_is_one_event():
     assert events[1].text.endswith("still serving")
 
 
+@pytest.mark.parametrize("after", [[], ["2024-05-01 10:00:01,000 INFO worker 60 started"]], ids=["last", "followed"])
+def test_a_line_naming_an_exception_after_an_error_is_not_a_trace(after):
+    """`pkg.SomeError: ...` after an ERROR line is a Java trace only when its frames follow (`\tat `)."""
+    lines = ["2024-05-01 10:00:00,900 ERROR worker 59 gave up after 3 attempts",
+             "psycopg2.OperationalError: connection refused", *after]
+    assert [e.text for e in join(lines)] == lines
+
+
 def test_an_info_line_followed_by_an_indented_line_stays_two_lines():
     events = join(["2024-05-01 10:00:00 INFO config:", "    debug = false"])
     assert [e.text for e in events] == ["2024-05-01 10:00:00 INFO config:", "    debug = false"]
@@ -197,3 +205,25 @@ def test_flush_releases_a_pending_line_after_the_wait():
     assert joiner.flush(10.2) == []
     assert [e.text for e in joiner.flush(10.5)] == ["ERROR:root:x"]
     assert joiner.flush(math.inf) == []
+
+
+@pytest.mark.parametrize("line", ['{"status": "%s", "msg": "x"}' % ("9" * 5000), '{"status": "\u00b2\u00b2\u00b2"}'],
+                         ids=["5000 digits", "superscript digits"])
+def test_a_status_that_is_no_number_is_ignored(line):
+    """int() refuses 4,300 digits and superscript digits (str.isdigit() accepts both)."""
+    assert classify(line) == (None, "", None)
+
+
+@pytest.mark.parametrize("line", ['{"time": 1e400, "level": "error"}', '{"time": "Infinity", "level": "error"}',
+                                  '{"ts": NaN, "level": "error"}',
+                                  '{"time": %s, "level": "error"}' % ("9" * 400), '{"time": 12, "level": "error"}'],
+                         ids=["1e400", "Infinity", "NaN", "400 digits", "a counter"])
+def test_a_json_time_that_is_no_time_is_none(line):
+    """inf or NaN as a line's time broke the per-minute counts (int(inf // 60)) and lost the poll."""
+    assert classify(line) == (None, "error", None)
+
+
+def test_json_nested_a_thousand_deep_is_a_plain_line():
+    """Valid JSON, 10 KB, too deep for json.loads: a RecursionError must not escape (and lose the poll)."""
+    line = '{"level": "error", "a": ' + '[' * 3000 + ']' * 3000 + '}'
+    assert classify(line) == (None, "", None)  # read as text, which names no level in its head

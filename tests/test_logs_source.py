@@ -4,10 +4,17 @@ readers on."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import time
+import uuid
+
+import pytest
 
 from children import READY, python_child
+from conftest import ROOT
 from tui.config import Config
 from tui.logs.source import LogsSource
 from tui.redact import MASK
@@ -178,3 +185,114 @@ def test_the_ring_is_bounded_by_its_text_as_well_as_its_line_count(tmp_path, mon
         source.close()
     assert len(section.lines) == 2 and sum(len(line.text) for line in section.lines) <= 20_000
     assert section.lines[-1].text.startswith("00005") and section.dropped == 4
+
+
+HISTORY_TRACEBACK = """worker 3 failed
+Traceback (most recent call last):
+  File "/srv/worker.py", line 12, in run
+    job()
+ValueError: bad row
+"""
+
+
+def test_undated_history_makes_no_current_finding(tmp_path):
+    """A log's old lines with no time of their own, read at start, are no burst, traceback or recent pattern (60
+    old ERROR lines were "Burst of errors: 59 lines in 5 min"); the same lines written while watching are."""
+    path = tmp_path / "worker.log"
+    history = [f"ERROR worker {n} lost its lease\n" for n in range(60)]
+    history += ["ERROR db: connection refused\n"] * 3 + [HISTORY_TRACEBACK, "worker up\n"]
+    path.write_text("".join(history))
+    source = LogsSource(Config(log_paths=[str(path)]), only_named=True)
+    try:
+        section = source.collect()
+        assert source.analyze(section) == []
+        lease = [c for c in section.clusters if "lost its lease" in c.template]
+        assert [(c.count, sum(c.per_minute)) for c in lease] == [(60, 0)]  # counted, in no minute
+        assert sum("lost its lease" in line.text for line in section.lines) == 60  # and shown
+        with path.open("a") as log:
+            log.write("".join(history))
+        source.collect()
+        section = source.collect()
+    finally:
+        source.close()
+    assert {f.id for f in source.analyze(section)} == {"error-burst", "connection-refused", "traceback"}
+
+
+def test_a_source_that_wrote_its_last_event_holds_no_joiner(tmp_path):
+    """Per-source joining state lives only while an event is pending: sources that come and go leave none."""
+    paths = [tmp_path / f"app-{n}.log" for n in range(3)]
+    for path in paths:
+        path.write_text("")
+    source = LogsSource(Config(log_paths=[str(path) for path in paths]), only_named=True)
+    try:
+        source.collect()
+        for path in paths:
+            path.write_text("ERROR one\nERROR two\n")
+        source.collect()
+        pending = set(source._joiners)
+        section = source.collect()
+    finally:
+        source.close()
+    assert pending == {f"file:{path}" for path in paths}  # each holds its last line, which may be continued
+    assert source._joiners == {} and sum(line.text == "ERROR two" for line in section.lines) == 3
+
+
+def test_a_line_dated_in_the_future_is_read_at_its_read_time(tmp_path):
+    """9999-12-31 (or a clock hours ahead) would keep the line in the time-ordered ring forever, always newest."""
+    path = tmp_path / "skewed.log"
+    path.write_text("")
+    source = LogsSource(Config(log_paths=[str(path)], log_lines_kept=100), only_named=True)
+    ahead = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() + 3600))
+    try:
+        source.collect()
+        with open(path, "a") as log:
+            log.write(f"9999-12-31 23:59:59 ERROR from the future\n{ahead} ERROR an hour ahead\n")
+        source.collect()
+        read = source.collect()  # the last line is released by the event joiner once nothing follows it
+        with open(path, "a") as log:
+            log.writelines(f"line {n}\n" for n in range(150))
+        source.collect()
+        section = source.collect()
+    finally:
+        source.close()
+    assert [line.time <= read.taken_at for line in read.lines] == [True, True]
+    assert not any("future" in line.text or "ahead" in line.text for line in section.lines)  # dropped, oldest
+    assert [line.text for line in section.lines] == [f"line {n}" for n in range(50, 150)]
+
+
+FOLLOW_CONTAINER = """
+import json, sys, time
+from tui.config import Config
+from tui.logs.source import LogsSource
+
+source = LogsSource(Config())
+deadline = time.monotonic() + 60
+try:
+    while time.monotonic() < deadline:
+        section = source.collect()
+        mine = [line for line in section.lines if line.container == sys.argv[1] and "boom" in line.text]
+        if mine:
+            print(json.dumps({"time": mine[0].time, "level": mine[0].level, "read_at": section.taken_at}))
+            break
+        time.sleep(0.3)
+finally:
+    source.close()
+"""
+
+
+@pytest.mark.services
+def test_a_container_line_keeps_the_engine_time_in_any_zone(docker_client, docker_image):
+    """A container writes a zone-less time (its own clock, UTC): read as tshoot's local time it moved the line
+    by the zone's offset. The engine's timestamp (UTC, exact) is kept; level and pid still come from the text."""
+    name = f"tshoot-logs-{uuid.uuid4().hex[:6]}-tz"
+    docker_client.containers.run(docker_image, ["sh", "-c", "echo \"$(date -u '+%Y-%m-%d %H:%M:%S') ERROR boom\"; "
+                                                "sleep 120"], name=name, detach=True)
+    try:
+        child = subprocess.run([sys.executable, "-c", FOLLOW_CONTAINER, name], cwd=ROOT, capture_output=True,
+                               text=True, timeout=90, env={**os.environ, "TZ": "Asia/Tokyo"})
+    finally:
+        docker_client.api.remove_container(name, force=True)
+    assert child.stdout, child.stderr
+    seen = json.loads(child.stdout)
+    assert seen["level"] == "error"
+    assert abs(seen["read_at"] - seen["time"]) < 120  # Tokyo's reading of the text is 9 hours off

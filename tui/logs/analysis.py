@@ -8,6 +8,7 @@ snapshot gives the findings the live app gave.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections import deque
@@ -33,7 +34,8 @@ SOURCE = registry.LOGS
 MAX_CLUSTERS = 500  # drain3 forgets the least recently seen template beyond this; so do we
 SPARK_MINUTES = 30
 EXAMPLES_KEPT = 3
-EXAMPLE_CHARS = 4000  # an example is a line or a whole traceback; longer ones are cut
+EXAMPLE_HEAD_CHARS = 1000  # an example is a line or a whole traceback; a longer one keeps its head and its tail:
+EXAMPLE_TAIL_CHARS = 3000  # a traceback's innermost frame and exception line are last
 TEMPLATE_INPUT_CHARS = 1000  # Drain sees the head of a line (and a traceback's last line): enough to tell kinds apart
 _SHAPE_CACHE_MAX = 20_000  # line shapes remembered (hashes: 20,000 ints)
 _DIGIT_WORDS = re.compile(r"[\w.:/+-]*\d[\w.:/+-]*")  # a word with a digit: a time, an id, an address, a number
@@ -61,6 +63,7 @@ class _Template:
     count: int = 0
     first_seen: float = 0.0
     undated: bool = False  # created by a line of undated history: its first appearance is unknown
+    dated: bool = False  # has counted a line with a time: undated history no longer moves last_seen
     last_seen: float = 0.0
     level: Level = ""
     sources: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, capped
@@ -70,6 +73,12 @@ class _Template:
 
 
 MAX_SOURCES_PER_TEMPLATE = 8
+
+
+def _example(text: str) -> str:
+    if len(text) <= EXAMPLE_HEAD_CHARS + EXAMPLE_TAIL_CHARS:
+        return text
+    return f"{text[:EXAMPLE_HEAD_CHARS]}\n…\n{text[-EXAMPLE_TAIL_CHARS:]}"
 
 
 def template_input(text: str) -> str:
@@ -121,16 +130,23 @@ class Clusterer:
     @staticmethod
     def _count(state: _Template, line: LogLine) -> None:
         state.count += 1
-        when = line.time
-        if when < state.first_seen:
-            state.first_seen = when
-        if when >= state.last_seen:
-            state.last_seen = when
-            state.examples.append(line.text[:EXAMPLE_CHARS])
         if LEVEL_RANK[line.level] > LEVEL_RANK[state.level]:
             state.level = line.level
         if line.source not in state.sources and len(state.sources) < MAX_SOURCES_PER_TEMPLATE:
             state.sources[line.source] = None
+        when = line.time
+        if line.undated:  # history of unknown age: counted and shown, in no minute, and not what was seen last
+            if not state.dated:
+                state.last_seen = max(state.last_seen, when)
+                state.examples.append(_example(line.text))
+            return
+        if not state.dated:  # the history's read time said nothing of when it was last written
+            state.dated, state.last_seen = True, when
+        if when < state.first_seen:
+            state.first_seen = when
+        if when >= state.last_seen:
+            state.last_seen = when
+            state.examples.append(_example(line.text))
         minute = int(when // 60)
         minutes = state.minutes
         if minutes and minutes[-1][0] == minute:
@@ -199,10 +215,10 @@ _ACCESS_LINE = re.compile(
 # Request time written by a custom log_format: `rt=0.123`, `request_time=0.2`, `urt=0.100`, `upstream_time:12ms`
 _TIMING = re.compile(
     r"(?<![\w.])(?P<key>rt|request_time|req_time|response_time|duration|took|urt|uct|uht|ut"
-    r"|upstream_response_time|upstream_time)[=:]\s?\"?(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|us|µs|s)?(?![\w.])"
+    r"|upstream_response_time|upstream_time)[=:]\s?\"?(?P<value>\d{1,12}(?:\.\d{1,12})?)(?P<unit>ms|us|µs|s)?(?![\w.])"
 )
 _UPSTREAM_KEYS = ("urt", "uct", "uht", "ut", "upstream_response_time", "upstream_time")
-_BARE_NUMBER = re.compile(r"(?:^|\s)(\d+(?:\.\d+)?)(ms|us|µs|s)?(?=\s|$)")
+_BARE_NUMBER = re.compile(r"(?:^|\s)(\d{1,12}(?:\.\d{1,12})?)(ms|us|µs|s)?(?=\s|$)")  # 400 digits: float() says inf
 BARE_INTEGER_MAX_S = 600  # a bare integer above this is not seconds (Apache's %D is microseconds): not read
 _UNITS = {"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "s": 1.0, None: 1.0, "": 1.0}
 _JSON_PATH_KEYS = ("request_uri", "uri", "path", "url")
@@ -212,6 +228,7 @@ _NUMERIC_SEGMENT = re.compile(
     r"|(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,})(?=/|$)"
 )
 MAX_PATH_CHARS = 200
+ACCESS_SOURCES_MAX = 256  # access logs metered at once: containers come and go, each under a new name
 
 
 @dataclass(frozen=True)
@@ -258,7 +275,7 @@ def _request_seconds(rest: str) -> float | None:
 def _parse_json_access(text: str) -> Request | None:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: valid JSON nested a thousand deep
         return None
     if not isinstance(data, dict):
         return None
@@ -277,13 +294,17 @@ def _number(value: object) -> float | None:
     """A JSON number, or a string nginx wrote for one ("0.123", "0.100, 0.050" for retried upstreams)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
     if isinstance(value, str):
         try:
-            return float(value.split(",")[0].strip())
+            value = float(value.split(",")[0].strip())
         except ValueError:
             return None
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:  # an int of 400 digits
+            return None
+        return number if math.isfinite(number) else None  # 1e400, "Infinity", NaN
     return None
 
 
@@ -388,6 +409,8 @@ class AccessMeter:
             return False
         buckets = self._buckets.get(line.source)
         if buckets is None:
+            if len(self._buckets) >= ACCESS_SOURCES_MAX:  # make room: forget the log that wrote least recently
+                self._forget(min(self._buckets, key=lambda source: self._buckets[source][-1].start))
             buckets = self._buckets[line.source] = deque()
             self._first_seen[line.source] = line.time
         start = int(line.time // BUCKET_S) * BUCKET_S
@@ -404,15 +427,22 @@ class AccessMeter:
         return True
 
     def stats(self, now: float) -> list[AccessStats]:
-        """One AccessStats per access log with requests in the window."""
+        """One AccessStats per access log with requests in the window; a log silent for the whole window is
+        forgotten (it starts afresh if it writes again)."""
         result = []
-        for source, buckets in self._buckets.items():
-            since = now - self.window_s
+        since = now - self.window_s
+        for source, buckets in list(self._buckets.items()):
+            if buckets[-1].start + BUCKET_S <= since:
+                self._forget(source)
+                continue
             recent = [bucket for bucket in buckets if bucket.start + BUCKET_S > since and bucket.start <= now]
             if not recent:
                 continue
             result.append(self._stats(source, recent, now))
         return result
+
+    def _forget(self, source: str) -> None:
+        del self._buckets[source], self._first_seen[source]
 
     def _stats(self, source: str, buckets: list[_Bucket], now: float) -> AccessStats:
         classes = [0, 0, 0, 0, 0]
@@ -503,18 +533,27 @@ KNOWN_PATTERNS = (
 )
 # The kernel's OOM report: `Out of memory: Killed process 123 (python3) total-vm:..kB, anon-rss:..kB, ...`
 # (also "Memory cgroup out of memory: ...") and `oom-kill:constraint=...,task_memcg=/docker/abc,task=python3,pid=123`
+# Every repeat is bounded: a number int() can read (Python refuses 4,300 digits), and a scan that cannot run to
+# the end of a long line from each of its `oom-kill:` (quadratic in the line). Kubernetes' cgroup paths are long:
+# 400 characters before `task_memcg=`.
 _OOM_KILLED = re.compile(
-    r"Killed process (?P<pid>\d+) \((?P<name>[^)]{0,64})\)(?: total-vm:(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB"
-    r"(?:, file-rss:(?P<file>\d+)kB)?(?:, shmem-rss:(?P<shmem>\d+)kB)?)?"
+    r"Killed process (?P<pid>\d{1,10}) \((?P<name>[^)]{0,64})\)(?: total-vm:(?P<vm>\d{1,15})kB, "
+    r"anon-rss:(?P<anon>\d{1,15})kB(?:, file-rss:(?P<file>\d{1,15})kB)?(?:, shmem-rss:(?P<shmem>\d{1,15})kB)?)?"
 )
-_OOM_CONTEXT = re.compile(r"oom-kill:.*?task_memcg=(?P<memcg>[^,\s]*).*?,task=(?P<name>[^,\s]*),pid=(?P<pid>\d+)")
+_OOM_CONTEXT = re.compile(r"oom-kill:[^\n]{0,1000}?task_memcg=(?P<memcg>[^,\s]{0,500})[^\n]{0,200}?,task=(?P<name>"
+                          r"[^,\s]{0,64}),pid=(?P<pid>\d{1,10})(?!\d)")
 OOM_RECENT_S = 3600.0
+# syslog's header of a kernel message in a file: `May  1 10:00:00 host kernel: `, `2024-05-01T10:00:00+00:00 host
+# kernel: ` (an access line starts with an address, an application's line names no `kernel` as its writer)
+_SYSLOG_KERNEL = re.compile(r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S{0,20})"
+                            r" \S{1,64} kernel: ")
 
 
 def findings(section: LogsSection, thresholds: Thresholds) -> list[Finding]:
     """Every finding the logs support at `section.taken_at`."""
     now = section.taken_at
-    recent = [c for c in section.clusters if now - c.last_seen <= RECENT_S]
+    # a template of undated history with no line in its minutes was not seen recently: it was read at start
+    recent = [c for c in section.clusters if now - c.last_seen <= RECENT_S and (not c.undated or any(c.per_minute))]
     found: list[Finding] = []
     found += _error_bursts(section.clusters, thresholds)
     for stats in section.access:
@@ -610,14 +649,24 @@ def _access_lines(section: LogsSection, source: str, wanted) -> list[str]:
     return picked[::-1]
 
 
+def _kernel_wrote(source: str, unit: str, text: str) -> bool:
+    """Written by the kernel: any program can log the words of an OOM report (a User-Agent, a message). The
+    kernel's ring, its journal entries, and syslog's copy in a file (kern.log, messages) have it for a writer."""
+    if source.startswith("file:"):
+        return _SYSLOG_KERNEL.match(text) is not None
+    return source == "kernel" or (source == "journal" and unit == "kernel")
+
+
 def _oom_kills(section: LogsSection) -> list[Finding]:
     """One finding per process the kernel's OOM killer killed in the last hour (kept lines and templates)."""
     now = section.taken_at
-    texts = [(line.time, line.text) for line in section.lines if "Killed process" in line.text
-             or "oom-kill:" in line.text]
+    texts = [(line.time, line.text) for line in section.lines if ("Killed process" in line.text
+             or "oom-kill:" in line.text) and _kernel_wrote(line.source, line.unit, line.text)]
     for cluster in section.clusters:
-        if "Killed process" in cluster.template or "oom-kill:" in cluster.template:
-            texts += [(cluster.last_seen, text) for text in cluster.examples]
+        if ("Killed process" in cluster.template or "oom-kill:" in cluster.template) \
+                and len(cluster.sources) < MAX_SOURCES_PER_TEMPLATE:  # every source is known
+            texts += [(cluster.last_seen, text) for text in cluster.examples
+                      if all(_kernel_wrote(source, "", text) for source in cluster.sources)]
     kills: dict[int, dict[str, Any]] = {}
     for when, text in texts:
         if now - when > OOM_RECENT_S:
@@ -668,8 +717,10 @@ def _oom_kills(section: LogsSection) -> list[Finding]:
 
 
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+), in (?P<func>.+)$', re.MULTILINE)
-_PY_EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Group|[A-Z]\w*))"
-                           r"(?::|$)")
+# `ValueError: x`, `mod.CustomError`, `KeyboardInterrupt`: a dotted name whose last part has a capital, then `:`
+# or the end (one pass: alternatives after `[\w.]*` backtrack through the whole of a long line)
+_PY_EXCEPTION = re.compile(r"(?P<type>[A-Za-z_][\w.]{0,200})(?::|$)")
+_EXCEPTION_NAME = re.compile(r"(?:^|\.)\w*[A-Z]\w*$")
 _JAVA_EXCEPTION_LINE = re.compile(r"^(?:Caused by: )?(?P<type>(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*)(?::|$)",
                                   re.MULTILINE)
 _JAVA_FRAME = re.compile(r"^\s+at (?P<frame>[\w$.<>]+\([^)]*\))", re.MULTILINE)
@@ -683,7 +734,7 @@ def traceback_summary(text: str) -> tuple[str, str] | None:
         frame = f"{frames[-1]['file']}:{frames[-1]['line']} in {frames[-1]['func']}" if frames else ""
         for line in reversed(last.splitlines()):
             match = _PY_EXCEPTION.match(line)
-            if match and not line.startswith((" ", "\t")):
+            if match and _EXCEPTION_NAME.search(match["type"]) and not line.startswith((" ", "\t")):
                 return match["type"], frame
         return "exception", frame
     if "\tat " in text or "\n    at " in text:

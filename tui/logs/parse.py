@@ -58,9 +58,9 @@ _ISO_TIME = re.compile(
     r"(\d{4})[-/](\d\d)[-/](\d\d)(?:T| {1,2})(\d{1,2}):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(?: ?(Z|UTC|GMT|[+-]\d\d:?\d\d)\b)?"
 )
 # Common Log Format: `[01/May/2024:10:00:00 +0000]`
-_CLF_TIME = re.compile(r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d+))? ([+-]\d{4})\]")
+_CLF_TIME = re.compile(r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? ([+-]\d{4})\]")
 # RFC 3164 syslog (no year): `May  1 10:00:00`; Apache's error log: `[Wed May 01 10:00:00.123456 2024]`
-_BSD_TIME = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?: (\d{4})\])?")
+_BSD_TIME = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?: (\d{4})\])?")
 
 # --- pids -------------------------------------------------------------------------------------------------------
 
@@ -70,11 +70,12 @@ _SYSLOG_PID = re.compile(r"\[(\d{1,7})\]:")
 _NGINX_PID = re.compile(r"\] (\d{1,7})#\d+:")
 _APACHE_PID = re.compile(r"\[pid (\d{1,7})")
 _BRACKET_PID = re.compile(r"\[(\d{1,7})\] \[?[A-Z]")
-_KILLED_PROCESS = re.compile(r"Killed process (\d+) \(")
+_KILLED_PROCESS = re.compile(r"Killed process (\d{1,10}) \(")
 
 _JSON_LEVEL_KEYS = ("level", "severity", "lvl", "levelname", "log.level", "loglevel")
 _JSON_TIME_KEYS = ("time", "timestamp", "ts", "@timestamp", "time_iso8601", "time_local", "msec", "asctime", "t")
 _JSON_PID_KEYS = ("pid", "process", "process_id")
+JSON_TIMES = (946_684_800.0, 4_102_444_800.0)  # a number read as a time is one of 2000..2100
 
 _epoch_cache: dict[tuple, float] = {}  # (y, m, d, H, M, S, zone) -> unix time of that second
 _EPOCH_CACHE_MAX = 4096
@@ -132,7 +133,7 @@ def level_of(word: object) -> Level:
 def _classify_json(text: str) -> tuple[float | None, Level, int | None] | None:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: valid JSON nested a thousand deep
         return None
     if not isinstance(data, dict):
         return None
@@ -142,7 +143,7 @@ def _classify_json(text: str) -> tuple[float | None, Level, int | None] | None:
             level = level_of(data[key])
             break
     status = data.get("status")
-    if isinstance(status, str) and status.isdigit():
+    if isinstance(status, str) and len(status) == 3 and status.isascii() and status.isdigit():
         status = int(status)
     if isinstance(status, int) and 100 <= status <= 599:
         level = status_level(status)
@@ -166,9 +167,15 @@ def _json_time(value: object) -> float | None:
             value = float(value)
         except ValueError:
             return line_time(value[:64])
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return value / 1000 if value > 1e11 else float(value)  # milliseconds since the epoch, or seconds
-    return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int of 400 digits
+        return None
+    if seconds > 1e11:  # milliseconds since the epoch
+        seconds /= 1000
+    return seconds if JSON_TIMES[0] <= seconds <= JSON_TIMES[1] else None  # not inf (1e400), NaN, a counter
 
 
 def line_time(head: str) -> float | None:
@@ -252,6 +259,7 @@ PY_TRACEBACK = "Traceback (most recent call last):"
 _PY_CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
 # `java.lang.IllegalStateException: boom`, `com.x.Y$Inner: ...`, `java.lang.OutOfMemoryError`
 _JAVA_EXCEPTION = re.compile(r"(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)\b")
+_JAVA_FRAME = "\tat "
 _JAVA_CONTINUATION = ("\tat ", "Caused by:", "\t... ", "... ", "Suppressed:", "\tSuppressed:", "\tCaused by:")
 JOIN_WAIT_S = 0.5  # a pending event is complete when nothing joined it for this long
 EVENT_HEAD_LINES = 50  # an event longer than HEAD + TAIL lines keeps both ends: the innermost frame is last
@@ -275,11 +283,26 @@ class EventJoiner:
         self._left_out = 0
         self._chars = 0
         self._held_since = 0.0
+        self._exception: LogLine | None = None  # `pkg.SomeError: ...` after an ERROR line: joined if frames follow
 
     def feed(self, line: LogLine, now: float | None = None) -> list[LogLine]:
         """The events this line completes (the one it does not continue), usually zero or one."""
         now = time.time() if now is None else now
         text = line.text
+        if self._exception is not None:
+            exception, self._exception = self._exception, None
+            if text.startswith(_JAVA_FRAME):  # a logged Java exception: the ERROR line, the exception, its frames
+                self._mode = "java"
+                self._append(exception.text)
+                self._append(text)
+                self._held_since = now
+                return []
+            done = self._finish()  # a message that names an exception (`psycopg2.OperationalError: ...`): a line
+            self._start(exception, now)
+            return done + self.feed(line, now)
+        if self._mode == "line" and self._lone_error() and _JAVA_EXCEPTION.match(text):
+            self._exception, self._held_since = line, now
+            return []
         if self._first is not None and self._continues(text):
             self._append(text)
             self._held_since = now
@@ -287,6 +310,11 @@ class EventJoiner:
         done = self._finish()
         self._start(line, now)
         return done
+
+    @property
+    def pending(self) -> bool:
+        """Holds lines of an event not yet released."""
+        return self._first is not None
 
     def flush(self, now: float) -> list[LogLine]:
         """The pending event, once nothing joined it for `wait` seconds (`now=math.inf` releases it anyway)."""
@@ -301,16 +329,20 @@ class EventJoiner:
         self._mode = "python" if text.startswith(PY_TRACEBACK) else "java" if _JAVA_EXCEPTION.match(text) else "line"
         self._append(text)
 
+    def _lone_error(self) -> bool:
+        """The pending event is one ERROR line: a logged exception's trace may follow it."""
+        return self._first is not None and self._first.level in ("error", "critical") and self._lines() == 1
+
     def _continues(self, text: str) -> bool:
         mode = self._mode
         if mode == "line":
             # a logged exception: the ERROR line, then the trace (`logging.exception`, log4j's `logger.error(m, e)`)
-            if self._first is None or self._first.level not in ("error", "critical") or self._lines() != 1:
+            if not self._lone_error():
                 return False
             if text.startswith(PY_TRACEBACK):
                 self._mode = "python"
                 return True
-            if _JAVA_EXCEPTION.match(text) or text.startswith("\tat "):
+            if text.startswith(_JAVA_FRAME):
                 self._mode = "java"
                 return True
             return False
@@ -357,6 +389,9 @@ class EventJoiner:
         if first is None:
             return []
         self._first = None
+        if self._exception is not None:  # nothing followed the exception line: two lines
+            exception, self._exception = self._exception, None
+            return [first, exception]
         if self._lines() == 1:
             return [first]
         lines = list(self._head)

@@ -1,8 +1,9 @@
 """The Logs source: every reader polled, lines joined into events, clustered and metered, the newest kept.
 
-Each poll reads what every reader has new (bounded per reader), gives file and container lines the time,
-level and pid their text carries, joins tracebacks per source, feeds the clusterer and the access meter, and
-merges the events into one time-ordered ring of at most `log_lines_kept` lines (ties keep arrival order).
+Each poll reads what every reader has new (bounded per reader), gives file and container lines the level and
+pid their text carries (and a file's line its time, unless ahead of the clock), joins tracebacks per source,
+feeds the clusterer and the access meter, and merges the events into one time-ordered ring of at most
+`log_lines_kept` lines (ties keep arrival order).
 Lines are masked as the ring keeps them (each once): nothing a section carries holds a secret.
 """
 
@@ -26,6 +27,7 @@ from tui.source import Source
 
 RING_CHARS = 8_000_000  # the ring's text at most (5,000 lines of the 16 KB cap would be 80 MB)
 REDISCOVER_S = 30.0  # log files processes open are looked for again this often (a /proc walk)
+FUTURE_S = 300.0  # a file line's own time later than its read time plus this is not believed: the read time is used
 LINES_IN_FILE = 500  # the newest lines a snapshot keeps (the templates keep the shape of the rest, findings their lines)
 
 
@@ -53,7 +55,7 @@ class LogsSource(Source):
         self._discovered_at = -math.inf
         self._polled = False  # the first poll reads the backlog: its last event is complete
         self._redact = LineRedactor()  # most lines of a busy log share a few shapes
-        self._read_from: set[str] = set()  # sources read before: their first batch is the history they held
+        self._read_from: set[str] = set()  # files read before: their first batch is the history they held
 
     def collect(self) -> LogsSection:
         now = time.time()
@@ -66,18 +68,25 @@ class LogsSource(Source):
             for line in reader.read():
                 if not line.level:  # files and containers: what the text itself says
                     when, line.level, pid = classify(line.text)
-                    line.time = when if when is not None else line.time
-                    # a file's history (its first batch) with no time of its own was written at some unknown time
-                    line.undated = (when is None and line.source.startswith("file:")
-                                    and line.source not in self._read_from)
                     line.pid = line.pid if line.pid is not None else pid
-                events += self._joiners.setdefault(line.source, EventJoiner()).feed(line, now)
+                    if line.source.startswith("file:"):  # the others carry their writer's time (the engine's: UTC)
+                        if when is not None and when > line.time + FUTURE_S:
+                            when = None  # a clock ahead, or 9999-12-31: it would stay "recent" and in the ring
+                        line.time = when if when is not None else line.time
+                        # a file's history (its first batch) with no time of its own was written at some unknown time
+                        line.undated = when is None and line.source not in self._read_from
+                joiner = self._joiners.get(line.source)
+                if joiner is None:
+                    joiner = self._joiners[line.source] = EventJoiner()
+                events += joiner.feed(line, now)
                 fed.add(line.source)
-        self._read_from |= fed
-        for source, joiner in self._joiners.items():
+        self._read_from |= {source for source in fed if source.startswith("file:")}
+        for source, joiner in list(self._joiners.items()):
             # A source that wrote nothing since the last poll has finished its event: release it now. So has every
             # source on the first poll, whose lines are the backlog (a one-poll `doctor` must see its last traceback).
             events += joiner.flush(now if source in fed and self._polled else math.inf)
+            if not joiner.pending:  # it holds nothing: a container gone for good leaves nothing behind
+                del self._joiners[source]
         self._polled = True
         for event in events:
             self._seq += 1
@@ -116,6 +125,7 @@ class LogsSource(Source):
             if path not in wanted and path not in self._named and reader.source.status != "following":
                 reader.close()
                 del self._files[path]
+                self._read_from.discard(reader.source.name)
         for path, candidate in wanted.items():
             if path not in self._files and len(self._files) < self.config.log_sources_max:
                 self._files[path] = FileReader(path, candidate.found_by, candidate.name, candidate.reader,
