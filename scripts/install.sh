@@ -18,7 +18,10 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 extra=""
 [ "${1:-}" = "--test" ] && extra="[test]"
-.venv/bin/python -m pip install -q -e ".$extra" 2>&1 | grep -v -i "^warning: location" >&2 || true
+upgrade=""  # tests run against the newest of every dependency its range allows (Textual above all)
+[ -n "$extra" ] && upgrade="--upgrade --upgrade-strategy eager"
+# shellcheck disable=SC2086
+.venv/bin/python -m pip install -q $upgrade -e ".$extra" 2>&1 | grep -v -i "^warning: location" >&2 || true
 .venv/bin/tshoot --version >/dev/null
 if [ "$(id -u)" = 0 ]; then
   ln -sf "$PWD/.venv/bin/tshoot" /usr/local/bin/tshoot

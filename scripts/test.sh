@@ -8,4 +8,7 @@ env_file="$(bash scripts/services.sh)"
 # shellcheck disable=SC1090
 source "$env_file"
 export TSHOOT_REQUIRE_SERVICES=1
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+if [ $# -eq 0 ]; then  # the whole suite: also the oldest Textual the range allows (this run had the newest)
+  bash scripts/test-textual-oldest.sh
+fi

@@ -33,7 +33,7 @@ async def fed(pilot):
 async def test_number_keys_switch_panes():
     app = frozen_app()
     async with app.run_test(size=(140, 40)) as pilot:
-        for key, name in zip("123456", ["processes", "threads", "databases", "containers", "env", "symptoms"]):
+        for key, name in zip("1234567", ["processes", "threads", "databases", "containers", "env", "logs", "symptoms"]):
             await pilot.press(key)
             assert app.query_one(TabbedContent).active == name
         await pilot.press("1")
@@ -53,7 +53,7 @@ async def test_rows_sort_filter_and_tree():
         assert sorted(table_pids(app)) == ["900", "901", "902"]
         await pilot.press("slash", "escape")
         assert len(table_pids(app)) == 10
-        await pilot.press("t")
+        await pilot.press("T")
         # parents before their children, siblings in the current sort (memory, ascending)
         assert table_pids(app) == ["1", "2222", "1301", "1200", "900", "1400", "902", "901", "612", "640"]
         table = app.query_one("#proc-table", KeyedTable)

@@ -11,7 +11,15 @@ from tui.containers.analysis import analyze, container_findings, crash_loop_reas
 from tui.containers.details import parse_log_lines
 from tui.containers.engine import parse_event
 from tui.containers.exitcodes import explain_exit
-from tui.containers.inventory import StatsSample, cpu_percent, format_ports, memory_used, record_from_inspect
+from tui.containers.inventory import (
+    StatsSample,
+    cpu_percent,
+    engine_time,
+    format_ports,
+    memory_used,
+    record_from_inspect,
+)
+from tui.containers.pane import age
 from tui.containers.records import ContainerRecord, ContainersSection, HealthCheckRun
 from tui.redact import MASK
 from tui.source import section_from_json, section_to_json
@@ -127,7 +135,7 @@ def test_memory_near_limit_uses_the_configured_threshold():
 def test_section_survives_a_snapshot_round_trip():
     rec = record(state="exited", exit_code=127, health_log=[HealthCheckRun("t", 1, "x")], recent_exits=[NOW])
     section = ContainersSection(engine_host="unix:///var/run/docker.sock", engine_version="20.10",
-                                collected_at=NOW, containers=[rec])
+                                taken_at=NOW, containers=[rec])
     replayed = section_from_json(ContainersSection, section_to_json(section))
     assert replayed == section
     assert [f.id for f in analyze(replayed, Thresholds())] == ["exited-error"]
@@ -193,7 +201,7 @@ def test_the_markdown_report_shows_the_snapshots_findings_never_recomputed_ones(
 
     near = record(name="near", memory_limit_bytes=100 * 2**20, memory_used_bytes=95 * 2**20)
     crashed = record(name="crashed", state="exited", exit_code=3)
-    section = ContainersSection(engine_host="unix:///x", engine_version="27", collected_at=NOW,
+    section = ContainersSection(engine_host="unix:///x", engine_version="27", taken_at=NOW,
                                 containers=[near, crashed])
     taken_with = Thresholds(container_memory_percent=99.0)
     findings = [dataclasses.asdict(f) for f in analyze(section, taken_with)]
@@ -208,3 +216,26 @@ def test_the_markdown_report_shows_the_snapshots_findings_never_recomputed_ones(
     assert "lock contention: 3 threads queue for L" in "\n".join(
         threads_report.markdown(section_to_json(threads), [held]))
     assert "lock contention" not in "\n".join(threads_report.markdown(section_to_json(threads), []))
+
+
+@pytest.mark.parametrize("iso, unix", [
+    ("2024-05-01T10:00:00Z", 1714557600.0),
+    ("2024-05-01T10:00:00.123456789Z", 1714557600.123456),
+    ("2024-05-01T12:00:00.5+02:00", 1714557600.5),  # the same instant, written in another zone
+    ("2024-05-01T06:00:00-04:00", 1714557600.0),
+    ("2024-05-01T10:00:00", 1714557600.0),  # no zone: UTC, as the engine means it
+    ("0001-01-01T00:00:00Z", None),  # the engine's "never"
+    ("", None),
+    (None, None),
+    ("yesterday", None),
+])
+def test_engine_timestamps_keep_their_zone_and_nanoseconds(iso, unix):
+    assert engine_time(iso) == (None if unix is None else pytest.approx(unix, abs=1e-6))
+
+
+def test_a_container_age_counts_from_the_instant_not_the_wall_clock_digits():
+    """A `+02:00` start two minutes ago is two minutes old, not two hours and two minutes (the zone was cut off)."""
+    now = 1714557600.0 + 120
+    assert age("2024-05-01T12:00:00.000000001+02:00", now) == "2m00s"
+    assert age("2024-05-01T10:00:00.987654321Z", now) == "1m59s"
+    assert age("0001-01-01T00:00:00Z", now) == "-"

@@ -89,7 +89,7 @@ async def test_read_only_refuses_the_stop_and_logs_it():
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)
         app.pane("containers").select_subject({"name": "api"})
-        await pilot.press("x")
+        await pilot.press("k")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
         [entry] = app.actions.entries
@@ -136,7 +136,7 @@ async def test_live_pane_follows_the_engine_and_jumps_to_host_processes(docker_c
             await wait_for(pilot, lambda: pane.select_subject({"name": name}), "the container's row")
             assert state_cell(app, container.id) == "running"
 
-            await pilot.press("t")
+            await pilot.press("o")
             await wait_for(pilot, lambda: isinstance(app.screen, ProcessesScreen), "the processes screen")
             container.reload()
             assert container.attrs["State"]["Pid"] in [p.host_pid for p in app.screen.processes]

@@ -137,14 +137,14 @@ def test_a_check_that_measured_nothing_is_skipped_and_commands_name_the_target(p
     ctx = context(config, collection=collection)
     saturation = result_of("db-connection", "saturation", ctx)
     assert saturation.status == "skipped" and "nothing measured" in saturation.summary
-    doctor = result_of("db-connection", "doctor", ctx)
+    check = result_of("db-connection", "connection-check", ctx)
     port = sa.make_url(pg_url).port
-    assert doctor.status == "fail"
-    commands = doctor.fix.commands
+    assert check.status == "fail"
+    commands = check.fix.commands
     assert f"pg_isready -h 127.0.0.1 -p {port}" in commands
     assert f"psql -h 127.0.0.1 -p {port} -U postgres -d postgres -c 'select 1'" in commands
     assert not any("mysql" in c or "3306" in c or ":5432" in c or "-p 5432" in c for c in commands), commands
-    assert "not-the-password-42" not in repr(doctor)
+    assert "not-the-password-42" not in repr(check)
 
 
 def test_one_unreachable_server_named_twice_is_one_finding(pg_url):
@@ -158,5 +158,5 @@ def test_one_unreachable_server_named_twice_is_one_finding(pg_url):
     finally:
         source.close()
     first, second = section.targets
-    assert first.doctor is not None and second.same_server_as == first.target.id
+    assert first.connection_check is not None and second.same_server_as == first.target.id
     assert [f.id for f in source.analyze(section)] == ["db-unreachable"]

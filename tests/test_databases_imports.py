@@ -1,4 +1,4 @@
-"""The headless databases modules (doctor, collectors, analysis, source) load without Textual."""
+"""The headless databases modules (connection check, collectors, analysis, source) load without Textual."""
 
 from __future__ import annotations
 
@@ -16,4 +16,4 @@ def test_headless_modules_import_no_textual():
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
-    assert {"doctor", "source", "analysis", "postgres", "mysql", "targets"} <= set(modules)
+    assert {"conncheck", "source", "analysis", "postgres", "mysql", "targets"} <= set(modules)

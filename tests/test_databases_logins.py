@@ -82,7 +82,7 @@ def test_a_refused_discovered_login_is_tried_exactly_once(role, app_with_a_wrong
     sections = _poll(Config(discover_db_logins=True), monkeypatch)
     assert all(len(_ours(s, app_with_a_wrong_password)) == 1 for s in sections)
     last = _ours(sections[-1], app_with_a_wrong_password)[0]
-    assert "never retries a refused login" in last.error and last.doctor.step("auth").status == "fail"
+    assert "never retries a refused login" in last.error and last.connection_check.step("auth").status == "fail"
     assert _failed_logins(role, since) == 1
 
 
@@ -92,7 +92,7 @@ def test_with_discovery_logins_off_a_discovered_database_is_never_logged_in_to(r
     sections = _poll(Config(discover_db_logins=False), monkeypatch)
     ours = [r for s in sections for r in _ours(s, app_with_a_wrong_password)]
     assert len(ours) == POLLS and all("discover_db_logins = false" in r.not_connected for r in ours)
-    assert all(r.state is None and r.doctor is None for r in ours)
+    assert all(r.state is None and r.connection_check is None for r in ours)
     assert _failed_logins(role, since) == 0
 
 
@@ -113,13 +113,13 @@ def test_an_env_database_side_with_a_refused_login_is_not_retried_on_every_poll(
     assert _failed_logins(role, since) == 1
 
 
-def test_a_login_refused_by_the_doctor_of_a_failed_poll_is_remembered(monkeypatch):
+def test_a_login_refused_by_the_connection_check_of_a_failed_poll_is_remembered(monkeypatch):
     """A refused login found while diagnosing a failed poll counts like any other: never tried again on its own."""
     import types
 
     from tui.databases import source as db_source
     from tui.databases.logins import REFUSED_LOGINS
-    from tui.databases.records import ConnectionReport, DoctorStep, TargetInfo
+    from tui.databases.records import ConnectionReport, CheckStep, TargetInfo
     from tui.databases.targets import Target
 
     url = "postgresql://app:rotated-secret@127.0.0.1:59999/shop"
@@ -132,10 +132,10 @@ def test_a_login_refused_by_the_doctor_of_a_failed_poll_is_remembered(monkeypatc
         collect=lambda connection: (_ for _ in ()).throw(RuntimeError("server closed the connection"))))
     logins = []
 
-    def diagnose(url_, timeout, login_error=None):  # the doctor logs in once more: refused
+    def diagnose(url_, timeout, login_error=None):  # the connection check logs in once more: refused
         logins.append(url_)
         return ConnectionReport(url=info.url, dialect="postgresql", steps=[
-            DoctorStep("auth", "fail", "password authentication failed", {"reason": "password"})])
+            CheckStep("auth", "fail", "password authentication failed", {"reason": "password"})])
 
     monkeypatch.setattr(db_source, "diagnose", diagnose)
     try:

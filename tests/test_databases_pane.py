@@ -47,16 +47,16 @@ async def test_targets_and_sessions_with_blocking_first_and_flags():
         assert "86 of 100 (86%)" in text and "gunicorn 78" in text
 
 
-async def test_a_failing_target_shows_its_doctor_and_the_others_stay():
+async def test_a_failing_target_shows_its_connection_check_and_the_others_stay():
     app = frozen_app()
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)
-        await pilot.press("right_square_bracket", "right_square_bracket")
+        await pilot.press("greater_than_sign", "greater_than_sign")
         await pilot.pause()
         text = detail(app)
         assert "✗ tcp" in text and "refused" in text and "listens on 5432" in text
         assert app.query_one("#db-sessions", KeyedTable).row_count == 0
-        await pilot.press("left_square_bracket")
+        await pilot.press("less_than_sign")
         await pilot.pause()
         assert column(app, "#db-sessions", 1) == ["77"]
 
@@ -83,7 +83,7 @@ async def test_keys_jump_to_the_client_process_and_its_python_stack():
         await shown(pilot)
         app.jump_to = lambda pane, subject: jumps.append((pane, subject))
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4102})
-        await pilot.press("l", "s")
+        await pilot.press("o", "t")
         assert jumps == [("processes", {"pid": 2232}), ("threads", {"pid": 2232})]
 
 
@@ -113,13 +113,13 @@ async def test_cancel_on_an_idle_in_transaction_session_offers_terminate_instead
         app.request_action = lambda action, run: requested.append(action)
         app.notify = lambda message, **kwargs: notes.append(message)
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4101})
-        await pilot.press("c")
+        await pilot.press("k")
         (action,) = requested
         assert action.verb == "terminate" and action.subject["pid"] == 4101
         assert any("no query to cancel" in note and "terminat" in note for note in notes), notes
         requested.clear()
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4104})  # active: a real cancel
-        await pilot.press("c")
+        await pilot.press("k")
         (action,) = requested
         assert action.verb == "cancel query"
 
@@ -129,7 +129,7 @@ async def test_read_only_refuses_a_cancel():
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)
         app.pane("databases").select_subject({"target": sample.PG.id, "pid": 4104})
-        await pilot.press("c")
+        await pilot.press("k")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
         (entry,) = app.actions.entries
@@ -159,7 +159,7 @@ async def test_live_pane_finds_this_tests_connection_and_explains_it(pg_url):
             assert mine.local_pid == os.getpid()
             app.jump_to = lambda pane, subject: jumps.append((pane, subject))
             assert app.pane("databases").select_subject({"target": result.target.id, "pid": mine.id})
-            await pilot.press("l")
+            await pilot.press("o")
             assert jumps == [("processes", {"pid": os.getpid()})]
             await pilot.press("e")
             for _ in range(100):
@@ -211,7 +211,7 @@ async def test_counts_in_titles_are_singular_or_plural():
     async with app.run_test(size=(160, 45)) as pilot:
         await shown(pilot)
         assert app.query_one("#db-targets", KeyedTable).border_title.startswith("3 database targets, 1 failing")
-        await pilot.press("right_square_bracket")
+        await pilot.press("greater_than_sign")
         await pilot.pause()
         assert app.query_one("#db-sessions", KeyedTable).border_title.startswith("1 session on mysql://")
 
@@ -262,7 +262,7 @@ def test_raising_max_connections_says_what_it_costs_on_postgresql():
 
 
 def test_a_cut_top_list_says_how_many_more():
-    from tui.databases.pane import _top
+    from tui.databases.analysis import top_counts
 
-    assert _top({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}) == "a 1, b 2, c 3, … 2 more"
-    assert _top({"a": 1}) == "a 1" and _top({}) == "-"
+    assert top_counts({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}) == "a 1, b 2, c 3, … 2 more"
+    assert top_counts({"a": 1}) == "a 1" and top_counts({}) == "-"

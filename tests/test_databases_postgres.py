@@ -259,6 +259,7 @@ def test_a_lock_in_a_database_tshoot_cannot_enter_says_which_database(other_data
 
     monkeypatch.setattr(postgres, "open_connection", refused)
     monkeypatch.setattr(postgres, "_other_database_names", {})
+    monkeypatch.setattr(postgres.REFUSED_LOGINS, "_refused", {})
     name, opened = other_database
     _, waiter = _block_in(opened, sessions.pg("tshoot-test-watcher"))
     source = source_factory(blocked_query_s=0)

@@ -143,7 +143,7 @@ def test_a_hung_and_a_dead_target_do_not_hold_up_a_healthy_one(pg_url, silent_se
         hung, dead, healthy = source.collect().targets
         assert healthy.error is None and healthy.state.sessions is not None
         assert "no answer within" in hung.error
-        assert dead.doctor is not None and dead.doctor.step("tcp").status == "fail"
+        assert dead.connection_check is not None and dead.connection_check.step("tcp").status == "fail"
         findings = source.analyze(source.collect())
         assert {f.subject["target"] for f in findings if f.id == "db-unreachable"} >= {dead.target.id}
     finally:

@@ -69,7 +69,7 @@ def test_start_switch_help_snapshot_quit(terminal, tmp_path):
 
     # each marker is text only that pane shows (the tab bar names every pane all the time)
     for key, marker in [("2", "Choose a process"), ("3", "LOCAL PID"), ("4", " containers, "), ("5", "quick picks"),
-                        ("6", "Overview:")]:
+                        ("6", "Logs: following"), ("7", "Overview:")]:
         terminal.keys(key)
         terminal.wait_for(marker)
     terminal.keys("1")
@@ -108,5 +108,5 @@ def test_an_80x24_terminal_keeps_the_header_and_keys_after_end(terminal):
     header = next((line for line in screen.splitlines() if " PID " in line), "")
     assert "PID" in header and "NAME" in header, screen
     terminal.keys("3")
-    footer = terminal.wait_for("l Local proc").splitlines()[-1]
-    assert "K Terminate" in footer and "s Stack" in footer
+    footer = terminal.wait_for("o Local proc").splitlines()[-1]
+    assert "K Terminate" in footer and "t Stack" in footer

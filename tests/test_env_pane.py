@@ -45,7 +45,7 @@ async def test_configured_diff_filter_and_same_toggle(tmp_path):
         rows = table_rows(app)
         assert list(rows) == ["API_TOKEN", "APP_MODE", "GONE"]  # `same` hidden, most important first
         assert rows["API_TOKEN"][2:4] == (MASK, MASK) and rows["APP_MODE"][2:4] == ("prod", "dev")
-        await pilot.press("s")
+        await pilot.press("equals_sign")
         assert "SAME_KEY" in table_rows(app)
         app.pane("env").set_filter("mode")
         await pilot.pause()
@@ -59,7 +59,7 @@ async def test_typed_comparison_and_reveal_refused_for_files(tmp_path):
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         await pilot.press("5")
-        await pilot.press("L", *baseline, "enter", "R", *current, "enter")
+        await pilot.press("left_square_bracket", *baseline, "enter", "right_square_bracket", *current, "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         pane = app.query_one(EnvPane)
@@ -91,7 +91,7 @@ async def test_missing_env_subject_opens_process_against_its_file(tmp_path):
             await pilot.pause()
             rows = table_rows(app)
             assert rows["NEW_FLAG"][0] == "only-right"
-            await pilot.press("s")
+            await pilot.press("equals_sign")
             table = app.query_one("#envdiff-table", KeyedTable)
             table.move_to_key("API_TOKEN")
             await pilot.press("v")  # the process is a live side: its secret may be shown on purpose
@@ -107,7 +107,8 @@ async def burst(app, *keys: str) -> None:
     """Keys as a fast typist or a paste sends them: all queued before the app handles the first."""
     for key in keys:
         char = key if len(key) == 1 else None
-        name = {"/": "slash", ".": "full_stop", "-": "minus", "_": "underscore"}.get(key, key)
+        name = {"/": "slash", ".": "full_stop", "-": "minus", "_": "underscore", "[": "left_square_bracket",
+                "]": "right_square_bracket", "=": "equals_sign"}.get(key, key)
         event = events.Key(name, char)
         event.set_sender(app)
         app._driver.send_message(event)
@@ -120,14 +121,14 @@ async def test_enter_compares_and_gives_keys_back_so_no_key_is_typed_into_an_inp
         await pilot.pause()  # the app's initial focus lands first
         await pilot.press("5")
         await pilot.pause()
-        await burst(app, "L", *baseline, "enter", "R", *current, "enter", "s")
+        await burst(app, "[", *baseline, "enter", "]", *current, "enter", "=")
         await app.workers.wait_for_complete()
         await pilot.pause()
         pane = app.query_one(EnvPane)
-        assert app.query_one("#envdiff-right", Input).value == current  # the R was a key, not a letter typed
+        assert app.query_one("#envdiff-right", Input).value == current  # the ] was a key, not a letter typed
         assert pane.custom == (baseline, current)
         assert isinstance(app.focused, KeyedTable)  # Enter gave the keys back to the diff table...
-        assert "SAME_KEY" in table_rows(app)  # ...so `s` right after it showed the same keys
+        assert "SAME_KEY" in table_rows(app)  # ...so `=` right after it showed the same keys
 
 
 async def test_edit_keys_select_the_side_so_typing_replaces_it(tmp_path):
@@ -137,11 +138,11 @@ async def test_edit_keys_select_the_side_so_typing_replaces_it(tmp_path):
         await pilot.pause()  # the app's initial focus lands first
         await pilot.press("5")
         await pilot.pause()
-        await burst(app, "L", *"old-left", "enter")
+        await burst(app, "[", *"old-left", "enter")
         await pilot.pause()
-        assert "press R to type the right side" in str(app.query_one("#envdiff-banner").render())
+        assert "press ] to type the right side" in str(app.query_one("#envdiff-banner").render())
         assert isinstance(app.focused, KeyedTable)
-        await burst(app, "L", *baseline, "enter", "R", *current, "enter")
+        await burst(app, "[", *baseline, "enter", "]", *current, "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.query_one(EnvPane).custom == (baseline, current)
@@ -155,7 +156,7 @@ async def test_the_operators_comparison_is_in_the_next_snapshot_without_a_drift_
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         await pilot.press("5")
-        await pilot.press("L", *baseline, "enter", "R", *current, "enter")
+        await pilot.press("left_square_bracket", *baseline, "enter", "right_square_bracket", *current, "enter")
         for _ in range(200):  # the pane asked for a poll; wait for the section that carries the comparison
             await pilot.pause(0.05)
             section = app.sections.get("env")

@@ -16,7 +16,8 @@ from tui.config import Config
 from tui.env.diff import CHANGED, ONLY_LEFT, ONLY_RIGHT, SAME, diff_sides
 from tui.env.side import DATABASE, ENV, PACKAGES, RUNTIME, SideError
 from tui.env.sides import load_side
-from tui.env.source import EnvSection, EnvSource
+from tui.env.records import EnvSection
+from tui.env.source import EnvSource
 from tui.source import section_from_json, section_to_json
 
 DATA = Path(__file__).parent / "data" / "env"

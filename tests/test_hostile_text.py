@@ -87,7 +87,7 @@ async def wait_until(pilot, condition, timeout: float) -> None:
 
 # Fields the loader checks against a fixed set (an unknown value is a malformed snapshot, issue 11 class 2):
 # everything else in the file is free text and gets the attack appended.
-ENUM_KEYS = {"schema", "severity", "source", "status", "stream", "kind", "domain"}
+ENUM_KEYS = {"schema", "severity", "source", "status", "stream", "kind", "domain", "level"}
 ATTACK = " " + "".join(HOSTILE)
 
 
@@ -105,8 +105,8 @@ def poisoned(value, key=None):
     return value
 
 
-SCREENS = {"threads": "vD", "containers": "l", "databases": "d"}
-MODAL_KEYS = "Dld"
+SCREENS = {"threads": "vD", "containers": "l", "databases": "D", "logs": "Lv"}
+MODAL_KEYS = "DldLv"
 
 
 async def test_replay_of_a_crafted_snapshot_shows_every_field_literally(tmp_path):
@@ -121,7 +121,7 @@ async def test_replay_of_a_crafted_snapshot_shows_every_field_literally(tmp_path
     replay = TshootApp(Config(), replay=load_snapshot(path))
     async with replay.run_test(size=(200, 60)) as pilot:
         await pilot.pause()
-        for pane in ["processes", "threads", "databases", "containers", "env", "symptoms"]:
+        for pane in ["processes", "threads", "databases", "containers", "env", "logs", "symptoms"]:
             replay.action_show_pane(pane)
             await pilot.pause()
             if pane == "threads":  # the process's name in the threads table's border title
@@ -464,7 +464,7 @@ def test_threads_rows_stacks_and_deadlock_summary(text):
 
 @PROPERTY
 @given(text=host_text)
-def test_databases_rows_detail_and_doctor(text):
+def test_databases_rows_detail_and_connection_check(text):
     section = poison(databases_sample.section(), text)
     findings = poison(databases_sample.findings(), text)
     for result in section.targets:
@@ -473,8 +473,8 @@ def test_databases_rows_detail_and_doctor(text):
         for session in sessions:
             assert_cells_safe(databases_pane.session_cells(session, "!"))
         assert_safe(databases_pane.detail_text(result, sessions[0] if sessions else None), shown(text))
-        if result.doctor:
-            assert_safe(databases_pane.doctor_text(result.doctor), shown(text))
+        if result.connection_check:
+            assert_safe(databases_pane.connection_check_text(result.connection_check), shown(text))
 
 
 @PROPERTY
@@ -483,8 +483,8 @@ def test_containers_rows_card_details_and_logs(text):
     section = poison(containers_sample.section(), text)
     findings = poison(containers_sample.findings(), text)
     for record in section.containers:
-        assert_cells_safe(containers_pane.row_cells(record, "!", section.collected_at), shown(text))
-        assert_safe(containers_pane.why_card(record, findings, section.collected_at), shown(text))
+        assert_cells_safe(containers_pane.row_cells(record, "!", section.taken_at), shown(text))
+        assert_safe(containers_pane.why_card(record, findings, section.taken_at), shown(text))
         assert_safe(containers_pane.details_text(record))
         assert_safe(containers_pane.memory_line(record))
         for line in record.last_logs:

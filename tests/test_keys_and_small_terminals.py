@@ -11,7 +11,7 @@ from tui import registry
 from tui.app import TshootApp
 
 # A pane may bind a global key only to do what the global key does there.
-SAME_MEANING = {("symptoms", "g"): "open_guide", ("symptoms", "r"): "run_guide"}
+SAME_MEANING = {("symptoms", "g"): "open_guide", ("symptoms", "r"): "run_guide", ("threads", "r"): "dump_now"}
 
 
 def test_no_pane_gives_a_global_key_another_meaning():
@@ -21,6 +21,41 @@ def test_no_pane_gives_a_global_key_another_meaning():
             for key in binding.key.split(","):
                 if key in global_keys:
                     assert SAME_MEANING.get((name, key)) == binding.action, f"{name} pane rebinds {key!r}"
+
+
+# One meaning per pane key, across panes (README "Keys"): each key, the actions it may run in any pane.
+KEY_CONVENTION = {
+    "enter": {"threads", "choose", "open_row"},  # open / drill into the selected row
+    "d": {"detail"},  # details of the selected row
+    "k": {"signal('SIGTERM')", "interrupt(False)", "container('stop')"},  # stop the selected thing, gently
+    "K": {"signal('SIGKILL')", "interrupt(True)"},  # end it by force
+    "u": {"container('start')"}, "R": {"container('restart')"},
+    "l": {"logs"},
+    "o": {"jump('processes')", "processes", "jump"},  # its OS process(es), in Processes (a log line's: or container)
+    "t": {"threads", "jump('threads')"},  # its Python threads and stacks, in Threads
+    "s": {"cycle_sort(1)", "sort"},  # next sort order
+    "less_than_sign": {"cycle_sort(-1)", "target(-1)"},  # previous / next: sort column, target, comparison
+    "greater_than_sign": {"cycle_sort(1)", "target(1)", "next_comparison", "next_source"},
+    "P": {"sort('cpu')"}, "M": {"sort('rss')"}, "I": {"invert"}, "T": {"tree"}, "N": {"ports"},
+    "D": {"deadlock_report", "check_connection"},  # diagnose: the report of what is wrong
+    "x": {"unwatch"},  # take the selected thing out of this view
+    "v": {"toggle_locals", "reveal", "event"},  # show what is hidden (locals, a masked value, a whole event)
+    "i": {"paste_token"},  # type input
+    "left_square_bracket": {"edit_side('left')"}, "right_square_bracket": {"edit_side('right')"},  # the two sides
+    "e": {"explain"}, "h": {"hot_code"}, "a": {"trace_memory"}, "n": {"edit_notes"}, "A": {"overview"},
+    "f": {"follow"}, "E": {"min_level('error')"}, "W": {"min_level('warning')"}, "plus": {"context"},
+    "at": {"jump_time"}, "C": {"clusters"}, "L": {"sources"},
+    "c": {"configured"}, "w": {"swap"}, "equals_sign": {"toggle_same"}, "space": {"toggle_live"},
+    "tab": {"switch_table"},
+    "g": {"open_guide"}, "r": {"run_guide", "dump_now"},  # the global keys' meaning, in that pane
+}
+
+
+def test_every_pane_key_keeps_its_one_meaning():
+    for name, pane in ((s.name, s.pane_class) for s in registry.specs()):
+        for binding in pane.BINDINGS:
+            for key in binding.key.split(","):
+                assert binding.action in KEY_CONVENTION.get(key, set()), f"{name}: {key!r} -> {binding.action}"
 
 
 @pytest.mark.parametrize("pane", registry.names())
@@ -41,7 +76,7 @@ async def test_typed_letters_go_to_a_focused_input_not_to_the_keys():
     async with app.run_test(size=(80, 24)) as pilot:
         await populate(pilot)
         await pilot.press("5")
-        await pilot.press("L", *"pvs1")
+        await pilot.press("left_square_bracket", *"pvs1")
         await pilot.pause()
         assert app.query_one("#envdiff-left", Input).value == "pvs1"
         assert not app.paused and app.query_one("TabbedContent").active == "env"
@@ -50,7 +85,7 @@ async def test_typed_letters_go_to_a_focused_input_not_to_the_keys():
 
 MAIN_ROWS = {  # text of a row each pane's main table must show, whatever the terminal size
     "processes": "1200", "threads": "MainThread", "databases": "4102", "containers": "cache", "env": "APP_ENV",
-    "symptoms": "Deadlock in pid",
+    "logs": "retrying in", "symptoms": "Deadlock in pid",
 }
 
 
@@ -78,6 +113,31 @@ async def test_databases_at_80x24_keeps_the_wait_column_and_the_chain_whole():
         assert "└ 4102" in text  # the waiting session under its head blocker
 
 
+async def test_threads_status_and_symptoms_what_keep_their_words_at_80x24():
+    """The columns that say what is wrong take the room; the command line, the version and the pane go first."""
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await populate(pilot)
+        await show(pilot, "threads")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "│ PID   STATUS" in text and "DEADLOCK, 6/9 stuck" in text, text
+        assert "waiting for payments." in text and "waiting on I/O" in text, text  # the threads' STATE column
+        await show(pilot, "symptoms")
+        await pilot.pause()
+        text = screen_text(app)
+        for words in ("Deadlock in pid 901 (gunicorn)", "Session 4101 idle in transaction", "cache was killed by the OOM"):
+            assert words in text, f"{words!r} cut at 80x24:\n{text}"
+        assert "Pane" not in text.split("Status", 1)[1].split("\n", 1)[0]  # dropped: the detail names the pane
+    app = frozen_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await populate(pilot)
+        await show(pilot, "threads")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "│ PID   NAME      PY      STATUS" in text and "COMMAND" in text and "gunicorn shop.wsg" in text, text
+
+
 async def test_processes_drop_columns_in_order_for_the_command_line():
     app = frozen_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -100,7 +160,7 @@ async def test_the_overview_starts_at_the_top_on_the_most_severe_row_as_findings
     app = frozen_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("6")
+        await pilot.press("7")
         for name in ["env", "processes", "containers", "databases", "threads"]:  # least severe panes first
             module = sample_module(name)
             feed(app, name, module.section(), module.findings())
@@ -207,4 +267,4 @@ async def test_the_guide_counts_fit_the_narrow_guide_list_at_80_columns():
         await show(pilot, "symptoms")
         await pilot.pause(0.3)
         overview = next(line for line in screen_text(app).splitlines() if "Overview (all)" in line)
-        assert "7C 10W 2i" in overview  # "7 CRIT 10 WARN 2 info" was cut to "7 CRIT 10"
+        assert "10C 13W 2i" in overview  # "10 CRIT 13 WARN 2 info" was cut to "10 CRIT 13"

@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from children import READY, python_child
 from tui.cli import _config, build_parser
 from tui.config import Config
 from tui.logs.discover import discover, named_files, written_files
+from tui.logs.readers import FileReader
 from tui.symptoms.runner import GuideOptions, effective_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,3 +75,50 @@ def test_a_log_flag_naming_a_folder_is_bad_input(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tui.cli", "doctor", "--observe", "0", "--log", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and f"--log {tmp_path}: is a directory" in done.stderr
+
+
+@pytest.fixture
+def open_dir():
+    """A folder other users can walk into (pytest's tmp_path is root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="tshoot-swap-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_found_log_swapped_for_a_link_to_a_root_only_file_is_not_read(open_dir):
+    tmp_path = open_dir
+    """A user's process writes app.log; the user replaces it with a link to a file only root may read. tshoot
+    (root) reopens the path after the "rotation" only with that writer's rights, so the secret never shows."""
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    folder = tmp_path / "app"
+    folder.mkdir()
+    os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+    secret = tmp_path / "rootonly"
+    secret.write_text("root-only-content line1\n")
+    os.chmod(secret, 0o600)
+    log = folder / "app.log"
+    writer = subprocess.Popen(["runuser", "-u", "nobody", "--", "sh", "-c",
+                               f"exec 3>>{log}; echo hello >&3; echo ready; exec sleep 60"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        [candidate] = [c for c in written_files() if c.path == str(log)]
+        assert candidate.reader is not None and candidate.reader.uid == nobody.pw_uid
+        reader = FileReader(candidate.path, candidate.found_by, candidate.name, candidate.reader, candidate.root,
+                            candidate.inner)
+        try:
+            assert "hello" in [line.text for line in reader.read()]
+            subprocess.run(["runuser", "-u", "nobody", "--", "sh", "-c", f"rm {log} && ln -s {secret} {log}"],
+                           check=True)
+            texts = [line.text for line in reader.read() + reader.read()]
+            [followed] = reader.sources()
+        finally:
+            reader.close()
+        assert not any("root-only-content" in text for text in texts)
+        assert followed.status == "unreadable" and "not readable by uid" in followed.error
+    finally:
+        writer.kill()
+        writer.wait()

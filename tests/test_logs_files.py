@@ -8,7 +8,9 @@ import shutil
 import subprocess
 
 from children import READY, python_child
+from tui.config import Config
 from tui.logs.readers import CUT_MARK, LAG_SKIP_BYTES, LINE_CAP, POLL_LINES, START_TAIL_BYTES, FileReader
+from tui.logs.source import LogsSource
 from tui.redact import MASK
 from tui.safefile import MB
 
@@ -178,12 +180,19 @@ def test_a_last_line_without_its_newline_waits_for_it(tmp_path):
     assert texts(reader.read()) == ["half a line"]
 
 
-def test_lines_are_redacted_as_they_are_read(tmp_path):
+def test_lines_are_masked_as_the_source_keeps_them(tmp_path):
+    """The reader hands lines on as they are; every line a section carries is masked."""
     path = tmp_path / "secrets.log"
-    path.write_text("connecting to postgresql://app:hunter2@db/app password=hunter2\n")
-    reader = FileReader(str(path), "config")
-    [line] = texts(reader.read())
-    assert "hunter2" not in line and MASK in line
+    path.write_text("connecting to postgresql://app:hunter2@db/app password=hunter2\n"
+                    "Authorization: Bearer abc.def.ghi\n" + "".join(f"request {n} served\n" for n in range(3)))
+    source = LogsSource(Config(log_paths=[str(path)]), only_named=True)
+    try:
+        section = source.collect()
+    finally:
+        source.close()
+    kept = [line.text for line in section.lines]
+    assert len(kept) == 5 and not any("hunter2" in text or "abc.def.ghi" in text for text in kept)
+    assert sum(MASK in text for text in kept) == 2 and "request 0 served" in kept
 
 
 def test_a_fifo_or_a_folder_is_refused_without_blocking(tmp_path):

@@ -41,6 +41,7 @@ CLASSIFY_CASES = [
     ("2024-05-01 10:00:00.123 UTC [124] LOG:  checkpoint starting: time", MAY_1 + 0.123, "info", 124),
     ("2024-05-01 10:00:00.123 UTC [125] ERROR:  relation \"nope\" does not exist", MAY_1 + 0.123, "error", 125),
     ("2024-05-01 10:00:00 0 [Warning] Aborted connection 5 to db: 'x' user: 'y'", MAY_1, "warning", None),  # MariaDB
+    ("2024-05-01  9:00:00 0 [Note] InnoDB: Buffer pool(s) load completed", MAY_1 - 3600, "info", None),  # hour padded
     ("2024-05-01T10:00:00.000000Z 0 [ERROR] [MY-010119] [Server] Aborting", MAY_1, "error", None),  # MySQL 8
     ("[Wed May 01 10:00:00.5 2024] [core:error] [pid 42:tid 43] AH00037: Symbolic link not allowed",
      MAY_1 + 0.5, "error", 42),  # Apache error log

@@ -140,3 +140,25 @@ def test_one_poll_sees_the_traceback_that_ends_a_log(tmp_path):
         source.close()
     assert path.read_text().rstrip().endswith("ZeroDivisionError: division by zero")
     assert "traceback" in {finding.id for finding in source.analyze(section)}
+
+
+def test_undated_history_is_not_new_but_a_template_that_appears_while_watching_is(tmp_path):
+    """A log's lines with no time of their own, read when tshoot starts, were written at some unknown time:
+    their templates are not "new in the last 5 minutes"; a template that first appears afterwards is."""
+    from tui.logs.report import is_new
+
+    path = tmp_path / "worker.log"
+    path.write_text("".join(f"worker {n} started\n" for n in range(20)))
+    source = LogsSource(Config(log_paths=[str(path)]), only_named=True)
+    try:
+        history = source.collect()
+        with path.open("a") as log:
+            log.write("".join(f"queue {n} is full, dropping job\n" for n in range(5)))
+        source.collect()
+        section = source.collect()
+    finally:
+        source.close()
+    new = {c.template for c in section.clusters if is_new(c, section.taken_at)}
+    assert any("dropping job" in template for template in new)
+    assert not any("started" in template for template in new)
+    assert [c for c in history.clusters if "started" in c.template][0].undated

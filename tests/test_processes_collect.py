@@ -16,8 +16,8 @@ import pytest
 from tests.children import program_child
 from tui.actions import Action, ActionLog
 from tui.config import Config, Thresholds
-from tui.processes.analyze import analyze
-from tui.processes.collect import ProcessCollector, listening_ports, process_detail, send_signal
+from tui.processes.analysis import analyze
+from tui.processes.collect import ListeningSockets, ProcessCollector, process_detail, send_signal
 from tui.processes.source import ProcessesSource
 
 PROGRAMS = Path(__file__).parent / "programs"
@@ -132,7 +132,7 @@ def test_listening_ports_show_the_owner(children):
                          "print('ready', flush=True); print(s.getsockname()[1], flush=True); time.sleep(300)")
     children.append(server)
     port = int(server.stdout.readline())
-    mine = [p for p in listening_ports() if p.port == port]
+    mine = [p for p in ListeningSockets().poll() if p.port == port]
     assert mine and mine[0].pid == server.pid and mine[0].proto == "tcp" and mine[0].address == "127.0.0.1"
 
 

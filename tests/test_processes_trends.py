@@ -11,7 +11,7 @@ import pytest
 from tests.children import python_child
 from tui.config import Config, Thresholds
 from tui.processes import collect
-from tui.processes.analyze import analyze
+from tui.processes.analysis import analyze
 from tui.processes.collect import _PidHistory
 from tui.processes.records import ProcessesSection, ProcessRow, SystemSummary
 from tui.processes.source import ProcessesSource

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
 from tui.config import Config
 from tui.processes.collect import ProcessCollector
-from tui.redact import (MASK, is_secret_key, mask_url, redact_deep, redact_mapping, redact_text, redact_value,
+from tui.redact import (MASK, LineRedactor, is_secret_key, mask_url, redact_deep, redact_mapping, redact_text, redact_value,
                         split_url_password)
 from tui.snapshot import build_snapshot, markdown_report, write_snapshot
 from tui.threads.records import LOCAL_NOT_SAVED
@@ -455,3 +455,30 @@ def test_a_secret_named_local_holding_none_does_not_mask_none_everywhere():
     raw = [{"frames": [{"locals": [{"name": "token", "repr": "None"}, {"name": "api_key", "repr": "'LocalKey-99'"},
                                    {"name": "dsn", "repr": "'postgresql://u:UrlPw-77@h/x'"}]}]}]
     assert secrets_in_locals(raw) == {"LocalKey-99", "postgresql://u:UrlPw-77@h/x", "UrlPw-77"}
+
+
+# ---------------------------------------------------------------- the line cache of the Logs source
+
+LINE_PAIRS = [  # (a clean line, the same shape with a secret): the cache must not let the second through
+    ("7y a -p1234 out.7y backup", "7z a -p1234 out.7z backup"),  # a digit in a tool's name
+    ("Authorization: Basic bm9uZQ00", "Authorization: Basic dXNlcjpwYXNz"),  # base64 decoded: user:pass
+    ("GET /orders/1234 200 in 12 ms", "GET /orders/1234 200 in 12 ms"),
+]
+
+
+@pytest.mark.parametrize("first, second", LINE_PAIRS)
+def test_the_line_cache_always_returns_what_redact_text_does(first, second):
+    redactor = LineRedactor()
+    for text in (first, second, first.replace("1", "9"), second.replace("2", "7")):
+        assert redactor(text) == redact_text(text)
+
+
+def test_the_line_cache_masks_a_secret_in_a_line_shaped_like_a_clean_one():
+    redactor = LineRedactor()
+    assert redactor("user 1234 logged in with token=none") == redact_text("user 1234 logged in with token=none")
+    for n in range(50):
+        line = f"request {n:04d} from 10.0.0.{n} served in {n} ms"
+        assert redactor(line) == line
+    secret = "request 0042 from 10.0.0.42 password=hunter2 served"
+    assert "hunter2" not in redactor(secret)
+    assert len(redactor._clean) < 50  # lines differing only in digits share one shape

@@ -168,3 +168,21 @@ def test_no_textual_private_module_is_imported():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n.startswith("textual._") or "._" in n and n.startswith("textual") for n in names), name
+
+
+
+def test_source_names_are_written_only_in_the_registry():
+    """Finding(source=...), Source.name and SourcePane.source_name come from registry constants, never a literal."""
+    names = set(registry.names())
+    for module, path in _modules().items():
+        if module == "tui.registry":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            literal = None
+            if isinstance(node, ast.keyword) and node.arg in ("source", "pane"):
+                literal = node.value
+            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in ("name", "source_name", "SOURCE")
+                                                      for t in node.targets):
+                literal = node.value
+            if isinstance(literal, ast.Constant) and literal.value in names:
+                pytest.fail(f"{module}:{node.lineno} writes the source name {literal.value!r}: use tui.registry's constant")

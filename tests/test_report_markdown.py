@@ -116,7 +116,7 @@ def test_threads_show_the_deadlock_and_where_each_thread_is_stuck(report, deadlo
     assert "**Stuck threads**" in threads
 
 
-def test_databases_show_the_blocked_session_its_chain_and_the_doctor(report, blocked_session):
+def test_databases_show_the_blocked_session_its_chain_and_the_connection_check(report, blocked_session):
     data, _ = report
     holder, waiter, table_name = blocked_session
     databases = section_text(data, "Databases")
@@ -129,10 +129,10 @@ def test_databases_show_the_blocked_session_its_chain_and_the_doctor(report, blo
     head = next(i for i, line in enumerate(chain) if line.startswith(f"- {holder} "))
     assert chain[head + 1].startswith(f"  - {waiter} ") and f"row of public.{table_name}" in chain[head + 1]
     assert "Connections: " in databases and " of " in databases
-    # The unreachable target: the doctor's failing step and its fix.
+    # The unreachable target: the connection check's failing step and its fix.
     assert "@127.0.0.1:1/postgres" in databases and "**Could not read it:**" in databases
-    doctor_rows = [line for line in databases.splitlines() if line.startswith("| tcp | fail |")]
-    assert doctor_rows and doctor_rows[0].rstrip(" |").split(" | ")[-1] not in ("", "-")
+    check_rows = [line for line in databases.splitlines() if line.startswith("| tcp | fail |")]
+    assert check_rows and check_rows[0].rstrip(" |").split(" | ")[-1] not in ("", "-")
 
 
 def test_containers_show_the_crash_loop_exit_code_and_logs(report, crash_looping):

@@ -266,6 +266,23 @@ def test_the_good_snapshot_loads_with_every_section(tmp_path, good_snapshot):
     assert loaded.findings and loaded.actions[0]["verb"] == "SIGTERM" and loaded.notes
 
 
+def test_a_snapshot_from_before_taken_at_still_loads_its_collection_times(tmp_path, good_snapshot):
+    """The previous version wrote Threads' and Containers' section time as `collected_at`."""
+    old = crafted(good_snapshot, lambda d: [d[name].update(collected_at=d[name].pop("taken_at"))
+                                            for name in ("threads", "containers")])
+    loaded = load_doc(tmp_path, old)
+    for name in ("threads", "containers"):
+        assert loaded.sections[name][0].taken_at == good_snapshot[name]["taken_at"] > 0
+
+
+def test_a_snapshot_from_before_the_connection_check_was_named_so_still_shows_it(tmp_path, good_snapshot):
+    """The previous version wrote a failing database target's connection check as `doctor`."""
+    old = crafted(good_snapshot, lambda d: [target.update(doctor=target.pop("connection_check"))
+                                            for target in d["databases"]["targets"]])
+    targets = load_doc(tmp_path, old).sections["databases"][0].targets
+    assert [t.connection_check.step("tcp").status for t in targets if t.connection_check] == ["fail"]
+
+
 CRAFTED = {  # change -> what the error must name
     "actions is a number": (lambda d: d.update(actions=5), "'actions' should be a list"),
     "action without its fields": (lambda d: d["actions"].__setitem__(0, {"at": 1}), 'field "at" should be str'),
@@ -319,7 +336,7 @@ def _every_number(doc: dict, value) -> dict:
         if isinstance(node, list):
             return [walk(v, key) for v in node]
         if isinstance(node, (int, float)) and not isinstance(node, bool) and key not in (
-                "taken_at", "started", "collected_at", "at", "last_full_sync", "recent_exits", "format"):
+                "taken_at", "started", "at", "last_full_sync", "recent_exits", "format"):
             return value(node, next(counter))
         return node
 

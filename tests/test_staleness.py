@@ -91,7 +91,7 @@ async def test_database_durations_say_how_old_they_are():
         await pilot.press("3")
         sessions, detail = app.query_one("#db-sessions"), app.query_one("#db-detail-text")
         assert "measured" not in str(sessions.border_title)
-        now[0] += 30  # the poll is slow (a failing target's doctor), or the app is paused
+        now[0] += 30  # the poll is slow (a failing target's connection check), or the app is paused
         await ticked(pilot)
         assert "(measured 30s ago)" in str(sessions.border_title)
         assert str(detail.render()).startswith("Durations measured 30s ago")
@@ -107,7 +107,7 @@ async def test_guide_results_carry_the_time_they_were_measured():
     app = TshootApp(Config(interval=2), clock=lambda: now[0], host="web-1")
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()  # the app's initial focus lands first
-        await pilot.press("6")
+        await pilot.press("7")
         pane = app.pane("symptoms")
         assert pane.open_guide("dev-prod")
         await app.workers.wait_for_complete()
@@ -198,3 +198,49 @@ async def test_thread_stacks_say_how_old_their_dump_is():
         now[0] += 45
         await ticked(pilot)
         assert str(table.border_title).endswith(", dumped 45s ago")
+
+
+def test_a_duration_in_a_title_says_when_it_was_measured():
+    from tui.findings import as_of
+
+    at = time.strftime("%H:%M:%S", time.localtime(FROZEN_NOW))
+    assert as_of("Session 4102 waits 41s for 4101: UPDATE", FROZEN_NOW) == f"Session 4102 waits 41s as of {at} for 4101: UPDATE"
+    assert as_of("x idle in transaction 3m12s", FROZEN_NOW) == f"x idle in transaction 3m12s as of {at}"
+    assert as_of("worker stuck ≥ 4.5s (since first seen)", FROZEN_NOW).endswith(f"4.5s as of {at} (since first seen)")
+    for title in ("Deadlock in pid 901 (gunicorn)", "cache was killed (exit 137) on 3.11.2", "RSS rising 148.0 MB/min",
+                  "lock at 0x7f3a5c2e1f10 in pid 12"):
+        assert as_of(title, FROZEN_NOW) == title  # no duration: nothing to date
+    assert as_of("waits 41s", None) == "waits 41s"  # a replay: the snapshot's time says it
+
+
+async def test_overview_durations_carry_the_time_of_the_poll_that_measured_them():
+    """`waits 41s` stayed on screen for a minute looking current; now it says when it was 41 s, and moves on
+    with the next poll even when that poll measured the same title."""
+    from tests.samples import databases
+    from tui.findings import Finding
+
+    def waits(seconds: int) -> list[Finding]:
+        return [Finding("lock-wait", "critical", "databases", f"Session 4102 waits {seconds}s for 4101", "",
+                        subject={"target": "t", "pid": 4102})]
+
+    def overview_text() -> str:
+        table = app.query_one("#rows")
+        return " | ".join(str(cell) for i in range(table.row_count) for cell in table.get_row_at(i))
+
+    now = [FROZEN_NOW]
+    app = TshootApp(Config(interval=2), clock=lambda: now[0], host="web-1")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        app.action_show_pane("symptoms")
+        feed(app, "databases", databases.section(), waits(41))
+        await pilot.pause()
+        first = time.strftime("%H:%M:%S", time.localtime(FROZEN_NOW))
+        assert f"waits 41s as of {first} for 4101" in overview_text(), overview_text()
+        now[0] += 60  # a minute on screen without a new poll: still the 41 s of then, not of now
+        await ticked(pilot)
+        assert f"waits 41s as of {first} for 4101" in overview_text(), overview_text()
+        feed(app, "databases", databases.section(), waits(41))  # re-measured: same title, a new time
+        await pilot.pause()
+        await ticked(pilot)
+        later = time.strftime("%H:%M:%S", time.localtime(FROZEN_NOW + 60))
+        assert f"waits 41s as of {later} for 4101" in overview_text(), overview_text()

@@ -195,7 +195,7 @@ def test_a_crashing_check_is_skipped_with_the_error_and_the_guide_goes_on(monkey
 
 def test_env_drift_without_a_baseline_is_not_a_pass():
     """Nothing was compared: "no difference from the baseline" would be false."""
-    from tui.env.source import EnvSection
+    from tui.env.records import EnvSection
     from tui.findings import Finding
 
     env = EnvSection(host="h")

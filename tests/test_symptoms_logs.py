@@ -12,6 +12,7 @@ from datetime import datetime
 from symptoms_support import context, result_of
 from tui import cli
 from tui.config import Config
+from tui.logs.records import LogSource
 from tui.logs.source import LogsSource
 from tui.snapshot import collect_all
 from tui.symptoms.render import result_lines
@@ -129,6 +130,23 @@ def test_slow_reads_p95_from_the_access_log_and_skips_without_request_times(tmp_
     config = Config(log_paths=[str(plain)])
     untimed = result_of("slow", "latency", context(config, collection=logs_collection(config)))
     assert untimed.status == "skipped" and "no access log with request times" in untimed.summary
+
+
+def test_a_slow_p95_over_too_few_requests_for_a_finding_still_warns(tmp_path):
+    """Three requests, all slow: no `slow-requests` finding (too few), but the check must not pass saying so."""
+    access = write_access_log(tmp_path, errors=0, slow=3, total=3)
+    config = Config(log_paths=[access])
+    slow = result_of("slow", "latency", context(config, collection=logs_collection(config)))
+    assert slow.status == "warn" and "above 1s" in slow.summary and "3 requests" in slow.summary
+
+
+def test_only_the_kernel_read_is_no_answer_about_the_application(tmp_path):
+    """http-500's log check with no application log read (only the kernel ring) measured nothing."""
+    config = Config()
+    kernel_only = collect_all(config, 0.0, sources=[LogsSource(config, only_named=True)])
+    kernel_only.sections["logs"].sources = [LogSource(name="kernel", kind="kernel", status="following")]
+    result = result_of("http-500", "logs", context(config, collection=kernel_only))
+    assert result.status == "skipped" and "only the kernel" in result.summary
 
 
 def test_container_restart_fails_on_a_kernel_oom_kill_in_the_logs(tmp_path):

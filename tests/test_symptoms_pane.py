@@ -34,7 +34,7 @@ async def test_failing_check_jumps_to_the_process_row(near_file_limit):
     app = TshootApp(config)
     async with app.run_test(size=(140, 40)) as pilot:
         feed_processes(app, config, [])
-        await pilot.press("6")
+        await pilot.press("7")
         pane = app.query_one(SymptomsPane)
         assert pane.open_guide("intermittent")
         await app.workers.wait_for_complete()
@@ -60,7 +60,7 @@ async def test_overview_lists_every_finding_most_severe_first_and_opens_evidence
         hog = Finding("cpu-hog", "warning", "processes", "python at 100% CPU", "busy", me, {"cpu": 100}, "slow")
         pressure = Finding("memory-pressure", "critical", "processes", "Memory pressure", "swapping", {"host": "h"})
         feed_processes(app, config, [hog, pressure])
-        await pilot.press("6")
+        await pilot.press("7")
         await pilot.pause()
         pane = app.query_one(SymptomsPane)
         rows = app.query_one("#rows", KeyedTable)
@@ -75,7 +75,7 @@ async def test_overview_lists_every_finding_most_severe_first_and_opens_evidence
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert {r.id for r in pane.results["slow"]} == {c.id for c in pane.book.get("slow").checks}
-        await pilot.press("o")
+        await pilot.press("A")
         rows.focus()
         rows.move_to_key(hog.key)
         await pilot.press("enter")
@@ -87,7 +87,7 @@ async def test_overview_lists_every_finding_most_severe_first_and_opens_evidence
 async def test_incident_notes_are_kept_for_snapshots():
     app = TshootApp(Config())
     async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.press("6")
+        await pilot.press("7")
         pane = app.query_one(SymptomsPane)
         pane.focus()
         await pilot.press("n")

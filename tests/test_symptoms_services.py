@@ -32,7 +32,7 @@ def with_password(url: str, password: str) -> str:
 def test_db_connection_guide_finds_the_closed_port_and_the_wrong_password(pg_url):
     wrong = with_password(pg_url, "not-the-password")
     closed = wrong.replace(wrong.split("@", 1)[1].split("/")[0], "127.0.0.1:1")
-    result = result_of("db-connection", "doctor", context(Config(db_urls=[pg_url, wrong, closed])))
+    result = result_of("db-connection", "connection-check", context(Config(db_urls=[pg_url, wrong, closed])))
     assert result.status == "fail"
     good, bad_login, refused = ({s["name"]: s["status"] for s in t["steps"]} for t in result.evidence["targets"])
     assert good["query"] == "pass" and bad_login["auth"] == "fail" and refused["tcp"] == "fail"

@@ -133,6 +133,32 @@ def test_lock_sites_from_source():
     assert SourceIndex("def broken(:\n").context(1).waits is None
 
 
+def test_a_condition_built_on_a_lock_is_that_lock_at_module_level_and_on_self():
+    index = SourceIndex(textwrap.dedent("""\
+        import threading
+        STATE = threading.Lock()
+        CHANGED = threading.Condition(STATE)
+        PLAIN = threading.Condition()
+        class Store:
+            def __init__(self):
+                self._lock = threading.RLock()
+                self._changed = threading.Condition(self._lock)
+            def read(self):
+                with self._changed:
+                    self._changed.wait()
+        def watch():
+            with CHANGED:
+                CHANGED.wait()
+            with PLAIN:
+                pass
+        """))
+    assert index.context(10).waits.expr == "self._lock"  # entering the Condition takes the store's lock
+    assert index.context(11).held == []  # wait() releases it
+    assert (index.context(13).waits.expr, index.context(13).waits.module_level) == ("STATE", True)
+    assert index.context(14).held == []
+    assert index.context(15).waits.expr == "PLAIN"  # a Condition with its own lock is itself
+
+
 def test_collector_modules_import_no_textual():
     modules = [f"tui.threads.{p.stem}" for p in (ROOT / "tui" / "threads").glob("*.py") if p.stem != "pane"]
     code = f"import sys; import {', '.join(modules)}; print('textual' in sys.modules)"

@@ -60,6 +60,65 @@ def test_a_lock_held_across_a_socket_read_names_the_holder_and_the_read(program)
     assert {w["name"] for w in findings[0].evidence["waiters"]} == {"caller-1", "caller-2"}
 
 
+def test_a_queue_whose_mutex_is_held_across_io_names_the_holder_and_a_full_queue_is_named_as_such(program):
+    from tui.threads.deadlock import thread_state
+
+    process = program("queue_mutex_held.py")
+    source = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.3))
+    for _ in range(3):
+        section = source.collect()
+        time.sleep(0.5)
+    findings = source.analyze(section)
+    assert [f.id for f in findings] == ["lock-held-across-io"], [f.title for f in findings]
+    evidence = findings[0].evidence
+    assert evidence["holder"]["name"] == "stats" and evidence["holder"]["held_at"].endswith("queue_mutex_held.py:26")
+    assert "AUDIT.mutex" in evidence["lock"] and "the mutex of" in evidence["lock"]
+    assert [(w["name"], w["waits_at"].rsplit("/", 1)[-1]) for w in evidence["waiters"]] == [
+        ("handler-mutex", "queue_mutex_held.py:22")]  # the program's put(), not queue.py's line
+    states = {t.name: thread_state(t) for t in section.processes[str(process.pid)].threads}
+    assert states["handler-full"].startswith("waiting for room in full queue AUDIT: until another thread takes an item")
+
+
+def test_a_condition_built_on_the_stores_lock_is_that_lock_not_an_orphan(program):
+    from tui.threads.deadlock import thread_state
+
+    process = program("condition_on_app_lock.py")
+    source = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.3))
+    for _ in range(3):
+        section = source.collect()
+        time.sleep(0.5)
+    findings = source.analyze(section)
+    assert [f.id for f in findings] == ["lock-held-across-io"], [f.title for f in findings]
+    evidence = findings[0].evidence
+    assert evidence["lock"].startswith("self._lock (ConfigStore@")
+    assert evidence["holder"]["name"] == "reloader" and evidence["holder"]["held_at"].endswith("condition_on_app_lock.py:25")
+    assert [(w["name"], w["waits_at"].rsplit("/", 1)[-1]) for w in evidence["waiters"]] == [
+        ("reader", "condition_on_app_lock.py:29")]
+    watcher = next(t for t in section.processes[str(process.pid)].threads if t.name == "watcher")
+    assert thread_state(watcher).startswith("waiting on condition self._changed: until another thread notifies it, "
+                                            "stuck ≥ ")
+
+
+def test_same_stack_without_cpu_is_blocked_and_with_cpu_is_spinning(program):
+    from tui.threads.deadlock import cpu_verdict, thread_state
+
+    process = program("spin_and_block.py")
+    source = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.3))
+    for _ in range(3):
+        section = source.collect()
+        time.sleep(0.5)
+    threads = {t.name: t for t in section.processes[str(process.pid)].threads}
+    exporter, poller = threads["exporter"], threads["poller"]
+    assert exporter.stuck and poller.stuck  # both stacks stand still: only their CPU time tells them apart
+    assert exporter.cpu_seconds == 0 and poller.cpu_seconds > 0.05, (exporter.cpu_seconds, poller.cpu_seconds)
+    assert (cpu_verdict(exporter), cpu_verdict(poller)) == ("blocked", "spinning")
+    assert thread_state(exporter).endswith("(since first seen), blocked")
+    assert thread_state(poller).endswith("spinning: same stack, CPU time moving")
+    findings = [f for f in source.analyze(section) if f.id != "hot-code"]  # the spinner is hot code, rightly
+    assert [f.id for f in findings] == ["lock-contention"], [f.title for f in findings]
+    assert [(w["name"], w["cpu"]) for w in findings[0].evidence["waiters"]] == [("exporter", "blocked")]
+
+
 def test_idle_pools_idle_loops_and_busy_cpu_work_stay_silent(program):
     process = program("idle_pool_and_loop.py")
     assert [f.id for f in watch(process.pid) if f.id != "hot-code"] == []  # its busy thread is CPU, not a hang

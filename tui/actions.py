@@ -11,7 +11,9 @@ and returns a `Verified` saying whether the intended change was seen.
 from __future__ import annotations
 
 import getpass
+import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -31,6 +33,20 @@ class Verified:
 
     effect: bool
     message: str  # what was observed: "pid 42 exited", "backend 7 is still idle in transaction: ..."
+
+
+VERIFY_S = 3.0  # how long an action's target is watched for the intended change before "no effect" is reported
+
+
+def watch_for_effect(look: Callable[[], Verified | None], verify_s: float = VERIFY_S) -> Verified | None:
+    """Look again every 50 ms, for at most `verify_s`, until `look()` reports the intended change (a Verified);
+    None when it never did, for the caller to say what it still sees."""
+    deadline = time.monotonic() + verify_s
+    while True:
+        seen = look()
+        if seen is not None or time.monotonic() >= deadline:
+            return seen
+        time.sleep(0.05)
 
 
 @dataclass
@@ -61,7 +77,7 @@ class ActionLog:
     def record(self, action: Action, outcome: str, message: str = "") -> ActionRecord:
         entry = ActionRecord(
             at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            user=_user(),
+            user=current_user(),
             verb=action.verb,
             source=action.source,
             target=action.target,
@@ -87,8 +103,9 @@ class ActionLog:
         return self.record(action, "done" if verified.effect else "no effect", verified.message)
 
 
-def _user() -> str:
+def current_user() -> str:
+    """Who runs tshoot, for the action log and advice; the uid where there is no passwd entry (some containers)."""
     try:
         return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        return "?"
+    except Exception:
+        return str(os.getuid())

@@ -135,7 +135,7 @@ class TshootApp(App):
     def on_mount(self) -> None:
         asyncio.get_running_loop().set_default_executor(_DaemonThreads())  # where thread workers run
         self.query_one("#filter", Input).display = False
-        self.call_after_refresh(self.pane(registry.names()[0]).focus)
+        self.call_after_refresh(lambda: self.pane(self._active()).focus())  # a digit pressed at start has moved on
         if self.replay:
             self._show_replay(self.replay)
         else:

@@ -6,6 +6,8 @@ Finding records, so a detector written once shows up everywhere.
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +38,21 @@ class Finding:
         """Stable identity across refreshes: same problem on the same subject."""
         subject = ",".join(f"{k}={self.subject[k]}" for k in sorted(self.subject))
         return f"{self.source}:{self.id}:{subject}"
+
+
+# "41s", "4.5s", "3m12s", "2h05m", "1d03h", "250ms": a duration as titles write it
+_DURATION = re.compile(r"\b\d+(?:\.\d+)?(?:ms|s|m|h|d)(?:\d+[smh])?\b")
+
+
+def as_of(title: str, measured_at: float | None) -> str:
+    """A title with a duration ("waits 41s", "blocked for 12s"), said with the time of the poll that measured it
+    ("waits 41s as of 11:06:40"): the number does not grow while the title stays on screen, and tshoot does not
+    know whether it still waits, so it says when it was true. Titles without a duration are unchanged."""
+    match = _DURATION.search(title)
+    if match is None or measured_at is None:
+        return title
+    stamp = time.strftime("%H:%M:%S", time.localtime(measured_at))
+    return f"{title[:match.end()]} as of {stamp}{title[match.end():]}"
 
 
 def with_row_keys(findings: list[Finding]) -> list[tuple[str, Finding]]:

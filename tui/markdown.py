@@ -53,18 +53,3 @@ def inline_code(text: str) -> str:
 
 def mib(n_bytes: float | None) -> str:
     return "-" if n_bytes is None else f"{n_bytes / MIB:.1f} MiB"
-
-
-def seconds(value: float | None) -> str:
-    """A duration as an operator reads it: 4.2s, 95s, 12m30s, 3h05m."""
-    if value is None:
-        return "-"
-    if value < 10:
-        return f"{value:.1f}s"
-    if value < 120:
-        return f"{value:.0f}s"
-    minutes, secs = divmod(int(value), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"

@@ -39,6 +39,21 @@ def cpu_ticks(fields: list[bytes]) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def thread_cpu_ticks(pid: int) -> dict[int, int]:
+    """User plus system CPU ticks of each thread of `pid` (/proc/PID/task/TID/stat), by thread id; {} once
+    the process is gone. A thread whose stack stands still while these move is spinning, not blocked."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return {}
+    ticks = {}
+    for tid in tids:
+        stat = read_small(f"/proc/{pid}/task/{tid}/stat")
+        if stat and tid.isdigit():
+            ticks[int(tid)] = cpu_ticks(split_stat(stat)[1])
+    return ticks
+
+
 def cpu_percent(ticks: int, ticks_before: int, seconds: float) -> float:
     """CPU use between two readings, in % of one core."""
     return max(0.0, (ticks - ticks_before) / CLK_TCK / seconds * 100)

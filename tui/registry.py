@@ -73,7 +73,9 @@ CONTAINERS = register(SourceSpec("containers", "Containers", "4", "tui.container
                                  "tui.containers.source:ContainersSource", "tui.containers.report:markdown"))
 ENV = register(SourceSpec("env", "Env", "5", "tui.env.pane:EnvPane", "tui.env.source:EnvSource",
                           "tui.env.report:markdown"))
-SYMPTOMS = register(SourceSpec("symptoms", "Symptoms", "6", "tui.symptoms.pane:SymptomsPane",
+LOGS = register(SourceSpec("logs", "Logs", "6", "tui.logs.pane:LogsPane", "tui.logs.source:LogsSource",
+                           "tui.logs.report:markdown"))
+SYMPTOMS = register(SourceSpec("symptoms", "Symptoms", "7", "tui.symptoms.pane:SymptomsPane",
                                receives_findings=True))
 
 

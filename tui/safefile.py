@@ -222,6 +222,17 @@ def read_bytes_as(reader: Reader, root: str, path: str, limit: int) -> bytes:
         return _read_open(file, path, limit)
 
 
+def open_regular_as(reader: Reader, root: str, path: str) -> BinaryIO:
+    """`root`/`path` opened for reading (to follow it) only if `reader` could open it: the folders walked from
+    `root` down searchable, links followed by hand inside `root`, read permission on the file itself."""
+    resolved = _resolve_as(reader, root, path)
+    file = open_regular(resolved)
+    if not _allows(os.fstat(file.fileno()), reader, stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH):
+        file.close()
+        raise FileRefused(path, f"not readable by uid {reader.uid}" if reader.uid >= 0 else "not readable by its group")
+    return file
+
+
 def read_text(path: str | os.PathLike[str], limit: int) -> str:
     """A regular file's text, which must be UTF-8."""
     data = read_bytes(path, limit)

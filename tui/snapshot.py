@@ -229,7 +229,7 @@ def _validated(raw: dict[str, Any], path: str) -> LoadedSnapshot:
 
 # Fields the panes render as dates (epoch seconds), and lists the panes index by position: a value beyond
 # these is crafted and would crash the pane that renders it (time.localtime overflows, load[0] is missing).
-EPOCH_FIELDS = frozenset({"taken_at", "started", "collected_at", "at", "last_full_sync", "recent_exits"})
+EPOCH_FIELDS = frozenset({"taken_at", "started", "at", "last_full_sync", "recent_exits"})
 LATEST_EPOCH = 4_102_444_800  # 2100-01-01
 FIXED_LENGTHS = {("SystemSummary", "load"): 3}  # 1, 5 and 15 minutes
 

@@ -143,4 +143,8 @@ def record_from_json(record_type: type, data: Any) -> Any:
 def section_from_json(section_type: type, data: dict[str, Any]) -> Any:
     """Rebuild a section record from a snapshot; raises ValueError (naming the field) when the data does not fit."""
     names = {f.name for f in dataclasses.fields(section_type)}
+    if "collected_at" in data and "taken_at" not in data:  # older snapshots: Threads and Containers said collected_at
+        data = {**data, "taken_at": data["collected_at"]}
+    if hasattr(section_type, "from_older_json"):  # other renamed fields, which the section type knows
+        data = section_type.from_older_json(data)
     return record_from_json(section_type, {k: v for k, v in data.items() if k in names})

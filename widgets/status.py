@@ -11,6 +11,7 @@ from textual.geometry import Region
 from textual.widgets import Static
 
 from tui.textsafe import visible
+from tui.wording import human_duration
 
 
 def human_bytes(n: float) -> str:
@@ -19,18 +20,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
         n /= 1024
     return f"{n:.1f}T"
-
-
-def human_duration(seconds: float) -> str:
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours:02d}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 class LiveText(Static):

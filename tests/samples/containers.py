@@ -27,7 +27,7 @@ def section() -> ContainersSection:
     return ContainersSection(
         engine_host="unix:///var/run/docker.sock",
         engine_version="20.10.24",
-        collected_at=FROZEN_NOW,
+        taken_at=FROZEN_NOW,
         watching_events=True,
         last_full_sync=FROZEN_NOW - 5,
         containers=[

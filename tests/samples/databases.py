@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tui.config import Thresholds
 from tui.databases.analysis import analyze
-from tui.databases.records import (ConnectionReport, ConnectionUsage, DatabasesSection, DbSession, DoctorStep,
+from tui.databases.records import (ConnectionReport, ConnectionUsage, DatabasesSection, DbSession, CheckStep,
                                    LockWait, ServerState, TableScans, TargetInfo, TargetResult, TopStatement)
 from tui.findings import Finding
 
@@ -59,22 +59,22 @@ def section() -> DatabasesSection:
                             state_age_s=3.0, query="")],
         usage=ConnectionUsage(12, 150, by_user={"crm": 12}, by_client={"127.0.0.1": 12}),
     )
-    doctor = ConnectionReport(url=DEAD.url, dialect="postgresql", steps=[
-        DoctorStep("url", "pass", "PostgreSQL at 127.0.0.1:6543", {}),
-        DoctorStep("dns", "pass", "127.0.0.1 -> 127.0.0.1", {}),
-        DoctorStep("tcp", "fail", "connection to 127.0.0.1:6543 refused: nothing listens there",
+    check = ConnectionReport(url=DEAD.url, dialect="postgresql", steps=[
+        CheckStep("url", "pass", "PostgreSQL at 127.0.0.1:6543", {}),
+        CheckStep("dns", "pass", "127.0.0.1 -> 127.0.0.1", {}),
+        CheckStep("tcp", "fail", "connection to 127.0.0.1:6543 refused: nothing listens there",
                    {"address": "127.0.0.1", "port": 6543, "outcome": "refused"},
                    "The PostgreSQL server runs but listens on 5432: fix the port in the URL or the server's settings."),
-        DoctorStep("local-listener", "fail", "nothing listens on port 6543; the PostgreSQL server (pid 700) listens "
+        CheckStep("local-listener", "fail", "nothing listens on port 6543; the PostgreSQL server (pid 700) listens "
                    "on 5432", {"server_ports": [5432]},
                    "The PostgreSQL server runs but listens on 5432: fix the port in the URL or the server's settings."),
-        DoctorStep("auth", "skipped", "not run: the tcp step failed"),
-        DoctorStep("query", "skipped", "not run: the tcp step failed"),
+        CheckStep("auth", "skipped", "not run: the tcp step failed"),
+        CheckStep("query", "skipped", "not run: the tcp step failed"),
     ])
     return DatabasesSection(targets=[
         TargetResult(PG, state=pg, collect_ms=6.1),
         TargetResult(MY, state=mysql, collect_ms=4.8),
-        TargetResult(DEAD, error="connection refused", doctor=doctor),
+        TargetResult(DEAD, error="connection refused", connection_check=check),
     ])
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from tui.env.diff import diff_sides
 from tui.env.procenv import ProcessEnvCheck
 from tui.env.side import ENV, Side
-from tui.env.source import EnvSection, drift_findings, missing_env_findings
+from tui.env.records import EnvSection
+from tui.env.source import drift_findings, missing_env_findings
 from tui.findings import Finding
 from tui.redact import redact_mapping
 

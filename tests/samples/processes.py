@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.samples import FROZEN_NOW
 from tui.config import Thresholds
 from tui.findings import Finding
-from tui.processes.analyze import analyze
+from tui.processes.analysis import analyze
 from tui.processes.records import ListeningPort, ProcessesSection, ProcessRow, SystemSummary, Trend
 
 MB = 2**20

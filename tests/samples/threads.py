@@ -128,7 +128,7 @@ def section() -> ThreadsSection:
             PythonCandidate(902, "gunicorn", WORKER_CMDLINE, "3.11.2"),
             PythonCandidate(1200, "python3", "python3 /opt/jobs/reindex.py --all", "3.11.2"),
         ],
-        collected_at=FROZEN_NOW,
+        taken_at=FROZEN_NOW,
     )
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from tui import registry
 from tui.config import Thresholds
 from tui.containers.exitcodes import explain_exit
+from tui.containers.inventory import engine_time
 from tui.containers.records import ContainerRecord, ContainersSection
 from tui.findings import Finding
-from tui.wording import count
+from tui.wording import count, human_duration
 
 SOURCE = registry.CONTAINERS
 CRASH_WINDOW_S = 600.0  # restarts closer together than this count towards a crash loop
@@ -22,7 +21,7 @@ STOPPED_STATES = ("exited", "dead", "created")
 def analyze(section: ContainersSection, thresholds: Thresholds) -> list[Finding]:
     findings: list[Finding] = []
     for record in section.containers:
-        findings.extend(container_findings(record, section.collected_at, thresholds))
+        findings.extend(container_findings(record, section.taken_at, thresholds))
     return findings
 
 
@@ -51,9 +50,9 @@ def crash_loop_reason(record: ContainerRecord, now: float) -> str | None:
     if gave_up and record.state in STOPPED_STATES and record.exit_code != 0:
         return (f"it failed {count(record.restart_count, 'restart')} and the engine gave up "
                 f"(on-failure:{record.restart_max_retries})")
-    finished = _unix_time(record.finished_at)
+    finished = engine_time(record.finished_at)
     if record.restart_count >= CRASH_LOOP_RESTARTS and finished is not None and now - finished <= CRASH_WINDOW_S:
-        return f"it has been restarted {record.restart_count} times and last died {now - finished:.0f}s ago"
+        return f"it has been restarted {record.restart_count} times and last died {human_duration(now - finished)} ago"
     return None
 
 
@@ -159,18 +158,3 @@ def _policy(record: ContainerRecord) -> str:
     if record.restart_policy == "on-failure" and record.restart_max_retries:
         return f"on-failure:{record.restart_max_retries}"
     return record.restart_policy
-
-
-def _unix_time(iso: str | None) -> float | None:
-    """Engine timestamps carry nanoseconds; Python parses at most microseconds."""
-    if not iso:
-        return None
-    head, dot, rest = iso.partition(".")
-    if dot:
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        zone = rest[len(digits):]
-        iso = f"{head}.{digits[:6]}{zone}"
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

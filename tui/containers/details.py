@@ -13,7 +13,7 @@ from tui.config import Config
 from tui.containers.engine import classify_failure, connect, resolve_host
 from tui.containers.inventory import parse_env
 from tui.containers.records import ContainerProcess, LogLine
-from tui.redact import redact_mapping, redact_text
+from tui.redact import redact_text
 
 if TYPE_CHECKING:
     import docker
@@ -92,14 +92,14 @@ def _process_row(titles: list[str], row: list[str]) -> ContainerProcess:
     )
 
 
-def container_env(name: str, config: Config | None = None) -> dict[str, str]:
-    """The configured environment of container `name` (or id), secrets masked: what the Env pane compares.
+def container_env(name: str, config: Config) -> tuple[str, dict[str, str]]:
+    """The name and configured environment (what `docker inspect` shows) of container `name` or id.
 
+    Unmasked, for the Env pane's comparison (two different secrets must still differ): mask before showing.
     Raises SourceUnavailable when the engine cannot be reached, ContainerNotFound when no such container.
     """
     import docker.errors
 
-    config = config or Config()
     client = connect(config)
     try:
         attrs = client.api.inspect_container(name)
@@ -109,7 +109,8 @@ def container_env(name: str, config: Config | None = None) -> dict[str, str]:
         raise classify_failure(resolve_host(config), exc) from exc
     finally:
         client.close()
-    return redact_mapping(parse_env((attrs.get("Config") or {}).get("Env") or []))
+    shown_name = (attrs.get("Name") or name).lstrip("/")
+    return shown_name, parse_env((attrs.get("Config") or {}).get("Env") or [])
 
 
 def _int(value: Any) -> int:

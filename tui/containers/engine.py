@@ -7,7 +7,6 @@ denied, nobody listening, engine answering errors) and what the operator can do 
 from __future__ import annotations
 
 import errno
-import getpass
 import os
 import queue
 import threading
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
+from tui.actions import current_user
 from tui.config import Config
 from tui.source import SourceUnavailable
 
@@ -101,7 +101,7 @@ def _socket_missing(host: str, path: str) -> SourceUnavailable:
 
 
 def _permission_denied(host: str) -> SourceUnavailable:
-    user = _user()
+    user = current_user()
     return SourceUnavailable(
         f"Permission denied on the Docker socket ({host}): user {user} is not in the docker group",
         f"Add the user to the docker group: `sudo usermod -aG docker {user}`, then log in again "
@@ -144,13 +144,6 @@ def _engine_message(exc: BaseException) -> str:
 def _short(exc: BaseException) -> str:
     text = getattr(exc, "explanation", None) or str(exc) or type(exc).__name__
     return " ".join(str(text).split())[:200]
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry
-        return str(os.getuid())
 
 
 @dataclass

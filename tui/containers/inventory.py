@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from tui.containers.records import ContainerRecord, HealthCheckRun
@@ -114,6 +115,25 @@ def cpu_percent(previous: StatsSample | None, current: StatsSample) -> float | N
     if system_delta <= 0 or cpu_delta < 0:
         return None
     return 100.0 * current.online_cpus * cpu_delta / system_delta
+
+
+def engine_time(iso: str | None) -> float | None:
+    """An engine timestamp as unix time, None for never or unreadable.
+
+    The engine writes RFC 3339 with nanoseconds and a zone (`2024-05-01T10:00:00.123456789Z`, `...+02:00`);
+    Python keeps microseconds, so the digits past six are dropped, and the zone is kept. No zone means UTC.
+    """
+    if not iso or iso.startswith("0001-01-01"):
+        return None
+    head, dot, rest = iso.partition(".")
+    if dot:
+        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
+        iso = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    try:
+        at = datetime.fromisoformat(iso.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def _time_or_none(value: Any) -> str | None:

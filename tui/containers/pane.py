@@ -7,7 +7,6 @@ at the next refresh tick. Logs and the container's processes open in their own s
 from __future__ import annotations
 
 import shlex
-from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -23,15 +22,16 @@ from tui import registry
 from tui.actions import Action
 from tui.containers.analysis import crash_loop_reason, suggested_fix
 from tui.containers.exitcodes import explain_exit
+from tui.containers.inventory import engine_time
 from tui.containers.records import ContainerProcess, ContainerRecord, ContainersSection, LogLine
 from tui.containers.source import ContainersSource
 from tui.findings import SEVERITY_RANK, Finding
 from tui.textsafe import literal, visible
-from tui.wording import count
+from tui.wording import count, human_duration
 from widgets.column_fit import drop_to_fit
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_bytes, human_duration
+from widgets.status import human_bytes
 
 COLUMNS = [
     ("flag", "!"),
@@ -69,9 +69,9 @@ class ContainersPane(SourcePane):
 
     BINDINGS = [
         Binding("l", "logs", "Logs", tooltip="Logs (tail, follow, search)"),
-        Binding("t", "processes", "Processes", tooltip="Processes in the container"),
-        Binding("s", "container('start')", "Start", tooltip="Start container"),
-        Binding("x", "container('stop')", "Stop", tooltip="Stop container"),
+        Binding("o", "processes", "Processes", tooltip="Processes in the container"),
+        Binding("u", "container('start')", "Start", tooltip="Start container (up)"),
+        Binding("k", "container('stop')", "Stop", tooltip="Stop container"),
         Binding("R", "container('restart')", "Restart", tooltip="Restart container"),
     ]
 
@@ -164,7 +164,7 @@ class ContainersPane(SourcePane):
     def _now(self) -> float:
         """Ages ("exited 2h46m ago") are worked out from their timestamps now, not at the last poll (a hidden
         pane polls every 30 s); a replay shows them as they were when the snapshot was taken."""
-        return self.section.collected_at if self.app.is_replay or self.section is None else self.app.clock()
+        return self.section.taken_at if self.app.is_replay or self.section is None else self.app.clock()
 
     def tick(self, now: float) -> None:
         if self.section is not None and not self.app.is_replay:
@@ -293,13 +293,8 @@ def row_cells(r: ContainerRecord, flag: str, now: float) -> tuple:
 
 def age(iso: str | None, now: float) -> str:
     """How long ago an engine timestamp was, e.g. "3m05s"; "-" for never."""
-    if not iso:
-        return "-"
-    try:
-        at = datetime.fromisoformat(iso[:19] + "+00:00").timestamp()
-    except ValueError:
-        return iso
-    return human_duration(max(0.0, now - at))
+    at = engine_time(iso)
+    return "-" if at is None else human_duration(now - at)
 
 
 def ago(iso: str | None, now: float) -> str:
@@ -450,7 +445,7 @@ class LogsScreen(ModalScreen[None]):
         source = self.source
         if source is None:
             return
-        since = _unix(after) if after else None
+        since = engine_time(after)
         try:
             fresh = source.logs(self.record.id, tail=LOG_TAIL, since=since)
         except Exception as exc:  # removed, or the engine went away: stop following, keep what we have
@@ -513,7 +508,7 @@ class ProcessesScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Static(Text.assemble((f"processes of {visible(self.record.name)}", "bold"), " (host pids)  ",
-                                       ("Enter: Processes pane, t: Threads pane, Esc closes", "dim")))
+                                       ("Enter or o: Processes pane, t: Threads pane, Esc closes", "dim")))
             yield DataTable(id="ct-processes", cursor_type="row")
 
     def on_mount(self) -> None:
@@ -539,8 +534,3 @@ class ProcessesScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
-
-
-def _unix(iso: str) -> float:
-    """A padded engine timestamp as unix time, to microseconds (the engine filters `since` by it)."""
-    return datetime.fromisoformat(iso[:26] + "+00:00").timestamp()

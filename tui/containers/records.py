@@ -82,7 +82,7 @@ class ContainerRecord:
 class ContainersSection:
     engine_host: str  # where we talked to the engine
     engine_version: str
-    collected_at: float  # unix time of this poll: "now" for the pure analysis
+    taken_at: float  # unix time of this poll: "now" for the pure analysis
     containers: list[ContainerRecord] = field(default_factory=list)
     watching_events: bool = False  # False: the event stream is down and changes show up on re-sync only
     last_full_sync: float = 0.0

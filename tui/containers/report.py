@@ -31,7 +31,7 @@ def markdown(section: dict[str, Any], findings: list[dict[str, Any]]) -> list[st
     for record in containers.containers:
         problems = [f["title"] for f in findings if f.get("subject") == record.subject]
         if problems or record.last_logs:
-            lines += ["", *_card(record, problems, containers.collected_at)]
+            lines += ["", *_card(record, problems, containers.taken_at)]
     return lines
 
 

@@ -94,7 +94,7 @@ class ContainersSource(Source):
         return ContainersSection(
             engine_host=host,
             engine_version=self._engine_version,
-            collected_at=now,
+            taken_at=now,
             containers=[self._live_record(record) for record in sorted(self._records.values(), key=lambda r: r.name)],
             watching_events=self.watching_events,
             last_full_sync=self._last_full_sync,

@@ -1,5 +1,5 @@
-"""Databases: sessions, locks and blocking chains of PostgreSQL and MariaDB/MySQL targets, and a connection doctor.
+"""Databases: sessions, locks and blocking chains of PostgreSQL and MariaDB/MySQL targets, and a connection check.
 
-Headless modules (everything but `pane.py`) import no Textual: `doctor.diagnose` is called by the Symptoms
+Headless modules (everything but `pane.py`) import no Textual: `conncheck.diagnose` is called by the Symptoms
 guides and `tshoot doctor` too.
 """

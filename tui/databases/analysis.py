@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui import registry
 from tui.config import Thresholds
-from tui.databases.doctor import doctor_finding
+from tui.databases.conncheck import connection_check_finding
 from tui.databases.records import DatabasesSection, DbSession, LockWait, TargetResult
 from tui.findings import Finding
 from tui.wording import count
@@ -42,7 +42,7 @@ def reported_apart(finding: Finding) -> bool:
 
 def _target_findings(result: TargetResult, thresholds: Thresholds) -> list[Finding]:
     target = result.target.id
-    unreachable = doctor_finding(result.doctor) if result.doctor else None
+    unreachable = connection_check_finding(result.connection_check) if result.connection_check else None
     if unreachable:
         unreachable.subject = {"target": target}
         return [unreachable]
@@ -68,8 +68,8 @@ def _target_findings(result: TargetResult, thresholds: Thresholds) -> list[Findi
         findings.append(Finding(
             "connection-saturation", "warning", SOURCE,
             f"{usage.connections} of {usage.max_connections} connections in use ({usage.percent:.0f}%) on {target}",
-            f"New connections will be refused at max_connections. Biggest users: {_top(usage.by_user)}; "
-            f"applications: {_top(usage.by_application)}; clients: {_top(usage.by_client)}. Look for a leaking pool "
+            f"New connections will be refused at max_connections. Biggest users: {top_counts(usage.by_user)}; "
+            f"applications: {top_counts(usage.by_application)}; clients: {top_counts(usage.by_client)}. Look for a leaking pool "
             "or idle sessions; use a pooler (PgBouncer) or raise max_connections "
             + ("(a PostgreSQL server restart, which ends every session)." if result.target.dialect == "postgresql"
                else "(SET GLOBAL max_connections, live; also in the server's config to keep it)."),
@@ -97,8 +97,10 @@ def _target_findings(result: TargetResult, thresholds: Thresholds) -> list[Findi
     return findings
 
 
-def _top(counts: dict[str, int], n: int = 3) -> str:
-    return ", ".join(f"{k} {v}" for k, v in list(counts.items())[:n]) or "n/a"
+def top_counts(counts: dict[str, int], n: int = 3) -> str:
+    """The first `n` of a by-user/application/client count, "-" for none; a cut list says how many more."""
+    more = f", … {len(counts) - n} more" if len(counts) > n else ""
+    return ", ".join(f"{k} {v}" for k, v in list(counts.items())[:n]) + more or "-"
 
 
 def root_blockers(session_id: int, waits: list[LockWait]) -> list[int]:

@@ -2,7 +2,7 @@
 
 tshoot logs in to the databases it is given and to those it finds in other processes' settings. A refused
 login is written to the server's log and counted by fail2ban and account lockouts: it is tried once, and
-again only when the credential changes or the operator asks (the Databases pane's doctor, `d`).
+again only when the credential changes or the operator asks (the Databases pane's connection check, `d`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class RefusedLogins:
 
     Keyed by server (dialect, host, port), user and a hash of the password, so the same credential reached
     through another spelling of the URL is not tried again either; a changed password is a new credential.
-    Only the operator's explicit doctor run (`d`) logs in with a refused credential again.
+    Only the operator's explicit connection check (`d`) logs in with a refused credential again.
     """
 
     def __init__(self) -> None:
@@ -47,12 +47,14 @@ class RefusedLogins:
         with self._lock:
             return next((self._refused[k] for k in keys or () if k in self._refused), None)
 
-    def remember(self, url: str, report: ConnectionReport) -> None:
+    def remember(self, url: str, report: ConnectionReport, database_only: bool = False) -> None:
+        """`database_only`: the credential works on the server, not in this database (as the report may also say)."""
         keys = self._keys(url)
         if keys is None:
             return
         auth = report.step("auth")
-        database_only = auth is not None and auth.evidence.get("reason") in ("database", "database access")
+        database_only = database_only or auth is not None and auth.evidence.get("reason") in ("database",
+                                                                                             "database access")
         with self._lock:
             self._refused[keys[1] if database_only else keys[0]] = report
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from tui.actions import Verified
+from tui.actions import VERIFY_S, Verified, watch_for_effect
 from tui.databases.analysis import RUNNING_STATES
 from tui.databases.connection import describe_error, explainable_statement
 from tui.databases.records import ConnectionUsage, DbSession, LockWait, ServerState
@@ -153,7 +152,6 @@ def explain(connection: Connection, thread_id: int) -> str:
     return redact_text("\n".join([f"thread {thread_id} ({command}): {statement[:200]}", "", *lines]))
 
 
-VERIFY_S = 3.0  # how long a killed thread or statement is watched for before "no effect"
 
 
 def interrupt(connection: Connection, thread_id: int, terminate: bool, verify_s: float = VERIFY_S) -> Verified:
@@ -179,8 +177,10 @@ def interrupt(connection: Connection, thread_id: int, terminate: bool, verify_s:
         connection.exec_driver_sql(f"KILL {'' if terminate else 'QUERY '}{thread_id}")
     except Exception as exc:
         raise RuntimeError(f"thread {thread_id}: {describe_error(exc)}") from exc
-    deadline = time.monotonic() + verify_s
-    while True:
+    now = before
+
+    def look() -> Verified | None:
+        nonlocal now
         now = thread()
         if now is None:
             return Verified(True, f"{'killed' if terminate else 'killed the query of'} thread {thread_id}: "
@@ -189,8 +189,9 @@ def interrupt(connection: Connection, thread_id: int, terminate: bool, verify_s:
             still_open = "; its transaction is still open and holds its locks (kill the connection to end it)" \
                 if in_transaction and now[0] == "Sleep" else ""
             return Verified(True, f"killed the query of thread {thread_id}: it is now {now[0]}{still_open}")
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
+        return None
+
+    if seen := watch_for_effect(look, verify_s):
+        return seen
     return Verified(False, f"sent KILL{'' if terminate else ' QUERY'} to thread {thread_id}, but after {verify_s:g}s "
                            f"it is still there ({now[0]})")

@@ -1,4 +1,4 @@
-"""The Databases pane: targets, the selected target's sessions, its blocking chains and (when it fails) its doctor.
+"""The Databases pane: targets, the selected target's sessions, its blocking chains and (when it fails) its connection check.
 
 Keys act on the highlighted session: EXPLAIN it, cancel or terminate it, or jump to the local process on the
 other end of its connection (Processes, or its Python stack in Threads).
@@ -17,16 +17,15 @@ from textual.widgets import Static
 
 from tui import registry
 from tui.actions import Action
-from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
+from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first, top_counts
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, TargetResult
 from tui.findings import Finding
 from tui.textsafe import literal, visible
-from tui.wording import count
+from tui.wording import count, human_duration
 from widgets.column_fit import ColumnFit, aligned, columns_spec, fit_columns
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_duration
 
 # Numbers and ages have fixed widths (right-aligned, never cut); names fit their content; the URL and the
 # query take the width that is left. In a narrow terminal columns go in `drop` order (highest first): for a
@@ -60,10 +59,6 @@ SORTS = [
 ]
 
 
-def _age(seconds: float | None) -> str:
-    return "-" if seconds is None else human_duration(max(0.0, seconds))
-
-
 class DatabasesPane(SourcePane):
     source_name = registry.DATABASES
 
@@ -76,14 +71,14 @@ class DatabasesPane(SourcePane):
     BINDINGS = [
         # footer words are short so every key fits 80 columns; `?` shows the tooltip
         Binding("e", "explain", "Explain", tooltip="EXPLAIN the session's query (no ANALYZE)"),
-        Binding("c", "interrupt(False)", "Cancel", tooltip="Cancel the session's query"),
+        Binding("k", "interrupt(False)", "Cancel", tooltip="Cancel the session's query"),
         Binding("K", "interrupt(True)", "Terminate", tooltip="Terminate the session"),
-        Binding("l", "jump('processes')", "Local proc", tooltip="Go to the client's local process (Processes)"),
-        Binding("s", "jump('threads')", "Stack", tooltip="Python stack of the client's local process (Threads)"),
-        Binding("d", "doctor", "Doctor", tooltip="Run the connection doctor on the target"),
-        Binding("o", "sort", "Sort", tooltip="Change session sort order"),
-        Binding("left_square_bracket", "target(-1)", "Previous target", show=False),
-        Binding("right_square_bracket", "target(1)", "Next target", show=False),
+        Binding("o", "jump('processes')", "Local proc", tooltip="Go to the client's local process (Processes)"),
+        Binding("t", "jump('threads')", "Stack", tooltip="Python stack of the client's local process (Threads)"),
+        Binding("D", "check_connection", "Check connection", tooltip="Check the connection to the target step by step"),
+        Binding("s", "sort", "Sort", tooltip="Change session sort order"),
+        Binding("less_than_sign", "target(-1)", "Previous target", show=False),
+        Binding("greater_than_sign", "target(1)", "Next target", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -127,7 +122,7 @@ class DatabasesPane(SourcePane):
         self._render_detail()
 
     def tick(self, now: float) -> None:
-        """Waits and ages are measured at each poll: a slow poll (a failing target's doctor) or a hidden or
+        """Waits and ages are measured at each poll: a slow poll (a failing target's connection check) or a hidden or
         paused pane leaves them standing still, so once older than two intervals they say since when."""
         age = now - self._section_at if self._section_at is not None else 0.0
         note = f"measured {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
@@ -304,31 +299,31 @@ class DatabasesPane(SourcePane):
             return
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"EXPLAIN of session {session_id}", plan))
 
-    def action_doctor(self) -> None:
+    def action_check_connection(self) -> None:
         result = self._selected_result()
         source = self._live_source()
         if result is None:
             return
         if source is None:
-            if result.doctor:
-                self.app.push_screen(TextScreen(f"Doctor: {result.target.url}", doctor_text(result.doctor)))
+            if result.connection_check:
+                self.app.push_screen(TextScreen(f"Connection check: {result.target.url}", connection_check_text(result.connection_check)))
             return
-        self._doctor(source, result.target.id)
+        self._check_connection(source, result.target.id)
 
-    @work(thread=True, exit_on_error=False, group="db-doctor")
-    def _doctor(self, source: Any, target_id: str) -> None:
+    @work(thread=True, exit_on_error=False, group="db-conncheck")
+    def _check_connection(self, source: Any, target_id: str) -> None:
         try:
             report = source.diagnose(target_id)
         except ValueError as exc:
             self.app.call_from_thread(self.app.notify, visible(exc), severity="warning", markup=False)
             return
-        self.app.call_from_thread(self.app.push_screen, TextScreen(f"Doctor: {report.url}", doctor_text(report)))
+        self.app.call_from_thread(self.app.push_screen, TextScreen(f"Connection check: {report.url}", connection_check_text(report)))
 
 
 def target_cells(result: TargetResult, findings: list[Finding]) -> tuple:
     flag = "!" if any(f.severity == "critical" for f in findings) else ("?" if findings else "")
     if result.state is None:
-        failed = next((s.name for s in result.doctor.steps if s.status == "fail"), None) if result.doctor else None
+        failed = next((s.name for s in result.connection_check.steps if s.status == "fail"), None) if result.connection_check else None
         status = (f"same server as {result.same_server_as}" if result.same_server_as else
                   "not logged in" if result.not_connected else f"FAILED at {failed}" if failed else "error")
         return aligned(TARGET_COLUMNS, (flag, result.target.url, result.target.origin, status, "-", "-", "-", "-", "-"))
@@ -344,7 +339,7 @@ def session_cells(s: DbSession, flag: str) -> tuple:
     local = f"{s.local_pid} {s.local_process or ''}".strip() if s.local_pid else ""
     wait = s.wait + (f" <- {','.join(map(str, s.blocking_ids))}" if s.blocking_ids else "")
     return aligned(SESSION_COLUMNS, (flag, str(s.id), s.user, s.database, s.application, client, local, s.state, wait,
-                                     _age(s.xact_age_s), _age(s.query_age_s), " ".join(s.query.split())[:500]))
+                                     human_duration(s.xact_age_s), human_duration(s.query_age_s), " ".join(s.query.split())[:500]))
 
 
 def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
@@ -359,8 +354,8 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
             text.append(f"Not logged in: {visible(result.not_connected, multiline=True)}\n")
         else:
             text.append(f"Cannot read it: {visible(result.error, multiline=True)}\n", style="red")
-            if result.doctor:
-                text.append_text(doctor_text(result.doctor))
+            if result.connection_check:
+                text.append_text(connection_check_text(result.connection_check))
         return text
     state = result.state  # what to act on first (chains, the selected session), then the counts
     sessions = {s.id: s for s in state.sessions}
@@ -372,7 +367,7 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
             text.append("  " + "  " * depth + ("└ " if depth else ""))
             text.append(f"{session_id} ", style="bold red" if depth == 0 else "bold")
             if session:
-                text.append(visible(f"{session.user} {session.state} {_age(session.state_age_s)}"))
+                text.append(visible(f"{session.user} {session.state} {human_duration(session.state_age_s)}"))
                 if session.local_pid:
                     text.append(visible(f" local pid {session.local_pid} ({session.local_process})"), style="cyan")
             if session_id in waits:
@@ -384,18 +379,18 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     if selected is not None:
         text.append(f"Session {selected.id}", style="bold")
         if selected.local_pid:
-            text.append(visible(f"  client is local pid {selected.local_pid} ({selected.local_process}) — l: process, "
-                                "s: Python stack"), style="cyan")
+            text.append(visible(f"  client is local pid {selected.local_pid} ({selected.local_process}) — o: process, "
+                                "t: Python stack"), style="cyan")
         text.append(f"\n{visible(selected.query, multiline=True) or '(no query)'}\n")
     text.append(visible(result.target.url), style="bold")  # the sessions' title names it already
     text.append(f"  found in {visible(result.target.origin)}\n", style="dim")
     if state.usage:
         u = state.usage
         text.append("Connections ", style="bold")
-        text.append(f"{u.connections} of {u.max_connections} ({u.percent:.0f}%)  by user: {_top(u.by_user)}")
+        text.append(f"{u.connections} of {u.max_connections} ({u.percent:.0f}%)  by user: {visible(top_counts(u.by_user))}")
         if u.by_application:
-            text.append(f"  by application: {_top(u.by_application)}")
-        text.append(f"  by client: {_top(u.by_client)}\n")
+            text.append(f"  by application: {visible(top_counts(u.by_application))}")
+        text.append(f"  by client: {visible(top_counts(u.by_client))}\n")
     if state.top_statements:
         text.append("Top statements by total time (pg_stat_statements):\n", style="bold")
         for statement in state.top_statements[:5]:
@@ -412,9 +407,9 @@ def detail_text(result: TargetResult, selected: DbSession | None) -> Text:
     return text
 
 
-def doctor_text(report: ConnectionReport) -> Text:
+def connection_check_text(report: ConnectionReport) -> Text:
     text = Text()
-    text.append(f"Connection doctor for {visible(report.url)}\n", style="bold")
+    text.append(f"Connection check of {visible(report.url)}\n", style="bold")
     for step in report.steps:
         mark, style = STEP_MARK.get(step.status, ("?", ""))
         text.append(f"  {mark} {visible(step.name):15} ", style=style)
@@ -422,8 +417,3 @@ def doctor_text(report: ConnectionReport) -> Text:
         if step.fix and step.status in ("fail", "warn"):
             text.append(f"      fix: {visible(step.fix, multiline=True)}\n", style="yellow")
     return text
-
-
-def _top(counts: dict[str, int], n: int = 3) -> str:
-    more = f", … {len(counts) - n} more" if len(counts) > n else ""  # never cut a list silently
-    return visible(", ".join(f"{k} {v}" for k, v in list(counts.items())[:n]) + more) or "-"

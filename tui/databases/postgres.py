@@ -11,13 +11,23 @@ from collections import Counter
 from typing import Any, Callable
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
-from tui.actions import Verified
+from tui.actions import VERIFY_S, Verified, watch_for_effect
 from tui.databases.analysis import RUNNING_STATES
 from tui.databases.connection import APPLICATION_NAME, describe_error, explainable_statement, open_connection
-from tui.databases.records import ConnectionUsage, DbSession, LockWait, ServerState, TableScans, TopStatement
+from tui.databases.logins import REFUSED_LOGINS
+from tui.databases.records import (
+    CheckStep,
+    ConnectionReport,
+    ConnectionUsage,
+    DbSession,
+    LockWait,
+    ServerState,
+    TableScans,
+    TopStatement,
+)
 from tui.redact import redact_text
 
 TSHOOT_SQL = "/* tshoot */ "
@@ -126,7 +136,6 @@ def _lock_wait(row: Any, blocking: dict[int, list[int]], names: dict[tuple[int, 
 
 
 _other_database_names: dict[tuple[str, str, int], tuple[float, str | None]] = {}  # (server, db, oid) -> (at, name)
-_unenterable_databases: set[tuple[str, str]] = set()  # (server, database) this credential could not log in to
 
 
 def relation_names(connection: Connection, relations: set[tuple[int | None, int]]) -> dict[tuple[int | None, int], str]:
@@ -168,11 +177,12 @@ def _names_in_other_database(connection: Connection, datname: str | None, oids: 
     now = time.monotonic()
     missing = [oid for oid in oids if now - _other_database_names.get((server, datname, oid), (-1e9, None))[0]
                > RELATION_NAMES_TTL_S]
-    if missing and (server, datname) not in _unenterable_databases:
+    other_url = url.set(database=datname)
+    if missing and not REFUSED_LOGINS.refused(other_url.render_as_string(hide_password=False)):
         try:
-            other = open_connection(url.set(database=datname), CONNECT_TIMEOUT_S)
-        except Exception:  # no right to connect there (CONNECT privilege, pg_hba): say which database, no name
-            _unenterable_databases.add((server, datname))  # and never try again: a refused login is not retried
+            other = open_connection(other_url, CONNECT_TIMEOUT_S)
+        except Exception as exc:  # no right to connect there (CONNECT privilege, pg_hba): say which database, no name
+            _remember_refused_database(other_url, exc)  # and never try again: a refused login is not retried
             found: dict[int, str] = {}
         else:
             try:
@@ -186,6 +196,12 @@ def _names_in_other_database(connection: Connection, datname: str | None, oids: 
         for oid in missing:
             _other_database_names[(server, datname, oid)] = (now, found.get(oid))
     return {oid: name for oid in oids if (name := _other_database_names.get((server, datname, oid), (0, None))[1])}
+
+
+def _remember_refused_database(url: URL, exc: BaseException) -> None:
+    step = CheckStep("auth", "fail", describe_error(exc), {"database": url.database, "reason": "database access"})
+    report = ConnectionReport(url.render_as_string(hide_password=True), "postgresql", [step])
+    REFUSED_LOGINS.remember(url.render_as_string(hide_password=False), report, database_only=True)
 
 
 def _top_statements(connection: Connection, version_num: int, notes: list[str]) -> list[TopStatement]:
@@ -234,7 +250,6 @@ def explain(connection: Connection, pid: int) -> str:
     return redact_text("\n".join([heading, "", *plan]))
 
 
-VERIFY_S = 3.0  # how long an ended session or cancelled statement is watched for before "no effect"
 
 _BACKEND = TSHOOT_SQL + """SELECT coalesce(state, ''), query_start,
   (SELECT count(*) FROM pg_stat_activity b WHERE b.pid <> :pid AND :pid = ANY(pg_blocking_pids(b.pid)))
@@ -258,8 +273,10 @@ def interrupt(connection: Connection, pid: int, terminate: bool, verify_s: float
     function = "pg_terminate_backend" if terminate else "pg_cancel_backend"
     if not connection.execute(text(f"{TSHOOT_SQL}SELECT {function}(:pid)"), {"pid": pid}).scalar():
         raise RuntimeError(f"backend {pid} did not take the signal: it has already ended")
-    deadline = time.monotonic() + verify_s
-    while True:
+    now = before
+
+    def look() -> Verified | None:
+        nonlocal now
         now = backend()
         if now is None:
             return Verified(True, f"{'terminated' if terminate else 'cancelled the query of'} backend {pid}: "
@@ -270,9 +287,10 @@ def interrupt(connection: Connection, pid: int, terminate: bool, verify_s: float
                 if now[0].startswith("idle in transaction") else ""
             return Verified(True, f"cancelled the query of backend {pid}: it is now {now[0]}{open_transaction}"
                                   f"{blocks}")
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
+        return None
+
+    if seen := watch_for_effect(look, verify_s):
+        return seen
     still = "still there" if terminate else f"still {now[0]} in the same statement"
     blocks = f", blocking {now[2]} session(s)" if now[2] else ""
     return Verified(False, f"sent {function} to backend {pid}, but after {verify_s:g}s it is {still}{blocks}")

@@ -23,7 +23,7 @@ class TargetInfo:
 
 
 @dataclass
-class DoctorStep:
+class CheckStep:
     name: str  # url | dns | tcp | local-listener | auth | query
     status: str  # pass | warn | fail | skipped
     detail: str
@@ -35,13 +35,13 @@ class DoctorStep:
 class ConnectionReport:
     url: str  # password masked
     dialect: str
-    steps: list[DoctorStep] = field(default_factory=list)
+    steps: list[CheckStep] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(step.status != "fail" for step in self.steps)
 
-    def step(self, name: str) -> DoctorStep | None:
+    def step(self, name: str) -> CheckStep | None:
         return next((s for s in self.steps if s.name == name), None)
 
 
@@ -126,7 +126,7 @@ class TargetResult:
     target: TargetInfo
     state: ServerState | None = None
     error: str | None = None  # why this target could not be read this time
-    doctor: ConnectionReport | None = None  # run when the target fails
+    connection_check: ConnectionReport | None = None  # run when the target fails
     collect_ms: float = 0.0
     same_server_as: str | None = None  # another target's id: the same server reached by another URL (not repeated)
     not_connected: str = ""  # why tshoot did not log in at all (discovery logins off, a login refused before)
@@ -134,5 +134,14 @@ class TargetResult:
 
 @dataclass
 class DatabasesSection:
+    taken_at: float = 0.0  # unix time of this poll
     targets: list[TargetResult] = field(default_factory=list)
     discovery_notes: list[str] = field(default_factory=list)  # processes whose settings could not be read
+
+    @staticmethod
+    def from_older_json(data: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot section of an older tshoot, in today's names: a target's `doctor` is `connection_check`."""
+        targets = [{("connection_check" if key == "doctor" else key): value for key, value in target.items()}
+                   if isinstance(target, dict) and "connection_check" not in target else target
+                   for target in data.get("targets") or []]
+        return {**data, "targets": targets} if "targets" in data else data

@@ -1,5 +1,5 @@
 """The Databases part of the Markdown incident report: per target, whether tshoot could connect (and the
-doctor's fix when not), connections against the limit, the sessions that matter, blocking chains and
+connection check's fix when not), connections against the limit, the sessions that matter, blocking chains and
 the top statements.
 
 The section is rebuilt into its records so the chains come from the same `blocking_tree` the pane uses.
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first
+from tui.databases.analysis import RUNNING_STATES, blocking_tree, chains_first, top_counts
 from tui.databases.records import ConnectionReport, DatabasesSection, DbSession, ServerState, TargetResult
-from tui.markdown import clip, inline_code, seconds, table
+from tui.markdown import clip, inline_code, table
 from tui.source import section_from_json
+from tui.wording import human_duration
 
 LONG_RUNNING_S = 5.0  # a statement running this long is worth a line in an incident report
 MAX_SESSIONS = 50
@@ -42,16 +43,16 @@ def _target(result: TargetResult) -> list[str]:
         return lines + ["", f"Not logged in: {result.not_connected}."]
     if result.state is None:
         lines += ["", f"**Could not read it:** {result.error or 'unknown error'}"]
-        if result.doctor and not result.doctor.ok:
-            lines += ["", *_doctor(result.doctor)]
+        if result.connection_check and not result.connection_check.ok:
+            lines += ["", *_connection_check(result.connection_check)]
         return lines
     state = result.state
     lines[-1] += f" {state.version}."
     if state.usage:
         usage = state.usage
         lines.append(f"Connections: {usage.connections} of {usage.max_connections} ({usage.percent:.0f}%); "
-                     f"by user: {_top(usage.by_user)}; by application: {_top(usage.by_application)}; "
-                     f"by client: {_top(usage.by_client)}.")
+                     f"by user: {top_counts(usage.by_user)}; by application: {top_counts(usage.by_application)}; "
+                     f"by client: {top_counts(usage.by_client)}.")
     lines += ["", *_sessions(state)]
     if state.lock_waits:
         lines += ["", "**Blocking chains** (head blocker first, the sessions waiting on it below)", "",
@@ -65,8 +66,8 @@ def _target(result: TargetResult) -> list[str]:
     return lines
 
 
-def _doctor(report: ConnectionReport) -> list[str]:
-    return ["Connection doctor:", ""] + table(
+def _connection_check(report: ConnectionReport) -> list[str]:
+    return ["Connection check:", ""] + table(
         ["step", "result", "detail", "fix"],
         [[step.name, step.status, step.detail, step.fix if step.status in ("fail", "warn") else ""]
          for step in report.steps],
@@ -98,8 +99,8 @@ def _sessions(state: ServerState) -> list[str]:
     lines = [f"{len(flagged)} of {len(state.sessions)} sessions matter:", ""]
     lines += table(
         ["pid", "why", "user", "application", "client", "state", "wait", "in state", "transaction", "query"],
-        [[s.id, "; ".join(why), s.user, s.application, _client(s), s.state, s.wait, seconds(s.state_age_s),
-          seconds(s.xact_age_s), clip(s.query, QUERY_CHARS)] for s, why in flagged[:MAX_SESSIONS]],
+        [[s.id, "; ".join(why), s.user, s.application, _client(s), s.state, s.wait, human_duration(s.state_age_s),
+          human_duration(s.xact_age_s), clip(s.query, QUERY_CHARS)] for s, why in flagged[:MAX_SESSIONS]],
     )
     if len(flagged) > MAX_SESSIONS:
         lines.append(f"… and {len(flagged) - MAX_SESSIONS} more.")
@@ -114,9 +115,9 @@ def _chains(state: ServerState) -> list[str]:
         session = sessions.get(session_id)
         text = f"{session_id}"
         if session:
-            text += f" ({session.user}, {session.application or _client(session)}, {session.state} {seconds(session.state_age_s)})"
+            text += f" ({session.user}, {session.application or _client(session)}, {session.state} {human_duration(session.state_age_s)})"
         if session_id in waits:
-            text += f" waits {seconds(waits[session_id].waited_s)} for {waits[session_id].lock}"
+            text += f" waits {human_duration(waits[session_id].waited_s)} for {waits[session_id].lock}"
         if session and session.query:
             text += f": {inline_code(clip(session.query, 100))}"
         lines.append("  " * depth + f"- {text}")
@@ -128,7 +129,3 @@ def _client(session: DbSession) -> str:
     if not session.local_pid:
         return client
     return f"{client}, local pid {session.local_pid} {session.local_process or ''}".rstrip()
-
-
-def _top(counts: dict[str, int], n: int = 3) -> str:
-    return ", ".join(f"{k} {v}" for k, v in list(counts.items())[:n]) or "-"

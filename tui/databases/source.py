@@ -14,7 +14,7 @@ from tui.actions import Verified
 from tui.config import Config
 from tui.databases import analysis
 from tui.databases.connection import DEFAULT_PORTS, UrlError, describe_error, open_connection, parse_url
-from tui.databases.doctor import diagnose, login_refused
+from tui.databases.conncheck import diagnose, login_refused
 from tui.databases.logins import LOCAL_HOSTS, REFUSED_LOGINS
 from tui.databases.peers import attach_local_pids
 from tui.databases.records import ConnectionReport, DatabasesSection, TargetResult
@@ -54,7 +54,7 @@ class TargetConnection:
                                                          "in to discovered databases (discover_db_logins = false)")
         if not self._lock.acquire(blocking=False):
             return TargetResult(self.info, error="the previous poll of this target is still running",
-                                doctor=self._last_failure.doctor if self._last_failure else None)
+                                connection_check=self._last_failure.connection_check if self._last_failure else None)
         started = time.perf_counter()
         try:
             if self._last_failure and time.monotonic() - self._failed_at < RETRY_FAILED_S:
@@ -62,18 +62,18 @@ class TargetConnection:
             refused = REFUSED_LOGINS.refused(self._url) if self._connection is None else None
             if refused is not None:
                 auth = refused.step("auth")
-                return TargetResult(self.info, doctor=refused, error=(
+                return TargetResult(self.info, connection_check=refused, error=(
                     f"not logged in again: the server refused this user and password "
                     f"({auth.detail if auth else 'login failed'}). tshoot never retries a refused login (it would "
                     "fill the server's log and can lock the account): a changed password is tried once; to try "
-                    "this one again, run the doctor on this target (d in the Databases pane)"))
+                    "this one again, check the connection to this target (d in the Databases pane)"))
             try:
                 connection = self._connected()
             except Exception as exc:  # the login failed: diagnose it from this very attempt, without a second one
                 report = diagnose(self._url, self._timeout, login_error=exc)
                 if login_refused(report):
                     REFUSED_LOGINS.remember(self._url, report)
-                return self._failed(TargetResult(self.info, error=_error_text(exc), doctor=report))
+                return self._failed(TargetResult(self.info, error=_error_text(exc), connection_check=report))
             try:
                 state = self._module().collect(connection)
             except Exception as exc:  # any failure of this target is its result, never the others'
@@ -81,7 +81,7 @@ class TargetConnection:
                 report = diagnose(self._url, self._timeout)  # logs in again: a refusal counts like any other
                 if login_refused(report):
                     REFUSED_LOGINS.remember(self._url, report)
-                return self._failed(TargetResult(self.info, error=_error_text(exc), doctor=report))
+                return self._failed(TargetResult(self.info, error=_error_text(exc), connection_check=report))
             self._last_failure = None
             return TargetResult(self.info, state=state, collect_ms=round((time.perf_counter() - started) * 1000, 2))
         finally:
@@ -165,7 +165,7 @@ def merge_same_servers(results: list[TargetResult]) -> list[TargetResult]:
 def _server_identity(result: TargetResult) -> str | None:
     if result.state is not None:
         return result.state.server_id or None
-    step = next((s for s in result.doctor.steps if s.status == "fail"), None) if result.doctor else None
+    step = next((s for s in result.connection_check.steps if s.status == "fail"), None) if result.connection_check else None
     if step is None:
         return None
     try:
@@ -196,6 +196,7 @@ class DatabasesSource(Source):
         self.poll_budget_s = max(1.0, min(config.collector_timeout * 0.8, 8.0))
 
     def collect(self) -> DatabasesSection:
+        taken_at = time.time()
         self._refresh_targets()
         if not self._targets:
             raise SourceUnavailable(
@@ -216,7 +217,7 @@ class DatabasesSource(Source):
                                                   "targets are not held up)"))
         results = merge_same_servers(results)
         attach_local_pids([s for r in results if r.state for s in r.state.sessions])
-        return DatabasesSection(targets=results, discovery_notes=list(self._discovery_notes))
+        return DatabasesSection(taken_at=taken_at, targets=results, discovery_notes=list(self._discovery_notes))
 
     def analyze(self, section: DatabasesSection) -> list[Finding]:
         return analysis.analyze(section, self.config.thresholds)
@@ -228,9 +229,6 @@ class DatabasesSource(Source):
             for target in targets:
                 self._pool.submit(target.close)
             self._pool.shutdown(wait=False)
-
-    def target_ids(self) -> list[str]:
-        return list(self._targets)
 
     def explain(self, target_id: str, session_id: int) -> str:
         """The plan of a session's running statement (EXPLAIN, never ANALYZE)."""
@@ -245,7 +243,7 @@ class DatabasesSource(Source):
         return self._target(target_id).use(lambda module, conn: module.interrupt(conn, session_id, terminate=True))
 
     def diagnose(self, target_id: str) -> ConnectionReport:
-        """Run the connection doctor on a target now (also for one that works)."""
+        """Check the connection to a target now (also for one that works)."""
         return self._target(target_id).diagnose()
 
     def _target(self, target_id: str) -> TargetConnection:

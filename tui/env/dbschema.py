@@ -13,7 +13,7 @@ import sqlalchemy
 from sqlalchemy import text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from tui.databases.doctor import diagnose, login_refused
+from tui.databases.conncheck import diagnose, login_refused
 from tui.databases.logins import REFUSED_LOGINS
 from tui.env.side import DATABASE, Side, SideError
 from tui.redact import mask_url, redact_text

@@ -22,9 +22,9 @@ from textual.widgets.option_list import Option
 
 from tui import registry
 from tui.env.diff import CHANGED, HIDDEN, ONLY_LEFT, ONLY_RIGHT, SAME, DiffRow, EnvDiff, diff_sides
+from tui.env.records import EnvSection
 from tui.env.side import Side, SideError
 from tui.env.sides import load_side
-from tui.env.source import EnvSection
 from tui.textsafe import literal, visible
 from tui.wording import count
 from widgets.keyed_table import KeyedTable
@@ -44,13 +44,13 @@ class EnvPane(SourcePane):
     EnvPane #envdiff-summary, EnvPane #envdiff-processes { height: auto; padding: 0 1; }
     """
     BINDINGS = [
-        Binding("L", "edit_side('left')", "Left", tooltip="Type the left side"),
-        Binding("R", "edit_side('right')", "Right", tooltip="Type the right side"),
+        Binding("left_square_bracket", "edit_side('left')", "Left", tooltip="Type the left side"),
+        Binding("right_square_bracket", "edit_side('right')", "Right", tooltip="Type the right side"),
         Binding("c", "configured", "Configured", tooltip="Configured comparison"),
-        Binding("n", "next_comparison", "Next", tooltip="Next configured comparison"),
-        Binding("s", "toggle_same", "Same", tooltip="Show/hide same"),
+        Binding("greater_than_sign", "next_comparison", "Next", tooltip="Next configured comparison"),
+        Binding("equals_sign", "toggle_same", "Same", tooltip="Show/hide same"),
         Binding("v", "reveal", "Reveal", tooltip="Reveal selected secret (live side)"),
-        Binding("x", "swap", "Swap", tooltip="Swap sides"),
+        Binding("w", "swap", "Swap", tooltip="Swap sides"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -65,11 +65,11 @@ class EnvPane(SourcePane):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="envdiff-sides"):
-            # the table has the keys until L or R: typed letters would act as keys (p pauses), so the box says so
-            yield SideInput(placeholder="press L to type the left side: FILE | self | pid:N | container:NAME | "
+            # the table has the keys until [ or ]: typed letters would act as keys (p pauses), so the box says so
+            yield SideInput(placeholder="press [ to type the left side: FILE | self | pid:N | container:NAME | "
                                         "db:URL | python:PATH",
-                            id="envdiff-left", select_on_focus=False)  # L and R select it themselves
-            yield SideInput(placeholder="press R to type the right side (same forms), Enter compares", id="envdiff-right",
+                            id="envdiff-left", select_on_focus=False)  # [ and ] select it themselves
+            yield SideInput(placeholder="press ] to type the right side (same forms), Enter compares", id="envdiff-right",
                             select_on_focus=False)
         yield OptionList(id="envdiff-picks")
         yield Static(id="envdiff-banner", classes="banner")
@@ -105,7 +105,7 @@ class EnvPane(SourcePane):
         else:
             self._show_diff(None, None)
             self._banner("\n".join(section.problems) or "No baseline configured (env_baseline in the config): "
-                         "press L and R to type two sides, or pick them from the list.")
+                         "press [ and ] to type two sides, or pick them from the list.")
 
     def show_unavailable(self, reason: str, remedy: str = "") -> None:
         self._banner(f"Env: {reason}" + (f" — {remedy}" if remedy else ""))
@@ -128,14 +128,14 @@ class EnvPane(SourcePane):
 
     # ----- comparing -----
     def submit(self) -> None:
-        """Enter in a side: compare (when both sides are typed) and give the keys back to the table, so L, R, s,
+        """Enter in a side: compare (when both sides are typed) and give the keys back to the table, so [, ], =,
         v act. Called by the input itself as the key is handled, before the keys typed after Enter."""
         left, right = self._inputs()
         if left and right:
             self._start_custom(left, right)
             return
         missing = "left" if not left else "right"
-        self._banner(f"Both sides are needed: press {missing[0].upper()} to type the {missing} side.")
+        self._banner(f"Both sides are needed: press {'[' if missing == 'left' else ']'} to type the {missing} side.")
         self.focus()
 
     async def replay_key(self, event: events.Key) -> None:
@@ -306,7 +306,7 @@ class EnvPane(SourcePane):
 
 
 PANE_KEYS = {binding.key: binding.action for binding in EnvPane.BINDINGS}
-FOCUS_KEYS = ("L", "R")  # pane keys that move focus into a side
+FOCUS_KEYS = ("left_square_bracket", "right_square_bracket")  # pane keys that move focus into a side
 
 
 class SideInput(Input):
@@ -332,7 +332,7 @@ class SideInput(Input):
 
 
 class DiffTable(KeyedTable):
-    """The diff table. L and R act as the key is handled here, not when it reaches the app's bindings: keys
+    """The diff table. [ and ] act as the key is handled here, not when it reaches the app's bindings: keys
     typed right after them are queued here already, and are then typed into the side, in order."""
 
     async def _on_key(self, event: events.Key) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from tui.env.diff import DIFFERENT, ONLY_RIGHT, EnvDiff
-from tui.env.source import WHOLE_ENVIRONMENTS, EnvSection
+from tui.env.records import EnvSection
+from tui.env.source import WHOLE_ENVIRONMENTS
 from tui.markdown import clip, inline_code, table
 from tui.source import section_from_json
 

@@ -97,27 +97,18 @@ def load_process(pid_text: str, spec: str) -> Side:
 
 def load_container(name: str, spec: str, config: Config) -> Side:
     """The container's configured environment (what `docker inspect` shows), unmasked in memory."""
-    import docker.errors
-
-    from tui.containers.engine import classify_failure, connect, resolve_host
-    from tui.containers.inventory import parse_env
+    from tui.containers.details import ContainerNotFound, container_env
+    from tui.containers.engine import resolve_host
 
     if not name:
         raise SideError(f"{spec}: no container name after 'container:'")
     try:
-        client = connect(config)
+        shown_name, env = container_env(name, config)
+    except ContainerNotFound:
+        raise SideError(f"{spec}: no such container on {resolve_host(config)}") from None
     except SourceUnavailable as exc:
         raise SideError(f"{spec}: {exc.reason}" + (f" — {exc.remedy}" if exc.remedy else "")) from None
-    try:
-        attrs = client.api.inspect_container(name)
-    except docker.errors.NotFound:
-        raise SideError(f"{spec}: no such container on {resolve_host(config)}") from None
-    except docker.errors.DockerException as exc:
-        raise SideError(f"{spec}: {classify_failure(resolve_host(config), exc).reason}") from None
-    finally:
-        client.close()
-    shown_name = (attrs.get("Name") or name).lstrip("/")
-    return Side(spec, "container", f"container {shown_name}", {ENV: parse_env((attrs.get("Config") or {}).get("Env") or [])})
+    return Side(spec, "container", f"container {shown_name}", {ENV: env})
 
 
 def _load_json(path: str, spec: str, snapshot_only: bool) -> Side:

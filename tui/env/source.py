@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field, replace
+import time
+from dataclasses import replace
 
 from tui import registry
 from tui.config import Config
 from tui.env.diff import DIFFERENT, ONLY_RIGHT, EnvDiff, diff_sides
-from tui.env.procenv import ProcessEnvCheck, scan_processes, tshoot_family
+from tui.env.procenv import scan_processes, tshoot_family
+from tui.env.records import EnvSection
 from tui.env.runtime import this_runtime
 from tui.env.side import SideError
-from tui.env.sides import ENV_SECTION_FORMAT, load_self, load_side
+from tui.env.sides import load_self, load_side
 from tui.findings import Finding
 from tui.redact import redact_mapping
 from tui.source import Source
@@ -26,21 +28,6 @@ from tui.source import Source
 MAX_KEYS_IN_EVIDENCE = 20
 # Sides that hold a whole process environment: keys beyond what an env-file baseline declares are normal there.
 WHOLE_ENVIRONMENTS = {"self", "process", "container", "snapshot"}
-
-
-@dataclass
-class EnvSection:
-    format: int = ENV_SECTION_FORMAT
-    host: str = ""
-    environ: dict[str, str] = field(default_factory=dict)  # tshoot's own environment, masked
-    runtime: dict[str, str] = field(default_factory=dict)  # python.version, os.system, ...
-    packages: dict[str, str] = field(default_factory=dict)  # installed in tshoot's interpreter
-    baseline: str | None = None
-    # the baseline (left) against each compared side (right), then the Env pane's comparison (chosen_by "operator")
-    diffs: list[EnvDiff] = field(default_factory=list)
-    process_checks: list[ProcessEnvCheck] = field(default_factory=list)
-    unreadable_processes: int = 0
-    problems: list[str] = field(default_factory=list)  # sides that could not be loaded, env files with errors
 
 
 class EnvSource(Source):
@@ -59,7 +46,7 @@ class EnvSource(Source):
 
     def collect(self) -> EnvSection:
         runtime, packages = this_runtime()
-        section = EnvSection(host=socket.gethostname(), environ=redact_mapping(dict(os.environ)),
+        section = EnvSection(taken_at=time.time(), host=socket.gethostname(), environ=redact_mapping(dict(os.environ)),
                              runtime=runtime, packages=packages, baseline=self.config.env_baseline)
         if self.config.env_baseline:
             section.diffs, section.problems = self._baseline_diffs(self.config.env_baseline)
@@ -108,7 +95,7 @@ def drift_findings(section: EnvSection) -> list[Finding]:
         counts = {status: sum(row.status == status for row in rows) for status in DIFFERENT}
         summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
         findings.append(Finding(
-            id="env-drift", severity="warning", source="env",
+            id="env-drift", severity="warning", source=registry.ENV,
             title=f"{diff.right} differs from baseline {diff.left}: {summary}",
             detail=("The environment no longer matches the baseline chosen as known-good. `changed` keys have "
                     "another value, `only-left` keys are missing here, `only-right` keys are new. Check the keys "
@@ -125,7 +112,7 @@ def missing_env_findings(section: EnvSection) -> list[Finding]:
     """`missing-env`: a running process lacks keys that the env file in its working directory declares."""
     return [
         Finding(
-            id="missing-env", severity="warning", source="env",
+            id="missing-env", severity="warning", source=registry.ENV,
             title=f"pid {check.pid} ({check.name}) lacks {len(check.missing)} of {check.declared} keys from {check.env_file}",
             detail=("The process's environment does not have keys that its env file declares: it was started before "
                     "they were added, or by something that does not load that file (a systemd unit, a cron job, a "

@@ -18,14 +18,15 @@ from drain3 import TemplateMiner
 from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
+from tui import registry
 from tui.config import Thresholds
 from tui.findings import Finding
-from tui.logs.parse import LEVEL_RANK, PY_TRACEBACK, status_level
+from tui.logs.parse import LEVEL_RANK, PY_TRACEBACK
 from tui.logs.records import AccessStats, Cluster, Level, LogLine, LogsSection, PathStats
 from tui.redact import redact_text
 from tui.wording import count
 
-SOURCE = "logs"
+SOURCE = registry.LOGS
 
 # --- templates --------------------------------------------------------------------------------------------------
 
@@ -40,7 +41,7 @@ _DIGIT_WORDS = re.compile(r"[\w.:/+-]*\d[\w.:/+-]*")  # a word with a digit: a t
 # drain3 masking, configured here rather than in a drain3.ini: the variable parts of a line become <NAME>.
 # Order matters: a timestamp before its numbers, a UUID before its hex, an IP before a number.
 MASKS = (
-    (r"\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|UTC|[+-]\d\d:?\d\d)\b)?", "TIME"),
+    (r"\d{4}[-/]\d\d[-/]\d\d(?:T| {1,2})\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|UTC|[+-]\d\d:?\d\d)\b)?", "TIME"),
     (r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?", "TIME"),
     (r"\b[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d\b", "TIME"),
     (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "UUID"),
@@ -59,6 +60,7 @@ class _Template:
 
     count: int = 0
     first_seen: float = 0.0
+    undated: bool = False  # created by a line of undated history: its first appearance is unknown
     last_seen: float = 0.0
     level: Level = ""
     sources: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, capped
@@ -112,7 +114,7 @@ class Clusterer:
         if state is None:
             if len(self._templates) >= self.max_clusters:
                 self._forget_evicted()
-            state = self._templates[ident] = _Template(first_seen=line.time)
+            state = self._templates[ident] = _Template(first_seen=line.time, undated=line.undated)
         self._count(state, line)
         return ident
 
@@ -166,6 +168,7 @@ class Clusterer:
                 template=redact_text(cluster.get_template()), count=state.count, first_seen=state.first_seen,
                 last_seen=state.last_seen, level=state.level, sources=list(state.sources),
                 per_minute=per_minute, example=examples[-1] if examples else "", id=ident, examples=examples,
+                undated=state.undated,
             ))
         result.sort(key=lambda c: (-c.count, c.id))
         return result
@@ -431,9 +434,17 @@ class AccessMeter:
             per_status_class={f"{i + 1}xx": n for i, n in enumerate(classes) if n},
             p50_s=weighted_quantile(times, 0.5), p95_s=weighted_quantile(times, 0.95),
             p99_s=weighted_quantile(times, 0.99),
-            top_errors=sorted((r for r in rows if r.errors), key=lambda r: (-r.errors, r.path))[:TOP_PATHS],
-            top_slow=sorted((r for r in rows if r.p95_s is not None), key=lambda r: (-r.p95_s, r.path))[:TOP_PATHS],
+            top_errors=_masked(sorted((r for r in rows if r.errors), key=lambda r: (-r.errors, r.path))[:TOP_PATHS]),
+            top_slow=_masked(sorted((r for r in rows if r.p95_s is not None),
+                                    key=lambda r: (-r.p95_s, r.path))[:TOP_PATHS]),
         )
+
+
+def _masked(rows: list[PathStats]) -> list[PathStats]:
+    """Paths are host text read unmasked: mask the few that are shown (a token in a path segment)."""
+    for row in rows:
+        row.path = redact_text(row.path)
+    return rows
 
 
 # --- findings ---------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from tui.config import Config
+from tui.safefile import Reader, reader_of
 
 LOG_NAME = re.compile(r"(?:\.log|\.err|_log)$")
 # Binary files under /var/log (login records, the journal), MariaDB's binary recovery logs, and Docker's own
@@ -39,6 +40,12 @@ class Candidate:
     path: str  # what to open
     found_by: str  # "--log", "config", "open by pid 123 (nginx)", "nginx's usual place"
     name: str  # the LogSource name: "file:" and the path as the writer names it
+    # Whose rights the file is opened with (tshoot runs as root): a file found by itself is read only if its writer
+    # (or the adm group, for the usual places) could read it — the path may be swapped for a link to /etc/shadow.
+    # None: named by the operator, opened as tshoot.
+    reader: Reader | None = None
+    root: str = "/"  # the writer's filesystem root (another mount namespace: /proc/PID/root)
+    inner: str = ""  # the path below `root`
 
 
 def discover(config: Config) -> list[Candidate]:
@@ -63,8 +70,22 @@ def named_files(config: Config) -> list[Candidate]:
 
 
 def well_known_files() -> list[Candidate]:
-    return [Candidate(path, why, f"file:{path}")
+    reader = Reader(-1, frozenset({_ADM_GID})) if _ADM_GID is not None else Reader(-1, frozenset())
+    return [Candidate(path, why, f"file:{path}", reader, "/", path)
             for pattern, why in WELL_KNOWN for path in sorted(glob.glob(pattern)) if os.path.isfile(path)]
+
+
+def _adm_gid() -> int | None:
+    """Debian's group for reading system logs (nginx, apache, PostgreSQL and MariaDB logs are group adm)."""
+    try:
+        import grp
+
+        return grp.getgrnam("adm").gr_gid
+    except (KeyError, ImportError):
+        return None
+
+
+_ADM_GID = _adm_gid()
 
 
 def written_files() -> list[Candidate]:
@@ -96,9 +117,13 @@ def _written_by(pid: int, own_namespace: str | None) -> list[Candidate]:
             continue
         if elsewhere is None:
             elsewhere = _mount_namespace(str(pid)) != own_namespace
-        path = f"/proc/{pid}/root{target}" if elsewhere else target
+        reader = reader_of(pid)
+        if reader is None:  # gone
+            continue
+        root = f"/proc/{pid}/root" if elsewhere else "/"
+        path = f"{root}{target}" if elsewhere else target
         name = f"file:{target} (pid {pid}'s mount namespace)" if elsewhere else f"file:{target}"
-        found.append(Candidate(path, f"open by pid {pid} ({_comm(pid)})", name))
+        found.append(Candidate(path, f"open by pid {pid} ({_comm(pid)})", name, reader, root, target))
     return found
 
 

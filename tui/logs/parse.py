@@ -52,9 +52,10 @@ ACCESS_STATUS = re.compile(r'"(?:[A-Z]{3,10} \S+(?: HTTP/[\d.]+)?|-)" ([1-5]\d\d
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
                                        "dec"), 1)}
 # ISO 8601 and its relatives: Python logging (`2024-05-01 10:00:00,123`), log4j, PostgreSQL (`... UTC`), MariaDB,
-# RFC 5424, nginx's error log (`2024/05/01 10:00:00`), gunicorn's `[2024-05-01 10:00:00 +0000]`.
+# RFC 5424, nginx's error log (`2024/05/01 10:00:00`), gunicorn's `[2024-05-01 10:00:00 +0000]`; MariaDB pads the hour
+# with a space (`2024-05-01  9:00:00`).
 _ISO_TIME = re.compile(
-    r"(\d{4})[-/](\d\d)[-/](\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(?: ?(Z|UTC|GMT|[+-]\d\d:?\d\d)\b)?"
+    r"(\d{4})[-/](\d\d)[-/](\d\d)(?:T| {1,2})(\d{1,2}):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(?: ?(Z|UTC|GMT|[+-]\d\d:?\d\d)\b)?"
 )
 # Common Log Format: `[01/May/2024:10:00:00 +0000]`
 _CLF_TIME = re.compile(r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d+))? ([+-]\d{4})\]")

@@ -5,8 +5,10 @@ read to their current end, journalctl and dmesg run with a timeout, the kernel r
 reads at most POLL_BYTES and POLL_LINES per call, and never raises for a source that is missing or refused:
 its `sources()` then says why (status and error), and the pane shows that instead of a stream.
 
-Every line is decoded with errors="replace", cut at LINE_CAP characters and redacted here, as it is read:
-nothing downstream ever holds a secret from a log.
+Every line is decoded with errors="replace" and cut at LINE_CAP characters here. Secrets are masked where lines
+are kept or shown (tui/logs/source.py masks the lines its ring keeps; templates, examples and evidence are masked
+as the analysis hands them out): at 5,000 lines a second most lines are counted and dropped, never shown.
+Reasons and errors a reader reports are masked here.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from tui.config import Config
 from tui.logs.records import Level, LogLine, LogSource
 from tui.redact import redact_text
-from tui.safefile import KB, MB, FileRefused, open_regular
+from tui.safefile import KB, MB, FileRefused, open_regular, open_regular_as
+from tui.safefile import Reader as User
 from tui.source import SourceUnavailable
 
 if TYPE_CHECKING:
@@ -48,11 +51,14 @@ JOURNAL_DIRS = ("/run/log/journal", "/var/log/journal")
 PRIORITY_LEVELS: tuple[Level, ...] = ("critical", "critical", "critical", "error", "warning", "info", "info", "debug")
 
 
+def cut(text: str) -> str:
+    """A line as it is kept: at most LINE_CAP characters."""
+    return text[:LINE_CAP] + CUT_MARK if len(text) > LINE_CAP else text
+
+
 def clean(text: str) -> str:
-    """Host text as a line keeps it: cut at LINE_CAP, secrets masked."""
-    if len(text) > LINE_CAP:
-        text = text[:LINE_CAP] + CUT_MARK
-    return redact_text(text)
+    """A reader's own message (an error quoting the host): cut and masked."""
+    return redact_text(cut(text))
 
 
 class Reader(ABC):
@@ -128,8 +134,12 @@ class FileReader(Reader):
     """A file followed by inode and offset, as `tail -F`: through rotation (renamed away and a new file made,
     or copied and truncated), truncation, a file that appears later, and writers faster than we read."""
 
-    def __init__(self, path: str, found_by: str, name: str | None = None) -> None:
+    def __init__(self, path: str, found_by: str, name: str | None = None, reader: User | None = None,
+                 root: str = "/", inner: str = "") -> None:
+        """`reader`: open (and reopen, after rotation) only what that user could read, walking `inner` from `root`
+        as the kernel would for them; None opens `path` with tshoot's own rights (a file the operator named)."""
         self.path = path
+        self._as = (reader, root, inner or path) if reader is not None else None
         self.source = LogSource(name=name or f"file:{path}", kind="file", path=path, found_by=found_by,
                                 status="waiting")
         self._file: Any = None  # the unbuffered FileIO from safefile.open_regular
@@ -148,6 +158,14 @@ class FileReader(Reader):
             self._file = None
 
     def read(self) -> list[LogLine]:
+        try:
+            return self._read()
+        except OSError as exc:  # an I/O error on a bad disk or a dead NFS mount: say so, try again next poll
+            self.close()
+            self.source.status, self.source.error = "unreadable", clean(f"read failed: {exc.strerror or exc}")
+            return []
+
+    def _read(self) -> list[LogLine]:
         now = time.time()
         if self._file is None and not self._open(from_start=self._waited or self._opened_once):
             return []
@@ -160,11 +178,11 @@ class FileReader(Reader):
             self.close()
             if self._open(from_start=True):
                 raw += self._drain(POLL_LINES - len(raw))
-        return [LogLine(self.source.name, now, clean(line.decode("utf-8", errors="replace"))) for line in raw]
+        return [LogLine(self.source.name, now, cut(line.decode("utf-8", errors="replace"))) for line in raw]
 
     def _open(self, from_start: bool) -> bool:
         try:
-            file = open_regular(self.path)
+            file = open_regular(self.path) if self._as is None else open_regular_as(*self._as)
         except FileRefused as exc:
             missing = exc.problem == "no such file"
             self._waited = self._waited or missing
@@ -318,7 +336,7 @@ def journal_line(entry: dict[str, Any]) -> LogLine:
         level = PRIORITY_LEVELS[priority]
     stamp = _int(entry.get("__REALTIME_TIMESTAMP"))
     unit = entry.get("_SYSTEMD_UNIT") or entry.get("SYSLOG_IDENTIFIER") or ""
-    return LogLine(source="journal", time=stamp / 1e6 if stamp else time.time(), text=clean(text), level=level,
+    return LogLine(source="journal", time=stamp / 1e6 if stamp else time.time(), text=cut(text), level=level,
                    pid=_int(entry.get("_PID")), unit=clean(unit) if isinstance(unit, str) else "")
 
 
@@ -445,7 +463,7 @@ class KernelReader(Reader):
     def _line(self, message: bytes, priority: int, when: float) -> LogLine:
         text = message.decode("utf-8", errors="replace")
         level, pid = kernel_event(text, priority)
-        return LogLine(source="kernel", time=when, text=clean(text), level=level, pid=pid)
+        return LogLine(source="kernel", time=when, text=cut(text), level=level, pid=pid)
 
 
 # --- Docker containers -----------------------------------------------------------------------------------------
@@ -543,7 +561,7 @@ class ContainersReader(Reader):
             if stamp <= last_stamp:  # `since` has whole-microsecond precision: lines already read come again
                 continue
             when = datetime.fromisoformat(f"{match[1]}.{stamp[20:26]}{match[3].replace('Z', '+00:00')}").timestamp()
-            lines.append(LogLine(source=source.name, time=when, text=clean(text[match.end():].rstrip("\r")),
+            lines.append(LogLine(source=source.name, time=when, text=cut(text[match.end():].rstrip("\r")),
                                  container=name))
             self._since[container_id] = (when, stamp)
         source.lines_read += len(lines)

@@ -27,6 +27,7 @@ class LogLine:
     unit: str = ""  # systemd unit
     container: str = ""  # container name, for container logs
     seq: int = 0  # arrival order across all sources: ties in `time` keep the order lines were read
+    undated: bool = False  # history read at start with no time of its own: `time` is when it was read, not written
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Cluster:
     example: str = ""  # the latest line of the cluster, redacted
     id: int = 0  # the template's id while this tshoot runs: findings key on it (the template text can generalise)
     examples: list[str] = field(default_factory=list)  # the last few lines, redacted, oldest first (evidence)
+    undated: bool = False  # first met in undated history read at start: when it first appeared is unknown, not new
 
 
 @dataclass

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from tui.actions import Verified
+from tui.actions import VERIFY_S, Verified, watch_for_effect
 from tui.processes.records import (
     ListeningPort,
     ProcessDetail,
@@ -344,11 +344,6 @@ def _cmdline(pid: int, name: str) -> tuple[str, bool]:
     return redact_text(raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")), False
 
 
-def listening_ports() -> list[ListeningPort]:
-    """What `netstat -tlnp` shows: listening TCP sockets and bound UDP sockets with their owners."""
-    return ListeningSockets().poll()
-
-
 class ListeningSockets:
     """The listening-socket table, cheap enough to refresh every few polls.
 
@@ -494,10 +489,7 @@ def _addr(addr) -> str:
     return f"{addr.ip}:{addr.port}" if addr else ""
 
 
-SIGNAL_VERIFY_S = 3.0  # how long a signalled process is watched for its exit before "no effect" is reported
-
-
-def send_signal(pid: int, sig: signal.Signals, started: float, verify_s: float = SIGNAL_VERIFY_S) -> Verified:
+def send_signal(pid: int, sig: signal.Signals, started: float, verify_s: float = VERIFY_S) -> Verified:
     """Signal `pid` only if it is still the process the operator confirmed (same start time: no reused pid),
     then watch it: the effect of SIGTERM/SIGKILL is the process gone (or a zombie), seen within `verify_s`."""
     try:
@@ -508,13 +500,9 @@ def send_signal(pid: int, sig: signal.Signals, started: float, verify_s: float =
         proc.send_signal(sig)
     except psutil.NoSuchProcess:  # it exited between the confirmation and the signal: nothing was sent
         return Verified(False, f"pid {pid} had already exited before {sig.name} was sent; nothing was sent")
-    deadline = time.monotonic() + verify_s
-    while True:
-        if not _still_running(proc):
-            return Verified(True, f"sent {sig.name} to pid {pid} ({name}); it has exited")
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
+    exited = Verified(True, f"sent {sig.name} to pid {pid} ({name}); it has exited")
+    if seen := watch_for_effect(lambda: None if _still_running(proc) else exited, verify_s):
+        return seen
     hint = " (it handles or ignores SIGTERM; SIGKILL cannot be ignored)" if sig == signal.SIGTERM else \
         " (in uninterruptible sleep, D state, it dies only once its I/O returns)" if sig == signal.SIGKILL else ""
     return Verified(False, f"sent {sig.name} to pid {pid} ({name}), but it is still running after "

@@ -23,11 +23,12 @@ from tui.processes.collect import reveal_environ_value, send_signal
 from tui.processes.order import sticky_order
 from tui.processes.records import ListeningPort, ProcessDetail, ProcessesSection, ProcessRow
 from tui.textsafe import literal, visible
+from tui.wording import human_duration
 from widgets.column_fit import drop_to_fit
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import LiveText, human_bytes, human_duration
+from widgets.status import LiveText, human_bytes
 
 COLUMNS = [
     ("flag", "!"),
@@ -80,8 +81,10 @@ class ProcessesPane(SourcePane):
     BINDINGS = [
         Binding("enter", "threads", "Threads", tooltip="Threads of process"),
         Binding("d", "detail", "Detail"),
-        Binding("t", "tree", "Tree", tooltip="Tree view"),
-        Binding("l", "ports", "Ports", tooltip="Listening ports"),
+        Binding("t", "threads", "Threads", tooltip="Threads of process", show=False),
+        Binding("T", "tree", "Tree", tooltip="Tree view"),
+        Binding("N", "ports", "Ports", tooltip="Listening ports (network)"),
+        Binding("s", "cycle_sort(1)", "Sort", tooltip="Next sort column (< and > step through them)"),
         Binding("P", "sort('cpu')", "CPU", tooltip="Sort by CPU"),
         Binding("M", "sort('rss')", "Mem", tooltip="Sort by memory"),
         Binding("less_than_sign", "cycle_sort(-1)", "Previous sort column", show=False),
@@ -228,13 +231,13 @@ class ProcessesPane(SourcePane):
             str(r.pid),
             r.user[:10],
             _cut(prefix + r.name, NAME_CELLS),
-            "-" if "cpu_times" in r.denied else f"{r.cpu_percent:5.1f}",
-            "-" if "memory_info" in r.denied else f"{human_bytes(r.rss):>7}",
+            f"{r.cpu_percent:5.1f}",
+            f"{human_bytes(r.rss):>7}",
             f"{r.mem_percent:5.1f}",
             f"{r.threads:4d}",
             STATE_LETTER.get(r.state, r.state[:1]),
             started,
-            "-" if "cmdline" in r.denied else r.cmdline.replace("\n", " ")[:400],
+            "-" if "cmdline" in r.denied else r.cmdline[:400],
         )
 
     def _update_title(self, shown: int) -> None:
@@ -341,7 +344,7 @@ class ProcessesPane(SourcePane):
             return
         action = Action(
             verb="trace memory",
-            source="processes",
+            source=registry.PROCESSES,
             target=(f"pid {row.pid} ({row.name}) run by {row.user}: run tracemalloc inside it for "
                     f"{memtrace.DEFAULT_SECONDS:g}s. Cost: {memtrace.COST}. Before Python 3.14 gdb stops it "
                     "about a second to inject; in rare cases (stopped inside malloc) that can hang it."),
@@ -357,7 +360,7 @@ class ProcessesPane(SourcePane):
         itself = "TSHOOT ITSELF — this ends the program you are using. " if row.pid == os.getpid() else ""
         action = Action(
             verb=name,
-            source="processes",
+            source=registry.PROCESSES,
             target=f"{itself}pid {row.pid} ({row.name}) run by {row.user}: {row.cmdline[:200]}",
             subject={"pid": row.pid, "name": row.name},
         )

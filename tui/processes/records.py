@@ -39,7 +39,7 @@ class ProcessRow:
     started: float  # epoch seconds
     cmdline: str  # secrets masked
     trend: Trend = field(default_factory=Trend)
-    denied: list[str] = field(default_factory=list)  # fields the kernel would not give us (shown as "-")
+    denied: list[str] = field(default_factory=list)  # ["cmdline"] when the kernel would not give it (shown as "-")
 
 
 @dataclass

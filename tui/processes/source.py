@@ -5,7 +5,7 @@ from __future__ import annotations
 from tui import registry
 from tui.config import Config
 from tui.findings import Finding
-from tui.processes.analyze import analyze
+from tui.processes.analysis import analyze
 from tui.actions import Verified
 from tui.processes import memtrace
 from tui.processes.collect import ProcessCollector, process_detail

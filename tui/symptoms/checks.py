@@ -12,12 +12,12 @@ import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
 from tui import registry
 from tui.config import Config
 from tui.databases.analysis import reported_apart
-from tui.databases.doctor import diagnose, login_refused, target_commands
+from tui.databases.conncheck import diagnose, login_refused, target_commands
 from tui.databases.logins import REFUSED_LOGINS
 from tui.findings import SEVERITY_RANK, Finding, by_severity
 from tui.logs.analysis import traceback_summary
@@ -29,16 +29,11 @@ from tui.threads import pythonprocs
 from tui.threads.scan import describe_process, scan_python_processes
 from tui.wording import count
 
+if TYPE_CHECKING:
+    from tui.snapshot import Collection  # what `collect_all` returns; tui.snapshot imports every source
+
 Status = str  # "pass" | "warn" | "fail" | "skipped"
 STATUSES = ("pass", "warn", "fail", "skipped")
-
-
-class Collection(Protocol):
-    """What `tui.snapshot.collect_all` returns: the sections, per-source errors and findings of every source."""
-
-    sections: dict[str, Any]
-    errors: dict[str, tuple[str, str]]  # name -> (reason, remedy)
-    findings: list[Finding]
 
 
 @dataclass
@@ -242,8 +237,8 @@ def python_threads(ctx: CheckContext, ids: list[str], healthy: str) -> Outcome:
 # ---------------------------------------------------------------- databases
 
 @check
-def database_doctor(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
-    """The Databases pane's connection doctor (url, dns, tcp, auth, query), step by step, for every known target."""
+def database_connection_check(ctx: CheckContext, timeout: float = 5.0) -> Outcome:
+    """The Databases pane's connection check (url, dns, tcp, auth, query), step by step, for every known target."""
     targets = ctx.config.db_urls
     if not targets:
         return skipped("no database to test: pass --db URL or set db_urls in the config")
@@ -371,6 +366,10 @@ def log_findings(ctx: CheckContext, ids: list[str], healthy: str) -> Outcome:
     found = [f for f in read.findings if f.id in ids]
     if found:
         return _graded_findings(found, evidence)
+    if all(s.kind == "kernel" for s in followed) and "kernel-oom-kill" not in ids:
+        # the kernel's messages hold no request, traceback or application error: nothing was measured
+        return Outcome("skipped", "only the kernel's messages were read, no application log: pass --log FILE or "
+                                  "set log_paths in the config", evidence)
     return Outcome("pass", f"{healthy}; {_read_words(followed)}", evidence)
 
 
@@ -391,8 +390,12 @@ def request_latency(ctx: CheckContext) -> Outcome:
     if slow:
         return _graded_findings(slow, evidence)
     worst = max(timed, key=lambda a: a.p95_s)
-    return Outcome("pass", f"p95 {worst.p95_s:.3f}s in {worst.source.removeprefix('file:')}, under "
-                           f"{ctx.config.thresholds.slow_request_p95_s:g}s", evidence)
+    limit = ctx.config.thresholds.slow_request_p95_s
+    where = worst.source.removeprefix("file:")
+    if worst.p95_s > limit:  # too few requests for a finding, but the number says what it says
+        return Outcome("warn", f"p95 {worst.p95_s:.3f}s in {where}, above {limit:g}s (only "
+                               f"{count(worst.requests, 'request')}: too few to call it a trend)", evidence)
+    return Outcome("pass", f"p95 {worst.p95_s:.3f}s in {where}, under {limit:g}s", evidence)
 
 
 @check
@@ -419,6 +422,9 @@ def why_containers_died(ctx: CheckContext) -> Outcome:
                        subject={"container": shown["name"]}, pane=LOGS)
     if containers_problem:
         return Outcome("pass", f"no OOM kill in the logs ({containers_problem})", evidence)
+    if logs_problem or not any(s.kind == "kernel" for s in _read_sources(read.section) if read.section):
+        return Outcome("pass", f"no container died with an error (the kernel's messages were not read, so its OOM "
+                               f"kills are unknown{': ' + logs_problem if logs_problem else ''})", evidence)
     return Outcome("pass", "no container died with an error and the kernel killed nothing", evidence)
 
 

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from tui import registry
-from tui.findings import SEVERITY_RANK, Finding, with_row_keys
+from tui.findings import SEVERITY_RANK, Finding, as_of, with_row_keys
 from tui.snapshot import Collection
 from tui.symptoms.checks import CheckContext
 from tui.symptoms.guides import Guide, GuideBook, load_guides
@@ -26,13 +26,17 @@ from tui.symptoms.notes import PROMPTS, WORKFLOW, IncidentNotes
 from tui.symptoms.render import STATUS_LABEL, evidence_lines, result_lines
 from tui.symptoms.runner import CheckResult, run_guide
 from tui.textsafe import literal, visible
+from tui.wording import human_duration
+from widgets.column_fit import ColumnFit, columns_spec, fit_columns
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_duration
 
 OVERVIEW = "overview"
 SEVERITY_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "info"}
 SHORT_COUNTS_BELOW = 100  # pane width under which the guide list's counts are written "7C 10W 2i"
+# "What" says what is wrong: it takes the room, and in a narrow pane the Pane column goes (the detail names it)
+ROW_COLUMNS = [ColumnFit("status", "Status", cap=6), ColumnFit("where", "Pane", cap=10, drop=1),
+               ColumnFit("title", "What", cap=40, least=30, flexible=True)]
 
 
 class SymptomsPane(SourcePane):
@@ -41,9 +45,9 @@ class SymptomsPane(SourcePane):
         Binding("enter", "open_row", "Open", tooltip="Open evidence / run guide"),
         Binding("g", "open_guide", "Guide", tooltip="Guide of this finding"),
         Binding("r", "run_guide", "Run guide", tooltip="Refresh here: run / verify the guide"),
-        Binding("o", "overview", "Overview"),
+        Binding("A", "overview", "All", tooltip="Overview: all findings"),
         Binding("n", "edit_notes", "Notes", tooltip="Incident notes"),
-        Binding("t", "paste_token", "Token", tooltip="Paste token (auth)"),
+        Binding("i", "paste_token", "Token", tooltip="Input a token (auth guide)"),
     ]
     DEFAULT_CSS = """
     SymptomsPane #guides { width: 38; max-width: 40%; }
@@ -65,13 +69,15 @@ class SymptomsPane(SourcePane):
         self.running: str | None = None
         self._token: str | None = None  # pasted for the auth guide; memory only, never written
         self._filter = ""
+        self._row_cells: list[tuple] = []  # the rows on screen, for fitting the columns to the width
+        self._polls_shown: dict[str, float | None] = {}  # when the findings on screen were measured, by pane
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield KeyedTable([("guide", "Guide"), ("now", "Now")], id="guides")
             with Vertical(id="right"):
                 yield Static(id="heading")
-                yield KeyedTable([("status", "Status"), ("where", "Pane"), ("title", "What")], id="rows")
+                yield KeyedTable(columns_spec(ROW_COLUMNS), id="rows")
                 with VerticalScroll(id="detail-box"):
                     yield Static(id="detail", markup=False)
 
@@ -237,6 +243,12 @@ class SymptomsPane(SourcePane):
     # ----- rendering -----
     def on_resize(self) -> None:
         self._refresh_guides()  # the counts are written short or long by the width
+        fit_columns(self.query_one("#rows", KeyedTable), ROW_COLUMNS, self._row_cells)
+
+    def _sync_rows(self, table: KeyedTable, rows: list[tuple[str, tuple]]) -> None:
+        self._row_cells = [cells for _, cells in rows]
+        table.sync(rows)
+        fit_columns(table, ROW_COLUMNS, self._row_cells)
 
     def _refresh_guides(self) -> None:
         short = 0 < self.size.width < SHORT_COUNTS_BELOW  # "7C 10W 2i": the guide list is narrow at 80 columns
@@ -253,11 +265,12 @@ class SymptomsPane(SourcePane):
         table = self.query_one("#rows", KeyedTable)
         heading = self.query_one("#heading", Static)
         if self.view == OVERVIEW:
+            self._polls_shown = self._polled_at()
             shown = [(key, f) for key, f in self._rows.items() if not self._filter or self._filter in _text_of(f)]
             _update(heading, f"[b]Overview[/b]: {len(self.findings)} finding(s) from every pane, most severe first. "
                              "Enter: evidence · g: its guide · n: incident notes")
             at_top = table.cursor_row <= 0  # the operator has not moved down the list
-            table.sync([(key, (SEVERITY_LABEL[f.severity], f.source, f.title)) for key, f in shown])
+            self._sync_rows(table, [(key, (SEVERITY_LABEL[f.severity], f.source, self._title(f))) for key, f in shown])
             selected = self._rows.get(table.selected_key or "")
             worse = shown and selected and SEVERITY_RANK[shown[0][1].severity] > SEVERITY_RANK[selected.severity]
             if shown and (at_top or worse):  # the most severe row, in view: findings arrive one pane at a time
@@ -272,8 +285,8 @@ class SymptomsPane(SourcePane):
                                                                  f"{self._ran(guide.id)} — r: verify (re-run)")
             _update(heading, Text.assemble((visible(guide.title), "bold"), visible(f"  ({guide.id}, {state})") + "\n",
                                            visible(" ".join(guide.meaning.split()))))  # guide text is data, never markup
-            table.sync([(r.id, (STATUS_LABEL[r.status], r.jump.pane if r.jump else "", f"{r.title}: {r.summary}"))
-                        for r in results])
+            self._sync_rows(table, [(r.id, (STATUS_LABEL[r.status], r.jump.pane if r.jump else "",
+                                            f"{r.title}: {r.summary}")) for r in results])
             if not results:
                 self._detail([f"{len(guide.checks)} checks: " + "; ".join(c.title for c in guide.checks),
                               "", f"Verify: {guide.verify}"])
@@ -289,6 +302,17 @@ class SymptomsPane(SourcePane):
     def tick(self, now: float) -> None:
         if self.view != OVERVIEW and self.running != self.view and self.results.get(self.view):
             self._show_view()  # the heading's "ran … ago" moves on
+        polls = self._polled_at()
+        if self.view == OVERVIEW and polls != self._polls_shown:
+            self._show_view()  # a poll re-measured a duration whose title did not change: its "as of" moves on
+
+    def _polled_at(self) -> dict[str, float | None]:
+        """When each pane's findings were measured: its last poll that answered (none in a replay)."""
+        return {name: status.last_ok for name, status in getattr(self.app, "status", {}).items()}
+
+    def _title(self, finding: Finding) -> str:
+        """The finding's title; a duration in it says when it was measured."""
+        return as_of(finding.title, self._polls_shown.get(finding.source))
 
     def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         if event.table.id == "rows":
@@ -305,7 +329,7 @@ class SymptomsPane(SourcePane):
             finding = self._finding(key)
             if finding is not None:
                 guide = self.book.for_finding(finding)
-                self._detail([f"{finding.title}  [{finding.source}]", "", finding.detail, "",
+                self._detail([f"{self._title(finding)}  [{finding.source}]", "", finding.detail, "",
                               *evidence_lines(finding.evidence),
                               "", f"guide: {guide.id} (g)" if guide else "no guide covers it yet"])
             return

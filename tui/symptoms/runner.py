@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from tui import registry
 from tui.config import Config
-from tui.databases.doctor import target_client
-from tui.snapshot import collect_all
-from tui.symptoms.checks import CHECKS, CheckContext, Collection, Outcome
+from tui.databases.conncheck import target_client
+from tui.snapshot import Collection, collect_all
+from tui.symptoms.checks import CHECKS, CheckContext, Outcome
 from tui.symptoms.guides import Fix, Guide, GuideCheck
 
 STATUS_EXIT = {"pass": 0, "skipped": 0, "warn": 1, "fail": 2}

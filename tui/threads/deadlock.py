@@ -3,8 +3,9 @@
 Pure functions over the collected records, so a replayed snapshot gives the same findings.
 A lock's identity is its source expression qualified by the object it hangs on (address from py-spy's
 --locals): `self._lock` on two objects is two locks, the same object under two names is one; a
-module-level lock is its module and name. Waits inside Condition/Event/queue/join/sleep/socket have
-no owner and never make an edge.
+module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
+blocked taking its own mutex waits for whoever holds `q.mutex`. Waits inside Condition.wait/Event/queue
+get and put/join/sleep/socket have no owner and never make an edge: they are named for what they wait for.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import Any
 
+from tui import registry
 from tui.findings import Finding
 from tui.threads.records import Frame, LockRef, ProcessThreads, ThreadRecord
+from tui.wording import human_duration
 
 # Frames of the synchronisation primitives themselves: their internal locks are not the program's.
 _SYNC_INTERNALS = ("threading.py", "queue.py")
@@ -27,6 +31,11 @@ _NO_OWNER_FILES = ("threading.py", "queue.py", "subprocess.py", "_base.py", "pop
 _NO_OWNER_CALL = re.compile(r"\b(wait\w*|join|get|communicate|result)\s*\(")
 _ROOT = re.compile(r"^([A-Za-z_]\w*)(.*)$", re.S)
 _TYPE_IN_REPR = re.compile(r"^<([\w.]+) (?:object )?at 0x")
+# repr of a Condition: `<Condition(<unlocked _thread.lock object at 0x7f..>, 0)>` names the lock it is built on
+_CONDITION_LOCK = re.compile(r"^<Condition\(<[^<>]* at (0x[0-9a-f]+)>, \d+\)>$")
+_QUEUE_FILE = "queue.py"
+# `q.put(x)`, `cond.wait()`, `done.wait(5)`, `worker.join()`: the object a program's line waits on
+_WAIT_TARGET = re.compile(r"([\w.\[\]'\"]+)\.(put|get|wait|wait_for|join)\s*\(")
 
 
 @dataclass
@@ -34,6 +43,7 @@ class LockId:
     key: str  # identity used for matching
     label: str  # what the operator reads
     resolved: bool  # identity rests on an address or a module-level name, not on a guess
+    queue_mutex: bool = False  # a queue.Queue's own mutex, waited for inside put()/get()
 
 
 @dataclass
@@ -67,11 +77,17 @@ def lock_id(frame: Frame, ref: LockRef) -> LockId:
     match = _ROOT.match(ref.expr)
     root, rest = (match.group(1), match.group(2)) if match else (ref.expr, "")
     local = next((v for v in frame.locals if v.name == root and v.addr), None)
+    if local is not None and not rest and (condition := _CONDITION_LOCK.match(local.repr)):
+        return LockId(condition.group(1), f"{ref.expr} (Condition on lock@{condition.group(1)})", True)
     if local is not None:
         type_match = _TYPE_IN_REPR.match(local.repr)
         kind = type_match.group(1) if type_match else "object"
+        if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
+            return LockId(f"{local.addr:#x}.mutex", f"the mutex of {kind}@{local.addr:#x}", True, queue_mutex=True)
         return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x})", True)
     module = PurePath(frame.filename).stem
+    if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
+        return LockId(f"{frame.filename}:{frame.function}:self.mutex", "the mutex of a queue", False, queue_mutex=True)
     if ref.module_level:
         filename = ref.file or frame.filename
         return LockId(f"{filename}:{ref.expr}", f"{PurePath(filename).stem}.{ref.expr}", True)
@@ -98,10 +114,18 @@ def program_frame(thread: ThreadRecord) -> Frame | None:
     return None
 
 
+def _queue_mutex_wait(frame: Frame) -> bool:
+    """queue.Queue's put/get blocked taking the queue's own mutex (`with self.not_full:`, a Condition on
+    `self.mutex`): a lock wait whose holder is whichever thread took `q.mutex`."""
+    return PurePath(frame.filename).name == _QUEUE_FILE and frame.waits is not None and frame.waits.expr == "self.mutex"
+
+
 def waits_for_lock(thread: ThreadRecord) -> bool:
-    """The thread is blocked at a lock statement of the program (before any native confirmation)."""
+    """The thread is blocked at a lock statement of the program, or on a queue's mutex (before any native
+    confirmation)."""
     frame = program_frame(thread)
-    return frame is not None and frame.waits is not None and not _is_sync_internal(frame) and not thread.active
+    return (frame is not None and frame.waits is not None and not thread.active
+            and (not _is_sync_internal(frame) or _queue_mutex_wait(frame)))
 
 
 def thread_locks(thread: ThreadRecord) -> ThreadLocks:
@@ -112,6 +136,11 @@ def thread_locks(thread: ThreadRecord) -> ThreadLocks:
         result.waits = lock_id(waiting_frame, waiting_frame.waits)
         result.waits_at = _at(waiting_frame, waiting_frame.waits.line)
         result.waits_line = waiting_frame.line_text
+        if _queue_mutex_wait(waiting_frame):  # the program's own line: `q.put(x)`, not queue.py's
+            caller = next((f for f in thread.frames[thread.frames.index(waiting_frame) + 1:]
+                           if not _is_sync_internal(f)), None)
+            if caller is not None:
+                result.waits_at, result.waits_line = _at(caller), caller.line_text
     for frame in thread.frames:
         if _is_sync_internal(frame):
             continue
@@ -134,22 +163,33 @@ def thread_state(thread: ThreadRecord) -> str:
         return wait
     else:
         state = "idle"
+    spin = cpu_verdict(thread)
     if thread.stuck and (locks.waits is not None or state == "idle"):
-        return f"{state}, {stuck_words(thread.stuck_for_s)}"
+        return f"{state}, {stuck_words(thread.stuck_for_s)}" + (f", {spin}" if spin else "")
+    if spin == "spinning":  # on CPU with the same stack in every dump: a busy loop (or one long statement)
+        return f"{state}, spinning: same stack, CPU time moving"
     return state
 
 
 def stuck_words(seconds: float) -> str:
     """How long a stack has not moved, honestly: tshoot only knows since it first looked."""
-    return f"stuck ≥ {_seconds(seconds)} (since first seen)"
+    return f"stuck ≥ {human_duration(seconds)} (since first seen)"
 
 
-def _seconds(value: float) -> str:
-    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
+SPINNING_CPU_S = 0.02  # two clock ticks at 100 Hz: a thread parked in a futex uses none between two dumps
+
+
+def cpu_verdict(thread: ThreadRecord) -> str | None:
+    """For a thread whose stack did not move across the look: "blocked" when its CPU time did not move
+    either (/proc/PID/task/TID/stat), "spinning" (a busy loop) when it did; None when unknown or moving."""
+    if not thread.stuck or thread.cpu_seconds is None:
+        return None
+    return "spinning" if thread.cpu_seconds >= SPINNING_CPU_S else "blocked"
 
 
 def _wait_without_owner(thread: ThreadRecord) -> str | None:
-    """"sleeping", "waiting on I/O" or "waiting (no owner)" (Condition, Event, queue, join), else None."""
+    """"sleeping", "waiting on I/O", what a Condition/Event/queue/join wait waits for (a full queue, a
+    notify), "waiting (no owner)" for the other stdlib waits, else None. Stuck ones say for how long."""
     if not thread.frames:
         return None
     innermost = thread.frames[0]
@@ -159,7 +199,42 @@ def _wait_without_owner(thread: ThreadRecord) -> str | None:
     if filename in _IO_FILES or _IO_CALL.search(innermost.line_text):
         return "waiting on I/O"
     if filename in _NO_OWNER_FILES or _NO_OWNER_CALL.search(innermost.line_text):
-        return "waiting (no owner)"
+        what = _sync_wait(thread)
+        if what is None:
+            return "waiting (no owner)"
+        return f"{what}, {stuck_words(thread.stuck_for_s)}" if thread.stuck and thread.stuck_for_s else what
+    return None
+
+
+def _sync_wait(thread: ThreadRecord) -> str | None:
+    """What a thread parked inside threading/queue waits for, in the program's own names: room in a full
+    queue, an item, a notify on a condition, an event, a thread's end. None for other waits (a future)."""
+    sync = []
+    caller = None
+    for frame in thread.frames:
+        if _is_sync_internal(frame):
+            sync.append(frame)
+            continue
+        caller = frame
+        break
+    target = _WAIT_TARGET.search(caller.line_text) if caller is not None else None
+    name = f" {target.group(1)}" if target else ""
+    functions = [f.function.rsplit(".", 1)[-1] for f in sync]
+    in_queue = [f.function.rsplit(".", 1)[-1] for f in sync if PurePath(f.filename).name == _QUEUE_FILE]
+    if "put" in in_queue:
+        return f"waiting for room in full queue{name}: until another thread takes an item"
+    if "get" in in_queue:
+        return f"waiting for an item from queue{name} (empty)"
+    if "join" in in_queue:
+        return f"waiting until every task of queue{name} is done"
+    if "join" in functions or "_wait_for_tstate_lock" in functions:
+        return f"waiting for thread{name} to finish"
+    if any("_cond.wait" in f.line_text for f in sync):
+        return f"waiting for event{name} to be set"
+    if caller is not None and "/lib/python3." in caller.filename and "-packages/" not in caller.filename:
+        return None  # a condition inside the standard library (a future's result()): named elsewhere
+    if "wait" in functions or "wait_for" in functions:
+        return f"waiting on condition{name}: until another thread notifies it"
     return None
 
 
@@ -196,6 +271,11 @@ def _holders(waiter: ThreadLocks, locks: list[ThreadLocks], by_ident: dict[int, 
             if other is waiter and waiter.thread.native_reentrant is not False:
                 continue  # re-entering a lock it holds only blocks on a plain Lock, proven by native frames
             holders.append((other, False))
+    if not holders and waiter.waits.queue_mutex:
+        # a queue's mutex, held by a program frame that names the queue its own way (`self.jobs.mutex`, a
+        # module-level `JOBS.mutex`, without an address): the thread holding some `….mutex` is the holder
+        holders = [(other, False) for other in locks
+                   if other is not waiter and any(h.lock.key.endswith(".mutex") for h in other.holds)]
     return holders
 
 
@@ -231,6 +311,7 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
             "waits_for": member.waits.label,
             "waits_at": member.waits_at,
             "waits_line": member.waits_line,
+            "cpu": cpu_verdict(member.thread),
             "stack": [f"{f.function} ({f.filename}:{f.line})" for f in member.thread.frames[:12]],
         })
     def edge_confirmed(index: int, member: ThreadLocks) -> bool:
@@ -242,18 +323,14 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
     confirmed = not one_sample and all(
         edge_confirmed(i, m) and m.waits.resolved and all(h.lock.resolved for h in m.holds) for i, m in enumerate(cycle))
     names = " and ".join(f'"{m.thread.name}"' for m in cycle)
-    subject = {"pid": process.pid} if number == 0 else {"pid": process.pid, "cycle": number + 1}
-    return Finding(
-        id="deadlock",
-        severity="critical",
-        source="threads",
-        title=f"Deadlock in pid {process.pid} ({process.name}): {names} wait for each other's locks",
-        detail=("Each of these threads holds a lock the next one waits for, so none can ever proceed. "
-                "Restart the process to recover; fix the code so every path takes these locks in one order "
-                "(or use one lock). The report lists where each lock was taken and where each thread waits."),
-        subject=subject,
-        evidence={"threads": entries, "confidence": "confirmed" if confirmed else "probable"},
-        guide="hang",
+    return hang_finding(
+        "deadlock", "critical", process,
+        f"Deadlock in pid {process.pid} ({process.name}): {names} wait for each other's locks",
+        ("Each of these threads holds a lock the next one waits for, so none can ever proceed. "
+         "Restart the process to recover; fix the code so every path takes these locks in one order "
+         "(or use one lock). The report lists where each lock was taken and where each thread waits."),
+        {"threads": entries, "confidence": "confirmed" if confirmed else "probable"},
+        **({"cycle": number + 1} if number else {}),
     )
 
 
@@ -271,66 +348,69 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
         holders = [h for h, _ in edges.get(queued[0].thread.tid, [])]
         holder = holders[0] if holders else None
         waiters = [{"name": w.thread.name, "tid": w.thread.tid, "waits_at": w.waits_at,
-                    "stuck_at_least_s": w.thread.stuck_for_s} for w in queued]
+                    "stuck_at_least_s": w.thread.stuck_for_s, "cpu": cpu_verdict(w.thread)} for w in queued]
         longest = max(w.thread.stuck_for_s for w in queued)  # since tshoot first saw it: the wait may be older
         if holder is None:
             findings.append(_orphaned_lock_finding(process, lock, waiters, longest))
             continue
         holder_state = thread_state(holder.thread)
-        held_at = next((h.at for h in holder.holds if h.lock.key == lock.key), "unknown")
-        holder_entry = {"name": holder.thread.name, "tid": holder.thread.tid, "state": holder_state, "held_at": held_at}
+        held = next((h for h in holder.holds if h.lock.key == lock.key), None)
+        if held is None and lock.queue_mutex:  # a queue's mutex the holder names its own way
+            held = next((h for h in holder.holds if h.lock.key.endswith(".mutex")), None)
+            if held is not None:
+                lock = LockId(lock.key, f"{held.lock.label} ({lock.label})", False)
+        held_at = held.at if held else "unknown"
+        holder_entry = {"name": holder.thread.name, "tid": holder.thread.tid, "state": holder_state, "held_at": held_at,
+                        "cpu": cpu_verdict(holder.thread)}
         if holder_state == "waiting on I/O" and holder.thread.frames:
             blocked = holder.thread.frames[0]
             holder_entry["blocked_at"] = f"{blocked.filename}:{blocked.line}"
             holder_entry["blocked_line"] = blocked.line_text
-            findings.append(Finding(
-                id="lock-held-across-io",
-                severity="warning",
-                source="threads",
-                title=(f'{lock.label} in pid {process.pid} is held by "{holder.thread.name}" while it waits on I/O '
-                       f"({blocked.line_text or blocked.function}); {len(queued)} thread(s) queued"),
-                detail=("A thread took a lock and then blocked on a socket, file or subprocess while holding it, so "
-                        "every other thread that needs the lock waits for that I/O too: one slow or dead peer stalls "
-                        "the whole process. This is not a deadlock. Fix: do the I/O outside the lock (copy what you "
-                        "need, release, then call), and give the call a timeout."),
-                subject={"pid": process.pid, "lock": lock.label},
-                evidence={"lock": lock.label, "holder": holder_entry, "waiters": waiters,
-                          "longest_stuck_at_least_s": longest},
-                guide="hang",
-            ))
+            findings.append(_lock_finding(
+                "lock-held-across-io", "warning", process, lock, holder_entry, waiters, longest,
+                (f'{lock.label} in pid {process.pid} is held by "{holder.thread.name}" while it waits on I/O '
+                 f"({blocked.line_text or blocked.function}); {len(queued)} thread(s) queued"),
+                ("A thread took a lock and then blocked on a socket, file or subprocess while holding it, so "
+                 "every other thread that needs the lock waits for that I/O too: one slow or dead peer stalls "
+                 "the whole process. This is not a deadlock. Fix: do the I/O outside the lock (copy what you "
+                 "need, release, then call), and give the call a timeout.")))
             continue
-        findings.append(Finding(
-            id="lock-contention",
-            severity="warning",
-            source="threads",
-            title=(f"{len(queued)} thread(s) of pid {process.pid} queued for {lock.label}, held by "
-                   f'"{holder.thread.name}" (tid {holder.thread.tid}, {holder_state})'),
-            detail=("Threads are blocked on a lock that another thread keeps. This is not a deadlock: it clears "
-                    "when the holder releases it. Look at what the holder does while holding the lock "
-                    "(slow I/O, sleep, a long computation) and shorten that critical section."),
-            subject={"pid": process.pid, "lock": lock.label},
-            evidence={"lock": lock.label, "holder": holder_entry, "waiters": waiters, "longest_stuck_at_least_s": longest},
-            guide="hang",
-        ))
+        findings.append(_lock_finding(
+            "lock-contention", "warning", process, lock, holder_entry, waiters, longest,
+            (f"{len(queued)} thread(s) of pid {process.pid} queued for {lock.label}, held by "
+             f'"{holder.thread.name}" (tid {holder.thread.tid}, {holder_state})'),
+            ("Threads are blocked on a lock that another thread keeps. This is not a deadlock: it clears "
+             "when the holder releases it. Look at what the holder does while holding the lock "
+             "(slow I/O, sleep, a long computation) and shorten that critical section.")))
     return findings
 
 
 def _orphaned_lock_finding(process: ProcessThreads, lock: LockId, waiters: list[dict], longest: float) -> Finding:
     """Waiters and no live thread that holds the lock: it was taken and never released."""
-    return Finding(
-        id="orphaned-lock",
-        severity="critical",
-        source="threads",
-        title=f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}, which no live thread holds",
-        detail=("The lock was acquired and never released: typically a thread that died holding it, or an "
-                "`acquire()` whose `release()` an exception skipped. Nothing will ever release it, so the waiters "
-                "hang until the process restarts. This is not a deadlock. Fix: take the lock with `with` (or "
-                "release in `finally:`), and look in the logs for the exception that killed the holder. (A lock "
-                "held by native code or by a frame tshoot could not read looks the same: check the evidence.)"),
-        subject={"pid": process.pid, "lock": lock.label},
-        evidence={"lock": lock.label, "holder": None, "waiters": waiters, "longest_stuck_at_least_s": longest},
-        guide="hang",
-    )
+    return _lock_finding(
+        "orphaned-lock", "critical", process, lock, None, waiters, longest,
+        f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}, which no live thread holds",
+        ("The lock was acquired and never released: typically a thread that died holding it, or an "
+         "`acquire()` whose `release()` an exception skipped. Nothing will ever release it, so the waiters "
+         "hang until the process restarts. This is not a deadlock. Fix: take the lock with `with` (or "
+         "release in `finally:`), and look in the logs for the exception that killed the holder. (A lock "
+         "held by native code or by a frame tshoot could not read looks the same: check the evidence.)"))
+
+
+def _lock_finding(kind: str, severity: str, process: ProcessThreads, lock: LockId, holder: dict | None,
+                  waiters: list[dict], longest: float, title: str, detail: str) -> Finding:
+    """A finding about threads queued on one lock: its holder (None: nobody alive) and its waiters."""
+    return hang_finding(kind, severity, process, title, detail,
+                        {"lock": lock.label, "holder": holder, "waiters": waiters, "longest_stuck_at_least_s": longest},
+                        lock=lock.label)
+
+
+def hang_finding(kind: str, severity: str, process: ProcessThreads, title: str, detail: str,
+                 evidence: dict[str, Any], guide: str = "hang", **subject: Any) -> Finding:
+    """A Threads finding about `process` (and `subject`: its lock, pool, thread...), explained by the hang
+    guide unless told otherwise."""
+    return Finding(id=kind, severity=severity, source=registry.THREADS, title=title, detail=detail,
+                   subject={"pid": process.pid, **subject}, evidence=evidence, guide=guide)
 
 
 def format_deadlock_report(finding: Finding, stacks: bool = True) -> str:

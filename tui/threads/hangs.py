@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from tui.findings import Finding
-from tui.threads.deadlock import stuck_words, thread_state
+from tui.threads.deadlock import cpu_verdict, hang_finding, stuck_words, thread_state
 from tui.threads.records import Frame, ProcessThreads, ThreadRecord
 
 _EXECUTOR_FILE = ("concurrent", "futures", "thread.py")
@@ -66,21 +66,19 @@ def _pool_starvation(process: ProcessThreads, threshold_s: float) -> list[Findin
             task_index = next(i for i, f in enumerate(worker.frames) if f.function.endswith("_WorkItem.run"))
             task = _program_frame(worker, task_index) or worker.frames[0]
             entries.append({"name": worker.name, "tid": worker.tid, "waits_at": f"{task.filename}:{task.line}",
-                            "waits_line": task.line_text, "stuck_at_least_s": worker.stuck_for_s})
-        findings.append(Finding(
-            id="pool-starvation",
-            severity="critical",
-            source="threads",
-            title=(f"Executor {prefix!r} in pid {process.pid} is starved: all {len(workers)} workers wait for "
-                   "futures that need a free worker"),
-            detail=("Every worker of this thread pool runs a task that waits for another future, and none is free "
-                    "to run the tasks queued behind them: the pool waits for itself and makes no progress. This is "
-                    "not a lock deadlock. Fix: never block a pool's worker on a future submitted to the same pool "
-                    "(run the sub-task inline, use a second executor for sub-tasks, or make the caller async); "
-                    "raising max_workers only moves the limit. Restart the process to recover."),
-            subject={"pid": process.pid, "pool": prefix},
-            evidence={"workers": entries, "pool_threads": len(workers)},
-            guide="hang",
+                            "waits_line": task.line_text, "stuck_at_least_s": worker.stuck_for_s,
+                            "cpu": cpu_verdict(worker)})
+        findings.append(hang_finding(
+            "pool-starvation", "critical", process,
+            (f"Executor {prefix!r} in pid {process.pid} is starved: all {len(workers)} workers wait for "
+             "futures that need a free worker"),
+            ("Every worker of this thread pool runs a task that waits for another future, and none is free "
+             "to run the tasks queued behind them: the pool waits for itself and makes no progress. This is "
+             "not a lock deadlock. Fix: never block a pool's worker on a future submitted to the same pool "
+             "(run the sub-task inline, use a second executor for sub-tasks, or make the caller async); "
+             "raising max_workers only moves the limit. Restart the process to recover."),
+            {"workers": entries, "pool_threads": len(workers)},
+            pool=prefix,
         ))
     return findings
 
@@ -98,25 +96,23 @@ def _blocked_loops(process: ProcessThreads, threshold_s: float) -> list[Finding]
                        if f.function.endswith("Handle._run") and _ASYNCIO_DIR in PurePath(f.filename).parts), None)
         if handle is None or not any(f.function.endswith("_run_once") for f in thread.frames[handle:]):
             continue  # not an event loop, or a loop idle in select(): healthy
-        busy = thread.active or thread.owns_gil
+        verdict = cpu_verdict(thread)  # the thread's CPU time says it better than py-spy's idle guess
+        busy = verdict == "spinning" if verdict else (thread.active or thread.owns_gil)
         if not (thread.stuck and (busy or _stuck_long_enough(thread, threshold_s))):
             continue
         culprit = _program_frame(thread, handle) or thread.frames[0]
         coroutine = thread.frames[handle - 1] if handle else culprit
         how = "running CPU-bound code" if busy else f"blocked in a synchronous call ({thread_state(thread)})"
-        findings.append(Finding(
-            id="event-loop-blocked",
-            severity="critical",
-            source="threads",
-            title=(f"The asyncio event loop of pid {process.pid} (thread \"{thread.name}\") is {how} in "
-                   f"{coroutine.function}, {stuck_words(thread.stuck_for_s)}"),
-            detail=("A coroutine called blocking code, so the event loop cannot run anything else: every request, "
-                    "timer and health check of this process waits behind it (timeouts, a /health that hangs). "
-                    "This is not a deadlock. Fix: await the async form (asyncio.sleep, an async HTTP/DB client) or "
-                    "move the call off the loop with `await asyncio.to_thread(...)` / `loop.run_in_executor(...)`; "
-                    "run with PYTHONASYNCIODEBUG=1 to have asyncio log every slow callback."),
-            subject={"pid": process.pid, "tid": thread.tid},
-            evidence={
+        findings.append(hang_finding(
+            "event-loop-blocked", "critical", process,
+            (f"The asyncio event loop of pid {process.pid} (thread \"{thread.name}\") is {how} in "
+             f"{coroutine.function}, {stuck_words(thread.stuck_for_s)}"),
+            ("A coroutine called blocking code, so the event loop cannot run anything else: every request, "
+             "timer and health check of this process waits behind it (timeouts, a /health that hangs). "
+             "This is not a deadlock. Fix: await the async form (asyncio.sleep, an async HTTP/DB client) or "
+             "move the call off the loop with `await asyncio.to_thread(...)` / `loop.run_in_executor(...)`; "
+             "run with PYTHONASYNCIODEBUG=1 to have asyncio log every slow callback."),
+            {
                 "thread": thread.name,
                 "tid": thread.tid,
                 "coroutine": f"{coroutine.function} ({coroutine.filename}:{coroutine.line})",
@@ -124,9 +120,10 @@ def _blocked_loops(process: ProcessThreads, threshold_s: float) -> list[Finding]
                 "blocked_line": culprit.line_text,
                 "state": thread_state(thread),
                 "stuck_at_least_s": thread.stuck_for_s,
+                "cpu": verdict,
                 "stack": [f"{f.function} ({f.filename}:{f.line})" for f in thread.frames[:handle + 1]],
             },
-            guide="hang",
+            tid=thread.tid,
         ))
     return findings
 
@@ -156,25 +153,23 @@ def _pool_exhausted(process: ProcessThreads, threshold_s: float) -> list[Finding
         pools.setdefault(key, []).append((thread, asked))
     findings = []
     for pool, waiting in pools.items():
-        findings.append(Finding(
-            id="pool-exhausted",
-            severity="critical",
-            source="threads",
-            title=(f"{len(waiting)} thread(s) of pid {process.pid} wait for a database connection from "
-                   f"SQLAlchemy's pool ({pool})"),
-            detail=("Every connection of the pool is checked out and none is coming back, so requests queue in "
-                    "the checkout until pool_timeout and then fail with `TimeoutError: QueuePool limit ... "
-                    "reached`. Either connections leak (checked out and never closed: look for sessions of this "
-                    "process that sit idle in transaction) or the pool is too small for the load (its sessions "
-                    "are all running queries). Fix a leak with `with engine.connect() as conn:` / "
-                    "`with Session() as s:`; size the pool (pool_size, max_overflow) to the worker threads."),
-            subject={"pid": process.pid, "pool": pool},
-            evidence={
+        findings.append(hang_finding(
+            "pool-exhausted", "critical", process,
+            (f"{len(waiting)} thread(s) of pid {process.pid} wait for a database connection from "
+             f"SQLAlchemy's pool ({pool})"),
+            ("Every connection of the pool is checked out and none is coming back, so requests queue in "
+             "the checkout until pool_timeout and then fail with `TimeoutError: QueuePool limit ... "
+             "reached`. Either connections leak (checked out and never closed: look for sessions of this "
+             "process that sit idle in transaction) or the pool is too small for the load (its sessions "
+             "are all running queries). Fix a leak with `with engine.connect() as conn:` / "
+             "`with Session() as s:`; size the pool (pool_size, max_overflow) to the worker threads."),
+            {
                 "pool": pool,
                 "pool_timeout": timeouts.get(pool, ""),
                 "waiters": [{"name": t.name, "tid": t.tid, "asked_at": f"{f.filename}:{f.line}", "line": f.line_text,
-                             "stuck_at_least_s": t.stuck_for_s} for t, f in waiting],
+                             "stuck_at_least_s": t.stuck_for_s, "cpu": cpu_verdict(t)} for t, f in waiting],
             },
             guide="db-connection",
+            pool=pool,
         ))
     return findings

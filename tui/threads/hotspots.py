@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections import Counter
 
+from tui import registry
 from tui.findings import Finding
 from tui.procfs import cpu_percent, cpu_ticks, read_small, split_stat
 from tui.threads import pyspy
@@ -117,7 +118,7 @@ def hot_code_finding(profile: Profile) -> Finding | None:
     return Finding(
         id="hot-code",
         severity="info",
-        source="threads",
+        source=registry.THREADS,
         title=(f"pid {profile.pid} ({profile.name or 'python'}) at {profile.cpu_percent:.0f}% CPU spends "
                f"{top.self_percent:.0f}% of it in {top.function} ({top.location})"),
         detail=("Sampled without pausing the process. The functions below take the CPU (self: in the function "

@@ -52,6 +52,7 @@ class SourceIndex:
         self._module_names: set[str] = set()
         self._contexts: dict[int, LockContext] = {}  # many threads share lines (threading.py above all)
         self._contextmanagers: dict[str, tuple[str, list[LockRef]]] | None = None
+        self._condition_locks: dict[str, str] = {}  # `COND = Condition(LOCK)`: "COND" -> "LOCK"
 
     def _ensure_tree(self) -> None:
         if self._parsed:
@@ -63,6 +64,12 @@ class SourceIndex:
         except (SyntaxError, ValueError):
             self._tree = None  # a file we cannot parse still shows its lines, without lock analysis
         self._module_names = _bound_names(self._tree.body) if self._tree else set()
+        self._condition_locks = _condition_locks(self._tree) if self._tree else {}
+
+    def _lock_name(self, expr: str) -> str:
+        """The lock a `with`/`acquire()` expression takes: a Condition built on a lock of the program is
+        that lock (`with COND:` waits for whoever holds `LOCK`)."""
+        return self._condition_locks.get(expr, expr)
 
     def release(self) -> None:
         """Drop the syntax tree (the answers stay); a later question about a new line parses again."""
@@ -105,7 +112,7 @@ class SourceIndex:
         def ref(expr: ast.expr, at: int) -> LockRef:
             root = _root_name(expr)
             module_level = root is not None and root in self._module_names and root not in local_names
-            return LockRef(expr=ast.unparse(expr), line=at, module_level=module_level)
+            return LockRef(expr=self._lock_name(ast.unparse(expr)), line=at, module_level=module_level)
 
         context = LockContext()
         acquired: list[LockRef] = []
@@ -137,9 +144,9 @@ class SourceIndex:
                     elif node.end_lineno < line:
                         acquired.append(ref(target, node.lineno))
                 elif method == "release" and node.end_lineno < line:
-                    _drop_last(acquired, ast.unparse(target))
+                    _drop_last(acquired, self._lock_name(ast.unparse(target)))
                 elif method in _RELEASING_WAITS and node.lineno <= line <= node.end_lineno:
-                    released_wait.add(ast.unparse(target))
+                    released_wait.add(self._lock_name(ast.unparse(target)))
         acquired.sort(key=lambda r: r.line)
         context.held = [r for r in context.held + acquired if r.expr not in released_wait]
         context.held.sort(key=lambda r: r.line)
@@ -218,6 +225,27 @@ def _bound_names(body: list[ast.stmt]) -> set[str]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
     return names
+
+
+def _condition_locks(tree: ast.Module) -> dict[str, str]:
+    """`COND = threading.Condition(LOCK)` at module level and `self.cond = Condition(self.lock)` anywhere:
+    the name of each Condition built on a lock the program names, mapped to that lock's name. A name bound
+    to two different locks in one file is left alone (two classes may both call theirs `self._cond`)."""
+    found: dict[str, set[str]] = {}
+    module_level = set(map(id, _walk_scope(tree.body)))
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and node.value.args):
+            continue
+        func = node.value.func
+        if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) != "Condition":
+            continue
+        lock = node.value.args[0]
+        for target in node.targets:
+            on_self = isinstance(target, ast.Attribute) and _root_name(target) == _root_name(lock) == "self"
+            global_name = isinstance(target, ast.Name) and isinstance(lock, ast.Name) and id(node) in module_level
+            if on_self or global_name:
+                found.setdefault(ast.unparse(target), set()).add(ast.unparse(lock))
+    return {name: locks.pop() for name, locks in found.items() if len(locks) == 1}
 
 
 def _scope_locals(scope: ast.AST) -> set[str]:

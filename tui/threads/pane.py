@@ -12,18 +12,27 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from tui import registry
-from tui.findings import Finding
+from tui.findings import Finding, as_of
 from tui.threads.deadlock import format_deadlock_report, thread_state
 from tui.textsafe import literal, visible
 from tui.threads.records import Profile, ProcessThreads, ThreadRecord, ThreadsSection
+from tui.wording import human_duration
+from widgets.column_fit import ColumnFit, columns_spec, fit_columns
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_duration
 
-PROCESS_COLUMNS = [("pid", "PID"), ("name", "NAME"), ("python", "PY"), ("status", "STATUS"), ("cmdline", "COMMAND")]
+# The status and the state lead with the words that matter (DEADLOCK, "waiting for X"): they take the room,
+# and in a narrow list the Python version, then the name (the command line says it too), then the command go.
+PROCESS_COLUMNS = [
+    ColumnFit("pid", "PID", cap=7), ColumnFit("name", "NAME", cap=20, drop=2), ColumnFit("python", "PY", cap=7, drop=3),
+    ColumnFit("status", "STATUS", cap=28, least=20, flexible=True), ColumnFit("cmdline", "COMMAND", cap=60, drop=1),
+]
 CHOOSE = "Choose a process (Enter)."
-THREAD_COLUMNS = [("tid", "TID"), ("name", "THREAD"), ("state", "STATE"), ("where", "WHERE")]
+THREAD_COLUMNS = [
+    ColumnFit("tid", "TID", cap=7), ColumnFit("name", "THREAD", cap=24, least=12),
+    ColumnFit("state", "STATE", cap=44, least=24, flexible=True), ColumnFit("where", "WHERE", cap=40, least=20, drop=1),
+]
 
 
 class ThreadsPane(SourcePane):
@@ -41,7 +50,7 @@ class ThreadsPane(SourcePane):
         Binding("enter", "choose", "Dump this process", show=False),
         Binding("v", "toggle_locals", "Locals", tooltip="Show/hide locals"),
         Binding("space", "toggle_live", "Live/hold", tooltip="Live / hold"),
-        Binding("u", "dump_now", "Dump", tooltip="Dump now"),
+        Binding("r", "dump_now", "Dump now", tooltip="Refresh here: dump now, also on hold"),
         Binding("D", "deadlock_report", "Deadlocks", tooltip="Deadlock report"),
         Binding("x", "unwatch", "Unwatch", tooltip="Stop watching process"),
         Binding("h", "hot_code", "Hot code", tooltip="Where a busy process spends its CPU"),
@@ -58,13 +67,15 @@ class ThreadsPane(SourcePane):
         self._exited: int | None = None  # the selected process exited and was dropped from the list
         self._shown: ThreadsSection | None = None  # the section on screen before the newest one
         self._age_note = ""  # "dumped 40s ago" once the stacks on screen are older than two intervals
+        self._process_cells: list[tuple] = []  # the rows on screen, for fitting the columns to the width
+        self._thread_cells: list[tuple] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="thr-banner", classes="banner")
         yield Static(id="thr-deadlock", classes="deadlock")
         with Horizontal(id="thr-top"):
-            yield KeyedTable(PROCESS_COLUMNS, id="thr-processes")
-            yield KeyedTable(THREAD_COLUMNS, id="thr-threads")
+            yield KeyedTable(columns_spec(PROCESS_COLUMNS), id="thr-processes")
+            yield KeyedTable(columns_spec(THREAD_COLUMNS), id="thr-threads")
         with VerticalScroll(id="thr-stack-box"):
             yield Static(CHOOSE, id="thr-stack")
 
@@ -72,6 +83,13 @@ class ThreadsPane(SourcePane):
         self.query_one("#thr-banner").display = False
         self.query_one("#thr-deadlock").display = False
         self.query_one("#thr-processes", KeyedTable).border_title = "processes"
+
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        fit_columns(self.query_one("#thr-processes", KeyedTable), PROCESS_COLUMNS, self._process_cells)
+        fit_columns(self.query_one("#thr-threads", KeyedTable), THREAD_COLUMNS, self._thread_cells)
 
     def focus(self, scroll_visible: bool = True) -> "ThreadsPane":
         table = self.query_one("#thr-threads" if self.selected_pid else "#thr-processes", KeyedTable)
@@ -99,7 +117,7 @@ class ThreadsPane(SourcePane):
         """Stacks are as old as the poll that dumped them: a slow dump, a hidden or paused pane leaves them."""
         if self.section is None or self.app.is_replay:
             return
-        age = now - self.section.collected_at
+        age = now - self.section.taken_at
         note = f", dumped {human_duration(age)} ago" if age > 2 * self.app.config.interval else ""
         if note != self._age_note:
             self._age_note = note
@@ -154,7 +172,8 @@ class ThreadsPane(SourcePane):
         report.display = bool(deadlocks)
         if deadlocks:
             report.update(deadlock_summary(deadlocks))
-        notes = [f"{f.title}" for f in findings if f.id != "deadlock"] if process else []
+        measured = self.section.taken_at if self.section is not None else None  # when these findings were true
+        notes = [as_of(f.title, measured) for f in findings if f.id != "deadlock"] if process else []
         if self._exited is not None:
             notes.append(f"pid {self._exited} exited: it is no longer listed")
         if self._hidden_by_filter():
@@ -164,7 +183,7 @@ class ThreadsPane(SourcePane):
                 notes.insert(0, f"pid {process.pid}: {process.error}" + (f" — {process.remedy}" if process.remedy else ""))
             notes += process.warnings
         if not self.live:
-            notes.append("HOLD: stacks are not refreshed (space: live, u: dump now)")
+            notes.append("HOLD: stacks are not refreshed (space: live, r: dump now)")
         self._banner("\n".join(notes))
         self._render_threads(process)
         self._render_stack(process)
@@ -189,26 +208,32 @@ class ThreadsPane(SourcePane):
                                  self._process_status(process), process.cmdline)
         for candidate in self.section.candidates:
             rows.setdefault(candidate.pid, (str(candidate.pid), candidate.name[:20], candidate.python_version,
-                                            "Python — Enter to dump", candidate.cmdline))
+                                            "Python (Enter: dump)", candidate.cmdline))
         order = sorted(rows, key=lambda pid: (pid not in hung, pid not in found, pid))
         shown = [(rows[pid][0], rows[pid]) for pid in order
                  if not self.filter_text or self.filter_text in " ".join(rows[pid]).lower()]
         self._listed = {key for key, _ in shown}
-        self.query_one("#thr-processes", KeyedTable).sync(shown)
+        self._process_cells = [cells for _, cells in shown]
+        table = self.query_one("#thr-processes", KeyedTable)
+        table.sync(shown)
+        fit_columns(table, PROCESS_COLUMNS, self._process_cells)
 
     def _process_status(self, process: ProcessThreads) -> str:
         if process.error:
             return process.error
         ids = {f.id for f in self.findings if f.subject.get("pid") == process.pid} - {"hot-code"}
-        label = "DEADLOCK — " if "deadlock" in ids else (f"{sorted(ids)[0].upper()} — " if ids else "")
-        found = "found by sweep, " if process.found_by == "scan" else ""
+        label = "DEADLOCK, " if "deadlock" in ids else (f"{sorted(ids)[0].upper()}, " if ids else "")
+        found = ", found by sweep" if process.found_by == "scan" else ""
         stuck = sum(t.stuck for t in process.threads)
-        return f"{label}{found}{len(process.threads)} threads, {stuck} unchanged"
+        return f"{label}{stuck}/{len(process.threads)} stuck{found}"  # the words that matter first: cut from the end
 
     def _render_threads(self, process: ProcessThreads | None) -> None:
         table = self.query_one("#thr-threads", KeyedTable)
         threads = process.threads if process else []
-        table.sync([(str(t.tid), (str(t.tid), t.name, thread_state(t), _where(t))) for t in threads])
+        rows = [(str(t.tid), (str(t.tid), t.name, thread_state(t), _where(t))) for t in threads]
+        self._thread_cells = [cells for _, cells in rows]
+        table.sync(rows)
+        fit_columns(table, THREAD_COLUMNS, self._thread_cells)
         if process is None:
             table.border_title = ""
         else:

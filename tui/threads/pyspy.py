@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.procfs import read_small, split_stat
 from tui.redact import is_secret_key, redact_value, url_passwords
 from tui.threads.records import Frame, LocalVar, ThreadRecord
 
@@ -196,11 +197,12 @@ def permission_remedy(euid: int, target_uid: int | None, ptrace_scope: int | Non
 
 def _resume_if_stopped(pid: int) -> None:
     """A killed py-spy normally detaches cleanly; if the target is still stopped ('T'), continue it."""
+    stat = read_small(f"/proc/{pid}/stat")
+    if not stat or split_stat(stat)[1][0] not in (b"T", b"t"):
+        return
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state in ("T", "t"):
-            os.kill(pid, signal.SIGCONT)
-    except (OSError, IndexError):
+        os.kill(pid, signal.SIGCONT)
+    except OSError:
         pass  # gone, or not ours to signal: nothing to resume
 
 

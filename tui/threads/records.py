@@ -52,6 +52,7 @@ class ThreadRecord:
     frames: list[Frame] = field(default_factory=list)  # innermost first
     stuck: bool = False  # stack unchanged across every sample of the poll
     stuck_for_s: float = 0.0  # at least: since tshoot first saw this stack unchanged (across polls too)
+    cpu_seconds: float | None = None  # CPU time it used between the first and the last dump of the look
     native_lock_wait: bool | None = None  # native frames show a lock acquire; None when not unwound
     native_reentrant: bool | None = None  # the native acquire is an RLock's
 
@@ -123,7 +124,7 @@ class ThreadsSection:
     profiles: dict[str, Profile] = field(default_factory=dict)  # busy Python processes, keyed by str(pid)
     swept: int = 0  # Python processes the sweep has looked at (find_stuck)
     unswept: int = 0  # Python processes the sweep has not looked at yet (its time budget ran out on a busy host)
-    collected_at: float = 0.0
+    taken_at: float = 0.0  # unix time of this poll
 
 
 def locals_for_file(section: dict[str, Any], keep_values: bool) -> dict[str, Any]:

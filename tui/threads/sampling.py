@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from tui.procfs import CLK_TCK, thread_cpu_ticks
 from tui.redact import MASK, redact_text
 from tui.safefile import SOURCE_FILE_LIMIT, FileRefused, read_bytes_as, reader_of
 from tui.threads import pyspy
@@ -43,6 +44,7 @@ def sample(pid: int, samples: int, interval: float, timeout: float, binary: str 
     samples = max(1, samples)
     signatures: list[dict[int, Signature]] = []
     slowest = 0.0
+    ticks_before = thread_cpu_ticks(pid)
     for index in range(samples):
         if index:
             time.sleep(interval)
@@ -51,10 +53,19 @@ def sample(pid: int, samples: int, interval: float, timeout: float, binary: str 
         signatures.append({t.tid: signature(t) for t in result.threads})
     threads = result.threads
     if samples > 1:
+        set_cpu_seconds(threads, ticks_before, thread_cpu_ticks(pid))
         for thread in threads:
             mine = signature(thread)
             thread.stuck = all(sample_sigs.get(thread.tid) == mine for sample_sigs in signatures)
     return Sampled(threads=threads, samples=samples, dump_seconds=slowest, secrets=result.secrets)
+
+
+def set_cpu_seconds(threads: list[ThreadRecord], before: dict[int, int], after: dict[int, int]) -> None:
+    """Each thread's CPU time between two /proc readings around the dumps (None when it was not there for
+    both): with an unchanged stack, none used means blocked, some means spinning."""
+    for thread in threads:
+        if thread.tid in before and thread.tid in after:
+            thread.cpu_seconds = round(max(0, after[thread.tid] - before[thread.tid]) / CLK_TCK, 3)
 
 
 def _hold_what_contextmanagers_hold(entered: list[tuple[Frame, list[EnteredCall]]],
@@ -93,9 +104,13 @@ def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
     before = before or {}
     deadline = time.monotonic() + budget_s
 
+    ticks: dict[int, dict[int, int]] = {}  # per-thread CPU ticks just before each fresh process's first dump
+
     def dump(pid: int, with_locals: bool) -> pyspy.Dump | pyspy.DumpError | None:
         if not with_locals and time.monotonic() > deadline:
             return None
+        if pid not in before and pid not in ticks:
+            ticks[pid] = thread_cpu_ticks(pid)
         try:
             return pyspy.dump(pid, locals_=with_locals, native=False, timeout=timeout, binary=binary)
         except pyspy.DumpError as exc:
@@ -117,6 +132,8 @@ def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
             results[pid] = after
             continue
         earlier = before[pid] if pid in before else {t.tid: signature(t) for t in first[pid].threads}
+        if pid in ticks and pid in second:
+            set_cpu_seconds(after.threads, ticks[pid], thread_cpu_ticks(pid))
         for thread in after.threads:
             thread.stuck = earlier.get(thread.tid) == signature(thread)
         paused = after.seconds + (first[pid].seconds if pid in first else 0.0)

@@ -111,7 +111,7 @@ class ThreadsSource(Source):
         with self._lock:
             pids, only, live, forced = list(self._watched), self._only, self._live, self._dump_requested
             self._dump_requested = False
-        section = ThreadsSection(collected_at=time.time())
+        section = ThreadsSection(taken_at=time.time())
         for pid in pids:
             keep = pid in self._last and ((only is not None and pid != only) or not (live or forced))
             if keep and not psutil.pid_exists(pid):
@@ -317,7 +317,7 @@ class ThreadsSource(Source):
         findings += [f for profile in section.profiles.values() if (f := hotspots.hot_code_finding(profile))]
         if section.unswept:
             findings.append(Finding(
-                id="sweep-incomplete", severity="info", source="threads",
+                id="sweep-incomplete", severity="info", source=registry.THREADS,
                 title=f"{section.unswept} Python process(es) not looked at for hangs yet: the host is busy",
                 detail=("Dumping every Python process took longer than its time budget, so these were left for the "
                         "next sweep: a hang in them is not reported yet. Run again (the live app continues on its "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from tui import registry
 from tui.config import Thresholds
 from tui.findings import Finding
 from tui.processes.records import ProcessesSection, ProcessRow
@@ -25,7 +26,7 @@ def analyze(section: ProcessesSection, limits: Thresholds) -> list[Finding]:
             Finding(
                 id="zombie-processes",
                 severity="info",
-                source="processes",
+                source=registry.PROCESSES,
                 title=f"{len(zombies)} zombie process{'es' if len(zombies) > 1 else ''}",
                 detail=(
                     "Zombies are finished children whose parent never collected their exit status. They hold "
@@ -52,7 +53,7 @@ def _row_findings(row: ProcessRow, limits: Thresholds) -> list[Finding]:
             Finding(
                 id="cpu-hog",
                 severity="warning",
-                source="processes",
+                source=registry.PROCESSES,
                 title=f"{row.name} ({row.pid}) at {t.cpu_median_percent:.0f}% CPU (median) for {t.window_s:.0f}s",
                 detail=(
                     "This process kept about a core busy over the observation window (the median of its samples, "
@@ -71,7 +72,7 @@ def _row_findings(row: ProcessRow, limits: Thresholds) -> list[Finding]:
             Finding(
                 id="process-d-state",
                 severity="warning",
-                source="processes",
+                source=registry.PROCESSES,
                 title=f"{row.name} ({row.pid}) stuck in uninterruptible sleep (D)",
                 detail=(
                     "The process is waiting inside the kernel, usually on disk or network storage (NFS, a dying disk), "
@@ -106,7 +107,7 @@ def _leak(row: ProcessRow, limits: Thresholds) -> Finding | None:
             return Finding(
                 id="memory-growth",
                 severity="warning",
-                source="processes",
+                source=registry.PROCESSES,
                 title=f"{row.name} ({row.pid}) RSS rising {slope:.1f} MB/min",
                 detail=(
                     f"Resident memory grew from {first / MB:.0f} MB to {row.rss / MB:.0f} MB over "
@@ -140,7 +141,7 @@ def _memory_pressure(section: ProcessesSection, limits: Thresholds) -> list[Find
         Finding(
             id="memory-pressure",
             severity="critical",
-            source="processes",
+            source=registry.PROCESSES,
             title=f"Memory pressure: {available_pct:.1f}% available, swapping {swap_mb_s:.1f} MB/s",
             detail=(
                 "The machine is close to running out of memory: the kernel is swapping or will soon OOM-kill. "

@@ -1,4 +1,4 @@
-"""The connection doctor: why a database cannot be used, step by step, each with its evidence and fix.
+"""The connection check: why a database cannot be used, step by step, each with its evidence and fix.
 
 Headless and public: the Symptoms guide `db-connection`, `tshoot doctor` and the Databases pane all call
 `diagnose(url)`. Steps: url -> dns -> tcp -> local-listener (local hosts only) -> auth -> query. The first
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from tui import registry
 from tui.databases.connection import (
     DEFAULT_PORTS,
     DIALECT_NAMES,
@@ -32,7 +33,7 @@ from tui.databases.connection import (
     parse_url,
 )
 from tui.databases.peers import is_local_address
-from tui.databases.records import ConnectionReport, DoctorStep
+from tui.databases.records import ConnectionReport, CheckStep
 from tui.findings import Finding
 from tui.redact import mask_url
 
@@ -64,12 +65,12 @@ def diagnose(url: str, timeout: float = 5.0, login_error: BaseException | None =
     for name in STEPS:
         if name not in done:
             reason = f"not run: the {failed} step failed" if failed else "not applicable"
-            report.steps.append(DoctorStep(name, "skipped", reason))
+            report.steps.append(CheckStep(name, "skipped", reason))
     report.steps.sort(key=lambda s: STEPS.index(s.name))
     return report
 
 
-def doctor_finding(report: ConnectionReport) -> Finding | None:
+def connection_check_finding(report: ConnectionReport) -> Finding | None:
     """`db-unreachable` (critical) for the first failing step, None when the database answers."""
     step = next((s for s in report.steps if s.status == "fail" and s.name in FINDING_STEPS), None)
     if step is None:
@@ -77,7 +78,7 @@ def doctor_finding(report: ConnectionReport) -> Finding | None:
     return Finding(
         id="db-unreachable",
         severity="critical",
-        source="databases",
+        source=registry.DATABASES,
         title=f"Database unreachable ({step.name}): {report.url}",
         detail=f"{step.detail}. Fix: {step.fix}" if step.fix else step.detail,
         subject={"target": report.url},
@@ -91,7 +92,7 @@ def _url_step(url: str, report: ConnectionReport) -> URL | None:
         parsed = parse_url(url)
     except UrlError as exc:
         report.steps.append(
-            DoctorStep("url", "fail", str(exc), {"url": report.url},
+            CheckStep("url", "fail", str(exc), {"url": report.url},
                        "Write the URL as postgresql://user:password@host:port/database "
                        "(or mysql://...); quote special characters in the password with %XX.")
         )
@@ -106,10 +107,10 @@ def _url_step(url: str, report: ConnectionReport) -> URL | None:
     if not parsed.host and dialect == "postgresql":
         notes.append(f"no host: connects through the Unix socket in {_pg_socket_dir(parsed)}")
     if notes:
-        report.steps.append(DoctorStep("url", "warn", "; ".join(notes), evidence,
+        report.steps.append(CheckStep("url", "warn", "; ".join(notes), evidence,
                                        "Name the host and port in the URL if the default is not what you meant."))
     else:
-        report.steps.append(DoctorStep("url", "pass", f"{DIALECT_NAMES[dialect]} at {parsed.host}:{parsed.port}",
+        report.steps.append(CheckStep("url", "pass", f"{DIALECT_NAMES[dialect]} at {parsed.host}:{parsed.port}",
                                        evidence))
     return parsed
 
@@ -126,7 +127,7 @@ def _network_and_server_steps(parsed: URL, report: ConnectionReport, timeout: fl
     port = parsed.port or DEFAULT_PORTS[dialect]
     socket_path = _unix_socket_path(parsed, port)
     if socket_path:
-        report.steps.append(DoctorStep("dns", "skipped", f"Unix socket {socket_path}: no host name to resolve"))
+        report.steps.append(CheckStep("dns", "skipped", f"Unix socket {socket_path}: no host name to resolve"))
         reached = _unix_socket_step(socket_path, report, timeout)
         addresses = ["127.0.0.1"]  # a socket is always this machine
     else:
@@ -160,20 +161,20 @@ def _dns_step(host: str, port: int, report: ConnectionReport, timeout: float) ->
     try:
         infos = pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM).result(timeout=timeout)
     except concurrent.futures.TimeoutError:
-        report.steps.append(DoctorStep("dns", "fail", f"resolving '{host}' got no answer within {timeout:g}s",
+        report.steps.append(CheckStep("dns", "fail", f"resolving '{host}' got no answer within {timeout:g}s",
                                        {"host": host, "outcome": "timeout"},
                                        "Check the resolvers in /etc/resolv.conf answer (resolvectl status), "
                                        "or use an IP address in the URL."))
         return None
     except (socket.gaierror, UnicodeError, OSError) as exc:
-        report.steps.append(DoctorStep("dns", "fail", f"host '{host}' does not resolve ({exc})",
+        report.steps.append(CheckStep("dns", "fail", f"host '{host}' does not resolve ({exc})",
                                        {"host": host, "outcome": "unknown host", "error": str(exc)},
                                        f"Check '{host}' for typos; check /etc/hosts and DNS (getent hosts {host})."))
         return None
     finally:
         pool.shutdown(wait=False)
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    report.steps.append(DoctorStep("dns", "pass", f"{host} -> {', '.join(addresses[:4])}",
+    report.steps.append(CheckStep("dns", "pass", f"{host} -> {', '.join(addresses[:4])}",
                                    {"host": host, "addresses": addresses}))
     return addresses
 
@@ -184,7 +185,7 @@ def _tcp_step(addresses: list[str], port: int, report: ConnectionReport, timeout
         outcome, message = _try_connect(address, port, timeout)
         attempts.append({"address": address, "outcome": outcome, "error": message})
         if outcome == "connected":
-            report.steps.append(DoctorStep("tcp", "pass", f"connected to {address}:{port}",
+            report.steps.append(CheckStep("tcp", "pass", f"connected to {address}:{port}",
                                            {"address": address, "port": port, "outcome": outcome}))
             return True
     first = attempts[0]
@@ -207,7 +208,7 @@ def _tcp_step(addresses: list[str], port: int, report: ConnectionReport, timeout
     else:
         detail = f"cannot connect to {where}: {first['error']}"
         fix = "Check the host and port in the URL."
-    report.steps.append(DoctorStep("tcp", "fail", detail, evidence, fix))
+    report.steps.append(CheckStep("tcp", "fail", detail, evidence, fix))
     return False
 
 
@@ -228,7 +229,7 @@ def _try_connect(address: str, port: int, timeout: float) -> tuple[str, str]:
 def _unix_socket_step(path: str, report: ConnectionReport, timeout: float) -> bool:
     evidence: dict[str, Any] = {"socket": path}
     if not os.path.exists(path):
-        report.steps.append(DoctorStep("tcp", "fail", f"Unix socket {path} does not exist", evidence,
+        report.steps.append(CheckStep("tcp", "fail", f"Unix socket {path} does not exist", evidence,
                                        "Start the database server, or name the socket directory / host in the URL."))
         return False
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -236,14 +237,14 @@ def _unix_socket_step(path: str, report: ConnectionReport, timeout: float) -> bo
     try:
         sock.connect(path)
     except OSError as exc:
-        report.steps.append(DoctorStep("tcp", "fail", f"Unix socket {path}: {exc.strerror or exc}", evidence,
+        report.steps.append(CheckStep("tcp", "fail", f"Unix socket {path}: {exc.strerror or exc}", evidence,
                                        "The socket file is stale or not accessible: fix the permissions on the "
                                        "socket directory, or check the server runs (a stale socket goes away "
                                        "when it starts; restarting a running server ends every session)."))
         return False
     finally:
         sock.close()
-    report.steps.append(DoctorStep("tcp", "pass", f"connected to Unix socket {path}", evidence))
+    report.steps.append(CheckStep("tcp", "pass", f"connected to Unix socket {path}", evidence))
     return True
 
 
@@ -252,12 +253,12 @@ def _local_listener_step(addresses: list[str], port: int, parsed: URL, report: C
     """Who holds the port here, and which servers of this kind run (each with its own pid and ports)."""
     dialect = dialect_of(parsed)
     if not any(is_local_address(a) for a in addresses):
-        report.steps.append(DoctorStep("local-listener", "skipped", "the host is not this machine"))
+        report.steps.append(CheckStep("local-listener", "skipped", "the host is not this machine"))
         return
     try:
         listening = [c for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
     except (psutil.AccessDenied, OSError) as exc:
-        report.steps.append(DoctorStep("local-listener", "skipped", f"cannot list sockets: {exc} (run as root)"))
+        report.steps.append(CheckStep("local-listener", "skipped", f"cannot list sockets: {exc} (run as root)"))
         return
     names = SERVER_PROCESS_NAMES[dialect]
     servers = [{"pid": p.pid, "name": p.info["name"]}
@@ -283,10 +284,10 @@ def _local_listener_step(addresses: list[str], port: int, parsed: URL, report: C
                                               _unix_socket_dir(parsed))[-1:]) +
                    "), then fix the port in the URL or the server's settings.") if listening_servers else ""
     if holder and holder["name"] in names:
-        report.steps.append(DoctorStep("local-listener", "pass",
+        report.steps.append(CheckStep("local-listener", "pass",
                                        f"port {port} is held by {holder['name']} (pid {holder['pid']})", evidence))
     elif holder:
-        report.steps.append(DoctorStep("local-listener", "warn",
+        report.steps.append(CheckStep("local-listener", "warn",
                                        f"port {port} is held by {holder['name'] or '?'} (pid {holder['pid']}), "
                                        f"not a {kind} server; {here}", evidence,
                                        f"The URL points at another program's port.{unconfirmed}"))
@@ -294,10 +295,10 @@ def _local_listener_step(addresses: list[str], port: int, parsed: URL, report: C
         fix = (f"Nothing listens on {port}.{unconfirmed}" if listening_servers else
                f"The {kind} server runs but tshoot cannot see which port it listens on (run as root, or read "
                "its settings: port / bind-address), then fix the port in the URL.")
-        report.steps.append(DoctorStep("local-listener", "warn" if reached else "fail",
+        report.steps.append(CheckStep("local-listener", "warn" if reached else "fail",
                                        f"nothing listens on port {port}; {here}", evidence, fix))
     else:
-        report.steps.append(DoctorStep("local-listener", "warn" if reached else "fail",
+        report.steps.append(CheckStep("local-listener", "warn" if reached else "fail",
                                        f"nothing listens on port {port} and no {kind} server process runs",
                                        evidence, f"Start the {kind} server (systemctl start "
                                        f"{SERVICE_NAMES[dialect].split()[0]}) and read its log."))
@@ -431,7 +432,7 @@ def _auth_fix(reason: str, parsed: URL) -> str:
 def _auth_failed(parsed: URL, report: ConnectionReport, exc: BaseException) -> None:
     message = describe_error(exc)
     reason = _auth_reason(dialect_of(parsed), exc, message)
-    report.steps.append(DoctorStep("auth", "fail", f"{reason}: {message}",
+    report.steps.append(CheckStep("auth", "fail", f"{reason}: {message}",
                                    {"user": parsed.username, "database": parsed.database, "reason": reason,
                                     "error": message}, _auth_fix(reason, parsed)))
 
@@ -444,20 +445,20 @@ def _auth_and_query_steps(parsed: URL, report: ConnectionReport, timeout: float)
         _auth_failed(parsed, report, exc)
         return
     try:
-        report.steps.append(DoctorStep("auth", "pass", f"logged in as {parsed.username} to "
+        report.steps.append(CheckStep("auth", "pass", f"logged in as {parsed.username} to "
                                        f"{parsed.database or 'the default database'}", evidence))
         started = time.perf_counter()
         try:
             connection.exec_driver_sql("SELECT 1").scalar()
         except Exception as exc:
-            report.steps.append(DoctorStep("query", "fail", f"SELECT 1 failed: {describe_error(exc)}",
+            report.steps.append(CheckStep("query", "fail", f"SELECT 1 failed: {describe_error(exc)}",
                                            {"error": describe_error(exc)},
                                            "The server accepts logins but does not answer queries: check its load, "
                                            "locks and log."))
             return
         round_trip = (time.perf_counter() - started) * 1000
         status = "warn" if round_trip > SLOW_ROUND_TRIP_MS else "pass"
-        report.steps.append(DoctorStep("query", status, f"SELECT 1 in {round_trip:.1f} ms",
+        report.steps.append(CheckStep("query", status, f"SELECT 1 in {round_trip:.1f} ms",
                                        {"round_trip_ms": round(round_trip, 2)},
                                        "The server answers slowly: check its load." if status == "warn" else ""))
     finally:

@@ -6,7 +6,7 @@ import dataclasses
 
 from tests.samples import processes as sample
 from tui.config import Thresholds
-from tui.processes.analyze import analyze
+from tui.processes.analysis import analyze
 
 MB = 2**20
 

@@ -1,4 +1,4 @@
-"""The connection doctor against the real servers: each kind of unreachable target stops at the right step."""
+"""The connection check against the real servers: each kind of unreachable target stops at the right step."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import socket
 import pytest
 import sqlalchemy as sa
 
-from tui.databases.doctor import diagnose, doctor_finding, rules_mentioning_port, target_commands
+from tui.databases.conncheck import diagnose, connection_check_finding, rules_mentioning_port, target_commands
 
 pytestmark = pytest.mark.services
 
@@ -35,7 +35,7 @@ def test_a_healthy_target_passes_every_step(which, pg_url, mysql_url):
     assert statuses == {"url": "pass", "dns": "pass", "tcp": "pass", "local-listener": "pass", "auth": "pass",
                         "query": "pass"}
     assert report.step("query").evidence["round_trip_ms"] >= 0
-    assert doctor_finding(report) is None
+    assert connection_check_finding(report) is None
 
 
 @pytest.mark.parametrize("which", ["pg", "mysql"])
@@ -49,7 +49,7 @@ def test_closed_port_fails_at_tcp_and_names_the_servers_real_port(which, pg_url,
     assert real_port in listener.evidence["server_ports"]
     assert str(real_port) in tcp.fix
     assert report.step("auth").status == "skipped"
-    finding = doctor_finding(report)
+    finding = connection_check_finding(report)
     assert (finding.id, finding.severity, finding.evidence["step"]) == ("db-unreachable", "critical", "tcp")
 
 
@@ -60,7 +60,7 @@ def test_wrong_password_fails_at_auth_and_never_shows_the_password(which, pg_url
     auth = _first_failure(report)
     assert (auth.name, auth.evidence["reason"]) == ("auth", "password")
     assert "not-the-Password-42" not in repr(report)
-    assert doctor_finding(report).evidence["step"] == "auth"
+    assert connection_check_finding(report).evidence["step"] == "auth"
 
 
 @pytest.mark.parametrize("which", ["pg", "mysql"])
@@ -76,7 +76,7 @@ def test_unknown_host_fails_at_dns(pg_url):
     dns = _first_failure(report)
     assert dns.name == "dns"
     assert [s.status for s in report.steps if s.name in ("tcp", "auth", "query")] == ["skipped"] * 3
-    assert doctor_finding(report).evidence["step"] == "dns"
+    assert connection_check_finding(report).evidence["step"] == "dns"
 
 
 @pytest.mark.parametrize("url, problem", [
@@ -88,7 +88,7 @@ def test_bad_urls_fail_at_the_url_step(url, problem):
     report = diagnose(url)
     step = _first_failure(report)
     assert step.name == "url" and problem in step.detail
-    assert doctor_finding(report).evidence["step"] == "url"
+    assert connection_check_finding(report).evidence["step"] == "url"
 
 
 def test_a_url_without_port_warns_which_default_applies():
