@@ -55,7 +55,9 @@ def main() -> None:
     load = IdleProcesses()
     try:
         load.resize(EXTRA_IDLE)
-        tshoot = bytes_per_second([sys.executable, "-m", "tui.cli", "--interval", "1"], TSHOOT_PAINTED,
+        # -P: `-m` would put the working directory first on sys.path, ahead of PYTHONPATH=--tree, so a run
+        # started from one checkout measured that checkout whatever --tree said
+        tshoot = bytes_per_second([sys.executable, "-P", "-m", "tui.cli", "--interval", "1"], TSHOOT_PAINTED,
                                   args.settle, args.seconds, args.tree.resolve())
         htop = None if args.no_htop else bytes_per_second(["htop", "-d", "10"], HTOP_PAINTED, args.settle,
                                                           args.seconds, args.tree.resolve())

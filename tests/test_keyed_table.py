@@ -221,3 +221,71 @@ async def test_host_text_is_shown_literally_control_characters_escaped():
         line = table.render_line(1).text
         assert "\x1b" not in line and "\x07" not in line and "\n" not in line
         assert "\\x1b[2J" in line and "[bold]x[/bold]" in line and "\\x1b]0;pwned" in line
+
+
+async def test_rows_coming_and_going_in_a_full_table_ask_for_no_layout_and_move_the_scrollbar_only_when_drawn():
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(RecordingTable)
+        table.sync(numbered(100))
+        await pilot.pause()
+        bar = table.vertical_scrollbar
+        layouts, bar_repaints = [], []
+        table.refresh = lambda *regions, **kw: (layouts.append(kw) if kw.get("layout") else None,
+                                                RecordingTable.refresh(table, *regions, **kw))[1]
+        bar.refresh = lambda *regions, **kw: (bar_repaints.append(regions), type(bar).refresh(bar, *regions, **kw))[1]
+        table.repainted = []
+        table.sync(numbered(100) + [("new", ("100", "late", "cmd"))])  # a row more, below the view
+        assert layouts == [] and table.repainted == [] and bar.window_virtual_size == 102
+        await pilot.pause()
+        assert bar_repaints == []  # one line in a hundred does not move the thumb by a cell
+        table.sync(numbered(50))  # half of them went: the thumb grows, and is redrawn
+        assert layouts == [] and bar.window_virtual_size == 51 and bar_repaints
+        await pilot.press("end")
+        table.sync(numbered(20))  # the view ended past the last row: it moves up to it
+        assert table.scroll_y == table.max_scroll_y and "19" in text_lines(table)[-1]
+
+
+async def test_a_layout_pass_for_another_widget_does_not_redraw_the_scrollbar():
+    """Textual redraws a Line API widget's scrollbars at every layout pass unless KeyedTable's
+    `_size_updated` keeps them: this fails if a Textual upgrade stops calling it."""
+    from textual.widgets import Static
+
+    class WithText(TableApp):
+        def compose(self) -> ComposeResult:
+            yield Static("a hidden pane's text", id="text")
+            yield from super().compose()
+
+    app = WithText()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(RecordingTable)
+        table.sync(numbered(100))
+        await pilot.pause()
+        bar = table.vertical_scrollbar
+        repaints = []
+        bar.refresh = lambda *regions, **kw: (repaints.append(regions), type(bar).refresh(bar, *regions, **kw))[1]
+        app.query_one("#text", Static).update("new text, a layout pass")
+        await pilot.pause()
+        assert repaints == []
+        table.sync(numbered(100) + [("wide", ("100", "x" * 70, "wider than the screen"))])  # a new column width
+        await pilot.pause()
+        assert repaints  # the table's own sizes changed: its scrollbars are told
+
+
+async def test_a_moved_row_repaints_its_line_up_to_the_longer_text_and_a_new_title_its_span():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(RecordingTable)
+        top = ("0", ("0", "c", "the cursor's"))
+        table.sync([top, ("1", ("1", "a", "short")), ("2", ("2", "b", "a longer command"))])
+        table.set_title("2 processes")
+        await pilot.pause()
+        table.repainted = []
+        table.sync([top, ("2", ("2", "b", "a longer command")), ("1", ("1", "a", "short"))])
+        start = sum(column.render_width(1) for column in table.ordered_columns[:2])
+        end = start + 1 + len("a longer command")
+        assert end < table.size.width  # past the text, the blank rest of the line is not sent again
+        assert sorted(table.repainted) == [Region(0, 2, end, 1), Region(0, 3, end, 1)]
+        table.repainted = []
+        table.set_title("10 processes")
+        assert table.repainted == [Region(0, 0, len("10 processes") + 4, 1)]  # not the rest of the top line

@@ -48,3 +48,19 @@ def test_cpu_order_moves_a_row_only_for_a_change_beyond_the_hysteresis():
     ordered, placed = sticky_order(woke, lambda pid: pid, woke.get, placed, reverse=True)
     assert ordered == [4, 1, 2, 3] and placed[1] == woke[1]
     assert sticky_order(woke, lambda pid: pid, woke.get, {}, reverse=True)[0] == [4, 1, 3, 2]  # exact when asked
+
+
+def test_cpu_order_lets_a_row_fall_halfway_per_poll_so_the_idle_block_stays_put():
+    from tui.processes.order import sticky_order
+
+    idle = {pid: 0.0 for pid in range(10, 20)}  # the screenful of idle processes under the busy ones
+    placed: dict = {}
+    for busy in (6.4, 0.0, 6.2, 0.0, 6.4):  # a poller busy every other second
+        cpu = idle | {99: busy}
+        ordered, placed = sticky_order(cpu, lambda pid: pid, cpu.get, placed, reverse=True)
+        assert ordered == [99, *idle]  # it stays on top: the lines under it do not move
+    gone_idle = idle | {99: 0.0}
+    for still_above in (True, True, False):  # 6.4 -> 3.2 -> 1.6 -> its place among the idle (0)
+        ordered, placed = sticky_order(gone_idle, lambda pid: pid, gone_idle.get, placed, reverse=True)
+        assert (ordered[0] == 99) is still_above
+    assert ordered == [*idle, 99] and placed[99] == 0.0

@@ -2,15 +2,17 @@
 
 Panes hand `sync` the whole list of (key, cells) every tick. The table keeps the cursor on the same row
 key when the order changes, and repaints only the parts of the screen whose text changed: a cell that
-changed repaints that cell's span of its line, a row that moved repaints its line, a title repaints
-the top border. At one refresh a second with a thousand processes that is what keeps the bytes on
-the SSH link near htop's (docs/performance.md).
+changed repaints that cell's span of its line, a row that moved its line up to the end of its text, a
+title the part of the top border it covers. Textual sends every cell of a repainted region to the
+terminal (from the table's left edge), changed or not, so this is what the SSH link carries
+(docs/performance.md, "Bytes to the terminal").
 
 It is a `ScrollView` with `render_line` (as Textual's Log and DataTable are), looks and keys like a
 row-cursor DataTable (same styles, header, cursor, hover, Home/End between first and last row) and
 posts its own RowHighlighted, RowSelected and HeaderSelected messages. Only public Textual API is used,
-so Textual upgrades are not ports. Plain text cells (all of ours) are drawn as one padded segment;
-styled cells (a Text) go through Rich as DataTable draws them.
+so Textual upgrades are not ports, but for one hook (`_size_updated`, which keeps layout passes from
+redrawing the scrollbar; a test fails if an upgrade stops calling it). Plain text cells (all of ours)
+are drawn as one padded segment; styled cells (a Text) go through Rich as DataTable draws them.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.renderables.styled import Styled
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from tui.textsafe import visible
 
 HEADER_HEIGHT = 1
+TITLE_FRAME = 4  # the cells of a left-aligned border title's line around its text: "╭─ " before, " " after
 
 
 @dataclass
@@ -139,8 +143,9 @@ class KeyedTable(ScrollView, can_focus=True):
         def control(self) -> "KeyedTable":
             return self.table
 
-    _title_only = False  # set while the border title changes: repaint the top border only
+    _title_only: int | None = None  # while the border title changes: the cells of the top line to repaint (0: all)
     _scroll_when_sized = False  # the cursor moved while the table had no size: scroll to it on resize
+    _bars_for: Size | None = None  # the scrollable size the scrollbars were last told
 
     def __init__(self, columns: Iterable[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -237,8 +242,9 @@ class KeyedTable(ScrollView, can_focus=True):
         for row in range(top, min(top + shown, max(len(old_order), len(self._order)))):
             before = old_order[row] if row < len(old_order) else None
             after = self._order[row] if row < len(self._order) else None
-            if before != after or after is None:
-                self._refresh_row(row)
+            if before != after or after is None:  # another row on this line: past both texts it is blank
+                ends = (self._text_end(drawn, spans) for drawn in (old_drawn.get(before), self._drawn.get(after)))
+                self._refresh_span(row, 0, max(ends))
                 continue
             old, new = old_drawn[before], self._drawn[after]
             if old is new:
@@ -248,23 +254,39 @@ class KeyedTable(ScrollView, can_focus=True):
                 x = changed[0][0]
                 self._refresh_span(row, x, changed[-1][1] - x)
 
+    def _text_end(self, drawn: tuple | None, spans: list[tuple[int, int]]) -> int:
+        """Where a row's text ends on its line (0: no row); past it the line is blank. Textual sends a
+        repainted line to the terminal from the table's left edge, so a moved row costs its text, not the
+        width of the table."""
+        for (start, end), cell in reversed(list(zip(spans, drawn or ()))):
+            if type(cell) is not _Literal:
+                return end  # a styled cell: all of its span
+            if cell.strip():
+                return min(end, start + self.cell_padding + cell_len(cell.rstrip()))
+        return 0
+
     def set_title(self, title: str) -> None:
-        """Set the border title, literal text (never markup), repainting the top border only."""
+        """Set the border title, literal text (never markup), repainting the top border only: for a
+        left-aligned title, only the part of it that the old or the new title covers."""
         if title == self._title:
             return
-        self._title = title
-        self._title_only = True
+        shown = Content(visible(title))
+        old, self._title = self._title, title
+        self._title_only = 0 if old is None else TITLE_FRAME + max(cell_len(visible(old)), shown.cell_length)
         try:
-            self.border_title = Content(visible(title))
+            self.border_title = shown
         finally:
-            self._title_only = False
+            self._title_only = None
 
     def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
                 recompose: bool = False) -> "KeyedTable":
-        if self._title_only and not regions and self.is_mounted:
+        if self._title_only is not None and not regions and self.is_mounted:
             # Widget repaints all of itself for a new border title; only the top border line shows it
             left, top = self.content_offset
-            regions = (Region(-left, -top, self.outer_size.width, 1),)
+            width = self.outer_size.width
+            if self._title_only and self.styles.border_title_align == "left":
+                width = min(width, self._title_only)
+            regions = (Region(-left, -top, width, 1),)
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def show_only(self, keys: Iterable[str]) -> None:
@@ -392,6 +414,17 @@ class KeyedTable(ScrollView, can_focus=True):
         if self._scroll_when_sized:
             self._scroll_to_cursor()
 
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """Textual calls this on every widget at every layout pass of the screen, which any widget anywhere
+        asks for (a hidden pane's text). ScrollView then redraws its scrollbars whenever `virtual_size` — for
+        a Line API widget, its viewport — differs from its own: on every pass, some 2 KB to the terminal
+        for a full-height table. Here they are redrawn when the table's own size or scrollable size changed.
+        (The one override of a Textual hook: tests/test_keyed_table.py checks that it still takes effect.)"""
+        if self._bars_for == self.virtual_size:
+            virtual_size = self.virtual_size
+        self._bars_for = self.virtual_size
+        return super()._size_updated(size, virtual_size, container_size, layout)
+
     # ----- drawing -----
     def render_lines(self, crop: Region) -> list[Strip]:
         """The widget's style and the component styles cannot change within one paint: worked out once
@@ -511,20 +544,44 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def _resize_virtual(self) -> None:
         """Set the scrollable size without repainting: Widget repaints all of itself when `virtual_size`
-        is assigned, and a row coming or going changes nothing on screen but the rows we repaint."""
-        size = Size(sum(self._widths()), len(self._order) + HEADER_HEIGHT)
-        if size != self.virtual_size:
-            self.set_reactive(KeyedTable.virtual_size, size)
+        is assigned, and a row coming or going changes nothing on screen but the rows we repaint.
+
+        A layout pass is asked for only when the table's height or scrollbars change with it (a table
+        shorter than its room, or a scrollbar coming or going): every layout pass redraws the scrollbars of
+        every table on screen, and a thousand processes come and go on most polls."""
+        size, old = Size(sum(self._widths()), len(self._order) + HEADER_HEIGHT), self.virtual_size
+        if size == old:
+            return
+        self.set_reactive(KeyedTable.virtual_size, size)
+        room = self.scrollable_content_region.height  # (of its last layout, while it is hidden)
+        if size.width != old.width or not self.show_vertical_scrollbar or min(size.height, old.height) <= room:
             self.refresh(layout=True, repaint=False)
+            return
+        self.scroll_y = self.validate_scroll_y(self.scroll_y)  # fewer rows: the view may end past the last
+        self._move_thumb(self.vertical_scrollbar, size.height)
+        self._bars_for = size
+
+    @staticmethod
+    def _move_thumb(bar: ScrollBar, rows: int) -> None:
+        """Tell the scrollbar how many lines there are; repaint it only when its thumb is drawn elsewhere."""
+        def drawn(lines: int) -> list[Segment]:
+            return bar.renderer.render_bar(size=bar.size.height, virtual_size=lines, window_size=bar.window_size,
+                                           position=bar.position, thickness=bar.thickness).segments
+
+        if drawn(rows) == drawn(bar.window_virtual_size):
+            bar.set_reactive(ScrollBar.window_virtual_size, rows)
+        else:
+            bar.window_virtual_size = rows
 
     def _refresh_row(self, row: int) -> None:
         self._refresh_span(row, 0, max(sum(self._widths()), self.size.width + int(self.scroll_x)))
 
     def _refresh_span(self, row: int, x: int, width: int) -> None:
-        """Repaint `width` cells of a row's line from `x` (table coordinates), where it is on screen."""
+        """Repaint `width` cells of a row's line from `x` (table coordinates), where it is on screen (not
+        the scrollbar beside it: Textual would send it again)."""
         y = (-1 if row < 0 else row - int(self.scroll_y)) + HEADER_HEIGHT
         start = max(0, x - int(self.scroll_x))
-        end = min(self.size.width, x - int(self.scroll_x) + width)
+        end = min(self.scrollable_content_region.width, x - int(self.scroll_x) + width)
         if 0 <= y < self.size.height and start < end:
             self.refresh(Region(start, y, end - start, 1))
 

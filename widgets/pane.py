@@ -29,13 +29,15 @@ if TYPE_CHECKING:
 class SourcePane(Vertical):
     source_name: ClassVar[str] = ""
 
-    section: reactive[Any] = reactive(None, always_update=True, init=False)
-    findings: reactive[list["Finding"]] = reactive(list, always_update=True, init=False)
-    problem: reactive[tuple[str, str] | None] = reactive(None, always_update=True, init=False)
-    row_filter: reactive[str] = reactive("", init=False)
+    # repaint=False: the pane's widgets repaint what changed; a repaint of the pane itself would send its whole
+    # screen area down the SSH link on every poll (docs/performance.md, "Bytes to the terminal")
+    section: reactive[Any] = reactive(None, always_update=True, init=False, repaint=False)
+    findings: reactive[list["Finding"]] = reactive(list, always_update=True, init=False, repaint=False)
+    problem: reactive[tuple[str, str] | None] = reactive(None, always_update=True, init=False, repaint=False)
+    row_filter: reactive[str] = reactive("", init=False, repaint=False)
     # When each source last answered (set on a pane whose spec receives every finding): a duration in a finding's
     # title is as old as that poll.
-    measured_at: reactive[dict[str, float | None]] = reactive(dict, init=False)
+    measured_at: reactive[dict[str, float | None]] = reactive(dict, init=False, repaint=False)
 
     class JumpTo(Message):
         """Show `pane` with the row `subject` names selected (a finding's evidence, a linked pid, ...)."""

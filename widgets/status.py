@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.widgets import Static
 
 from tui.textsafe import visible
@@ -20,10 +22,60 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f}T"
 
 
-class StatusHeader(Static):
+class LiveText(Static):
+    """A Static for text that changes every poll (the header, a summary): `show` repaints only the cells whose
+    character or style changed. Textual sends every cell of a repainted region to the terminal, changed or
+    not, so a clock ticking in a 200-column line would otherwise send the whole line every second."""
+
+    _cells: list[list[tuple[str, Style]]] | None = None  # what is on screen, line by line, cell by cell
+    _changed: tuple[Region, ...] | None = None  # set while `show` updates: what `refresh` repaints
+
+    def show_text(self, text: Text, *, layout: bool = False) -> None:
+        """Show `text`; `layout` when its height may change (a line more or less)."""
+        old, self._cells = self._cells, _cells(text, self.app.console)
+        width = self.content_region.width
+        if old is None or layout or len(old) != len(self._cells) or any(len(line) > width for line in self._cells):
+            self.update(text, layout=layout)  # wrapped lines, or another height: all of it
+            return
+        self._changed = tuple(region for y, (before, after) in enumerate(zip(old, self._cells))
+                              if (region := _changed_span(before, after, y)) is not None)
+        try:
+            self.update(text, layout=False)
+        finally:
+            self._changed = None
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> "LiveText":
+        if self._changed is not None and not regions and not layout:
+            if not self._changed:
+                return self  # the same cells as before: nothing to send
+            regions = self._changed
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+
+def _cells(text: Text, console) -> list[list[tuple[str, Style]]]:
+    """Each line of `text` as (character, style) per terminal cell (a wide character's second cell is "")."""
+    lines = []
+    for line in text.split("\n", allow_blank=True):
+        cells: list[tuple[str, Style]] = []
+        for segment in line.render(console, end=""):
+            for char in segment.text:
+                cells.append((char, segment.style))
+                cells.extend(("", segment.style) for _ in range(cell_len(char) - 1))
+        lines.append(cells)
+    return lines
+
+
+def _changed_span(before: list, after: list, y: int) -> Region | None:
+    """The cells of line `y` from the first to the last that differ (a shorter line: its old tail too)."""
+    changed = [x for x in range(max(len(before), len(after)))
+               if x >= len(before) or x >= len(after) or before[x] != after[x]]
+    return Region(changed[0], y, changed[-1] - changed[0] + 1, 1) if changed else None
+
+
+class StatusHeader(LiveText):
     """Rendered from plain values the app hands over; knows nothing about collectors."""
 
-    _shown: Text | None = None
     _last: dict | None = None  # what was shown, to lay it out again when the terminal is resized
 
     def on_resize(self) -> None:
@@ -92,7 +144,4 @@ class StatusHeader(Static):
         text = Text()
         for _, piece, style in pieces:
             text.append(piece, style=style)
-        if text == self._shown:
-            return  # the app repaints the header every second for its clock; most seconds nothing moved
-        self._shown = text
-        self.update(text, layout=False)  # one line, fixed height: no screen-wide layout per refresh
+        self.show_text(text)  # the app shows the header every second for its clock; most seconds little moved

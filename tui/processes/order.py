@@ -5,6 +5,12 @@ flicker between 0.0 and 1.0 and, sorted by CPU, swap places every second: every 
 and sends them to the terminal, and the operator's eye loses the row it was reading. Here a row keeps
 the value it was placed by until its CPU% moves more than `CPU_HYSTERESIS` points away from it; rows
 are then sorted by those values, ties in the collector's order (stable from one poll to the next).
+
+A row climbs at once but falls at most halfway per poll (down to the hysteresis, then to its value): a
+process busy every other second (a poller, a monitoring agent) would otherwise drop into the block of
+idle processes and climb out again each second, moving every row between — the whole screen, sent to
+the terminal each time (docs/performance.md, "Bytes to the terminal"). One that went idle reaches its
+place within a few polls (6 % -> 3 -> 1.6 -> 0).
 """
 
 from __future__ import annotations
@@ -20,10 +26,16 @@ def sticky_order(rows: Iterable[Row], key: Callable[[Row], object], value: Calla
                  placed: dict[object, float], reverse: bool,
                  hysteresis: float = CPU_HYSTERESIS) -> tuple[list[Row], dict[object, float]]:
     """`rows` sorted by `value`, each placed by its value at its last move while it stays within `hysteresis`
-    of it. `placed` is what the previous call returned ({} for an exact sort); returns the rows and the new one."""
+    of it, and by half its last placement while that is higher than its value and the hysteresis. `placed`
+    is what the previous call returned ({} for an exact sort); returns the rows and the new one."""
     now: dict[object, float] = {}
     listed = list(rows)
     for row in listed:
         current, before = value(row), placed.get(key(row))
-        now[key(row)] = before if before is not None and abs(current - before) <= hysteresis else current
+        if before is None:
+            now[key(row)] = current
+        elif abs(current - before) <= hysteresis:
+            now[key(row)] = before
+        else:
+            now[key(row)] = max(current, before / 2) if before / 2 > hysteresis else current
     return sorted(listed, key=lambda row: now[key(row)], reverse=reverse), now

@@ -28,7 +28,7 @@ from widgets.column_fit import drop_to_fit
 from widgets.dialogs import TextScreen
 from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
-from widgets.status import human_bytes
+from widgets.status import LiveText, human_bytes
 
 COLUMNS = [
     ("flag", "!"),
@@ -109,7 +109,7 @@ class ProcessesPane(SourcePane):
         self._summary_lines = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="proc-summary")
+        yield LiveText(id="proc-summary")
         yield Static(id="proc-banner", classes="banner")
         yield KeyedTable(COLUMNS, id="proc-table")
         yield KeyedTable(PORT_COLUMNS, id="proc-ports")
@@ -148,7 +148,7 @@ class ProcessesPane(SourcePane):
             banner.update(literal(notes, multiline=True))
         summary = summary_text(section)
         lines = summary.plain.count("\n")
-        self.query_one("#proc-summary", Static).update(summary, layout=lines != self._summary_lines)
+        self.query_one("#proc-summary", LiveText).show_text(summary, layout=lines != self._summary_lines)
         self._summary_lines = lines
         self._render_rows()
         self._fit_columns()

@@ -267,8 +267,8 @@ class SymptomsPane(SourcePane):
         if self.view == OVERVIEW:
             self._polls_shown = self._polled_at()
             shown = [(key, f) for key, f in self._rows.items() if not self._filter or self._filter in _text_of(f)]
-            heading.update(f"[b]Overview[/b]: {len(self.findings)} finding(s) from every pane, most severe first. "
-                           "Enter: evidence · g: its guide · n: incident notes")
+            _update(heading, f"[b]Overview[/b]: {len(self.findings)} finding(s) from every pane, most severe first. "
+                             "Enter: evidence · g: its guide · n: incident notes")
             at_top = table.cursor_row <= 0  # the operator has not moved down the list
             self._sync_rows(table, [(key, (SEVERITY_LABEL[f.severity], f.source, self._title(f))) for key, f in shown])
             selected = self._rows.get(table.selected_key or "")
@@ -283,8 +283,8 @@ class SymptomsPane(SourcePane):
             results = self.results.get(guide.id, [])
             state = "running…" if self.running == guide.id else ("r: run" if not results else
                                                                  f"{self._ran(guide.id)} — r: verify (re-run)")
-            heading.update(Text.assemble((visible(guide.title), "bold"), visible(f"  ({guide.id}, {state})") + "\n",
-                                         visible(" ".join(guide.meaning.split()))))  # guide text is data, never markup
+            _update(heading, Text.assemble((visible(guide.title), "bold"), visible(f"  ({guide.id}, {state})") + "\n",
+                                           visible(" ".join(guide.meaning.split()))))  # guide text is data, never markup
             self._sync_rows(table, [(r.id, (STATUS_LABEL[r.status], r.jump.pane if r.jump else "",
                                             f"{r.title}: {r.summary}")) for r in results])
             if not results:
@@ -343,13 +343,20 @@ class SymptomsPane(SourcePane):
             self._detail(lines)
 
     def _detail(self, lines: list[str]) -> None:
-        self.query_one("#detail", Static).update(literal("\n".join(lines), multiline=True))
+        _update(self.query_one("#detail", Static), literal("\n".join(lines), multiline=True))
 
     def _finding(self, key: str | None) -> Finding | None:
         return self._rows.get(key or "")
 
     def _result(self, key: str | None) -> CheckResult | None:
         return next((r for r in self.results.get(self.view, []) if r.id == key), None)
+
+
+def _update(static: Static, content: str | Text) -> None:
+    """Findings arrive with every poll of every pane, mostly unchanged: an update, even to the same text,
+    lays the whole screen out again, which redraws every table's scrollbar on the terminal."""
+    if static.content != content:
+        static.update(content)
 
 
 def _count(findings: list[Finding], short: bool = False) -> str:
