@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--dwell", type=float, default=20.0, help="seconds on each pane")
     args = parser.parse_args()
-    tshoot = shutil.which("tshoot") or str(ROOT / ".venv" / "bin" / "tshoot")
+    own = ROOT / ".venv" / "bin" / "tshoot"  # this tree's tshoot, not whichever the PATH finds
+    tshoot = str(own) if own.exists() else shutil.which("tshoot") or "tshoot"
     session = f"soak-{uuid.uuid4().hex[:6]}"
     tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "45", f"exec {tshoot} --read-only")
     try:
