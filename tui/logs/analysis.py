@@ -7,7 +7,6 @@ snapshot gives the findings the live app gave.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -22,7 +21,7 @@ from drain3.template_miner_config import TemplateMinerConfig
 from tui import registry
 from tui.config import Thresholds
 from tui.findings import Finding
-from tui.logs.parse import LEVEL_RANK, PY_TRACEBACK
+from tui.logs.parse import LEVEL_RANK, PY_TRACEBACK, json_object
 from tui.logs.records import AccessStats, Cluster, Level, LogLine, LogsSection, PathStats
 from tui.redact import redact_text
 from tui.wording import count
@@ -273,11 +272,8 @@ def _request_seconds(rest: str) -> float | None:
 
 
 def _parse_json_access(text: str) -> Request | None:
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: valid JSON nested a thousand deep
-        return None
-    if not isinstance(data, dict):
+    data = json_object(text)
+    if data is None:
         return None
     status = _number(data.get("status"))
     if status is None or not 100 <= status <= 599:

@@ -13,6 +13,7 @@ import re
 import time
 from collections import deque
 from dataclasses import replace
+from typing import Any
 
 from tui.logs.records import Level, LogLine
 
@@ -130,12 +131,18 @@ def level_of(word: object) -> Level:
     return ""
 
 
-def _classify_json(text: str) -> tuple[float | None, Level, int | None] | None:
+def json_object(text: str) -> dict[str, Any] | None:
+    """The line as a JSON object (a structured log line), or None."""
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: valid JSON nested a thousand deep
         return None
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def _classify_json(text: str) -> tuple[float | None, Level, int | None] | None:
+    data = json_object(text)
+    if data is None:
         return None
     level: Level = ""
     for key in _JSON_LEVEL_KEYS:
