@@ -24,7 +24,7 @@ from tui.findings import Finding
 from tui.logs.parse import LEVEL_RANK, PY_TRACEBACK, json_object
 from tui.logs.records import AccessStats, Cluster, Level, LogLine, LogsSection, PathStats
 from tui.redact import redact_text
-from tui.wording import count
+from tui.wording import count, human_duration
 
 SOURCE = registry.LOGS
 
@@ -581,8 +581,10 @@ def _error_bursts(clusters: list[Cluster], thresholds: Thresholds) -> list[Findi
         found.append(Finding(
             id="error-burst", severity="critical" if cluster.level == "critical" else "warning", source=SOURCE,
             title=f"Burst of errors: {count(recent, 'line')} in 5 min of “{cluster.template[:80]}”",
-            detail=(f"{recent_rate:.1f} a minute over the last 5 minutes, against {sum(before) / max(len(before), 1):.1f}"
-                    " a minute in the 25 before. Read the examples: what started it is usually the first one."),
+            detail=(f"{recent_rate:.1f} a minute over the last 5 minutes, "
+                    + (f"against {sum(before) / max(len(before), 1):.1f} a minute in the 25 before" if sum(before) else
+                       "and none seen in the 25 minutes before (tshoot may not have been reading this log then)")
+                    + ". Read the examples: what started it is usually the first one."),
             subject={"template_id": cluster.id},  # not the text: Drain generalises a template as lines come
             evidence={"template": cluster.template, "lines_last_5_min": recent, "per_minute_before": round(sum(before) / max(len(before), 1), 2),
                       "per_minute": cluster.per_minute, "sources": cluster.sources, "count": cluster.count,
@@ -602,7 +604,7 @@ def _http_findings(stats: AccessStats, section: LogsSection, thresholds: Thresho
             id="http-5xx-rate", severity="critical" if share >= 4 * thresholds.http_5xx_percent else "warning",
             source=SOURCE,
             title=f"{share:.0f}% of requests fail with 5xx in {stats.source}",
-            detail=(f"{errors} of {stats.requests} requests in the last {stats.window_s / 60:.0f} min answered 5xx "
+            detail=(f"{errors} of {stats.requests} requests in the last {human_duration(stats.window_s)} answered 5xx "
                     f"({errors / stats.window_s:.2f}/s). The worst paths are in the evidence; the app's log holds "
                     "the tracebacks."),
             subject={"log": stats.source},
@@ -617,7 +619,7 @@ def _http_findings(stats: AccessStats, section: LogsSection, thresholds: Thresho
         found.append(Finding(
             id="slow-requests", severity="warning", source=SOURCE,
             title=f"Slow requests in {stats.source}: p95 {stats.p95_s:.2f}s",
-            detail=(f"95% of requests in the last {stats.window_s / 60:.0f} min took up to {stats.p95_s:.2f}s "
+            detail=(f"95% of requests in the last {human_duration(stats.window_s)} took up to {stats.p95_s:.2f}s "
                     f"(p50 {stats.p50_s:.3f}s, p99 {stats.p99_s:.2f}s). Start with the slowest paths."),
             subject={"log": stats.source},
             evidence={"p50_s": stats.p50_s, "p95_s": stats.p95_s, "p99_s": stats.p99_s, "requests": stats.requests,

@@ -27,7 +27,7 @@ from tui.redact import mask_url
 from tui.symptoms import probes
 from tui.threads import pythonprocs
 from tui.threads.scan import describe_process, scan_python_processes
-from tui.wording import count
+from tui.wording import count, human_duration
 
 if TYPE_CHECKING:
     from tui.snapshot import Collection  # what `collect_all` returns; tui.snapshot imports every source
@@ -382,7 +382,7 @@ def request_latency(ctx: CheckContext) -> Outcome:
         return Outcome("skipped", problem, evidence)
     timed = [a for a in read.section.access if a.p95_s is not None]
     evidence["latency"] = [f"{a.source.removeprefix('file:')}: p50 {a.p50_s:.3f}s, p95 {a.p95_s:.3f}s, "
-                           f"p99 {a.p99_s:.3f}s over {count(a.requests, 'request')} in the last {a.window_s / 60:.0f} min"
+                           f"p99 {a.p99_s:.3f}s over {count(a.requests, 'request')} in the last {human_duration(a.window_s)}"
                            for a in timed]
     if not timed:
         return Outcome("skipped", f"no access log with request times among the logs read ({_read_words(followed)}): "
