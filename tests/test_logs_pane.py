@@ -330,3 +330,22 @@ def test_the_report_lists_sources_new_templates_first_access_metrics_and_each_fi
     assert "| file:/var/log/nginx/access.log | 50 |" in text and "30.0%" in text
     assert "Last lines of “SQLAlchemy's connection pool is exhausted (4 lines)”:" in text
     assert text.count("QueuePool limit of size 5 overflow 10") == 3  # its evidence: the last 3 (the template masks)
+
+
+async def test_the_filter_and_the_level_keys_narrow_the_templates_too():
+    app = frozen_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await populate(pilot)
+        await open_logs(pilot)
+        await pilot.press("C")
+        await pilot.pause()
+        table = app.query_one("#logs-clusters")
+        every = table.row_count
+        app.pane(registry.LOGS).row_filter = "QueuePool"
+        await pilot.pause()
+        assert 0 < table.row_count < every and "match the filter" in str(table.border_title)
+        assert all("QueuePool" in str(table.get_row_at(i)) for i in range(table.row_count))
+        app.pane(registry.LOGS).row_filter = ""
+        await pilot.press("E")
+        await pilot.pause()
+        assert 0 < table.row_count < every

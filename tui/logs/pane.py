@@ -481,6 +481,7 @@ class LogsPane(SourcePane):
         self.filter_text = text
         self.pattern, self.pattern_valid = compile_filter(text)
         self._render_stream(restyled=True)
+        self._render_clusters()  # `/` filters the templates too, when they are shown
 
     def select_subject(self, subject: dict[str, Any]) -> bool:
         """The newest line the subject names: a finding's evidence lines, a pid, a container, a template, a log."""
@@ -631,12 +632,16 @@ class LogsPane(SourcePane):
         if section is None:
             return
         now = section.taken_at
+        shown = [c for c in clusters_new_first(section.clusters, now)
+                 if (self.pattern is None or self.pattern.search(c.template) or self.pattern.search(c.example))
+                 and LEVEL_RANK[c.level] >= LEVEL_RANK[self.min_level or ""]]
         self._clusters().sync([(str(c.id), (
             "NEW" if is_new(c, now) else "", str(c.count), LEVEL_TAG.get(c.level, ""),
             clock(c.first_seen), clock(c.last_seen), sparkline(c.per_minute), c.template,
-        )) for c in clusters_new_first(section.clusters, now)])
-        self._clusters().set_title(f"{count(len(section.clusters), 'template')}, new in the last 5 minutes first "
-                                   "(Enter: its lines, C: the stream)")
+        )) for c in shown])
+        filtered = f" ({len(shown)} match the filter)" if len(shown) != len(section.clusters) else ""
+        self._clusters().set_title(f"{count(len(section.clusters), 'template')}{filtered}, new in the last 5 minutes "
+                                   "first (Enter: its lines, C: the stream)")
 
     def _show_stream(self) -> None:
         self._clusters().display = False
@@ -701,6 +706,7 @@ class LogsPane(SourcePane):
     def action_min_level(self, level: str) -> None:
         self.min_level = "" if self.min_level == level else level
         self._render_stream(restyled=True)
+        self._render_clusters()
 
     def action_next_source(self) -> None:
         names = [s.name for s in self.section.sources] if self.section else []
