@@ -395,3 +395,13 @@ def test_a_second_look_compares_with_the_stacks_given_even_when_there_were_none(
         seconds=0.01, secrets=set()))
     result = sampling.sample_many([4242], gap=0.0, timeout=1.0, binary="py-spy", before={4242: {}})
     assert result[4242].threads[0].stuck is False
+
+
+def test_a_source_line_is_found_by_python_s_own_line_numbers():
+    """A form feed (a page break, as some standard-library files have) is no new line to Python (it is to
+    str.splitlines): frame line 4 is `with LOCK:`."""
+    from tui.threads.locksites import SourceIndex
+
+    index = SourceIndex("import threading\n\x0c\nLOCK = threading.Lock()\nwith LOCK:\r\n    pass\n")
+    assert index.line_text(4) == "with LOCK:"
+    assert index.context(4).waits is not None and index.context(4).waits.expr == "LOCK"

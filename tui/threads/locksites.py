@@ -9,6 +9,7 @@ pattern). `with cond: cond.wait()` does not hold `cond`: Condition.wait releases
 from __future__ import annotations
 
 import ast
+import re
 import threading
 from dataclasses import dataclass, field
 
@@ -38,6 +39,9 @@ class EnteredCall:
     line: int
 
 
+_PYTHON_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
 class SourceIndex:
     """One source file; answers `context(line)` for any frame in it.
 
@@ -45,8 +49,9 @@ class SourceIndex:
     `release()` once a poll is done with it, keeping only the answers (stuck stacks ask the same lines again)."""
 
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.lines = text.splitlines()
+        # Split where Python does (a form feed or \x1c is no new line to it, as str.splitlines has it), so a
+        # frame's line number is this list's; the text is not kept: parsing re-joins the lines.
+        self.lines = _PYTHON_NEWLINE.split(text)
         self._parsed = False
         self._tree: ast.Module | None = None
         self._module_names: set[str] = set()
@@ -60,7 +65,7 @@ class SourceIndex:
         self._parsed = True
         try:
             with _PARSE_LOCK:
-                self._tree = ast.parse(self.text)
+                self._tree = ast.parse("\n".join(self.lines))
         except (SyntaxError, ValueError):
             self._tree = None  # a file we cannot parse still shows its lines, without lock analysis
         self._module_names = _bound_names(self._tree.body) if self._tree else set()

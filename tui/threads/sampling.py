@@ -24,7 +24,7 @@ Signature = tuple[tuple[str, str, int], ...]
 # can look newer. Only a clearly later write means the lines on screen may not be the code that runs.
 MTIME_TOLERANCE_S = 2.0
 SWEEP_PARALLEL = 4  # py-spy runs at once in a sweep: short processes, mostly waiting on the target
-MAX_PARSED_FILES = 256  # source files kept (text and answers; trees are dropped after each poll), LRU
+MAX_PARSED_FILES = 64  # source files kept (lines and answers; trees are dropped after each poll), LRU
 
 
 def signature(thread: ThreadRecord) -> Signature:
