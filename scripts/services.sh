@@ -19,6 +19,7 @@ command -v mariadbd >/dev/null || need_pkgs+=(mariadb-server)
 command -v tmux >/dev/null || need_pkgs+=(tmux)
 command -v gdb >/dev/null || need_pkgs+=(gdb)  # memory traces inject tracemalloc into Python < 3.14
 [ -x /lib/systemd/systemd-journal-remote ] || need_pkgs+=(systemd-journal-remote)  # the Logs tests write real journals
+[ -x /usr/sbin/nginx ] || need_pkgs+=(nginx)  # the Logs tests read a real nginx's access log (it is started by the test)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "services: installing ${need_pkgs[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
