@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
+from textual.widget import Widget
 from textual.widgets import Input
-from textual.widgets._footer import FooterKey
 
 from tests.uihelpers import frozen_app, populate, sample_module, screen_text, show
 from tui import registry
@@ -59,16 +61,43 @@ def test_every_pane_key_keeps_its_one_meaning():
 
 
 @pytest.mark.parametrize("pane", registry.names())
-async def test_the_footer_shows_every_pane_key_in_80_columns(pane):
+async def test_the_footer_always_shows_help_and_quit_and_the_pane_s_keys_in_order(pane):
+    """At 80 columns `? Help` and `q Quit` always show, then as many of the pane's keys as fit, first ones first;
+    at 160 every pane key shows. (`?` lists them all.)"""
+    for width in (80, 160):
+        app = frozen_app()
+        async with app.run_test(size=(width, 30)) as pilot:
+            await populate(pilot)
+            await show(pilot, pane)
+            app.pane(pane).focus()
+            await pilot.pause()
+            footer = screen_text(app).splitlines()[-1]
+            assert "? Help" in footer and "q Quit" in footer, f"{pane} at {width}: {footer!r}"
+            wanted = [f"{app.get_key_display(b)} {b.description}" for b in type(app.pane(pane)).BINDINGS
+                      if b.show and b.key != "enter" and app.pane(pane).check_action(b.action, ()) is not False]
+            shown = [entry for entry in wanted if entry in footer]
+            assert shown == wanted[:len(shown)] and shown, f"{pane} at {width}: {footer!r}"
+            if width == 160:
+                assert shown == wanted, f"{pane}: the footer hides {set(wanted) - set(shown)}"
+
+
+async def test_visiting_panes_again_and_again_does_not_grow_the_footer():
+    """Textual's Footer kept every key widget it ever built alive (its data binding): ~1 MB per pane switch."""
     app = frozen_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 30)) as pilot:
         await populate(pilot)
-        await show(pilot, pane)
-        app.pane(pane).focus()
-        await pilot.pause()
-        wanted = {b.key for b in type(app.pane(pane)).BINDINGS if b.show and b.key != "enter"}
-        shown = {key.key for key in app.screen.query(FooterKey) if key.region.right <= 80 and key.region.width}
-        assert wanted <= shown, f"{pane}: footer hides {wanted - shown}"
+        names = registry.names()
+        for name in names * 2:
+            await show(pilot, name)
+        before = live_widgets()
+        for name in names * 3:
+            await show(pilot, name)
+        assert live_widgets() <= before + 5, "widgets built on each visit are kept alive"
+
+
+def live_widgets() -> int:
+    gc.collect()
+    return sum(1 for thing in gc.get_objects() if isinstance(thing, Widget))
 
 
 async def test_typed_letters_go_to_a_focused_input_not_to_the_keys():

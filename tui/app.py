@@ -26,7 +26,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 from textual.worker_manager import WorkerManager
 
@@ -43,6 +43,7 @@ from tui.source import Source, SourceUnavailable
 from tui.textsafe import visible
 from widgets.dialogs import ConfirmScreen, TextScreen
 from widgets.keyed_table import KeyedTable
+from widgets.keys_footer import KeysFooter
 from widgets.pane import SourcePane
 from widgets.status import StatusHeader
 
@@ -131,7 +132,7 @@ class TshootApp(App):
                 with TabPane(spec.title, id=spec.name):
                     yield spec.pane_class(source=self.sources.get(spec.name), id=f"pane-{spec.name}")
         yield Input(placeholder="filter (Enter to keep, Esc to clear)", id="filter")
-        yield Footer(compact=True, show_command_palette=False)  # every pane key fits 80 columns; ctrl+p is in `?`
+        yield KeysFooter(id="footer")  # ctrl+p is in `?`
 
     def on_mount(self) -> None:
         asyncio.get_running_loop().set_default_executor(_DaemonThreads())  # where thread workers run
