@@ -312,7 +312,7 @@ FOCUS_KEYS = ("left_square_bracket", "right_square_bracket")  # pane keys that m
 class SideInput(Input):
     """A side's input. Enter compares as the key is handled; keys that reach it after focus moved on go on."""
 
-    async def _on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         pane, focused = _pane_and_focus(self)
         if focused and event.key != "enter":
             return  # Input's own handler types it
@@ -335,7 +335,7 @@ class DiffTable(KeyedTable):
     """The diff table. [ and ] act as the key is handled here, not when it reaches the app's bindings: keys
     typed right after them are queued here already, and are then typed into the side, in order."""
 
-    async def _on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         pane, focused = _pane_and_focus(self)
         if focused and event.key not in FOCUS_KEYS:
             return  # the table's and the app's bindings handle it
