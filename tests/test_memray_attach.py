@@ -115,3 +115,22 @@ def test_memray_in_a_venv_another_user_can_change_is_never_run_as_root(memray_le
 def test_a_capture_read_back_in_an_unexpected_shape_is_refused(output):
     with pytest.raises(memrayattach.MemrayError):
         memrayattach._parsed(output, 1, 15)
+
+
+async def test_the_confirmation_names_memray_and_its_cost(memray_leaker):
+    from tests.uihelpers import select_process
+    from tui.app import TshootApp
+    from tui.config import Config
+    from tui.processes.source import ProcessesSource
+    from widgets.dialogs import ConfirmScreen
+
+    app = TshootApp(Config(interval=0.3), [ProcessesSource(Config())])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await select_process(app, pilot, memray_leaker.pid)
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"pid {memray_leaker.pid} (python" in app.screen.target
+        target = app.screen.target
+        assert "memray attach for" in target and "gdb stops the process about half a second" in target
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
