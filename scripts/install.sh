@@ -25,8 +25,8 @@ upgrade=""  # tests run against the newest of every dependency its range allows 
 .venv/bin/tshoot --version >/dev/null
 if [ "$(id -u)" = 0 ]; then
   ln -sf "$PWD/.venv/bin/tshoot" /usr/local/bin/tshoot
-  # gdb lets the memory trace (Processes pane, a) run tracemalloc inside Python processes older than 3.14;
-  # a fresh machine has no package lists yet, hence the update
+  # gdb lets the memory trace (Processes pane, a) run tracemalloc inside Python processes older than 3.14,
+  # and memray attach (any version) inject; a fresh machine has no package lists yet, hence the update
   command -v gdb >/dev/null || { { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdb; } \
     >/dev/null 2>&1 || echo "install: gdb not installed; memory traces of Python < 3.14 will say so" >&2; }
 fi

@@ -13,6 +13,10 @@ from conftest import require_service
 from tests.uihelpers import select_process
 from tui.processes.memtrace import MemTraceError, trace_action, trace_allocations
 
+# The interpreter tshoot's venv was made from: it cannot import memray (a test extra in tshoot's venv), so the
+# trace injects tracemalloc (tests/test_memray_attach.py covers memray)
+BARE_PYTHON = sys._base_executable
+
 LEAKER = """
 import time
 cache = []
@@ -33,7 +37,7 @@ def leaker(tmp_path):
         require_service("gdb", "gdb is not installed (scripts/services.sh installs it)")
     program = tmp_path / "leaker.py"
     program.write_text(LEAKER)
-    process = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([BARE_PYTHON, str(program)], stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "ready"
     yield process
     process.kill()
@@ -43,7 +47,7 @@ def leaker(tmp_path):
 def test_the_growing_allocation_site_is_found_and_nothing_stays_behind(leaker):
     threads_before = len(os.listdir(f"/proc/{leaker.pid}/task"))
     trace = trace_allocations(leaker.pid, seconds=2)
-    assert trace.method == "gdb"  # this interpreter is older than 3.14
+    assert trace.method == "gdb"  # this interpreter is older than 3.14, without memray
     top = trace.sites[0]
     assert top.frames[-1].endswith("leaker.py:5") and top.size_diff > 5 * 2**20 and top.count_diff > 50
     assert trace.growth >= top.size_diff * 0.9
@@ -117,7 +121,7 @@ async def test_read_only_refuses_a_memory_trace(leaker):
 
 @pytest.fixture
 def sleeper_python():
-    process = subprocess.Popen([sys.executable, "-c", "print('ready', flush=True); import time; time.sleep(60)"],
+    process = subprocess.Popen([BARE_PYTHON, "-c", "print('ready', flush=True); import time; time.sleep(60)"],
                                stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "ready"
     yield process

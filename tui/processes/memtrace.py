@@ -1,4 +1,8 @@
-"""Where a leaking Python process allocates: tracemalloc run inside it for a few seconds, on request.
+"""Where a leaking Python process allocates: memray or tracemalloc run inside it for a few seconds, on request.
+
+When the process can import memray (from an installation only root can change), `memray attach` tracks it
+and its leaks view answers: the allocations made during the trace that are still live at its end
+(tui/processes/memrayattach.py). Otherwise tracemalloc, as follows.
 
 This is the live form of "compare two tracemalloc snapshots": tshoot writes a small script, has the target
 run it in a thread of its own, and reads back the allocation sites that grew the most. The script starts
@@ -23,9 +27,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tui.actions import Verified
+from tui.processes import memrayattach
+from tui.processes.memrayattach import cost_of, find_memray
 from tui.processes.records import AllocationSite, MemTrace
 from tui.safefile import FileRefused, parse_json, read_bytes_as, reader_of
 from tui.threads.pythonprocs import runtime_of
@@ -34,6 +42,7 @@ DEFAULT_SECONDS = 10.0
 TOP_SITES = 15
 FRAMES_PER_SITE = 6
 INJECT_TIMEOUT_S = 20.0
+MEMRAY = "memray attach"
 RESULT_LIMIT = 2_000_000  # bytes of the result file read back
 COST = ("the process is paused about a second while the script is injected (gdb) and allocates 2-3x slower "
         "while tracemalloc runs")
@@ -70,36 +79,36 @@ class MemTraceError(Exception):
     """The trace could not be taken; the message says why and what to do."""
 
 
+def plan(pid: int) -> str:
+    """What the trace of `pid` will do and cost, for the confirmation (decided again when it runs)."""
+    runtime = runtime_of(pid)
+    found, why_not = find_memray(pid, runtime.version) if runtime.kind == "python" else (None, "")
+    if found is not None:
+        return (f"memray attach for {DEFAULT_SECONDS:g}s (the process can import memray from {found.site}). "
+                f"Cost: {cost_of(found)}.")
+    return (f"run tracemalloc inside it for {DEFAULT_SECONDS:g}s. Cost: {COST}. Before Python 3.14 gdb stops it "
+            "about a second to inject; in rare cases (stopped inside malloc) that can hang it."
+            + (f" Not memray: {why_not}." if why_not else ""))
+
+
 def trace_allocations(pid: int, seconds: float = DEFAULT_SECONDS, top: int = TOP_SITES) -> MemTrace:
-    """Run tracemalloc inside `pid` for `seconds` and return the sites that grew; MemTraceError otherwise."""
+    """The allocation sites that grew in `pid` over `seconds`: with memray attach when the process can import
+    memray (tui/processes/memrayattach.py), else tracemalloc injected; MemTraceError otherwise."""
     runtime = runtime_of(pid)
     if runtime.kind != "python":
         raise MemTraceError(f"pid {pid} is not a Python process tshoot can read")
-    host_tmp = Path(f"/proc/{pid}/root/tmp")  # the target's own /tmp, also inside a container
-    try:
-        owner = os.stat(f"/proc/{pid}")
-        folder = Path(tempfile.mkdtemp(prefix="tshoot-memtrace-", dir=host_tmp))
-    except OSError as exc:
-        raise MemTraceError(f"cannot prepare a folder the process can write to: {exc}") from None
-    try:
-        inside = Path("/tmp") / folder.name  # the same folder, as the target sees it
-        arguments = (str(inside / "result.json"), float(seconds), int(top), FRAMES_PER_SITE)
-        # written while the folder is still root's alone: once its user owns it, a link planted there would
-        # make root write through it
-        fd = os.open(folder / "memtrace.py", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o644)
-        with os.fdopen(fd, "w") as script:
-            os.fchmod(fd, 0o644)
-            script.write(_SCRIPT.replace("args=ARGS", f"args={arguments!r}"))
-        os.chown(folder, owner.st_uid, owner.st_gid)  # the target writes its result here; 0700, nobody else
+    found, why_not = find_memray(pid, runtime.version)
+    script = None if found else (lambda inside: _SCRIPT.replace("args=ARGS", "args={!r}".format(
+        (str(inside / "result.json"), float(seconds), int(top), FRAMES_PER_SITE))))
+    with _private_folder(pid, script) as (folder, inside, owner):
+        if found is not None:
+            return _trace_with_memray(found, pid, seconds, top, str(inside / "capture.bin"), owner)
         threads_before = _threads(pid)
         method = _inject(pid, runtime.version, inside / "memtrace.py")
         result = _wait_for(pid, folder / "result.json", str(inside / "result.json"), seconds + INJECT_TIMEOUT_S)
         deadline = time.monotonic() + 3
         while _threads(pid) > threads_before and time.monotonic() < deadline:
             time.sleep(0.1)  # the trace thread ends right after writing its result
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     if result.get("still_tracing") and not result.get("was_tracing"):
         raise MemTraceError(f"tracemalloc is still running in pid {pid} after the trace")
     try:  # written by the target: any local user's code may have put anything there
@@ -109,7 +118,43 @@ def trace_allocations(pid: int, seconds: float = DEFAULT_SECONDS, top: int = TOP
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise MemTraceError(f"the trace result of pid {pid} has an unexpected shape ({type(exc).__name__})") from None
     return MemTrace(pid=pid, method=method, seconds=seconds, taken_at=time.time(), growth=growth, sites=sites,
-                    cost=COST)
+                    cost=COST, note=why_not)
+
+
+def _trace_with_memray(found: memrayattach.Memray, pid: int, seconds: float, top: int, capture: str,
+                       owner: os.stat_result) -> MemTrace:
+    try:
+        result = memrayattach.trace(found, pid, seconds, top, FRAMES_PER_SITE, capture, owner, lambda: _threads(pid))
+    except memrayattach.MemrayError as exc:
+        raise MemTraceError(str(exc)) from None
+    return MemTrace(pid=pid, method=MEMRAY, seconds=result.seconds, taken_at=time.time(), growth=result.growth,
+                    sites=result.sites, cost=cost_of(found))
+
+
+@contextmanager
+def _private_folder(pid: int, script: Callable[[Path], str] | None) -> Iterator[tuple[Path, Path, os.stat_result]]:
+    """A fresh folder in the target's own /tmp (also inside a container), handed to the target's user (0700,
+    nobody else) for its results and removed afterwards: (the folder as tshoot sees it, as the target sees it,
+    the target's owner). `script(inside)` is written into it as memtrace.py before the handover."""
+    try:
+        owner = os.stat(f"/proc/{pid}")
+        folder = Path(tempfile.mkdtemp(prefix="tshoot-memtrace-", dir=f"/proc/{pid}/root/tmp"))
+    except OSError as exc:
+        raise MemTraceError(f"cannot prepare a folder the process can write to: {exc}") from None
+    try:
+        inside = Path("/tmp") / folder.name
+        if script is not None:
+            # written while the folder is still root's alone: once its user owns it, a link planted there
+            # would make root write through it
+            fd = os.open(folder / "memtrace.py", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o644)
+            with os.fdopen(fd, "w") as file:
+                os.fchmod(fd, 0o644)
+                file.write(script(inside))
+        os.chown(folder, owner.st_uid, owner.st_gid)
+        yield folder, inside, owner
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _inject(pid: int, version: str, script: Path) -> str:
@@ -171,12 +216,26 @@ def _wait_for(pid: int, result: Path, inside: str, timeout: float) -> dict:
     raise MemTraceError(f"no result from the process within {timeout:g}s (it may be blocked: see Threads)")
 
 
+def stopped(trace: MemTrace) -> str:
+    """What tshoot verified was gone from the process afterwards."""
+    if trace.method == MEMRAY:
+        return "memray's tracker stopped again, its threads ended"
+    return "tracemalloc stopped again"
+
+
 def memtrace_text(trace: MemTrace) -> str:
     """The sites that grew, most first, for the screen (the caller makes it literal)."""
-    lines = [f"pid {trace.pid}: the traced heap grew {trace.growth / 2**20:+.1f} MB in {trace.seconds:g}s "
-             f"(injected with {trace.method}; tracemalloc stopped again)", f"Cost to the process: {trace.cost}.", ""]
+    if trace.method == MEMRAY:
+        what = (f"{trace.growth / 2**20:+.1f} MB allocated in {trace.seconds:.3g}s and still live at its end "
+                f"(memray attach, leaks view; {stopped(trace)})")
+    else:
+        what = (f"the traced heap grew {trace.growth / 2**20:+.1f} MB in {trace.seconds:g}s "
+                f"(injected with {trace.method}; {stopped(trace)})")
+    lines = [f"pid {trace.pid}: {what}", f"Cost to the process: {trace.cost}."]
+    lines += [f"Not memray: {trace.note}.", ""] if trace.note else [""]
     for site in trace.sites:
-        lines.append(f"{site.size_diff / 2**20:+8.2f} MB {site.count_diff:+8d} blocks  {site.frames[-1] if site.frames else '?'}")
+        where = site.frames[-1] if site.frames else "(no Python frame)"
+        lines.append(f"{site.size_diff / 2**20:+8.2f} MB {site.count_diff:+8d} blocks  {where}")
         lines += [f"{'':28}called from {frame}" for frame in reversed(site.frames[:-1])]
     if not trace.sites:
         lines.append("Nothing grew while it was traced.")
@@ -189,5 +248,5 @@ def trace_action(pid: int, seconds: float, keep: dict[int, MemTrace]) -> Verifie
     keep[pid] = trace
     top = trace.sites[0] if trace.sites else None
     where = f"; most at {top.frames[-1]} (+{top.size_diff / 2**20:.1f} MB)" if top else ""
-    return Verified(True, f"traced pid {pid} for {seconds:g}s with {trace.method}: heap +{trace.growth / 2**20:.1f} MB"
-                          f"{where}; tracemalloc stopped again")
+    return Verified(True, f"traced pid {pid} for {trace.seconds:.3g}s with {trace.method}: heap "
+                          f"+{trace.growth / 2**20:.1f} MB{where}; {stopped(trace)}")

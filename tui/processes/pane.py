@@ -336,8 +336,8 @@ class ProcessesPane(SourcePane):
         self.app.call_from_thread(self.app.push_screen, DetailScreen(detail, Text()))
 
     def action_trace_memory(self) -> None:
-        """tracemalloc inside the selected Python process for a few seconds: the live form of comparing two
-        tracemalloc snapshots. It changes the process (injected code, slower allocations), so it is an action."""
+        """memray or tracemalloc inside the selected Python process for a few seconds: the live form of comparing
+        two tracemalloc snapshots. It changes the process (injected code, slower allocations), so it is an action."""
         row = self._selected_row()
         source = self.source
         if row is None:
@@ -345,9 +345,7 @@ class ProcessesPane(SourcePane):
         action = Action(
             verb="trace memory",
             source=registry.PROCESSES,
-            target=(f"pid {row.pid} ({row.name}) run by {row.user}: run tracemalloc inside it for "
-                    f"{memtrace.DEFAULT_SECONDS:g}s. Cost: {memtrace.COST}. Before Python 3.14 gdb stops it "
-                    "about a second to inject; in rare cases (stopped inside malloc) that can hang it."),
+            target=f"pid {row.pid} ({row.name}) run by {row.user}: {memtrace.plan(row.pid)}",
             subject={"pid": row.pid, "name": row.name},
         )
         self.post_message(self.RequestAction(action, lambda: source.trace_memory(row.pid)))

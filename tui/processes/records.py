@@ -86,12 +86,13 @@ class MemTrace:
     """What tracemalloc, run inside a process on the operator's request, saw grow (tui/processes/memtrace.py)."""
 
     pid: int
-    method: str  # "sys.remote_exec" or "gdb"
+    method: str  # "memray attach", or tracemalloc injected with "sys.remote_exec" or "gdb"
     seconds: float
     taken_at: float
     growth: int  # bytes the traced heap grew by
     sites: list[AllocationSite] = field(default_factory=list)
     cost: str = ""  # what it cost the process, in words
+    note: str = ""  # why memray was not used although the process has it (e.g. a venv its user can change)
 
 
 @dataclass

@@ -40,7 +40,7 @@ class ProcessesSource(Source):
         return section
 
     def trace_memory(self, pid: int, seconds: float = memtrace.DEFAULT_SECONDS) -> Verified:
-        """The `trace memory` action: tracemalloc inside `pid` for `seconds`; kept for the pane and snapshots."""
+        """The `trace memory` action: memray or tracemalloc inside `pid` for `seconds`; kept for the pane and snapshots."""
         return memtrace.trace_action(pid, seconds, self.memtraces)
 
     def analyze(self, section: ProcessesSection) -> list[Finding]:
