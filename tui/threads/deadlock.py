@@ -1,9 +1,11 @@
 """Wait-for graph between the stuck threads of one process: deadlocks (cycles) and lock contention.
 
 Pure functions over the collected records, so a replayed snapshot gives the same findings.
-A lock's identity is its source expression qualified by the object it hangs on (address from py-spy's
---locals): `self._lock` on two objects is two locks, the same object under two names is one; a
-module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
+A lock's identity is the object it hangs on (address from py-spy's --locals) and its attribute:
+`self._lock` on two objects is two locks, the same object under two names is one. Through more than one
+attribute (`self.registry._lock`) the object is the one read from memory at collection time (LockRef.object_addr,
+tui/threads/objects.py), so it meets `self._lock` of the Registry; unread, it stays keyed by its name and says so
+("by name"). A module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
 blocked taking its own mutex waits for whoever holds `q.mutex`. Waits inside Condition.wait/Event/queue
 get and put/join/sleep/socket have no owner and never make an edge: they are named for what they wait for.
 """
@@ -30,6 +32,7 @@ _IO_CALL = re.compile(r"\b(recv\w*|accept|select|poll|epoll|read\w*|sendall|conn
 _NO_OWNER_FILES = ("threading.py", "queue.py", "subprocess.py", "_base.py", "popen_fork.py")
 _NO_OWNER_CALL = re.compile(r"\b(wait\w*|join|get|communicate|result)\s*\(")
 _ROOT = re.compile(r"^([A-Za-z_]\w*)(.*)$", re.S)
+_ATTRIBUTES = re.compile(r"^(?:\.[A-Za-z_]\w*)+$")
 _TYPE_IN_REPR = re.compile(r"^<([\w.]+) (?:object )?at 0x")
 # repr of a Condition: `<Condition(<unlocked _thread.lock object at 0x7f..>, 0)>` names the lock it is built on
 _CONDITION_LOCK = re.compile(r"^<Condition\(<[^<>]* at (0x[0-9a-f]+)>, \d+\)>$")
@@ -79,12 +82,18 @@ def lock_id(frame: Frame, ref: LockRef) -> LockId:
     local = next((v for v in frame.locals if v.name == root and v.addr), None)
     if local is not None and not rest and (condition := _CONDITION_LOCK.match(local.repr)):
         return LockId(condition.group(1), f"{ref.expr} (Condition on lock@{condition.group(1)})", True)
+    if ref.object_addr and "." in ref.expr:  # `self.registry._lock`: the registry's address was read from memory
+        attribute = ref.expr.rsplit(".", 1)[1]
+        return LockId(f"{ref.object_addr:#x}.{attribute}",
+                      f"{ref.expr} ({ref.object_type or 'object'}@{ref.object_addr:#x})", True)
     if local is not None:
         type_match = _TYPE_IN_REPR.match(local.repr)
         kind = type_match.group(1) if type_match else "object"
         if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
             return LockId(f"{local.addr:#x}.mutex", f"the mutex of {kind}@{local.addr:#x}", True, queue_mutex=True)
-        return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x})", True)
+        # through two attributes and not read from memory: the same lock named from elsewhere is not matched
+        by_name = ", by name" if _ATTRIBUTES.match(rest) and rest.count(".") > 1 else ""
+        return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x}{by_name})", True)
     module = PurePath(frame.filename).stem
     if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
         return LockId(f"{frame.filename}:{frame.function}:self.mutex", "the mutex of a queue", False, queue_mutex=True)
