@@ -84,6 +84,10 @@ def test_replay_keeps_the_identity_read_from_memory_and_an_older_snapshot_falls_
     older = section_from_json(ThreadsSection, saved).processes[str(process.pid)]
     findings = analyze_process(older, 0.2)
     assert "deadlock" not in [f.id for f in findings]
+    orphaned = next(f for f in findings if f.id == "orphaned-lock")  # flusher's self._lock: no holder by address ...
+    maybe = orphaned.evidence["maybe_held_by"]  # ... but scrape holds a `_lock` known only by its name
+    assert [m["name"] for m in maybe] == ["scrape"] and maybe[0]["as"].startswith("self.registry._lock (Exporter@")
+    assert maybe[0]["held_at"].endswith("deadlock_registry_exporter.py:28") and '"scrape" holds' in orphaned.title
     scrape = next(t for t in older.threads if t.name == "scrape")
     held = [r for f in scrape.frames for r in f.held if r.expr == "self.registry._lock"]
     assert held and held[0].object_addr == 0

@@ -47,6 +47,7 @@ class LockId:
     label: str  # what the operator reads
     resolved: bool  # identity rests on an address or a module-level name, not on a guess
     queue_mutex: bool = False  # a queue.Queue's own mutex, waited for inside put()/get()
+    by_name: bool = False  # named through attributes not read from memory: the same lock elsewhere is not matched
 
 
 @dataclass
@@ -92,8 +93,9 @@ def lock_id(frame: Frame, ref: LockRef) -> LockId:
         if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
             return LockId(f"{local.addr:#x}.mutex", f"the mutex of {kind}@{local.addr:#x}", True, queue_mutex=True)
         # through two attributes and not read from memory: the same lock named from elsewhere is not matched
-        by_name = ", by name" if _ATTRIBUTES.match(rest) and rest.count(".") > 1 else ""
-        return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x}{by_name})", True)
+        by_name = bool(_ATTRIBUTES.match(rest)) and rest.count(".") > 1
+        return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x}{', by name' if by_name else ''})",
+                      True, by_name=by_name)
     module = PurePath(frame.filename).stem
     if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
         return LockId(f"{frame.filename}:{frame.function}:self.mutex", "the mutex of a queue", False, queue_mutex=True)
@@ -263,7 +265,7 @@ def analyze_process(process: ProcessThreads, stuck_threshold_s: float) -> list[F
     for number, cycle in enumerate(_cycles(waiters, edges)):
         in_cycles.update(t.thread.tid for t in cycle)
         findings.append(_deadlock_finding(process, cycle, number, one_sample, edges))
-    findings.extend(_contention_findings(process, waiters, edges, in_cycles, stuck_threshold_s, one_sample))
+    findings.extend(_contention_findings(process, locks, waiters, edges, in_cycles, stuck_threshold_s, one_sample))
     return findings
 
 
@@ -343,7 +345,7 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
     )
 
 
-def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
+def _contention_findings(process: ProcessThreads, locks: list[ThreadLocks], waiters: list[ThreadLocks],
                          edges: dict[int, list[tuple[ThreadLocks, bool]]], in_cycles: set[int],
                          stuck_threshold_s: float, one_sample: bool) -> list[Finding]:
     by_lock: dict[str, list[ThreadLocks]] = {}
@@ -360,7 +362,7 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
                     "stuck_at_least_s": w.thread.stuck_for_s, "cpu": cpu_verdict(w.thread)} for w in queued]
         longest = max(w.thread.stuck_for_s for w in queued)  # since tshoot first saw it: the wait may be older
         if holder is None:
-            findings.append(_orphaned_lock_finding(process, lock, waiters, longest))
+            findings.append(_orphaned_lock_finding(process, lock, waiters, longest, _held_by_name(lock, locks)))
             continue
         holder_state = thread_state(holder.thread)
         held = next((h for h in holder.holds if h.lock.key == lock.key), None)
@@ -394,16 +396,37 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
     return findings
 
 
-def _orphaned_lock_finding(process: ProcessThreads, lock: LockId, waiters: list[dict], longest: float) -> Finding:
-    """Waiters and no live thread that holds the lock: it was taken and never released."""
-    return _lock_finding(
-        "orphaned-lock", "critical", process, lock, None, waiters, longest,
-        f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}, which no live thread holds",
-        ("The lock was acquired and never released: typically a thread that died holding it, or an "
-         "`acquire()` whose `release()` an exception skipped. Nothing will ever release it, so the waiters "
-         "hang until the process restarts. This is not a deadlock. Fix: take the lock with `with` (or "
-         "release in `finally:`), and look in the logs for the exception that killed the holder. (A lock "
-         "held by native code or by a frame tshoot could not read looks the same: check the evidence.)"))
+def _held_by_name(lock: LockId, locks: list[ThreadLocks]) -> list[dict]:
+    """Threads holding a lock known only by its name (`self.registry._lock`, not read from memory) whose last
+    attribute is the waited lock's: perhaps the same lock, which would make the waiters contention or a deadlock."""
+    attribute = lock.key.rsplit(".", 1)[-1]
+    return [{"name": t.thread.name, "tid": t.thread.tid, "as": h.lock.label, "held_at": h.at}
+            for t in locks for h in t.holds if h.lock.by_name and h.lock.key.rsplit(".", 1)[-1] == attribute]
+
+
+def _orphaned_lock_finding(process: ProcessThreads, lock: LockId, waiters: list[dict], longest: float,
+                           maybe_held: list[dict]) -> Finding:
+    """Waiters and no live thread that holds the lock: it was taken and never released (or, with `maybe_held`,
+    a thread holds it under a name tshoot could not follow to the object)."""
+    title = f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}, which no live thread holds"
+    detail = ("The lock was acquired and never released: typically a thread that died holding it, or an "
+              "`acquire()` whose `release()` an exception skipped. Nothing will ever release it, so the waiters "
+              "hang until the process restarts. This is not a deadlock. Fix: take the lock with `with` (or "
+              "release in `finally:`), and look in the logs for the exception that killed the holder. (A lock "
+              "held by native code or by a frame tshoot could not read looks the same: check the evidence.)")
+    if maybe_held:
+        first = maybe_held[0]
+        title = (f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}; no live thread is known to "
+                 f'hold it, but "{first["name"]}" holds {first["as"]}')
+        detail = ("No thread holds this lock through the same object, but some hold a lock of the same attribute "
+                  "name reached through other objects (see maybe_held_by): tshoot could not read this Python's "
+                  "objects to tell whether they are the same lock, so it compares them by name only. If they are, "
+                  "the waiters are queued behind that thread (contention), or it waits for them in turn (a "
+                  "deadlock): compare the stacks. If not, the lock was acquired and never released.")
+    finding = _lock_finding("orphaned-lock", "critical", process, lock, None, waiters, longest, title, detail)
+    if maybe_held:
+        finding.evidence["maybe_held_by"] = maybe_held
+    return finding
 
 
 def _lock_finding(kind: str, severity: str, process: ProcessThreads, lock: LockId, holder: dict | None,
