@@ -1,9 +1,11 @@
 """Wait-for graph between the stuck threads of one process: deadlocks (cycles) and lock contention.
 
 Pure functions over the collected records, so a replayed snapshot gives the same findings.
-A lock's identity is its source expression qualified by the object it hangs on (address from py-spy's
---locals): `self._lock` on two objects is two locks, the same object under two names is one; a
-module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
+A lock's identity is the object it hangs on (address from py-spy's --locals) and its attribute:
+`self._lock` on two objects is two locks, the same object under two names is one. Through more than one
+attribute (`self.registry._lock`) the object is the one read from memory at collection time (LockRef.object_addr,
+tui/threads/objects.py), so it meets `self._lock` of the Registry; unread, it stays keyed by its name and says so
+("by name"). A module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
 blocked taking its own mutex waits for whoever holds `q.mutex`. Waits inside Condition.wait/Event/queue
 get and put/join/sleep/socket have no owner and never make an edge: they are named for what they wait for.
 """
@@ -30,6 +32,7 @@ _IO_CALL = re.compile(r"\b(recv\w*|accept|select|poll|epoll|read\w*|sendall|conn
 _NO_OWNER_FILES = ("threading.py", "queue.py", "subprocess.py", "_base.py", "popen_fork.py")
 _NO_OWNER_CALL = re.compile(r"\b(wait\w*|join|get|communicate|result)\s*\(")
 _ROOT = re.compile(r"^([A-Za-z_]\w*)(.*)$", re.S)
+_ATTRIBUTES = re.compile(r"^(?:\.[A-Za-z_]\w*)+$")
 _TYPE_IN_REPR = re.compile(r"^<([\w.]+) (?:object )?at 0x")
 # repr of a Condition: `<Condition(<unlocked _thread.lock object at 0x7f..>, 0)>` names the lock it is built on
 _CONDITION_LOCK = re.compile(r"^<Condition\(<[^<>]* at (0x[0-9a-f]+)>, \d+\)>$")
@@ -44,6 +47,7 @@ class LockId:
     label: str  # what the operator reads
     resolved: bool  # identity rests on an address or a module-level name, not on a guess
     queue_mutex: bool = False  # a queue.Queue's own mutex, waited for inside put()/get()
+    by_name: bool = False  # named through attributes not read from memory: the same lock elsewhere is not matched
 
 
 @dataclass
@@ -79,12 +83,19 @@ def lock_id(frame: Frame, ref: LockRef) -> LockId:
     local = next((v for v in frame.locals if v.name == root and v.addr), None)
     if local is not None and not rest and (condition := _CONDITION_LOCK.match(local.repr)):
         return LockId(condition.group(1), f"{ref.expr} (Condition on lock@{condition.group(1)})", True)
+    if ref.object_addr and "." in ref.expr:  # `self.registry._lock`: the registry's address was read from memory
+        attribute = ref.expr.rsplit(".", 1)[1]
+        return LockId(f"{ref.object_addr:#x}.{attribute}",
+                      f"{ref.expr} ({ref.object_type or 'object'}@{ref.object_addr:#x})", True)
     if local is not None:
         type_match = _TYPE_IN_REPR.match(local.repr)
         kind = type_match.group(1) if type_match else "object"
         if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
             return LockId(f"{local.addr:#x}.mutex", f"the mutex of {kind}@{local.addr:#x}", True, queue_mutex=True)
-        return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x})", True)
+        # through two attributes and not read from memory: the same lock named from elsewhere is not matched
+        by_name = bool(_ATTRIBUTES.match(rest)) and rest.count(".") > 1
+        return LockId(f"{local.addr:#x}{rest}", f"{ref.expr} ({kind}@{local.addr:#x}{', by name' if by_name else ''})",
+                      True, by_name=by_name)
     module = PurePath(frame.filename).stem
     if _queue_mutex_wait(frame) and ref.expr == "self.mutex":
         return LockId(f"{frame.filename}:{frame.function}:self.mutex", "the mutex of a queue", False, queue_mutex=True)
@@ -254,7 +265,7 @@ def analyze_process(process: ProcessThreads, stuck_threshold_s: float) -> list[F
     for number, cycle in enumerate(_cycles(waiters, edges)):
         in_cycles.update(t.thread.tid for t in cycle)
         findings.append(_deadlock_finding(process, cycle, number, one_sample, edges))
-    findings.extend(_contention_findings(process, waiters, edges, in_cycles, stuck_threshold_s, one_sample))
+    findings.extend(_contention_findings(process, locks, waiters, edges, in_cycles, stuck_threshold_s, one_sample))
     return findings
 
 
@@ -334,7 +345,7 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
     )
 
 
-def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
+def _contention_findings(process: ProcessThreads, locks: list[ThreadLocks], waiters: list[ThreadLocks],
                          edges: dict[int, list[tuple[ThreadLocks, bool]]], in_cycles: set[int],
                          stuck_threshold_s: float, one_sample: bool) -> list[Finding]:
     by_lock: dict[str, list[ThreadLocks]] = {}
@@ -351,7 +362,7 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
                     "stuck_at_least_s": w.thread.stuck_for_s, "cpu": cpu_verdict(w.thread)} for w in queued]
         longest = max(w.thread.stuck_for_s for w in queued)  # since tshoot first saw it: the wait may be older
         if holder is None:
-            findings.append(_orphaned_lock_finding(process, lock, waiters, longest))
+            findings.append(_orphaned_lock_finding(process, lock, waiters, longest, _held_by_name(lock, locks)))
             continue
         holder_state = thread_state(holder.thread)
         held = next((h for h in holder.holds if h.lock.key == lock.key), None)
@@ -385,16 +396,37 @@ def _contention_findings(process: ProcessThreads, waiters: list[ThreadLocks],
     return findings
 
 
-def _orphaned_lock_finding(process: ProcessThreads, lock: LockId, waiters: list[dict], longest: float) -> Finding:
-    """Waiters and no live thread that holds the lock: it was taken and never released."""
-    return _lock_finding(
-        "orphaned-lock", "critical", process, lock, None, waiters, longest,
-        f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}, which no live thread holds",
-        ("The lock was acquired and never released: typically a thread that died holding it, or an "
-         "`acquire()` whose `release()` an exception skipped. Nothing will ever release it, so the waiters "
-         "hang until the process restarts. This is not a deadlock. Fix: take the lock with `with` (or "
-         "release in `finally:`), and look in the logs for the exception that killed the holder. (A lock "
-         "held by native code or by a frame tshoot could not read looks the same: check the evidence.)"))
+def _held_by_name(lock: LockId, locks: list[ThreadLocks]) -> list[dict]:
+    """Threads holding a lock known only by its name (`self.registry._lock`, not read from memory) whose last
+    attribute is the waited lock's: perhaps the same lock, which would make the waiters contention or a deadlock."""
+    attribute = lock.key.rsplit(".", 1)[-1]
+    return [{"name": t.thread.name, "tid": t.thread.tid, "as": h.lock.label, "held_at": h.at}
+            for t in locks for h in t.holds if h.lock.by_name and h.lock.key.rsplit(".", 1)[-1] == attribute]
+
+
+def _orphaned_lock_finding(process: ProcessThreads, lock: LockId, waiters: list[dict], longest: float,
+                           maybe_held: list[dict]) -> Finding:
+    """Waiters and no live thread that holds the lock: it was taken and never released (or, with `maybe_held`,
+    a thread holds it under a name tshoot could not follow to the object)."""
+    title = f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}, which no live thread holds"
+    detail = ("The lock was acquired and never released: typically a thread that died holding it, or an "
+              "`acquire()` whose `release()` an exception skipped. Nothing will ever release it, so the waiters "
+              "hang until the process restarts. This is not a deadlock. Fix: take the lock with `with` (or "
+              "release in `finally:`), and look in the logs for the exception that killed the holder. (A lock "
+              "held by native code or by a frame tshoot could not read looks the same: check the evidence.)")
+    if maybe_held:
+        first = maybe_held[0]
+        title = (f"{len(waiters)} thread(s) of pid {process.pid} wait for {lock.label}; no live thread is known to "
+                 f'hold it, but "{first["name"]}" holds {first["as"]}')
+        detail = ("No thread holds this lock through the same object, but some hold a lock of the same attribute "
+                  "name reached through other objects (see maybe_held_by): tshoot could not read this Python's "
+                  "objects to tell whether they are the same lock, so it compares them by name only. If they are, "
+                  "the waiters are queued behind that thread (contention), or it waits for them in turn (a "
+                  "deadlock): compare the stacks. If not, the lock was acquired and never released.")
+    finding = _lock_finding("orphaned-lock", "critical", process, lock, None, waiters, longest, title, detail)
+    if maybe_held:
+        finding.evidence["maybe_held_by"] = maybe_held
+    return finding
 
 
 def _lock_finding(kind: str, severity: str, process: ProcessThreads, lock: LockId, holder: dict | None,

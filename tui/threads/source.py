@@ -19,7 +19,7 @@ from tui import registry
 from tui.config import Config
 from tui.findings import Finding
 from tui.source import Source, SourceUnavailable
-from tui.threads import hotspots, pyspy, pythonprocs
+from tui.threads import hotspots, objects, pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
 from tui.threads.finder import HangFinder
 from tui.threads.hangs import analyze_hangs
@@ -300,6 +300,8 @@ class ThreadsSource(Source):
         window = (sampled.samples - 1) * self.config.thread_sample_interval
         self._stuck_clock.update(pid, threads, window, time.monotonic())
         entry.warnings += self._sources.annotate(pid, threads, started)
+        if any(waits_for_lock(t) for t in threads):  # lock identities matter only where a thread waits for one
+            objects.resolve_lock_chains(pid, runtime.version, threads)  # soon after the dump: the objects are live
         mask_known_secrets(threads, sampled.secrets)
         if confirm and any(t.stuck or sampled.samples == 1 for t in threads if waits_for_lock(t)):
             native_seconds = confirm_native(pid, threads, self._dump_timeout(), self._binary)

@@ -1,0 +1,171 @@
+"""One lock reached under two names is one lock: attribute chains followed through the target's memory.
+
+Real programs under tests/programs/threads, dumped by real py-spy; the object reader is checked against a live
+child that prints the id() of its objects.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
+from tests.children import READY, python_child
+from tests.test_threads_deadlocks import by_name, observe, only_deadlock
+from tui.config import Config, Thresholds
+from tui.source import section_from_json, section_to_json
+from tui.threads import objects
+from tui.threads.deadlock import analyze_process, thread_locks, thread_state
+from tui.threads.objects import ObjectReader, resolve_lock_chains
+from tui.threads.records import LockRef, ThreadsSection
+from tui.threads.source import ThreadsSource
+
+pytestmark = pytest.mark.skipif(not objects.layout_known(f"{sys.version_info[0]}.{sys.version_info[1]}"),
+                                reason="the object reader knows CPython 3.11's layout only")
+
+
+def test_a_registry_lock_taken_as_self_registry_lock_and_as_self_lock_closes_a_deadlock(program):
+    process = program("deadlock_registry_exporter.py")
+    _, findings = observe(process.pid)
+    finding = only_deadlock(findings)
+    assert finding.evidence["confidence"] == "confirmed"
+    threads = by_name(finding)
+    assert set(threads) == {"scrape", "flusher"}
+    scrape, flusher = threads["scrape"], threads["flusher"]
+    assert scrape["holds"].startswith("self.registry._lock (Registry@")
+    assert scrape["held_at"].endswith("deadlock_registry_exporter.py:28")
+    assert scrape["waits_for"].startswith("self._buffer_lock (Exporter@")
+    assert scrape["waits_at"].endswith("deadlock_registry_exporter.py:32")
+    assert flusher["holds"] == scrape["waits_for"] and flusher["held_at"].endswith("deadlock_registry_exporter.py:37")
+    assert flusher["waits_for"].startswith("self._lock (Registry@")
+    assert flusher["waits_at"].endswith("deadlock_registry_exporter.py:17")
+    # the lock is named once: the same Registry object under both expressions
+    assert scrape["holds"].split("(")[1] == flusher["waits_for"].split("(")[1]
+    assert not [f for f in findings if f.id in ("orphaned-lock", "lock-contention")]
+
+
+def test_two_registries_of_one_class_stay_two_locks_each_with_its_own_holder(program):
+    process = program("registries_contention.py")
+    _, findings = observe(process.pid)
+    assert sorted(f.id for f in findings) == ["lock-contention", "lock-contention"]
+    holders = {f.evidence["waiters"][0]["name"]: f.evidence["holder"]["name"] for f in findings}
+    assert holders == {"count-requests": "export-requests", "count-jobs": "export-jobs"}
+    assert all(len(f.evidence["waiters"]) == 1 for f in findings)
+    assert len({f.evidence["lock"] for f in findings}) == 2  # two Registry addresses
+
+
+def test_threads_taking_the_registry_lock_under_either_name_in_one_order_are_never_a_deadlock(program):
+    process = program("registry_same_order.py")
+    source = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.1,
+                                  thresholds=Thresholds(stuck_thread_s=0.0)))
+    for _ in range(3):
+        section = source.collect()
+        assert section.processes[str(process.pid)].error is None
+        assert not [f for f in source.analyze(section) if f.id == "deadlock"]
+
+
+def test_replay_keeps_the_identity_read_from_memory_and_an_older_snapshot_falls_back_to_names(program):
+    process = program("deadlock_registry_exporter.py")
+    config = Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.2,
+                    thresholds=Thresholds(stuck_thread_s=0.2))
+    source = ThreadsSource(config)
+    section = source.collect()
+    saved = json.loads(json.dumps(section_to_json(section)))
+    replayed = section_from_json(ThreadsSection, saved)
+    assert [f.evidence for f in source.analyze(section)] == [f.evidence for f in ThreadsSource(config).analyze(replayed)]
+    # a snapshot written before object_addr existed: it loads, and the chain is keyed by its name, saying so
+    for thread in saved["processes"][str(process.pid)]["threads"]:
+        for frame in thread["frames"]:
+            for ref in [frame["waits"], *frame["held"]]:
+                if ref:
+                    del ref["object_addr"], ref["object_type"]
+    older = section_from_json(ThreadsSection, saved).processes[str(process.pid)]
+    findings = analyze_process(older, 0.2)
+    assert "deadlock" not in [f.id for f in findings]
+    orphaned = next(f for f in findings if f.id == "orphaned-lock")  # flusher's self._lock: no holder by address ...
+    maybe = orphaned.evidence["maybe_held_by"]  # ... but scrape holds a `_lock` known only by its name
+    assert [m["name"] for m in maybe] == ["scrape"] and maybe[0]["as"].startswith("self.registry._lock (Exporter@")
+    assert maybe[0]["held_at"].endswith("deadlock_registry_exporter.py:28") and '"scrape" holds' in orphaned.title
+    scrape = next(t for t in older.threads if t.name == "scrape")
+    held = [r for f in scrape.frames for r in f.held if r.expr == "self.registry._lock"]
+    assert held and held[0].object_addr == 0
+    assert thread_locks(scrape).holds[0].lock.label.endswith(", by name)")
+    assert thread_state(next(t for t in older.threads if t.name == "flusher")).startswith("waiting for self._lock")
+
+
+CHILD = READY + """
+import abc, threading, time
+class Registry:
+    def __init__(self): self._lock = threading.Lock(); self.counts = {}
+class Exporter:
+    def __init__(self, registry): self.registry = registry
+class Base(abc.ABC):
+    pass
+class Handler(Base):
+    def __init__(self, registry): self.registry = registry
+class Slotted:
+    __slots__ = ("registry",)
+    def __init__(self, registry): self.registry = registry
+registry = Registry()
+inline, materialised, handler, slotted = Exporter(registry), Exporter(registry), Handler(registry), Slotted(registry)
+vars(materialised)  # the instance dict becomes a real dict object
+crowded = Exporter(registry)
+for i in range(40):
+    setattr(crowded, f"field{i}", i)  # beyond the class's shared keys: a combined dict
+huge = Exporter(registry)
+for i in range(600):
+    setattr(huge, f"field{i}", i)  # more entries than the reader reads
+print(*map(id, (registry, registry._lock, inline, materialised, handler, slotted, crowded, huge)), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.fixture(scope="module")
+def child():
+    process = python_child(CHILD)
+    addresses = dict(zip(("registry", "lock", "inline", "materialised", "handler", "slotted", "crowded", "huge"),
+                         map(int, process.stdout.readline().split())))
+    yield process, addresses
+    process.kill()
+    process.wait()
+
+
+def test_the_reader_follows_attributes_however_the_instance_keeps_them(child):
+    process, at = child
+    with ObjectReader(process.pid) as reader:
+        for holder in ("inline", "materialised", "handler", "crowded"):
+            assert reader.attribute(at[holder], "registry") == at["registry"], holder
+        assert reader.attribute(at["registry"], "_lock") == at["lock"]
+        assert reader.type_name(at["registry"]) == "Registry" and reader.type_name(at["handler"]) == "Handler"
+        assert reader.type_name(at["lock"]) == "_thread.lock"
+
+
+def test_the_reader_gives_up_rather_than_guess(child):
+    process, at = child
+    with ObjectReader(process.pid) as reader:
+        assert reader.attribute(at["registry"], "missing") is None
+        assert reader.attribute(at["slotted"], "registry") is None  # __slots__ are not read
+        assert reader.attribute(at["huge"], "registry") is None  # more entries than MAX_ENTRIES
+        assert reader.attribute(at["lock"] + 8, "registry") is None  # not an object
+        assert reader.attribute(0x10, "registry") is None and reader.type_name(0) is None
+
+
+def test_resolution_is_skipped_for_an_unknown_layout_or_a_process_that_is_gone(program):
+    process = program("deadlock_registry_exporter.py")
+    record, _ = observe(process.pid)
+    frame = next(f for t in record.threads for f in t.frames if any(r.expr == "self.registry._lock" for r in f.held))
+    resolved = next(r for r in frame.held if r.expr == "self.registry._lock")
+    assert resolved.object_addr and resolved.object_type == "Registry"
+
+    def read_again(version: str) -> int:
+        frame.held = [LockRef(r.expr, r.line) if r.expr == resolved.expr else r for r in frame.held]
+        resolve_lock_chains(process.pid, version, record.threads)
+        return next(r for r in frame.held if r.expr == "self.registry._lock").object_addr
+
+    assert read_again("3.11") == resolved.object_addr
+    assert read_again("3.12") == 0  # a layout this reader does not know: identity by name
+    process.kill()
+    process.wait()
+    assert read_again("3.11") == 0  # gone: nothing read, no error

@@ -1,0 +1,277 @@
+"""Follow an attribute chain through a live CPython process's memory: one lock reached under two names is one lock.
+
+Why: py-spy's `--locals` gives each local's address, so `self._lock` in a Registry method is "`_lock` of the
+object at 0xaaa", but `self.registry._lock` in an Exporter method is "`registry._lock` of 0xbbb": the same lock
+under another name, and a lock-order cycle through it goes unseen. Reading the attribute `registry` out of
+0xbbb's instance dict gives 0xaaa, and the two meet. The answer is stored in the LockRef at collection time,
+so the analysis stays pure and a replayed snapshot gives the same findings.
+
+Reading /proc/PID/mem needs the ptrace right py-spy already needs. Only the layout tested here is read:
+CPython 3.11, 64-bit little-endian, instance attributes in a managed dict (inline values with the class's
+shared keys, or a real dict) or a dict at a positive `tp_dictoffset`. Bounded (few reads, capped sizes) and
+suspicious of every byte: the process is live and may change under us, so any read that fails or does not
+look like what the layout says gives None, and the lock keeps the identity of its name.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import struct
+import sys
+from dataclasses import replace
+
+from tui.threads.records import Frame, LockRef, ThreadRecord
+
+LAYOUT_VERSIONS = {"3.11"}  # CPython versions whose object layout this module reads (checked against 3.11.7)
+_MACHINES = {"x86_64", "aarch64"}
+MAX_READS = 4000  # per process and look: one attribute is about ten small reads
+MAX_ENTRIES = 512  # dict entries read at most per lookup (an instance dict rarely has more than a few dozen)
+MAX_CHAIN = 4  # attributes followed at most: `self.app.metrics.registry._lock`
+MAX_METACLASS_DEPTH = 4  # a class's metaclass chain (ABCMeta, then type) read at most this deep
+MAX_TYPE_NAME = 100  # bytes of a type's name
+_PAGE = 4096
+_CHAIN = re.compile(r"^([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*)+)$", re.ASCII)
+_TYPE_NAME = re.compile(rb"^[A-Za-z_][\w.]*$")
+
+# CPython 3.11 (Include/object.h, cpython/object.h, internal/pycore_dict.h, cpython/unicodeobject.h);
+# offsets checked with offsetof() against the 3.11.7 headers.
+_OB_TYPE = 8
+_TP_NAME, _TP_FLAGS, _TP_DICTOFFSET = 24, 168, 288
+_HT_CACHED_KEYS = 872  # PyHeapTypeObject: the shared keys of the class's instances
+_MANAGED_DICT_PTR, _MANAGED_VALUES_PTR = -24, -32  # _PyObject_ManagedDictPointer (obj-3 words), values (obj-4)
+_MA_KEYS, _MA_VALUES = 32, 40  # PyDictObject
+_DK_HEADER = 32  # dk_refcnt, dk_log2_size, dk_log2_index_bytes, dk_kind, dk_version, dk_usable, dk_nentries
+_DICT_KEYS_GENERAL, _DICT_KEYS_UNICODE, _DICT_KEYS_SPLIT = 0, 1, 2
+_ASCII_HEADER = 48  # sizeof(PyASCIIObject); a compact ASCII string's characters follow it
+_STATE_COMPACT_ASCII = 0x60  # PyASCIIObject.state: compact (bit 5) and ascii (bit 6)
+_TPFLAGS_MANAGED_DICT = 1 << 4
+_TPFLAGS_HEAPTYPE = 1 << 9
+_TPFLAGS_UNICODE_SUBCLASS = 1 << 28
+_TPFLAGS_DICT_SUBCLASS = 1 << 29
+_TPFLAGS_TYPE_SUBCLASS = 1 << 31
+_LARGEST_ADDRESS = 1 << 48  # user space on x86_64/aarch64 (4-level pages)
+
+
+class _Unreadable(Exception):
+    """A read failed or what it read does not fit the layout: give up on this chain."""
+
+
+class ObjectReader:
+    """Reads CPython 3.11 objects of one process; each answer is None when it cannot be read with confidence."""
+
+    def __init__(self, pid: int) -> None:
+        self._fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)  # OSError without the ptrace right: the caller falls back
+        self._reads = 0
+        self._types: dict[int, tuple[str, int, int]] = {}  # type address -> (name, flags, dictoffset)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def type_name(self, addr: int) -> str | None:
+        try:
+            return self._type(self._ob_type(addr))[0]
+        except _Unreadable:
+            return None
+
+    def attribute(self, addr: int, name: str) -> int | None:
+        """The address of `obj.name` where it is in the instance's own dict (not a property, slot or class
+        attribute: those give None)."""
+        if not name.isascii():
+            return None  # the reader compares compact ASCII keys only
+        try:
+            return self._attribute(addr, name)
+        except _Unreadable:
+            return None
+
+    def _read(self, addr: int, size: int) -> bytes:
+        if self._reads >= MAX_READS or not 0 < addr < _LARGEST_ADDRESS:
+            raise _Unreadable
+        self._reads += 1
+        try:
+            data = os.pread(self._fd, size, addr)
+        except (OSError, OverflowError, ValueError):
+            raise _Unreadable from None
+        if len(data) != size:
+            raise _Unreadable
+        return data
+
+    def _word(self, addr: int) -> int:
+        return struct.unpack("<Q", self._read(addr, 8))[0]
+
+    def _pointer(self, addr: int) -> int:
+        """A non-NULL, aligned pointer read at `addr`."""
+        value = self._word(addr)
+        if value == 0 or value % 8 or value >= _LARGEST_ADDRESS:
+            raise _Unreadable
+        return value
+
+    def _ob_type(self, addr: int) -> int:
+        if addr % 8:
+            raise _Unreadable
+        refcnt, type_addr = struct.unpack("<qQ", self._read(addr, 16))
+        if refcnt <= 0 or type_addr == 0 or type_addr % 8:
+            raise _Unreadable
+        return type_addr
+
+    def _type(self, type_addr: int, depth: int = 0) -> tuple[str, int, int]:
+        """Name, flags and dict offset of a type object, which must itself be an instance of a type (its
+        metaclass chain ends at `type`, its own type, within a few steps)."""
+        if type_addr not in self._types:
+            if depth > MAX_METACLASS_DEPTH or type_addr % 8:
+                raise _Unreadable
+            header = self._read(type_addr, _TP_DICTOFFSET + 8)
+            metatype = struct.unpack_from("<Q", header, _OB_TYPE)[0]
+            name_addr = struct.unpack_from("<Q", header, _TP_NAME)[0]
+            flags = struct.unpack_from("<Q", header, _TP_FLAGS)[0]
+            dictoffset = struct.unpack_from("<q", header, _TP_DICTOFFSET)[0]
+            if not self._flags_of(metatype, type_addr, depth) & _TPFLAGS_TYPE_SUBCLASS:
+                raise _Unreadable
+            name = self._c_string(name_addr, MAX_TYPE_NAME)
+            if not _TYPE_NAME.match(name):
+                raise _Unreadable
+            self._types[type_addr] = (name.decode("ascii"), flags, dictoffset)
+        return self._types[type_addr]
+
+    def _flags_of(self, metatype: int, type_addr: int, depth: int) -> int:
+        if metatype == type_addr:  # `type` is its own type
+            return struct.unpack("<Q", self._read(type_addr + _TP_FLAGS, 8))[0]
+        return self._type(metatype, depth + 1)[1]
+
+    def _c_string(self, addr: int, limit: int) -> bytes:
+        """A NUL-terminated string of at most `limit` bytes, read without crossing into a page it does not use."""
+        first = min(limit, _PAGE - addr % _PAGE)
+        data = self._read(addr, first)
+        if b"\0" not in data and first < limit:
+            data += self._read(addr + first, limit - first)
+        if b"\0" not in data:
+            raise _Unreadable
+        return data.split(b"\0", 1)[0]
+
+    def _attribute(self, addr: int, name: str) -> int | None:
+        type_addr = self._ob_type(addr)
+        _, flags, dictoffset = self._type(type_addr)
+        if flags & _TPFLAGS_MANAGED_DICT:
+            values = self._word(addr + _MANAGED_VALUES_PTR)
+            if values:  # inline values, keyed by the class's shared keys
+                if not flags & _TPFLAGS_HEAPTYPE:
+                    raise _Unreadable
+                keys = self._pointer(type_addr + _HT_CACHED_KEYS)
+                return self._lookup(keys, values, name, split=True)
+            dict_addr = self._word(addr + _MANAGED_DICT_PTR)
+        elif dictoffset > 0:
+            dict_addr = self._word(addr + dictoffset)
+        else:
+            raise _Unreadable  # __slots__, or a dict at the end of a variable-size object: not read
+        if dict_addr == 0:
+            return None  # no attribute set yet
+        return self._dict_item(dict_addr, name)
+
+    def _dict_item(self, dict_addr: int, name: str) -> int | None:
+        if not self._type(self._ob_type(dict_addr))[1] & _TPFLAGS_DICT_SUBCLASS:
+            raise _Unreadable
+        keys = self._pointer(dict_addr + _MA_KEYS)
+        values = self._word(dict_addr + _MA_VALUES)
+        return self._lookup(keys, values, name, split=bool(values))
+
+    def _lookup(self, keys: int, values: int, name: str, split: bool) -> int | None:
+        """The value stored under the str `name`: a linear pass over the (few) entries, comparing characters,
+        since the target's string hashes are salted with its own seed."""
+        header = self._read(keys, _DK_HEADER)
+        log2_size, log2_index_bytes, kind = header[8], header[9], header[10]
+        nentries = struct.unpack_from("<q", header, 24)[0]
+        index_bytes = 0 if log2_size < 8 else 1 if log2_size < 16 else 2 if log2_size < 32 else 3  # new_keys_object()
+        if (not 3 <= log2_size <= 30 or log2_index_bytes != log2_size + index_bytes
+                or not 0 <= nentries <= min(MAX_ENTRIES, (2 << log2_size) // 3)
+                or kind not in (_DICT_KEYS_GENERAL, _DICT_KEYS_UNICODE, _DICT_KEYS_SPLIT)
+                or split != (kind == _DICT_KEYS_SPLIT)):
+            raise _Unreadable
+        if nentries == 0:
+            return None
+        entry_size = 24 if kind == _DICT_KEYS_GENERAL else 16  # PyDictKeyEntry (with the hash) or PyDictUnicodeEntry
+        entries = self._read(keys + _DK_HEADER + (1 << log2_index_bytes), nentries * entry_size)
+        wanted = name.encode("ascii")
+        for index in range(nentries):
+            key, value = struct.unpack_from("<QQ", entries, index * entry_size + (8 if entry_size == 24 else 0))
+            if key == 0 or not self._is_str(key, wanted):
+                continue
+            if split:
+                value = self._word(values + 8 * index)
+            if value == 0:
+                return None  # a shared key this instance has not set
+            if value % 8:
+                raise _Unreadable
+            return value
+        return None
+
+    def _is_str(self, addr: int, wanted: bytes) -> bool:
+        """The object at `addr` is a compact ASCII str equal to `wanted` (its characters read only when the
+        length matches)."""
+        header = self._read(addr, _ASCII_HEADER)
+        type_addr = struct.unpack_from("<Q", header, _OB_TYPE)[0]
+        if not self._type(type_addr)[1] & _TPFLAGS_UNICODE_SUBCLASS:
+            return False
+        length = struct.unpack_from("<q", header, 16)[0]
+        state = struct.unpack_from("<I", header, 32)[0]
+        if length != len(wanted) or state & _STATE_COMPACT_ASCII != _STATE_COMPACT_ASCII:
+            return False  # a non-ASCII key cannot equal an ASCII name
+        return self._read(addr + _ASCII_HEADER, len(wanted) + 1) == wanted + b"\0"
+
+
+def layout_known(version: str) -> bool:
+    """This module can read the process's objects: a CPython version whose layout it knows, on this machine's
+    64-bit little-endian architecture."""
+    return version in LAYOUT_VERSIONS and platform.machine() in _MACHINES and sys.byteorder == "little"
+
+
+def resolve_lock_chains(pid: int, version: str, threads: list[ThreadRecord]) -> None:
+    """Give every lock named through two or more attributes (`self.registry._lock`) the object its last
+    attribute hangs on (the Registry), read from memory; unread ones stay as they are (identity by name)."""
+    if not layout_known(version):
+        return
+    try:
+        reader = ObjectReader(pid)
+    except OSError:
+        return  # another user's process without the right, or gone
+    found: dict[tuple[int, str], tuple[int, str] | None] = {}
+    with reader:
+        for thread in threads:
+            for frame in thread.frames:
+                if frame.waits is not None:
+                    frame.waits = _resolved(reader, frame, frame.waits, found)
+                frame.held = [_resolved(reader, frame, ref, found) for ref in frame.held]
+
+
+def _resolved(reader: ObjectReader, frame: Frame, ref: LockRef,
+              found: dict[tuple[int, str], tuple[int, str] | None]) -> LockRef:
+    """`ref` with the object its last attribute hangs on (a new LockRef: source contexts share theirs)."""
+    match = _CHAIN.match(ref.expr)
+    if match is None or ref.module_level:
+        return ref
+    path = match.group(2).split(".")[1:-1]  # the attributes between the local and the lock
+    root = next((v.addr for v in frame.locals if v.name == match.group(1) and v.addr), 0)
+    if not path or not root or len(path) > MAX_CHAIN:
+        return ref
+    key = (root, ".".join(path))
+    if key not in found:
+        found[key] = _follow(reader, root, path)
+    if found[key] is None:
+        return ref
+    addr, kind = found[key]
+    return replace(ref, object_addr=addr, object_type=kind)
+
+
+def _follow(reader: ObjectReader, addr: int, path: list[str]) -> tuple[int, str] | None:
+    for name in path:
+        addr = reader.attribute(addr, name)
+        if addr is None:
+            return None
+    kind = reader.type_name(addr)
+    return (addr, kind) if kind is not None else None
