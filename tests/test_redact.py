@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
 from tui.config import Config
 from tui.processes.collect import ProcessCollector
-from tui.redact import (MASK, LineRedactor, is_secret_key, mask_url, redact_deep, redact_mapping, redact_text, redact_value,
-                        split_url_password)
+from tui.redact import (MASK, LineRedactor, is_secret_key, mask_url, redact_code, redact_deep, redact_mapping, redact_text,
+                        redact_value, split_url_password)
 from tui.snapshot import build_snapshot, markdown_report, write_snapshot
 from tui.threads.records import LOCAL_NOT_SAVED
 from tui.threads.source import ThreadsSource
@@ -213,6 +213,60 @@ def test_every_form_of_a_secret_is_masked(text, secret):
 @pytest.mark.parametrize("text", KEPT)
 def test_what_is_not_a_secret_survives_unchanged(text):
     assert redact_text(text) == text
+
+
+# Lines of a program's source, as the Threads pane shows them: (line, the secret that must not survive)
+CODE_MASKED = [
+    ('password = "Sekr3t01"', "Sekr3t01"),
+    ("    self.api_key = 'Sekr3t02'", "Sekr3t02"),
+    ('TOKEN: str = "Sekr3t03"  # rotate yearly', "Sekr3t03"),
+    ('os.environ["DB_PASSWORD"] = "Sekr3t04"', "Sekr3t04"),
+    ('conn = connect(host=h, password="Sekr3t05",', "Sekr3t05"),
+    ('HEADERS = {"Authorization": "Bearer Sekr3t06"}', "Sekr3t06"),
+    ('engine = create_engine("postgresql://app:Sekr3t07@db/shop")', "Sekr3t07"),
+    ('if pw == "Sekr3t08":', "Sekr3t08"),
+    ("    password: Sekr3t09", "Sekr3t09"),  # a config text inside a triple-quoted string
+    ("export API_TOKEN=Sekr3t10", "Sekr3t10"),
+    ("x = 1  # password=Sekr3t11", "Sekr3t11"),
+    (f'client = Github("{GH}")', GH),
+    ("secret = b'Sekr3t12'", "Sekr3t12"),
+    ('password = "Sekr3t13', "Sekr3t13"),  # an unterminated literal: redacted as text
+]
+CODE_KEPT = [  # code that computes a secret is not one: the call a thread waits in must stay readable
+    "self.token = self._sock.recv(4096)",
+    "token = get_token()",
+    'api_key = os.environ["API_KEY"]',
+    "self.secret = load_secret(path)",
+    "token = None",
+    "with self._lock:",
+    "password_file = '/run/secrets/db'",
+    "resp = requests.get(url, timeout=5)",
+]
+
+
+@pytest.mark.parametrize(("line", "secret"), CODE_MASKED)
+def test_every_form_of_a_secret_in_source_code_is_masked(line, secret):
+    out = redact_code(line)
+    assert secret not in out, out
+    assert MASK in out
+
+
+@pytest.mark.parametrize("line", CODE_KEPT)
+def test_source_code_that_computes_a_secret_survives_unchanged(line):
+    assert redact_code(line) == line
+
+
+def test_source_code_masks_the_literal_and_keeps_the_code_around_it():
+    assert redact_code('conn = connect(password="Sekr3t", timeout=5)') == f'conn = connect(password="{MASK}", timeout=5)'
+    assert redact_code("self.token = token  # cached") == f"self.token = {MASK}  # cached"
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_source_code_redaction_never_raises_and_is_idempotent(line):
+    out = redact_code(line)
+    assert isinstance(out, str)
+    assert redact_code(out) == out
 
 
 def test_masking_keeps_the_context_readable():

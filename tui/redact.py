@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import io
 import re
+import tokenize
 from typing import Any, Mapping
 
 MASK = "••••••"
@@ -559,3 +561,88 @@ class LineRedactor:
         if len(self._clean) >= self.max_shapes:
             self._older, self._clean = self._clean, set()
         self._clean.add(shape)
+
+
+# ---------------------------------------------------------------- a line of a program's source
+
+_ASSIGNING = {"=", ":", ":=", "==", "!=", "+="}  # `password = "x"`, `{"token": "x"}`, `if pw == "x"`
+_STRING_PARTS = re.compile(r"^(?P<prefix>[A-Za-z]*)(?P<quote>\'\'\'|\"\"\"|\'|\")(?P<body>.*)(?P=quote)$", re.S)
+
+
+def redact_code(line: str) -> str:
+    """Mask the secrets of one line of a program's source. Whatever is given to a secret-named target
+    (`password = "x"`, `token="x"`, `{"api_key": "x"}`, `SECRET: str = "x"`, `environ["DB_PASSWORD"] = "x"`,
+    `password: hunter2` in a config text inside a string) is masked unless it is code that computes the value
+    (a call, an attribute, an index: `self.token = s.recv(4096)` must still say it waits in recv); every
+    literal and comment also goes through `redact_text` (a URL's password, a known token's shape). A line the
+    tokenizer cannot read is redacted as text."""
+    tokens: list[tokenize.TokenInfo] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            tokens.append(token)
+    except (tokenize.TokenError, SyntaxError):  # an open bracket at the line's end: the tokens read are the line
+        pass
+    significant = [t for t in tokens if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                                                       tokenize.DEDENT, tokenize.ENDMARKER)]
+    if (not significant or any(t.type == tokenize.ERRORTOKEN for t in significant)
+            or len({t.start[0] for t in significant}) > 1):
+        return redact_text(line)
+    pieces, end, index = [], 0, 0
+    while index < len(significant):
+        token = significant[index]
+        value_end = _secret_value_end(significant, index)
+        if value_end > index:
+            last = significant[value_end - 1]
+            pieces.append(line[end:token.start[1]])
+            pieces.append(_masked_literal(token.string) if value_end == index + 1 else MASK)
+            end, index = last.end[1], value_end
+            continue
+        if token.type in (tokenize.STRING, tokenize.NUMBER, tokenize.COMMENT):
+            pieces.append(line[end:token.start[1]])
+            pieces.append(redact_text(token.string))
+            end = token.end[1]
+        index += 1
+    pieces.append(line[end:])
+    return "".join(pieces)
+
+
+_VALUE_ENDS = {",", ")", "}", "]", ";"}
+_COMPUTED = {"(", ".", "["}  # a call, an attribute, an index: code that computes the value, not the value
+_NOT_SECRET_VALUES = {"None", "True", "False"}
+
+
+def _secret_value_end(tokens: list[tokenize.TokenInfo], index: int) -> int:
+    """Where the value given to a secret-named target at `index` ends (exclusive), or `index` if the tokens
+    there are not such a value."""
+    if not _given_to_secret(tokens, index):
+        return index
+    if tokens[index].type == tokenize.STRING:
+        return index + 1
+    end = index
+    while end < len(tokens) and tokens[end].string not in _VALUE_ENDS and tokens[end].type != tokenize.COMMENT:
+        if tokens[end].string in _COMPUTED:
+            return index
+        end += 1
+    if end == index + 1 and tokens[index].string in _NOT_SECRET_VALUES:
+        return index
+    return end
+
+
+def _given_to_secret(tokens: list[tokenize.TokenInfo], index: int) -> bool:
+    """The tokens at `index` are the value of a secret-named target: `NAME op`, `"key" op` or `["key"] op`
+    right before them (`SECRET: str = "x"` masks from the annotation on)."""
+    if index < 2 or tokens[index - 1].string not in _ASSIGNING or tokens[index].type == tokenize.OP:
+        return False
+    target = tokens[index - 2]
+    if target.string == "]" and index >= 4 and tokens[index - 4].string == "[":
+        target = tokens[index - 3]
+    if target.type == tokenize.NAME:
+        return is_secret_key(target.string)
+    if target.type == tokenize.STRING and (parts := _STRING_PARTS.match(target.string)):
+        return is_secret_key(parts["body"])
+    return False
+
+
+def _masked_literal(literal: str) -> str:
+    parts = _STRING_PARTS.match(literal)
+    return f"{parts['prefix']}{parts['quote']}{MASK}{parts['quote']}" if parts else MASK

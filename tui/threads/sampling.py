@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tui.procfs import CLK_TCK, thread_cpu_ticks
-from tui.redact import MASK, redact_text
+from tui.redact import MASK, redact_code, redact_text
 from tui.safefile import SOURCE_FILE_LIMIT, FileRefused, read_bytes_as, reader_of
 from tui.threads import pyspy
 from tui.threads.locksites import EnteredCall, SourceIndex
@@ -237,7 +237,7 @@ class SourceCache:
                     warning = f"{frame.filename} changed after the process started: lines may not match"
                     if warning not in warnings:
                         warnings.append(warning)
-                frame.line_text = redact_text(index.line_text(frame.line))  # source may hold `PASSWORD = "..."`
+                frame.line_text = redact_code(index.line_text(frame.line))  # source may hold `PASSWORD = "..."`
                 context = index.context(frame.line)
                 frame.waits, frame.held = context.waits, context.held
                 if context.entered:

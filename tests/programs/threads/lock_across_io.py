@@ -8,7 +8,7 @@ server.bind(("127.0.0.1", 0))
 server.listen()
 
 
-class UpstreamClient:
+class TokenClient:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sock = socket.create_connection(server.getsockname())
@@ -16,10 +16,11 @@ class UpstreamClient:
     def call(self, payload: bytes) -> bytes:
         with self._lock:
             self._sock.sendall(payload)
-            return self._sock.recv(4096)  # the upstream never answers
+            self.token = self._sock.recv(4096)  # the upstream never answers (a secret-named target: still code)
+            return self.token
 
 
-client = UpstreamClient()
+client = TokenClient()
 callers = [threading.Thread(target=client.call, args=(b"ping",), name=f"caller-{i}", daemon=True) for i in range(3)]
 for caller in callers:
     caller.start()
