@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tui.procfs import CLK_TCK, thread_cpu_ticks
-from tui.redact import MASK, redact_code, redact_text
+from tui.redact import MASK, redact_code
 from tui.safefile import SOURCE_FILE_LIMIT, FileRefused, read_bytes_as, reader_of
 from tui.threads import pyspy
 from tui.threads.locksites import EnteredCall, SourceIndex
