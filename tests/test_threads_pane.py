@@ -103,18 +103,46 @@ async def test_the_process_list_keeps_its_order_and_its_filter_reads_command_lin
         feed(app, "threads", busier, sample.findings())
         await pilot.pause()
         assert list(rows(table)) == ["901", "900", "902", "1200"] and table.selected_key == "902"
-        assert rows(table)["1200"][-1] == "python3 /opt/jobs/reindex.py --all"
+        assert rows(table)["1200"][-1] == "reindex.py --all"  # the script, not the interpreter's path
 
         threads = app.query_one("#thr-threads", KeyedTable)
         all_threads = threads.row_count
-        await pilot.press("slash", *"reindex", "enter")
-        assert list(rows(table)) == ["1200"]  # matched on the command line only
+        await pilot.press("slash", *"jobs/reindex", "enter")
+        assert list(rows(table)) == ["1200"]  # matched on the whole command line, not the short one shown
         assert threads.row_count == 0, "the details of pid 901, which the filter hid, are cleared"
         banner = str(app.query_one("#thr-banner", Static).render())
-        assert "pid 901 is hidden by the filter 'reindex'" in banner
+        assert "pid 901 is hidden by the filter 'jobs/reindex'" in banner
         assert not app.query_one("#thr-deadlock", Static).display
         await pilot.press("slash", "escape", "slash", *"gunicorn", "enter")
         assert threads.row_count == all_threads, "the filter lists processes; it does not filter the threads"
+
+
+async def test_the_process_list_puts_the_most_severe_hang_first_then_by_pid():
+    """A lock-contention warning on a low pid sat between two deadlocks; severity comes before the pid."""
+    import dataclasses
+
+    from tests.samples import threads as sample
+    from tests.uihelpers import feed, frozen_app
+
+    findings = sample.findings()
+    warning = next(f for f in findings if f.severity == "warning")
+    on_900 = dataclasses.replace(warning, subject={**warning.subject, "pid": 900})
+    on_902 = [dataclasses.replace(f, subject={**f.subject, "pid": 902}) for f in findings if f.severity == "critical"]
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, "threads", sample.section(), [on_900, *on_902])
+        await pilot.pause()
+        await pilot.press("2")
+        assert list(rows(app.query_one("#thr-processes", KeyedTable)))[:2] == ["902", "900"]
+
+
+def test_a_short_command_names_the_script_not_the_interpreter():
+    from tui.threads.pane import short_command
+
+    assert short_command("/opt/app/.venv/bin/python3.11 -u -X dev /srv/app/worker.py --queue x") == "worker.py --queue x"
+    assert short_command("python3 -m celery -A app worker") == "-m celery -A app worker"
+    assert short_command("/usr/bin/gunicorn app:app -w 4") == "gunicorn app:app -w 4"
+    assert short_command("/usr/bin/python3") == "python3"
 
 
 async def test_a_watched_process_that_exits_is_said_once_then_dropped():

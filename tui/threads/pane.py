@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import PurePosixPath
 from typing import Any
 
 from rich.text import Text
@@ -12,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from tui import registry
-from tui.findings import Finding, as_of
+from tui.findings import SEVERITY_RANK, Finding, as_of
 from tui.threads.deadlock import format_deadlock_report, thread_state
 from tui.textsafe import literal, visible
 from tui.threads.records import Profile, ProcessThreads, ThreadRecord, ThreadsSection
@@ -23,9 +25,9 @@ from widgets.keyed_table import KeyedTable
 from widgets.pane import SourcePane
 
 # The status and the state lead with the words that matter (DEADLOCK, "waiting for X"): they take the room,
-# and in a narrow list the Python version, then the name (the command line says it too), then the command go.
+# and in a narrow list the name (`python3`: the command says more), then the Python version, then the command go.
 PROCESS_COLUMNS = [
-    ColumnFit("pid", "PID", cap=7), ColumnFit("name", "NAME", cap=20, drop=2), ColumnFit("python", "PY", cap=7, drop=3),
+    ColumnFit("pid", "PID", cap=7), ColumnFit("name", "NAME", cap=20, drop=3), ColumnFit("python", "PY", cap=7, drop=2),
     ColumnFit("status", "STATUS", cap=28, least=20, flexible=True), ColumnFit("cmdline", "COMMAND", cap=60, drop=1),
 ]
 CHOOSE = "Choose a process (Enter)."
@@ -195,23 +197,31 @@ class ThreadsPane(SourcePane):
 
     def _render_processes(self) -> None:
         """One row per pid (a watched process, else a Python candidate): the ones with a hang finding first,
-        then those the sweep found stuck, then the rest, each group by pid. A stable order, so the row under
-        the cursor is still the one Enter dumps when a refresh comes in between (busiest-first moved them)."""
+        most severe first, then those the sweep found stuck, then the rest, each group by pid. A stable order,
+        so the row under the cursor is still the one Enter dumps when a refresh comes in between (busiest-first
+        moved them). The command is shown short (the script, not the interpreter's path); / filters on all of it."""
         if self.section is None:
             return
-        hung = {f.subject.get("pid") for f in self.findings if f.id != "hot-code"}
+        worst: dict[int, int] = {}
+        for finding in self.findings:
+            if finding.id != "hot-code" and isinstance(pid := finding.subject.get("pid"), int):
+                worst[pid] = max(worst.get(pid, 0), SEVERITY_RANK[finding.severity] + 1)
         found = {p.pid for p in self.section.processes.values() if p.found_by == "scan"}
         rows: dict[int, tuple] = {}
+        cmdlines: dict[int, str] = {}
         for process in self.section.processes.values():
             rows[process.pid] = (str(process.pid), process.name[:20],
                                  process.python_version or ("-" if not process.python else "?"),
-                                 self._process_status(process), process.cmdline)
+                                 self._process_status(process), short_command(process.cmdline))
+            cmdlines[process.pid] = process.cmdline
         for candidate in self.section.candidates:
-            rows.setdefault(candidate.pid, (str(candidate.pid), candidate.name[:20], candidate.python_version,
-                                            "Python (Enter: dump)", candidate.cmdline))
-        order = sorted(rows, key=lambda pid: (pid not in hung, pid not in found, pid))
+            if candidate.pid not in rows:
+                rows[candidate.pid] = (str(candidate.pid), candidate.name[:20], candidate.python_version,
+                                       "Python (Enter: dump)", short_command(candidate.cmdline))
+                cmdlines[candidate.pid] = candidate.cmdline
+        order = sorted(rows, key=lambda pid: (-worst.get(pid, 0), pid not in found, pid))
         shown = [(rows[pid][0], rows[pid]) for pid in order
-                 if not self.filter_text or self.filter_text in " ".join(rows[pid]).lower()]
+                 if not self.filter_text or self.filter_text in " ".join((*rows[pid], cmdlines[pid])).lower()]
         self._listed = {key for key, _ in shown}
         self._process_cells = [cells for _, cells in shown]
         table = self.query_one("#thr-processes", KeyedTable)
@@ -248,6 +258,7 @@ class ThreadsPane(SourcePane):
 
     def _render_stack(self, process: ProcessThreads | None) -> None:
         view = self.query_one("#thr-stack", Static)
+        self.query_one("#thr-stack-box").border_title = literal(process.cmdline) if process else ""
         if process is None:
             view.update(CHOOSE)
             return
@@ -342,6 +353,28 @@ def deadlock_summary(deadlocks: list[Finding]) -> Text:
                                 f'at {entry["waits_at"].rsplit("/", 1)[-1]}') + "\n")
     text.rstrip()
     return text
+
+
+_INTERPRETER = re.compile(r"^python[\d.]*m?$|^pypy[\d.]*$")
+_INTERPRETER_OPTIONS_WITH_VALUE = {"-X", "-W", "-Q"}
+
+
+def short_command(cmdline: str) -> str:
+    """What a narrow column should say of a command line: `/opt/app/.venv/bin/python3 -u /srv/app/worker.py
+    --queue x` is `worker.py --queue x`, `python3 -m celery worker` is `-m celery worker`, `/usr/bin/gunicorn
+    app:app` is `gunicorn app:app`. The whole line is the stack view's title, and / filters on it."""
+    words = cmdline.split(" ")
+    if not words or not words[0]:
+        return cmdline
+    program = PurePosixPath(words[0]).name
+    if not _INTERPRETER.match(program):
+        return " ".join([program, *words[1:]])
+    rest = words[1:]
+    while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c"):
+        rest = rest[2:] if rest[0] in _INTERPRETER_OPTIONS_WITH_VALUE else rest[1:]
+    if rest and rest[0] not in ("-m", "-c"):
+        rest = [PurePosixPath(rest[0]).name, *rest[1:]]
+    return " ".join(rest) or program
 
 
 def _where(thread: ThreadRecord) -> str:
