@@ -40,6 +40,7 @@ def test_without_a_pid_the_machines_python_processes_are_dumped_and_the_deadlock
     assert lines[-1] == f"see: Threads pane, pid {shown}"
     contention = run_check(hang_check("contention"), ctx)  # the same dumps, not a second scan
     assert contention.status == "pass" and str(process.pid) in contention.summary
+    assert contention.evidence["dumped"] == f"the {len(result.evidence['dumped'])} process(es) listed under the first threads check"
 
 
 def test_nothing_dumped_is_skipped_with_why_never_pass(pyspy_works):

@@ -221,9 +221,12 @@ def python_threads(ctx: CheckContext, ids: list[str], healthy: str) -> Outcome:
     every Python process of the machine, swept now. Nothing dumped is never a pass."""
     dumps = ctx.memo("thread-dumps", lambda: _thread_dumps(ctx))
     dumped = [p for p in dumps.processes if not p.error]
+    listed = ctx.memo("thread-dumps-listed", list)  # the guide's checks share one sweep: list it once
     evidence: dict[str, Any] = {
-        "dumped": [describe_process(p) for p in dumped],
+        "dumped": [describe_process(p) for p in dumped] if not listed else
+        f"the {len(dumped)} process(es) listed under the first threads check",
         "not_dumped": [f"{describe_process(p)}: {p.error}" for p in dumps.processes if p.error] + dumps.problems}
+    listed.append(True)
     if not dumped:
         why = "; ".join(evidence["not_dumped"]) or "no Python process found on this machine"
         return Outcome("skipped", f"no Python process dumped — pass --pid or press Enter in Threads ({why})", evidence)
