@@ -82,6 +82,20 @@ async def test_findings_flag_their_rows():
         assert str(table.get_cell("1", "flag")) == ""
 
 
+async def test_a_process_the_threads_source_found_hung_is_flagged_in_the_processes_table():
+    """The operator in Processes at 3 a.m. sees which process is deadlocked without opening Threads."""
+    from tests.samples import threads
+
+    app = frozen_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await fed(pilot)
+        feed(app, "threads", threads.section(), threads.findings())  # a deadlock in pid 901
+        feed(app, "processes", sample.section(), sample.findings())  # the flags are drawn with the next poll
+        await pilot.pause()
+        table = app.query_one("#proc-table", KeyedTable)
+        assert str(table.get_cell("901", "flag")) == "LH" and str(table.get_cell("902", "flag")) == ""
+
+
 async def test_help_lists_bindings():
     app = frozen_app()
     async with app.run_test(size=(140, 40)) as pilot:

@@ -299,6 +299,8 @@ class TshootApp(App):
         for spec in registry.specs():
             if spec.receives_findings:
                 self.pane(spec.name).findings = findings
+            else:
+                self.pane(spec.name).elsewhere = [f for f in findings if f.source != spec.name]
 
     def _interval_for(self, name: str) -> float:
         visible = self.query_one(TabbedContent).active == name

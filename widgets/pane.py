@@ -35,6 +35,9 @@ class SourcePane(Vertical):
     findings: reactive[list["Finding"]] = reactive(list, always_update=True, init=False, repaint=False)
     problem: reactive[tuple[str, str] | None] = reactive(None, always_update=True, init=False, repaint=False)
     row_filter: reactive[str] = reactive("", init=False, repaint=False)
+    # Every other source's findings, so a row can say another pane has something on it (a deadlocked pid in
+    # the Processes table); drawn with the pane's next section.
+    elsewhere: reactive[list["Finding"]] = reactive(list, init=False, repaint=False)
     # When each source last answered (set on a pane whose spec receives every finding): a duration in a finding's
     # title is as old as that poll.
     measured_at: reactive[dict[str, float | None]] = reactive(dict, init=False, repaint=False)

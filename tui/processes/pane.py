@@ -65,6 +65,8 @@ SORTS: dict[str, Any] = {
 SORT_CYCLE = ["cpu", "rss", "pid", "user", "name", "threads", "state", "started", "cmdline"]
 STATE_LETTER = {"running": "R", "sleeping": "S", "disk-sleep": "D", "zombie": "Z", "stopped": "T", "idle": "I", "tracing-stop": "t"}
 FLAG_FOR_FINDING = {"memory-growth": "L", "cpu-hog": "C", "process-d-state": "D", "zombie-processes": "Z"}
+HUNG_FLAG = "H"  # the Threads source found a hang in it (a deadlock, a starved pool, a blocked loop, ...)
+NOT_A_HANG = {"hot-code", "sweep-incomplete"}
 PORT_COLUMNS = [("proto", "PROTO"), ("address", "ADDRESS"), ("port", " PORT"), ("pid", "PID"), ("process", "PROCESS")]
 
 
@@ -140,6 +142,9 @@ class ProcessesPane(SourcePane):
             pid = finding.subject.get("pid")
             if pid is not None and finding.id in FLAG_FOR_FINDING:
                 self.flags[pid] = self.flags.get(pid, "") + FLAG_FOR_FINDING[finding.id]
+        for pid in sorted({f.subject.get("pid") for f in self.elsewhere if f.source == registry.THREADS
+                           and f.id not in NOT_A_HANG and isinstance(f.subject.get("pid"), int)}):
+            self.flags[pid] = self.flags.get(pid, "") + HUNG_FLAG
         notes = "\n".join(section.notes)
         if notes != self._notes_shown:  # an update lays the whole screen out again: only on change
             self._notes_shown = notes
