@@ -46,6 +46,39 @@ def test_a_registry_lock_taken_as_self_registry_lock_and_as_self_lock_closes_a_d
     assert not [f for f in findings if f.id in ("orphaned-lock", "lock-contention")]
 
 
+def test_a_lock_taken_through_a_local_alias_is_the_lock_its_attribute_names(program):
+    """`lock = self._lock; with lock:` in one thread, `with self._lock:` in the other: the lock's own address
+    (the alias local's, and `_lock` read from the store's memory) makes them one."""
+    process = program("deadlock_aliased_lock.py")
+    _, findings = observe(process.pid)
+    finding = only_deadlock(findings)
+    assert finding.evidence["confidence"] == "confirmed" and "identity" not in finding.evidence
+    threads = by_name(finding)
+    assert set(threads) == {"expirer", "auditor"}
+    assert threads["expirer"]["held_at"].endswith("deadlock_aliased_lock.py:18")
+    assert threads["expirer"]["waits_at"].endswith("deadlock_aliased_lock.py:21")
+    assert threads["auditor"]["waits_for"].startswith("self._lock (SessionStore@")
+    assert threads["auditor"]["waits_at"].endswith("deadlock_aliased_lock.py:29")
+    assert not [f for f in findings if f.id in ("orphaned-lock", "lock-contention")]
+
+
+def test_a_module_global_pool_held_through_a_contextmanager_closes_the_cycle_by_name(program):
+    """`with pool.checkout():` (pool a module global: no address in that frame) holds `pool.lock`; the other
+    thread waits inside checkout() for `self.lock` of a Pool read from memory. One side has only a name: the
+    cycle closes on the attribute and the finding says its identity rests on a name."""
+    process = program("deadlock_global_pool_checkout.py")
+    _, findings = observe(process.pid)
+    finding = only_deadlock(findings)
+    assert finding.evidence["confidence"] == "probable"
+    assert finding.evidence["identity"].startswith("by name: self.lock (Pool@")
+    threads = by_name(finding)
+    assert set(threads) == {"order-handler", "cache-refresher"}
+    assert threads["order-handler"]["holds"].startswith("pool.lock")
+    assert threads["order-handler"]["held_at"].endswith("deadlock_global_pool_checkout.py:26")
+    assert threads["cache-refresher"]["waits_at"].endswith("deadlock_global_pool_checkout.py:19")
+    assert not [f for f in findings if f.id in ("orphaned-lock", "lock-contention")]
+
+
 def test_two_registries_of_one_class_stay_two_locks_each_with_its_own_holder(program):
     process = program("registries_contention.py")
     _, findings = observe(process.pid)
@@ -66,7 +99,7 @@ def test_threads_taking_the_registry_lock_under_either_name_in_one_order_are_nev
         assert not [f for f in source.analyze(section) if f.id == "deadlock"]
 
 
-def test_replay_keeps_the_identity_read_from_memory_and_an_older_snapshot_falls_back_to_names(program):
+def test_replay_keeps_the_identity_read_from_memory_and_an_older_snapshot_closes_the_cycle_by_name(program):
     process = program("deadlock_registry_exporter.py")
     config = Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.2,
                     thresholds=Thresholds(stuck_thread_s=0.2))
@@ -80,14 +113,17 @@ def test_replay_keeps_the_identity_read_from_memory_and_an_older_snapshot_falls_
         for frame in thread["frames"]:
             for ref in [frame["waits"], *frame["held"]]:
                 if ref:
-                    del ref["object_addr"], ref["object_type"]
+                    del ref["object_addr"], ref["object_type"], ref["lock_addr"]
     older = section_from_json(ThreadsSection, saved).processes[str(process.pid)]
     findings = analyze_process(older, 0.2)
-    assert "deadlock" not in [f.id for f in findings]
-    orphaned = next(f for f in findings if f.id == "orphaned-lock")  # flusher's self._lock: no holder by address ...
-    maybe = orphaned.evidence["maybe_held_by"]  # ... but scrape holds a `_lock` known only by its name
-    assert [m["name"] for m in maybe] == ["scrape"] and maybe[0]["as"].startswith("self.registry._lock (Exporter@")
-    assert maybe[0]["held_at"].endswith("deadlock_registry_exporter.py:28") and '"scrape" holds' in orphaned.title
+    # flusher's self._lock has no holder by address, but scrape holds a `_lock` known only by its name: the
+    # cycle closes by name, and says so
+    assert [f.id for f in findings] == ["deadlock"], [f.title for f in findings]
+    evidence = findings[0].evidence
+    assert evidence["confidence"] == "probable" and evidence["identity"].startswith("by name: self._lock (Registry@")
+    scrape_entry = next(t for t in evidence["threads"] if t["name"] == "scrape")
+    assert scrape_entry["holds"].startswith("self.registry._lock (Exporter@")
+    assert scrape_entry["held_at"].endswith("deadlock_registry_exporter.py:28")
     scrape = next(t for t in older.threads if t.name == "scrape")
     held = [r for f in scrape.frames for r in f.held if r.expr == "self.registry._lock"]
     assert held and held[0].object_addr == 0

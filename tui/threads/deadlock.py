@@ -5,7 +5,10 @@ A lock's identity is the object it hangs on (address from py-spy's --locals) and
 `self._lock` on two objects is two locks, the same object under two names is one. Through more than one
 attribute (`self.registry._lock`) the object is the one read from memory at collection time (LockRef.object_addr,
 tui/threads/objects.py), so it meets `self._lock` of the Registry; unread, it stays keyed by its name and says so
-("by name"). A module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
+("by name"). Where the lock object itself was read (LockRef.lock_addr) or a local is the lock, its own address
+joins every name of it (`lock = self._lock; with lock:`). A lock only one side names without an address
+(`pool.lock`, pool a module global) may close a cycle on its attribute: a "probable" deadlock that says its
+identity rests on a name. A module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
 blocked taking its own mutex waits for whoever holds `q.mutex`. Waits inside Condition.wait/Event/queue
 get and put/join/sleep/socket have no owner and never make an edge: they are named for what they wait for.
 """
@@ -48,6 +51,12 @@ class LockId:
     resolved: bool  # identity rests on an address or a module-level name, not on a guess
     queue_mutex: bool = False  # a queue.Queue's own mutex, waited for inside put()/get()
     by_name: bool = False  # named through attributes not read from memory: the same lock elsewhere is not matched
+    addr: int = 0  # the lock object's own address, when known: every name of one lock meets on it
+    attribute: str = ""  # the last attribute of its expression (`_lock` of `self.registry._lock`), for by-name matching
+
+    def same(self, other: LockId) -> bool:
+        """One lock: the same key, or the same object read from memory under two names (an alias, a chain)."""
+        return self.key == other.key or bool(self.addr and self.addr == other.addr)
 
 
 @dataclass
@@ -74,7 +83,17 @@ def _is_sync_internal(frame: Frame) -> bool:
 
 
 def lock_id(frame: Frame, ref: LockRef) -> LockId:
-    """The identity of the lock `ref.expr` names in `frame`."""
+    """The identity of the lock `ref.expr` names in `frame`, with the lock object's address where known."""
+    lock = _lock_key(frame, ref)
+    lock.attribute = ref.expr.rsplit(".", 1)[1] if "." in ref.expr else ""
+    if ref.lock_addr:
+        lock.addr = ref.lock_addr
+    elif not lock.addr and lock.key.startswith("0x") and "." not in lock.key:
+        lock.addr = int(lock.key, 16)  # a local that is the lock itself, or a Condition's lock
+    return lock
+
+
+def _lock_key(frame: Frame, ref: LockRef) -> LockId:
     expr = _stdlib_lock_expr(frame, ref.expr)
     if expr != ref.expr:
         ref = LockRef(expr, ref.line, ref.module_level)
@@ -260,25 +279,30 @@ def analyze_process(process: ProcessThreads, stuck_threshold_s: float) -> list[F
     edges: dict[int, list[tuple[ThreadLocks, bool]]] = {}  # waiter tid -> (holder, confirmed from memory)
     for waiter in waiters:
         edges[waiter.thread.tid] = _holders(waiter, locks, by_ident, process)
+    # A lock one side names without an address (`pool.lock`, pool a module global held through a
+    # @contextmanager) and the other reads from memory: matched on the attribute, only to close a cycle.
+    by_name = {waiter.thread.tid: _holders_by_name(waiter, locks) for waiter in waiters if not edges[waiter.thread.tid]}
     findings = []
     in_cycles: set[int] = set()
-    for number, cycle in enumerate(_cycles(waiters, edges)):
+    linked = {tid: edges[tid] or [(holder, False) for holder in by_name.get(tid, [])] for tid in edges}
+    for number, cycle in enumerate(_cycles(waiters, linked)):
         in_cycles.update(t.thread.tid for t in cycle)
-        findings.append(_deadlock_finding(process, cycle, number, one_sample, edges))
+        named = [m for m in cycle if by_name.get(m.thread.tid)]
+        findings.append(_deadlock_finding(process, cycle, number, one_sample, linked, named))
     findings.extend(_contention_findings(process, locks, waiters, edges, in_cycles, stuck_threshold_s, one_sample))
     return findings
 
 
 def _holders(waiter: ThreadLocks, locks: list[ThreadLocks], by_ident: dict[int, ThreadLocks],
              process: ProcessThreads) -> list[tuple[ThreadLocks, bool]]:
-    owner_addr = waiter.waits.key if waiter.waits.key.startswith("0x") and "." not in waiter.waits.key else None
+    owner_addr = hex(waiter.waits.addr) if waiter.waits.addr else None
     owner = process.rlock_owners.get(owner_addr) if owner_addr else None
     if owner is not None:  # an RLock whose owner was read from memory: no need to guess
         holder = by_ident.get(owner.owner_ident)
         return [(holder, True)] if holder is not None and holder is not waiter else []
     holders = []
     for other in locks:
-        if any(h.lock.key == waiter.waits.key for h in other.holds):
+        if any(h.lock.same(waiter.waits) for h in other.holds):
             if other is waiter and waiter.thread.native_reentrant is not False:
                 continue  # re-entering a lock it holds only blocks on a plain Lock, proven by native frames
             holders.append((other, False))
@@ -288,6 +312,21 @@ def _holders(waiter: ThreadLocks, locks: list[ThreadLocks], by_ident: dict[int, 
         holders = [(other, False) for other in locks
                    if other is not waiter and any(h.lock.key.endswith(".mutex") for h in other.holds)]
     return holders
+
+
+def _holders_by_name(waiter: ThreadLocks, locks: list[ThreadLocks]) -> list[ThreadLocks]:
+    """Threads holding a lock with the waited lock's last attribute where one of the two names has no address
+    (perhaps the same lock; never two locks both read from memory)."""
+    wanted = waiter.waits
+    if not wanted.attribute:
+        return []
+    return [other for other in locks if other is not waiter and any(
+        h.lock.attribute == wanted.attribute and not (_anchored(h.lock) and _anchored(wanted)) for h in other.holds)]
+
+
+def _anchored(lock: LockId) -> bool:
+    """Its identity rests on an address (its object's or its own), not on a name."""
+    return bool(lock.addr) or (lock.key.startswith("0x") and not lock.by_name)
 
 
 def _cycles(waiters: list[ThreadLocks], edges: dict[int, list[tuple[ThreadLocks, bool]]]) -> list[list[ThreadLocks]]:
@@ -309,11 +348,13 @@ def _cycles(waiters: list[ThreadLocks], edges: dict[int, list[tuple[ThreadLocks,
 
 
 def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number: int, one_sample: bool,
-                      edges: dict[int, list[tuple[ThreadLocks, bool]]]) -> Finding:
+                      edges: dict[int, list[tuple[ThreadLocks, bool]]], named: list[ThreadLocks]) -> Finding:
     entries = []
     for index, member in enumerate(cycle):
         previous = cycle[index - 1]  # it waits for a lock this member holds
-        held = next((h for h in member.holds if h.lock.key == previous.waits.key), None)
+        held = next((h for h in member.holds if h.lock.same(previous.waits)), None)
+        if held is None and previous in named:
+            held = next((h for h in member.holds if h.lock.attribute == previous.waits.attribute), None)
         entries.append({
             "name": member.thread.name,
             "tid": member.thread.tid,
@@ -331,16 +372,19 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
         from_memory = any(h is holder and confirmed for h, confirmed in edges.get(member.thread.tid, []))
         return bool(member.thread.native_lock_wait) or from_memory
 
-    confirmed = not one_sample and all(
+    confirmed = not named and not one_sample and all(
         edge_confirmed(i, m) and m.waits.resolved and all(h.lock.resolved for h in m.holds) for i, m in enumerate(cycle))
     names = " and ".join(f'"{m.thread.name}"' for m in cycle)
+    identity = {"identity": "by name: " + "; ".join(
+        f"{m.waits.label} is taken to be the lock another thread holds under another name (same attribute "
+        f"'{m.waits.attribute}', its object not read from memory)" for m in named)} if named else {}
     return hang_finding(
         "deadlock", "critical", process,
         f"Deadlock in pid {process.pid} ({process.name}): {names} wait for each other's locks",
         ("Each of these threads holds a lock the next one waits for, so none can ever proceed. "
          "Restart the process to recover; fix the code so every path takes these locks in one order "
          "(or use one lock). The report lists where each lock was taken and where each thread waits."),
-        {"threads": entries, "confidence": "confirmed" if confirmed else "probable"},
+        {"threads": entries, "confidence": "confirmed" if confirmed else "probable", **identity},
         **({"cycle": number + 1} if number else {}),
     )
 
@@ -352,7 +396,7 @@ def _contention_findings(process: ProcessThreads, locks: list[ThreadLocks], wait
     for waiter in waiters:
         if waiter.thread.tid in in_cycles or (not one_sample and waiter.thread.stuck_for_s < stuck_threshold_s):
             continue
-        by_lock.setdefault(waiter.waits.key, []).append(waiter)
+        by_lock.setdefault(f"{waiter.waits.addr:#x}" if waiter.waits.addr else waiter.waits.key, []).append(waiter)
     findings = []
     for queued in by_lock.values():
         lock = queued[0].waits
@@ -365,7 +409,7 @@ def _contention_findings(process: ProcessThreads, locks: list[ThreadLocks], wait
             findings.append(_orphaned_lock_finding(process, lock, waiters, longest, _held_by_name(lock, locks)))
             continue
         holder_state = thread_state(holder.thread)
-        held = next((h for h in holder.holds if h.lock.key == lock.key), None)
+        held = next((h for h in holder.holds if h.lock.same(lock)), None)
         if held is None and lock.queue_mutex:  # a queue's mutex the holder names its own way
             held = next((h for h in holder.holds if h.lock.key.endswith(".mutex")), None)
             if held is not None:

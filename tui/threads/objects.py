@@ -28,7 +28,7 @@ LAYOUT_VERSIONS = {"3.11"}  # CPython versions whose object layout this module r
 _MACHINES = {"x86_64", "aarch64"}
 MAX_READS = 4000  # per process and look: one attribute is about ten small reads
 MAX_ENTRIES = 512  # dict entries read at most per lookup (an instance dict rarely has more than a few dozen)
-MAX_CHAIN = 4  # attributes followed at most: `self.app.metrics.registry._lock`
+MAX_CHAIN = 5  # attributes followed at most: `self.app.metrics.registry._lock`
 MAX_METACLASS_DEPTH = 4  # a class's metaclass chain (ABCMeta, then type) read at most this deep
 MAX_TYPE_NAME = 100  # bytes of a type's name
 _PAGE = 4096
@@ -232,8 +232,9 @@ def layout_known(version: str) -> bool:
 
 
 def resolve_lock_chains(pid: int, version: str, threads: list[ThreadRecord]) -> None:
-    """Give every lock named through two or more attributes (`self.registry._lock`) the object its last
-    attribute hangs on (the Registry), read from memory; unread ones stay as they are (identity by name)."""
+    """Give every lock named through attributes (`self._lock`, `self.registry._lock`) the lock object itself and
+    the object its last attribute hangs on (the Registry), read from memory; unread ones stay as they are
+    (identity by name)."""
     if not layout_known(version):
         return
     try:
@@ -251,21 +252,28 @@ def resolve_lock_chains(pid: int, version: str, threads: list[ThreadRecord]) -> 
 
 def _resolved(reader: ObjectReader, frame: Frame, ref: LockRef,
               found: dict[tuple[int, str], tuple[int, str] | None]) -> LockRef:
-    """`ref` with the object its last attribute hangs on (a new LockRef: source contexts share theirs)."""
+    """`ref` with the lock object and the object it hangs on (a new LockRef: source contexts share theirs)."""
     match = _CHAIN.match(ref.expr)
     if match is None or ref.module_level:
         return ref
-    path = match.group(2).split(".")[1:-1]  # the attributes between the local and the lock
+    attributes = match.group(2).split(".")[1:]  # `self.registry._lock`: registry, _lock
     root = next((v.addr for v in frame.locals if v.name == match.group(1) and v.addr), 0)
-    if not path or not root or len(path) > MAX_CHAIN:
+    if not root or len(attributes) > MAX_CHAIN:
         return ref
-    key = (root, ".".join(path))
-    if key not in found:
-        found[key] = _follow(reader, root, path)
-    if found[key] is None:
-        return ref
-    addr, kind = found[key]
-    return replace(ref, object_addr=addr, object_type=kind)
+
+    def follow(path: list[str]) -> tuple[int, str] | None:
+        key = (root, ".".join(path))
+        if key not in found:
+            found[key] = _follow(reader, root, path)
+        return found[key]
+
+    owner = follow(attributes[:-1]) if len(attributes) > 1 else None
+    lock = follow(attributes)
+    if lock is not None:
+        ref = replace(ref, lock_addr=lock[0])
+    if owner is not None:
+        ref = replace(ref, object_addr=owner[0], object_type=owner[1])
+    return ref
 
 
 def _follow(reader: ObjectReader, addr: int, path: list[str]) -> tuple[int, str] | None:

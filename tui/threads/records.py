@@ -33,6 +33,9 @@ class LockRef:
     # goes through more than one attribute (`self.registry` in `self.registry._lock`); 0 when not read
     object_addr: int = 0
     object_type: str = ""  # that object's type name
+    # the lock object itself, read from memory (`self._lock`'s value): the identity every name of it shares,
+    # an alias (`lock = self._lock; with lock:`) and a Condition's lock included; 0 when not read
+    lock_addr: int = 0
 
 
 @dataclass

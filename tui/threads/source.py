@@ -340,6 +340,9 @@ class ThreadsSource(Source):
 
 
 def _rlock_addresses(threads: list[ThreadRecord]) -> list[int]:
-    """Addresses of RLock objects held in locals: their owner can be read from memory."""
-    return sorted({v.addr for t in threads for f in t.frames for v in f.locals
-                   if v.addr and v.repr.startswith("<_thread.RLock")})
+    """Addresses of RLock objects in locals, and of the locks waited for that were read from memory
+    (`self._rlock`): an RLock's owner can be read (the reader checks the type first)."""
+    in_locals = {v.addr for t in threads for f in t.frames for v in f.locals
+                 if v.addr and v.repr.startswith("<_thread.RLock")}
+    waited = {f.waits.lock_addr for t in threads for f in t.frames if f.waits is not None and f.waits.lock_addr}
+    return sorted(in_locals | waited)
