@@ -17,9 +17,10 @@ import time
 READY = "print('ready', flush=True)"
 
 
-def python_child(code: str, *args: str, **popen) -> subprocess.Popen:
-    """`python -c CODE ARGS...`, returned after it printed `ready` (CODE must print it, e.g. with READY)."""
-    child = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True, **popen)
+def python_child(code: str, *args: str, python: str = sys.executable, **popen) -> subprocess.Popen:
+    """`python -c CODE ARGS...` (this interpreter unless told), returned after it printed `ready` (CODE must
+    print it, e.g. with READY)."""
+    child = subprocess.Popen([python, "-c", code, *args], stdout=subprocess.PIPE, text=True, **popen)
     line = child.stdout.readline().strip()
     if line != "ready":
         child.kill()

@@ -1,11 +1,15 @@
 """Start the real Python programs of tests/programs/threads and wait until their threads are in place.
 
-Also the pytest fixtures the Threads tests share: `pyspy_works` and `program`.
+Also the pytest fixtures the Threads tests share: `pyspy_works` and `program`, and `interpreter` for a program
+run by another CPython version than the tests' own.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import selectors
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +22,33 @@ from tui.threads import pyspy
 
 PROGRAMS = Path(__file__).resolve().parent
 READY_TIMEOUT_S = 10.0
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 
 
-def start_program(name: str) -> subprocess.Popen:
-    """Run `name` with this interpreter and return once it printed "ready"; the caller kills it."""
-    process = subprocess.Popen([sys.executable, str(PROGRAMS / name)], stdout=subprocess.PIPE, text=True)
+@functools.cache
+def interpreter(version: str) -> str:
+    """A CPython `version` ("3.12") interpreter: this one if it is that version, else a pyenv install of it or
+    python3.12 on PATH that says it is that version (a pyenv shim of a version not selected does not run);
+    without one the test is skipped (failed under TSHOOT_REQUIRE_SERVICES=1)."""
+    if version == f"{sys.version_info.major}.{sys.version_info.minor}":
+        return sys.executable
+    candidates = [*sorted(PYENV_VERSIONS.glob(f"{version}.*/bin/python{version}"), reverse=True),
+                  shutil.which(f"python{version}")]
+    for candidate in filter(None, candidates):
+        try:
+            said = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                  capture_output=True, text=True, timeout=READY_TIMEOUT_S).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if said == version:
+            return str(candidate)
+    require_service(f"CPython {version}",
+                    f"no python{version} that runs under {PYENV_VERSIONS} or on PATH (pyenv install {version})")
+
+
+def start_program(name: str, python: str = sys.executable) -> subprocess.Popen:
+    """Run `name` with `python` and return once it printed "ready"; the caller kills it."""
+    process = subprocess.Popen([python, str(PROGRAMS / name)], stdout=subprocess.PIPE, text=True)
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
         if not selector.select(READY_TIMEOUT_S) or process.stdout.readline().strip() != "ready":
@@ -58,8 +84,8 @@ def pyspy_works():
 def program(pyspy_works):
     started = []
 
-    def start(name: str) -> subprocess.Popen:
-        started.append(start_program(name))
+    def start(name: str, python: str = sys.executable) -> subprocess.Popen:
+        started.append(start_program(name, python))
         return started[-1]
 
     yield start
