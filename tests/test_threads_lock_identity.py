@@ -1,7 +1,8 @@
 """One lock reached under two names is one lock: attribute chains followed through the target's memory.
 
 Real programs under tests/programs/threads, dumped by real py-spy; the object reader is checked against a live
-child that prints the id() of its objects.
+child that prints the id() of its objects. The reader and the deadlocks that need it run under every CPython
+version whose layout it knows (pyenv installs of the others than the tests' own).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 
 import pytest
 
-from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
+from programs.threads.support import interpreter, program, pyspy_works  # noqa: F401  (fixtures)
 from tests.children import READY, python_child
 from tests.test_threads_deadlocks import by_name, observe, only_deadlock
 from tui.config import Config, Thresholds
@@ -19,15 +20,20 @@ from tui.source import section_from_json, section_to_json
 from tui.threads import objects
 from tui.threads.deadlock import analyze_process, thread_locks, thread_state
 from tui.threads.objects import ObjectReader, resolve_lock_chains
+from tui.threads.pythonprocs import runtime_of
 from tui.threads.records import LockRef, ThreadsSection
 from tui.threads.source import ThreadsSource
 
-pytestmark = pytest.mark.skipif(not objects.layout_known(f"{sys.version_info[0]}.{sys.version_info[1]}"),
-                                reason="the object reader knows CPython 3.11's layout only")
+VERSIONS = sorted(objects.LAYOUTS)
+THIS_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+# the tests below that start their programs with the tests' own interpreter
+runs_here = pytest.mark.skipif(not objects.layout_known(THIS_VERSION),
+                               reason=f"the object reader does not know CPython {THIS_VERSION}'s layout")
 
 
-def test_a_registry_lock_taken_as_self_registry_lock_and_as_self_lock_closes_a_deadlock(program):
-    process = program("deadlock_registry_exporter.py")
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_registry_lock_taken_as_self_registry_lock_and_as_self_lock_closes_a_deadlock(program, version):
+    process = program("deadlock_registry_exporter.py", interpreter(version))
     _, findings = observe(process.pid)
     finding = only_deadlock(findings)
     assert finding.evidence["confidence"] == "confirmed"
@@ -46,10 +52,11 @@ def test_a_registry_lock_taken_as_self_registry_lock_and_as_self_lock_closes_a_d
     assert not [f for f in findings if f.id in ("orphaned-lock", "lock-contention")]
 
 
-def test_a_lock_taken_through_a_local_alias_is_the_lock_its_attribute_names(program):
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_lock_taken_through_a_local_alias_is_the_lock_its_attribute_names(program, version):
     """`lock = self._lock; with lock:` in one thread, `with self._lock:` in the other: the lock's own address
     (the alias local's, and `_lock` read from the store's memory) makes them one."""
-    process = program("deadlock_aliased_lock.py")
+    process = program("deadlock_aliased_lock.py", interpreter(version))
     _, findings = observe(process.pid)
     finding = only_deadlock(findings)
     assert finding.evidence["confidence"] == "confirmed" and "identity" not in finding.evidence
@@ -62,6 +69,7 @@ def test_a_lock_taken_through_a_local_alias_is_the_lock_its_attribute_names(prog
     assert not [f for f in findings if f.id in ("orphaned-lock", "lock-contention")]
 
 
+@runs_here
 def test_a_module_global_pool_held_through_a_contextmanager_closes_the_cycle_by_name(program):
     """`with pool.checkout():` (pool a module global: no address in that frame) holds `pool.lock`; the other
     thread waits inside checkout() for `self.lock` of a Pool read from memory. One side has only a name: the
@@ -79,6 +87,7 @@ def test_a_module_global_pool_held_through_a_contextmanager_closes_the_cycle_by_
     assert not [f for f in findings if f.id in ("orphaned-lock", "lock-contention")]
 
 
+@runs_here
 def test_two_registries_of_one_class_stay_two_locks_each_with_its_own_holder(program):
     process = program("registries_contention.py")
     _, findings = observe(process.pid)
@@ -89,6 +98,7 @@ def test_two_registries_of_one_class_stay_two_locks_each_with_its_own_holder(pro
     assert len({f.evidence["lock"] for f in findings}) == 2  # two Registry addresses
 
 
+@runs_here
 def test_threads_taking_the_registry_lock_under_either_name_in_one_order_are_never_a_deadlock(program):
     process = program("registry_same_order.py")
     source = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.1,
@@ -99,6 +109,7 @@ def test_threads_taking_the_registry_lock_under_either_name_in_one_order_are_nev
         assert not [f for f in source.analyze(section) if f.id == "deadlock"]
 
 
+@runs_here
 def test_replay_keeps_the_identity_read_from_memory_and_an_older_snapshot_closes_the_cycle_by_name(program):
     process = program("deadlock_registry_exporter.py")
     config = Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.2,
@@ -158,19 +169,21 @@ time.sleep(600)
 """
 
 
-@pytest.fixture(scope="module")
-def child():
-    process = python_child(CHILD)
+@pytest.fixture(scope="module", params=VERSIONS)
+def child(request):
+    """The CHILD program under one CPython version: (version, process, the id() of each of its objects)."""
+    process = python_child(CHILD, python=interpreter(request.param))
     addresses = dict(zip(("registry", "lock", "inline", "materialised", "handler", "slotted", "crowded", "huge"),
                          map(int, process.stdout.readline().split())))
-    yield process, addresses
+    yield request.param, process, addresses
     process.kill()
     process.wait()
 
 
 def test_the_reader_follows_attributes_however_the_instance_keeps_them(child):
-    process, at = child
-    with ObjectReader(process.pid) as reader:
+    version, process, at = child
+    assert runtime_of(process.pid).version == version  # the version the Threads source passes to the reader
+    with ObjectReader(process.pid, version) as reader:
         for holder in ("inline", "materialised", "handler", "crowded"):
             assert reader.attribute(at[holder], "registry") == at["registry"], holder
         assert reader.attribute(at["registry"], "_lock") == at["lock"]
@@ -179,8 +192,8 @@ def test_the_reader_follows_attributes_however_the_instance_keeps_them(child):
 
 
 def test_the_reader_gives_up_rather_than_guess(child):
-    process, at = child
-    with ObjectReader(process.pid) as reader:
+    version, process, at = child
+    with ObjectReader(process.pid, version) as reader:
         assert reader.attribute(at["registry"], "missing") is None
         assert reader.attribute(at["slotted"], "registry") is None  # __slots__ are not read
         assert reader.attribute(at["huge"], "registry") is None  # more entries than MAX_ENTRIES
@@ -188,6 +201,7 @@ def test_the_reader_gives_up_rather_than_guess(child):
         assert reader.attribute(0x10, "registry") is None and reader.type_name(0) is None
 
 
+@runs_here
 def test_resolution_is_skipped_for_an_unknown_layout_or_a_process_that_is_gone(program):
     process = program("deadlock_registry_exporter.py")
     record, _ = observe(process.pid)
@@ -200,8 +214,8 @@ def test_resolution_is_skipped_for_an_unknown_layout_or_a_process_that_is_gone(p
         resolve_lock_chains(process.pid, version, record.threads)
         return next(r for r in frame.held if r.expr == "self.registry._lock").object_addr
 
-    assert read_again("3.11") == resolved.object_addr
-    assert read_again("3.12") == 0  # a layout this reader does not know: identity by name
+    assert read_again(THIS_VERSION) == resolved.object_addr
+    assert read_again("3.10") == 0  # a layout this reader does not know: identity by name
     process.kill()
     process.wait()
-    assert read_again("3.11") == 0  # gone: nothing read, no error
+    assert read_again(THIS_VERSION) == 0  # gone: nothing read, no error

@@ -6,11 +6,14 @@ under another name, and a lock-order cycle through it goes unseen. Reading the a
 0xbbb's instance dict gives 0xaaa, and the two meet. The answer is stored in the LockRef at collection time,
 so the analysis stays pure and a replayed snapshot gives the same findings.
 
-Reading /proc/PID/mem needs the ptrace right py-spy already needs. Only the layout tested here is read:
-CPython 3.11, 64-bit little-endian, instance attributes in a managed dict (inline values with the class's
-shared keys, or a real dict) or a dict at a positive `tp_dictoffset`. Bounded (few reads, capped sizes) and
-suspicious of every byte: the process is live and may change under us, so any read that fails or does not
-look like what the layout says gives None, and the lock keeps the identity of its name.
+Reading /proc/PID/mem needs the ptrace right py-spy already needs. Only the layouts tested here are read:
+CPython 3.11, 3.12 and 3.13 (`LAYOUTS`), 64-bit little-endian, instance attributes in a managed dict (the
+class's shared keys with the instance's values, or a real dict) or a dict at a positive `tp_dictoffset`.
+Where each version keeps the managed values differs (a pointer before the object in 3.11, a tagged pointer in
+3.12, inline after the object header in 3.13); the rest of the path is the same code with that version's
+offsets. Bounded (few reads, capped sizes) and suspicious of every byte: the process is live and may change
+under us, so any read that fails or does not look like what the layout says gives None, and the lock keeps
+the identity of its name.
 """
 
 from __future__ import annotations
@@ -20,11 +23,10 @@ import platform
 import re
 import struct
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from tui.threads.records import Frame, LockRef, ThreadRecord
 
-LAYOUT_VERSIONS = {"3.11"}  # CPython versions whose object layout this module reads (checked against 3.11.7)
 _MACHINES = {"x86_64", "aarch64"}
 MAX_READS = 4000  # per process and look: one attribute is about ten small reads
 MAX_ENTRIES = 512  # dict entries read at most per lookup (an instance dict rarely has more than a few dozen)
@@ -35,17 +37,36 @@ _PAGE = 4096
 _CHAIN = re.compile(r"^([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*)+)$", re.ASCII)
 _TYPE_NAME = re.compile(rb"^[A-Za-z_][\w.]*$")
 
-# CPython 3.11 (Include/object.h, cpython/object.h, internal/pycore_dict.h, cpython/unicodeobject.h);
-# offsets checked with offsetof() against the 3.11.7 headers.
-_OB_TYPE = 8
+
+@dataclass(frozen=True)
+class Layout:
+    """What differs between the CPython versions read here (Include/cpython/object.h, internal/pycore_object.h,
+    internal/pycore_dict.h, cpython/unicodeobject.h); every offset checked with offsetof() against that
+    version's headers (3.11.7, 3.12.1, 3.13.0, compiled with Py_BUILD_CORE for the internal ones)."""
+
+    managed_values: str  # where a managed-dict instance keeps its values: "pointer", "tagged" or "inline"
+    ht_cached_keys: int  # PyHeapTypeObject: the shared keys of the class's instances
+    values_array: int  # offsetof(PyDictValues, values): 3.13 puts capacity, size, embedded, valid bytes first
+    ascii_header: int  # sizeof(PyASCIIObject): a compact ASCII string's characters follow it (3.12 dropped wstr)
+
+
+LAYOUTS = {
+    "3.11": Layout(managed_values="pointer", ht_cached_keys=872, values_array=0, ascii_header=48),
+    "3.12": Layout(managed_values="tagged", ht_cached_keys=880, values_array=0, ascii_header=40),
+    "3.13": Layout(managed_values="inline", ht_cached_keys=880, values_array=8, ascii_header=40),
+}
+
+# The same in 3.11, 3.12 and 3.13 (64-bit, default build: not the free-threaded one, which moves the dict).
+_OB_TYPE, _OBJECT_SIZE = 8, 16  # ob_refcnt, ob_type: sizeof(PyObject)
 _TP_NAME, _TP_FLAGS, _TP_DICTOFFSET = 24, 168, 288
-_HT_CACHED_KEYS = 872  # PyHeapTypeObject: the shared keys of the class's instances
-_MANAGED_DICT_PTR, _MANAGED_VALUES_PTR = -24, -32  # _PyObject_ManagedDictPointer (obj-3 words), values (obj-4)
+_MANAGED_DICT = -24  # the managed dict (3.12: dict or tagged values) at obj-3 words
+_MANAGED_VALUES = -32  # 3.11: the values pointer at obj-4 words (3.12 and 3.13 keep the weakref list there)
 _MA_KEYS, _MA_VALUES = 32, 40  # PyDictObject
 _DK_HEADER = 32  # dk_refcnt, dk_log2_size, dk_log2_index_bytes, dk_kind, dk_version, dk_usable, dk_nentries
 _DICT_KEYS_GENERAL, _DICT_KEYS_UNICODE, _DICT_KEYS_SPLIT = 0, 1, 2
-_ASCII_HEADER = 48  # sizeof(PyASCIIObject); a compact ASCII string's characters follow it
+_ASCII_LENGTH, _ASCII_STATE = 16, 32  # PyASCIIObject.length, .state
 _STATE_COMPACT_ASCII = 0x60  # PyASCIIObject.state: compact (bit 5) and ascii (bit 6)
+_TPFLAGS_INLINE_VALUES = 1 << 2  # 3.13
 _TPFLAGS_MANAGED_DICT = 1 << 4
 _TPFLAGS_HEAPTYPE = 1 << 9
 _TPFLAGS_UNICODE_SUBCLASS = 1 << 28
@@ -59,9 +80,11 @@ class _Unreadable(Exception):
 
 
 class ObjectReader:
-    """Reads CPython 3.11 objects of one process; each answer is None when it cannot be read with confidence."""
+    """Reads the objects of one process of a CPython version in LAYOUTS; each answer is None when it cannot be
+    read with confidence."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, version: str) -> None:
+        self._layout = LAYOUTS[version]
         self._fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)  # OSError without the ptrace right: the caller falls back
         self._reads = 0
         self._types: dict[int, tuple[str, int, int]] = {}  # type address -> (name, flags, dictoffset)
@@ -159,13 +182,12 @@ class ObjectReader:
         type_addr = self._ob_type(addr)
         _, flags, dictoffset = self._type(type_addr)
         if flags & _TPFLAGS_MANAGED_DICT:
-            values = self._word(addr + _MANAGED_VALUES_PTR)
-            if values:  # inline values, keyed by the class's shared keys
-                if not flags & _TPFLAGS_HEAPTYPE:
+            values, dict_addr = self._managed(addr, flags)
+            if values:  # the instance's own values, keyed by the class's shared keys
+                if not flags & _TPFLAGS_HEAPTYPE or values % 8:
                     raise _Unreadable
-                keys = self._pointer(type_addr + _HT_CACHED_KEYS)
+                keys = self._pointer(type_addr + self._layout.ht_cached_keys)
                 return self._lookup(keys, values, name, split=True)
-            dict_addr = self._word(addr + _MANAGED_DICT_PTR)
         elif dictoffset > 0:
             dict_addr = self._word(addr + dictoffset)
         else:
@@ -173,6 +195,24 @@ class ObjectReader:
         if dict_addr == 0:
             return None  # no attribute set yet
         return self._dict_item(dict_addr, name)
+
+    def _managed(self, addr: int, flags: int) -> tuple[int, int]:
+        """(values, 0) while the instance keeps its attributes as values for the class's shared keys, else
+        (0, its managed dict, or 0 when none was made yet)."""
+        kept = self._layout.managed_values
+        if kept == "pointer":  # 3.11: the values pointer at obj-4 words, NULL once a dict took over
+            values = self._word(addr + _MANAGED_VALUES)
+            return (values, 0) if values else (0, self._word(addr + _MANAGED_DICT))
+        if kept == "tagged":  # 3.12: one word at obj-3 (PyDictOrValues), the values when its low bit is set
+            word = self._word(addr + _MANAGED_DICT)
+            return (word + 1, 0) if word & 1 else (0, word)
+        if flags & _TPFLAGS_INLINE_VALUES:  # 3.13: inline after the header while valid, else in the dict at obj-3
+            _capacity, _size, embedded, valid = self._read(addr + _OBJECT_SIZE, 4)
+            if embedded != 1 or valid not in (0, 1):
+                raise _Unreadable
+            if valid:
+                return addr + _OBJECT_SIZE, 0
+        return 0, self._word(addr + _MANAGED_DICT)
 
     def _dict_item(self, dict_addr: int, name: str) -> int | None:
         if not self._type(self._ob_type(dict_addr))[1] & _TPFLAGS_DICT_SUBCLASS:
@@ -203,7 +243,7 @@ class ObjectReader:
             if key == 0 or not self._is_str(key, wanted):
                 continue
             if split:
-                value = self._word(values + 8 * index)
+                value = self._split_value(values, index)
             if value == 0:
                 return None  # a shared key this instance has not set
             if value % 8:
@@ -211,24 +251,32 @@ class ObjectReader:
             return value
         return None
 
+    def _split_value(self, values: int, index: int) -> int:
+        """values[index] of a PyDictValues; 3.13's header gives its capacity, which the index must be below."""
+        array = self._layout.values_array
+        if array and index >= self._read(values, 1)[0]:
+            raise _Unreadable
+        return self._word(values + array + 8 * index)
+
     def _is_str(self, addr: int, wanted: bytes) -> bool:
         """The object at `addr` is a compact ASCII str equal to `wanted` (its characters read only when the
         length matches)."""
-        header = self._read(addr, _ASCII_HEADER)
+        header_size = self._layout.ascii_header
+        header = self._read(addr, header_size)
         type_addr = struct.unpack_from("<Q", header, _OB_TYPE)[0]
         if not self._type(type_addr)[1] & _TPFLAGS_UNICODE_SUBCLASS:
             return False
-        length = struct.unpack_from("<q", header, 16)[0]
-        state = struct.unpack_from("<I", header, 32)[0]
+        length = struct.unpack_from("<q", header, _ASCII_LENGTH)[0]
+        state = struct.unpack_from("<I", header, _ASCII_STATE)[0]
         if length != len(wanted) or state & _STATE_COMPACT_ASCII != _STATE_COMPACT_ASCII:
             return False  # a non-ASCII key cannot equal an ASCII name
-        return self._read(addr + _ASCII_HEADER, len(wanted) + 1) == wanted + b"\0"
+        return self._read(addr + header_size, len(wanted) + 1) == wanted + b"\0"
 
 
 def layout_known(version: str) -> bool:
     """This module can read the process's objects: a CPython version whose layout it knows, on this machine's
     64-bit little-endian architecture."""
-    return version in LAYOUT_VERSIONS and platform.machine() in _MACHINES and sys.byteorder == "little"
+    return version in LAYOUTS and platform.machine() in _MACHINES and sys.byteorder == "little"
 
 
 def resolve_lock_chains(pid: int, version: str, threads: list[ThreadRecord]) -> None:
@@ -238,7 +286,7 @@ def resolve_lock_chains(pid: int, version: str, threads: list[ThreadRecord]) -> 
     if not layout_known(version):
         return
     try:
-        reader = ObjectReader(pid)
+        reader = ObjectReader(pid, version)
     except OSError:
         return  # another user's process without the right, or gone
     found: dict[tuple[int, str], tuple[int, str] | None] = {}
