@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from programs.threads.support import program, pyspy_works  # noqa: F401  (fixtures)
+import pytest
+
+from programs.threads.support import interpreter, program, pyspy_works  # noqa: F401  (fixtures)
 from tui.config import Config, Thresholds
 from tui.source import section_from_json, section_to_json
 from tui.threads.deadlock import format_deadlock_report, thread_state
@@ -74,8 +76,9 @@ def test_ring_of_three_self_lock_attributes_with_acquire_try_finally(program):
     assert threads["transfer-0"]["waits_for"].split("@")[1] == threads["transfer-1"]["holds"].split("@")[1]
 
 
-def test_rlocks_reentered_then_crossed_deadlock_with_owners_read_from_memory(program):
-    process = program("deadlock_rlock.py")
+@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+def test_rlocks_reentered_then_crossed_deadlock_with_owners_read_from_memory(program, version):
+    process = program("deadlock_rlock.py", interpreter(version))
     record, findings = observe(process.pid)
     threads = by_name(only_deadlock(findings))
     assert set(threads) == {"rlock-a", "rlock-b"}

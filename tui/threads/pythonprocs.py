@@ -139,8 +139,9 @@ def source_path(pid: int, filename: str) -> Path:
     return Path(f"/proc/{pid}/root") / str(path).lstrip("/")
 
 
-# CPython 3.8-3.12 rlockobject on 64-bit: ob_refcnt, ob_type, rlock_lock, rlock_owner, rlock_count.
-_RLOCK_LAYOUT_VERSIONS = {"3.8", "3.9", "3.10", "3.11", "3.12"}
+# CPython 3.8-3.13 rlockobject on 64-bit: ob_refcnt, ob_type, rlock_lock, rlock_owner, rlock_count (checked on a
+# live 3.13.0 RLock held three times). CPython main since keeps a _PyRecursiveMutex there instead: not read.
+_RLOCK_LAYOUT_VERSIONS = {"3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}
 _TP_NAME_OFFSET = 24  # PyTypeObject: ob_refcnt, ob_type, ob_size, then tp_name
 
 
