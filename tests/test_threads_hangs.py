@@ -206,10 +206,11 @@ def test_without_a_pid_every_hung_process_is_found_and_healthy_ones_are_not(prog
     assert found.get(hung["lock_across_io"]) == {"lock-held-across-io"}
     assert found.get(hung["deadlock_ring"]) == {"deadlock"}
     assert found.get(hung["queue_stalled"]) == {"queue-stalled"}
-    assert not any(pid in found for pid in healthy)
+    assert not any(pid in found for pid in healthy), {pid: found.get(pid) for pid in healthy}
     entries = {int(pid): entry for pid, entry in section.processes.items()}
     assert all(entries[pid].found_by == "scan" for pid in hung.values())
-    assert all(0 < entries[pid].paused_ms_last_minute <= 1000 for pid in hung.values())
+    paused = {name: entries[pid].paused_ms_last_minute for name, pid in hung.items()}
+    assert all(0 < ms <= 1000 for ms in paused.values()), paused
     assert not any(pid in entries for pid in healthy)  # a healthy process is looked at, not kept
 
 

@@ -8,6 +8,7 @@ collected records, like the deadlock analysis, so a replayed snapshot gives the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -179,6 +180,7 @@ def _pool_exhausted(process: ProcessThreads, threshold_s: float) -> list[Finding
 
 
 _QUEUE_FILE = "queue.py"
+_SLEEP_SECONDS = re.compile(r"\bsleep\s*\(\s*(\d+(?:\.\d*)?|\.\d+)\s*\)")
 
 
 @dataclass
@@ -243,6 +245,16 @@ def _takes_from(thread: ThreadRecord, queue: _Queue) -> str | None:
     return None
 
 
+def _moving(thread: ThreadRecord, threshold_s: float) -> bool:
+    """Seen making progress: its stack changed within the threshold, or it sits in a sleep shorter than the time
+    its stack has stood still (a loop sleeping a little per item, sampled at the same line each time)."""
+    if not thread.stuck or thread.stuck_for_s < threshold_s:
+        return True
+    program = _program_frame(thread, len(thread.frames))
+    sleep = _SLEEP_SECONDS.search(program.line_text) if program is not None else None
+    return sleep is not None and float(sleep.group(1)) < thread.stuck_for_s
+
+
 def _consumer_doing(thread: ThreadRecord) -> str:
     """What a stuck consumer does instead of taking from the queue, in a few words with its line."""
     blocked = thread.frames[0] if thread.frames else None
@@ -261,13 +273,18 @@ def _queues_stalled(process: ProcessThreads, threshold_s: float) -> list[Finding
     """A bounded queue is full, its producers block in put(), and whoever takes from it is stuck elsewhere or gone.
 
     tshoot sees stacks, not the queue's length: producers that never leave put() and consumers whose stacks do
-    not move, both for the threshold. A consumer seen moving, or waiting in get(), is progressing: silent."""
+    not move, both for the threshold. A consumer seen moving or waiting in get(), or a thread of the producers'
+    code seen past its put(), says items are taken: silent."""
     findings = []
     for queue in _full_queues(process, threshold_s).values():
         stuck = {t.tid for t, _ in queue.producers}
         consumers = [(t, how) for t in process.threads if t.tid not in stuck and (how := _takes_from(t, queue))]
-        if any(_queue_call(t, "get") is not None or not t.stuck or t.stuck_for_s < threshold_s for t, _ in consumers):
+        if any(_queue_call(t, "get") is not None or _moving(t, threshold_s) for t, _ in consumers):
             continue  # a consumer takes items or its stack moves: a busy queue, not a stalled one
+        putting = {(f.filename, f.function) for _, f in queue.producers}
+        if any(t.tid not in stuck and _queue_call(t, "put") is None and _moving(t, threshold_s)
+               and any((f.filename, f.function) in putting for f in t.frames) for t in process.threads):
+            continue  # another thread of the producers' code got through put() and went on: items are taken
         longest = max(t.stuck_for_s for t, _ in queue.producers)
         evidence = {
             "queue": queue.label,
