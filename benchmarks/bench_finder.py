@@ -31,14 +31,16 @@ HUNG = {  # program -> the finding it must give
     "orphaned_lock.py": "orphaned-lock",
     "lock_across_io.py": "lock-held-across-io",
     "deadlock_ring.py": "deadlock",
+    "queue_stalled.py": "queue-stalled",
 }
 # what a server mostly runs: idle services; one in twenty also keeps a core busy
-HEALTHY = ["waits_no_owner.py"] * 18 + ["idle_pool_and_loop.py", "same_order.py"]
+HEALTHY = ["waits_no_owner.py"] * 17 + ["idle_pool_and_loop.py", "same_order.py", "queue_healthy.py"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--healthy", type=int, default=45, help="healthy Python processes next to the 5 hung ones")
+    parser.add_argument("--healthy", type=int, default=45,
+                        help=f"healthy Python processes next to the {len(HUNG)} hung ones")
     parser.add_argument("--minutes", type=float, default=2.0, help="how long to measure the live sweep")
     args = parser.parse_args()
     started: list[subprocess.Popen] = []

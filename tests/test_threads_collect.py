@@ -133,6 +133,19 @@ def test_lock_sites_from_source():
     assert SourceIndex("def broken(:\n").context(1).waits is None
 
 
+def test_the_queues_a_function_takes_from_are_its_get_calls_not_a_dicts():
+    index = SourceIndex(textwrap.dedent("""\
+        def ship(outbox, settings):
+            host = settings.get("host")
+            while True:
+                line = outbox.get()
+                retry = self.retries.get(timeout=1) or self.backlog.get_nowait() or settings.get("x", True)
+                send(host, line)
+        """))
+    assert index.context(6).takes_from == ["outbox", "self.retries", "self.backlog"]  # the whole function's
+    assert SourceIndex("cache = {}\nvalue = cache.get('k')\n").context(2).takes_from == []
+
+
 def test_a_condition_built_on_a_lock_is_that_lock_at_module_level_and_on_self():
     index = SourceIndex(textwrap.dedent("""\
         import threading

@@ -69,7 +69,11 @@ def test_a_queue_whose_mutex_is_held_across_io_names_the_holder_and_a_full_queue
         section = source.collect()
         time.sleep(0.5)
     findings = source.analyze(section)
-    assert [f.id for f in findings] == ["lock-held-across-io"], [f.title for f in findings]
+    # the shipper died too: the full queue nobody takes from is its own finding
+    assert [f.id for f in findings] == ["lock-held-across-io", "queue-stalled"], [f.title for f in findings]
+    stalled = findings[1]
+    assert stalled.subject["queue"] == "AUDIT" and stalled.evidence["consumers"] == []
+    assert [p["name"] for p in stalled.evidence["producers"]] == ["handler-full"]  # handler-mutex waits for the lock
     evidence = findings[0].evidence
     assert evidence["holder"]["name"] == "stats" and evidence["holder"]["held_at"].endswith("queue_mutex_held.py:26")
     assert "AUDIT.mutex" in evidence["lock"] and "the mutex of" in evidence["lock"]
@@ -77,6 +81,50 @@ def test_a_queue_whose_mutex_is_held_across_io_names_the_holder_and_a_full_queue
         ("handler-mutex", "queue_mutex_held.py:22")]  # the program's put(), not queue.py's line
     states = {t.name: thread_state(t) for t in section.processes[str(process.pid)].threads}
     assert states["handler-full"].startswith("waiting for room in full queue AUDIT: until another thread takes an item")
+
+
+def test_a_full_queue_whose_consumer_waits_on_a_silent_peer_is_a_stalled_queue(program):
+    process = program("queue_stalled.py")
+    findings = watch(process.pid, polls=4)
+    assert [f.id for f in findings] == ["queue-stalled"], [f.title for f in findings]
+    finding = findings[0]
+    assert finding.severity == "warning" and finding.subject == {"pid": process.pid, "queue": "outbox"}
+    assert "deadlock" not in finding.title.lower() and '"log-shipper" is blocked on I/O (s.recv(16)' in finding.title
+    producers = finding.evidence["producers"]
+    assert [p["name"] for p in producers] == ["handler-0", "handler-1", "handler-2"]
+    assert all(p["puts_at"].endswith("queue_stalled.py:26") and "outbox.put(" in p["line"] for p in producers)
+    [consumer] = finding.evidence["consumers"]
+    assert consumer["name"] == "log-shipper" and consumer["state"] == "waiting on I/O"
+    assert consumer["blocked_at"].endswith("queue_stalled.py:21") and "s.recv(16)" in consumer["blocked_line"]
+    assert finding.evidence["identified_by"].startswith("name: ")  # `outbox` is a global: no local's address
+
+
+def test_a_consumer_asleep_is_matched_to_its_queue_by_the_address_of_the_queue_it_was_passed(program):
+    process = program("queue_consumer_asleep.py")
+    findings = watch(process.pid, polls=4)
+    assert [f.id for f in findings] == ["queue-stalled"], [f.title for f in findings]
+    evidence = findings[0].evidence
+    assert evidence["identified_by"] == "address" and evidence["queue"].startswith("uploads (Queue@0x")
+    [consumer] = evidence["consumers"]
+    assert consumer["name"] == "uploader" and consumer["doing"].startswith("sleeping (time.sleep(3600)")
+    assert consumer["blocked_at"].endswith("queue_consumer_asleep.py:12")
+
+
+def test_a_full_queue_whose_only_consumer_died_has_nobody_taking_from_it(program):
+    process = program("queue_no_consumer.py")
+    findings = watch(process.pid, polls=4)
+    assert [f.id for f in findings] == ["queue-stalled"], [f.title for f in findings]
+    finding = findings[0]
+    assert finding.severity == "critical" and finding.subject == {"pid": process.pid, "queue": "jobs"}
+    assert "no live thread takes from it" in finding.title and finding.evidence["consumers"] == []
+    assert [p["name"] for p in finding.evidence["producers"]] == ["submitter-0", "submitter-1"]
+    assert all(p["puts_at"].endswith("queue_no_consumer.py:16") for p in finding.evidence["producers"])
+    assert finding.evidence["identified_by"] == "address"
+
+
+def test_a_full_queue_with_a_working_consumer_and_idle_consumers_of_an_empty_one_stay_silent(program):
+    process = program("queue_healthy.py")
+    assert [f.id for f in watch(process.pid, polls=6)] == []
 
 
 def test_a_condition_built_on_the_stores_lock_is_that_lock_not_an_orphan(program):
@@ -138,8 +186,9 @@ def test_contention_is_reported_within_a_default_three_second_doctor_run(program
 
 def test_without_a_pid_every_hung_process_is_found_and_healthy_ones_are_not(program):
     hung = {name: program(f"{name}.py").pid for name in
-            ("pool_starvation", "blocked_event_loop", "orphaned_lock", "lock_across_io", "deadlock_ring")}
-    healthy = [program("idle_pool_and_loop.py").pid, program("waits_no_owner.py").pid]
+            ("pool_starvation", "blocked_event_loop", "orphaned_lock", "lock_across_io", "deadlock_ring",
+             "queue_stalled")}
+    healthy = [program("idle_pool_and_loop.py").pid, program("waits_no_owner.py").pid, program("queue_healthy.py").pid]
     config = Config()  # no --pid: the finder sweeps every Python process
     source = ThreadsSource(config)
     found: dict[int, set[str]] = {}
@@ -156,10 +205,12 @@ def test_without_a_pid_every_hung_process_is_found_and_healthy_ones_are_not(prog
     assert found.get(hung["orphaned_lock"]) == {"orphaned-lock"}
     assert found.get(hung["lock_across_io"]) == {"lock-held-across-io"}
     assert found.get(hung["deadlock_ring"]) == {"deadlock"}
-    assert not any(pid in found for pid in healthy)
+    assert found.get(hung["queue_stalled"]) == {"queue-stalled"}
+    assert not any(pid in found for pid in healthy), {pid: found.get(pid) for pid in healthy}
     entries = {int(pid): entry for pid, entry in section.processes.items()}
     assert all(entries[pid].found_by == "scan" for pid in hung.values())
-    assert all(0 < entries[pid].paused_ms_last_minute <= 1000 for pid in hung.values())
+    paused = {name: entries[pid].paused_ms_last_minute for name, pid in hung.items()}
+    assert all(0 < ms <= 1000 for ms in paused.values()), paused
     assert not any(pid in entries for pid in healthy)  # a healthy process is looked at, not kept
 
 

@@ -41,7 +41,7 @@ _TYPE_IN_REPR = re.compile(r"^<([\w.]+) (?:object )?at 0x")
 _CONDITION_LOCK = re.compile(r"^<Condition\(<[^<>]* at (0x[0-9a-f]+)>, \d+\)>$")
 _QUEUE_FILE = "queue.py"
 # `q.put(x)`, `cond.wait()`, `done.wait(5)`, `worker.join()`: the object a program's line waits on
-_WAIT_TARGET = re.compile(r"([\w.\[\]'\"]+)\.(put|get|wait|wait_for|join)\s*\(")
+WAIT_TARGET = re.compile(r"([\w.\[\]'\"]+)\.(put|get|wait|wait_for|join)\s*\(")
 
 
 @dataclass
@@ -247,7 +247,7 @@ def _sync_wait(thread: ThreadRecord) -> str | None:
             continue
         caller = frame
         break
-    target = _WAIT_TARGET.search(caller.line_text) if caller is not None else None
+    target = WAIT_TARGET.search(caller.line_text) if caller is not None else None
     name = f" {target.group(1)}" if target else ""
     functions = [f.function.rsplit(".", 1)[-1] for f in sync]
     in_queue = [f.function.rsplit(".", 1)[-1] for f in sync if PurePath(f.filename).name == _QUEUE_FILE]

@@ -20,6 +20,7 @@ from tui.threads.records import LockRef
 _PARSE_LOCK = threading.Lock()
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _RELEASING_WAITS = {"wait", "wait_for"}  # Condition methods that release the lock while they block
+_QUEUE_GET_KEYWORDS = {"block", "timeout"}
 
 
 @dataclass
@@ -27,6 +28,7 @@ class LockContext:
     waits: LockRef | None = None
     held: list[LockRef] = field(default_factory=list)
     entered: list[EnteredCall] = field(default_factory=list)  # `with x.checkout():` blocks around the line
+    takes_from: list[str] = field(default_factory=list)  # `q` of every `q.get()` in the line's function
 
 
 @dataclass
@@ -87,7 +89,7 @@ class SourceIndex:
         if line not in self._contexts:
             self._contexts[line] = self._analyze(line)
         context = self._contexts[line]
-        return LockContext(context.waits, list(context.held), list(context.entered))
+        return LockContext(context.waits, list(context.held), list(context.entered), list(context.takes_from))
 
     def contextmanagers(self) -> dict[str, tuple[str, list[LockRef]]]:
         """Every @contextmanager function of the file by name: its first parameter and the locks held at
@@ -152,6 +154,8 @@ class SourceIndex:
                     _drop_last(acquired, self._lock_name(ast.unparse(target)))
                 elif method in _RELEASING_WAITS and node.lineno <= line <= node.end_lineno:
                     released_wait.add(self._lock_name(ast.unparse(target)))
+                elif _is_queue_get(node) and (taken := ast.unparse(target)) not in context.takes_from:
+                    context.takes_from.append(taken)
         acquired.sort(key=lambda r: r.line)
         context.held = [r for r in context.held + acquired if r.expr not in released_wait]
         context.held.sort(key=lambda r: r.line)
@@ -199,6 +203,15 @@ def _entered(call: ast.Call, line: int) -> EnteredCall:
     if isinstance(func, ast.Attribute):
         return EnteredCall(ast.unparse(func.value), func.attr, line)
     return EnteredCall("", ast.unparse(func), line)
+
+
+def _is_queue_get(call: ast.Call) -> bool:
+    """`q.get()`, `q.get(timeout=1)`, `q.get(True, 5)`, `q.get_nowait()`: a queue's, not a dict's `d.get(key)`."""
+    method = call.func.attr
+    if method == "get_nowait":
+        return not call.args and not call.keywords
+    first_is_block = not call.args or (isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, bool))
+    return method == "get" and first_is_block and {k.arg for k in call.keywords} <= _QUEUE_GET_KEYWORDS
 
 
 def _is_contextmanager(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -47,6 +47,7 @@ class Frame:
     locals: list[LocalVar] = field(default_factory=list)
     waits: LockRef | None = None  # lock the statement at `line` acquires (`with X:`, `X.acquire()`)
     held: list[LockRef] = field(default_factory=list)  # locks this frame holds at `line`
+    takes_from: list[str] = field(default_factory=list)  # queues its function takes items from (`q.get()`)
 
 
 @dataclass

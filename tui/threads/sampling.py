@@ -239,7 +239,7 @@ class SourceCache:
                         warnings.append(warning)
                 frame.line_text = redact_code(index.line_text(frame.line))  # source may hold `PASSWORD = "..."`
                 context = index.context(frame.line)
-                frame.waits, frame.held = context.waits, context.held
+                frame.waits, frame.held, frame.takes_from = context.waits, context.held, context.takes_from
                 if context.entered:
                     entered.append((frame, context.entered))
         if entered:
