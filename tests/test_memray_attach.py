@@ -11,21 +11,9 @@ from importlib import metadata
 import pytest
 
 from conftest import require_service
+from tests.test_memtrace import LEAKER  # the same leaking request handler, traced the other way
 from tui.processes import memrayattach
 from tui.processes.memtrace import MEMRAY, memtrace_text, plan, trace_action, trace_allocations
-
-LEAKER = """
-import time
-cache = []
-def remember(request_id):
-    cache.append("x" * 50_000)  # the leak: every request is kept
-print("ready", flush=True)
-n = 0
-while True:
-    n += 1
-    remember(n)
-    time.sleep(0.01)
-"""
 
 
 @pytest.fixture(scope="session")
