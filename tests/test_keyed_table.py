@@ -299,3 +299,22 @@ async def test_a_moved_row_repaints_its_line_up_to_the_longer_text_and_a_new_tit
         table.repainted = []
         table.set_title("10 processes")
         assert table.repainted == [Region(0, 0, len("10 processes") + 4, 1)]  # not the rest of the top line
+
+
+async def test_a_wider_last_column_repaints_what_changed_a_wider_middle_column_everything():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(RecordingTable)
+        rows = numbered(20)
+        table.sync(rows)
+        await pilot.pause()
+        table.repainted = []
+        rows[3] = ("3", ("3", "proc3", "a command longer than any before it"))
+        table.sync(rows)  # the command column widens: nothing else moves
+        assert None not in table.repainted and [region.y for region in table.repainted] == [4]
+        await pilot.pause()
+        assert text_lines(table)[4].split()[:3] == ["3", "proc3", "a"]
+        table.repainted = []
+        rows[3] = ("3", ("3", "a-longer-name", "cmd 3"))
+        table.sync(rows)  # the name column widens: every command moves right
+        assert table.repainted == [None]
