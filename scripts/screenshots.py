@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["TZ"] = "UTC"  # the same zone as the snapshot tests
+os.environ["TEXTUAL_ANIMATIONS"] = "none"  # else a tab's underline may be caught mid-slide
 time.tzset()
 
 from tests.uihelpers import frozen_app, populate, show  # noqa: E402  (needs the path above)

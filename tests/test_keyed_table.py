@@ -3,6 +3,7 @@ key, moves with the keys and the mouse, and repaints only what changed."""
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
@@ -84,7 +85,16 @@ async def test_lines_are_drawn_as_datatable_draws_them():
         await pilot.pause()
         for y in range(6):  # header, four rows (one styled, the cursor on a wide one), a blank line
             ours, theirs = keyed.render_line(y), data.render_line(y)
-            assert [(s.text, s.style) for s in ours] == [(s.text, s.style) for s in theirs], y
+            assert drawn_cells(ours) == drawn_cells(theirs), y
+        # DataTable sends a style sequence per cell; a line of plain cells here is one segment
+        assert [len(keyed.render_line(y)) for y in (1, 2, 3)] == [1, 1, 1]
+        assert len(keyed.render_line(4)) > 1  # the styled cell keeps its own style
+
+
+def drawn_cells(strip) -> list[tuple[str, Style]]:
+    """What a line shows, cell by cell: each character and its style (DataTable's per-cell metadata, which
+    the terminal never sees, left out)."""
+    return [(char, segment.style.clear_meta_and_links()) for segment in strip for char in segment.text]
 
 
 async def test_keys_move_the_cursor_and_scroll():
@@ -289,3 +299,22 @@ async def test_a_moved_row_repaints_its_line_up_to_the_longer_text_and_a_new_tit
         table.repainted = []
         table.set_title("10 processes")
         assert table.repainted == [Region(0, 0, len("10 processes") + 4, 1)]  # not the rest of the top line
+
+
+async def test_a_wider_last_column_repaints_what_changed_a_wider_middle_column_everything():
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(RecordingTable)
+        rows = numbered(20)
+        table.sync(rows)
+        await pilot.pause()
+        table.repainted = []
+        rows[3] = ("3", ("3", "proc3", "a command longer than any before it"))
+        table.sync(rows)  # the command column widens: nothing else moves
+        assert None not in table.repainted and [region.y for region in table.repainted] == [4]
+        await pilot.pause()
+        assert text_lines(table)[4].split()[:3] == ["3", "proc3", "a"]
+        table.repainted = []
+        rows[3] = ("3", ("3", "a-longer-name", "cmd 3"))
+        table.sync(rows)  # the name column widens: every command moves right
+        assert table.repainted == [None]

@@ -64,3 +64,22 @@ def test_cpu_order_lets_a_row_fall_halfway_per_poll_so_the_idle_block_stays_put(
         ordered, placed = sticky_order(gone_idle, lambda pid: pid, gone_idle.get, placed, reverse=True)
         assert (ordered[0] == 99) is still_above
     assert ordered == [*idle, 99] and placed[99] == 0.0
+
+
+def test_cpu_order_keeps_a_process_reading_two_ticks_among_the_idle_but_lets_a_busy_one_climb():
+    from tui.processes.order import NOISE_CEILING, sticky_order
+
+    idle = {pid: 0.0 for pid in range(10, 20)}
+    busy = {1: 40.0, 2: 12.0}
+    placed: dict = {}
+    for ticks in (0.0, 2.0, 0.0, 1.9, 2.0, 1.0, NOISE_CEILING):  # a process waking a few times a second
+        cpu = busy | idle | {15: ticks}
+        ordered, placed = sticky_order(cpu, lambda pid: pid, cpu.get, placed, reverse=True)
+        assert ordered == [1, 2, *idle]  # never above the idle block: no idle line moves
+    assert placed[15] == 0.0
+    newcomer = busy | idle | {15: 0.0, 99: 0.0}  # first seen: the collector has no rate yet
+    ordered, placed = sticky_order(newcomer, lambda pid: pid, newcomer.get, placed, reverse=True)
+    woke = busy | idle | {15: NOISE_CEILING + 0.5, 99: 30.0}  # then really busy, both of them
+    ordered, placed = sticky_order(woke, lambda pid: pid, woke.get, placed, reverse=True)
+    assert ordered[:4] == [1, 99, 2, 15]  # at once, each by its value
+    assert sticky_order(cpu, lambda pid: pid, cpu.get, {}, reverse=True)[0][2] == 15  # exact when asked

@@ -11,8 +11,9 @@ It is a `ScrollView` with `render_line` (as Textual's Log and DataTable are), lo
 row-cursor DataTable (same styles, header, cursor, hover, Home/End between first and last row) and
 posts its own RowHighlighted, RowSelected and HeaderSelected messages. Only public Textual API is used,
 so Textual upgrades are not ports, but for one hook (`_size_updated`, which keeps layout passes from
-redrawing the scrollbar; a test fails if an upgrade stops calling it). Plain text cells (all of ours)
-are drawn as one padded segment; styled cells (a Text) go through Rich as DataTable draws them.
+redrawing the scrollbar; a test fails if an upgrade stops calling it). The plain text cells of a line
+(all of ours) are joined into one segment, so one style sequence reaches the terminal, where DataTable
+sends one per cell; styled cells (a Text) go through Rich as DataTable draws them.
 """
 
 from __future__ import annotations
@@ -162,8 +163,7 @@ class KeyedTable(ScrollView, can_focus=True):
         self._highlighted: tuple[int, str] | None = None  # what the last RowHighlighted said
         self._title: str | None = None
         self._paint_styles: tuple | None = None  # the styles of the paint in progress
-        self._styles: LRUCache[tuple, Style] = LRUCache(4000)
-        self._lines: LRUCache[tuple, tuple] = LRUCache(400)  # (cells drawn, full-width line before scrolling)  # full-width lines, before scrolling
+        self._lines: LRUCache[tuple, tuple] = LRUCache(400)  # row key -> (cells drawn, full-width line before scrolling)
         self._build_columns()
 
     # ----- what panes read -----
@@ -226,6 +226,7 @@ class KeyedTable(ScrollView, can_focus=True):
             self._resize_virtual()
         if self._widths() != widths:
             self._resize_virtual()
+        if self._widths() != widths and not self._only_last_column_grew(widths):
             self.refresh()
         else:
             self._refresh_changed(old_order, old_drawn)
@@ -253,6 +254,14 @@ class KeyedTable(ScrollView, can_focus=True):
             if changed:
                 x = changed[0][0]
                 self._refresh_span(row, x, changed[-1][1] - x)
+
+    def _only_last_column_grew(self, widths: tuple[int, ...]) -> bool:
+        """Only the last column widened, to fit its widest cell (a longer command line): every cell stays
+        where it was and is drawn as it was (an auto-width column cuts no cell), so only what changed is
+        repainted, not the whole table (some 17 KB at 200x50)."""
+        now = self._widths()
+        last = list(self.columns.values())[-1] if self.columns else None
+        return bool(last and last.auto_width and now[:-1] == widths[:-1] and now[-1] > widths[-1])
 
     def _text_end(self, drawn: tuple | None, spans: list[tuple[int, int]]) -> int:
         """Where a row's text ends on its line (0: no row); past it the line is blank. Textual sends a
@@ -456,12 +465,14 @@ class KeyedTable(ScrollView, can_focus=True):
         return Strip(line).crop(scroll_x, scroll_x + width).adjust_cell_length(width, base).simplify()
 
     def _line(self, row: int, width: int, styles: tuple) -> list[Segment]:
-        """A whole row (or the header, row -1) as segments, at least `width` cells wide."""
+        """A whole row (or the header, row -1) as segments, at least `width` cells wide. The styles carry
+        no per-cell metadata (DataTable's "row"/"column" meta; clicks are placed by their offset, see
+        `_place`), so a line of plain cells is one segment: Textual sends a style sequence per segment."""
         hover = self._hover == row
         cursor = row == self._cursor and row >= 0
         cells = tuple(column.label for column in self.columns.values()) if row < 0 else self._drawn[self._order[row]]
         widths = self._widths()
-        key = (row, self._order[row] if row >= 0 else None, widths, width, cursor, hover, styles)
+        key = (self._order[row] if row >= 0 else None, widths, width, cursor, hover, styles)
         cached = self._lines.get(key)
         if cached is not None and (row < 0 or cached[0] is cells):
             return cached[1]
@@ -473,38 +484,28 @@ class KeyedTable(ScrollView, can_focus=True):
                 component += header_hover
         if cursor:
             component += cursor_style
-        row_style = header if row < 0 else base
+        line_style = (header if row < 0 else base) + component
         padding = self.cell_padding
-        line = []
-        for index, (cell, cell_width) in enumerate(zip(cells, widths)):
-            text = _plain_line(cell) if row >= 0 else None
-            if text is not None:
-                line.append(_padded(text, cell_width, padding, self._cell_style(row_style, component, row, index)))
-            else:  # a styled cell, or a header label: as DataTable draws it, through Rich
-                pre = row_style + Style.from_meta({"row": row, "column": index}) + component
-                post = Style.from_color(color=component.color) + Style.from_color(bgcolor=component.bgcolor)
-                options = self.app.console_options.update_dimensions(cell_width, 1).update(no_wrap=True)
-                rendered = self.app.console.render_lines(Styled(Padding(cell, (0, padding)), pre_style=pre,
-                                                                post_style=post), options)
-                line.extend(rendered[0])
-        remaining = max(0, width - sum(widths))
-        line.append(Segment(" " * remaining, self._cell_style(row_style, component, row, -1)))
+        text: list[str] = []  # the plain cells since the last styled one, joined into one segment
+        line: list[Segment] = []
+        for cell, cell_width in zip(cells, widths):
+            plain = _plain_line(cell) if row >= 0 else None
+            if plain is not None:
+                text.append(_padded(plain, cell_width, padding))
+                continue
+            if text:
+                line.append(Segment("".join(text), line_style))
+                text = []
+            # a styled cell, or a header label: as DataTable draws it, through Rich
+            post = Style.from_color(color=component.color) + Style.from_color(bgcolor=component.bgcolor)
+            options = self.app.console_options.update_dimensions(cell_width, 1).update(no_wrap=True)
+            rendered = self.app.console.render_lines(Styled(Padding(cell, (0, padding)), pre_style=line_style,
+                                                            post_style=post), options)
+            line.extend(rendered[0])
+        text.append(" " * max(0, width - sum(widths)))
+        line.append(Segment("".join(text), line_style))
         self._lines[key] = (cells, line) if row >= 0 else (None, line)  # header labels: cache cleared on change
         return line
-
-    def _cell_style(self, row_style: Style, component: Style, row: int, column: int) -> Style:
-        """The style DataTable gives a cell (column -1: the blank that extends a row to the table's width);
-        Style sums with meta are slow to build, so they are kept."""
-        key = (row_style, component, row, column)
-        style = self._styles.get(key)
-        if style is None:
-            if column < 0:
-                style = row_style + component + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
-            else:
-                post = Style.from_color(color=component.color) + Style.from_color(bgcolor=component.bgcolor)
-                style = row_style + Style.from_meta({"row": row, "column": column}) + component + post
-            self._styles[key] = style
-        return style
 
     # ----- bookkeeping -----
     def _build_columns(self) -> None:
@@ -621,14 +622,14 @@ def _same(a: tuple, b: tuple) -> bool:
                                     for x, y in zip(a, b))
 
 
-def _padded(text: str, width: int, padding: int, style: Style) -> Segment:
+def _padded(text: str, width: int, padding: int) -> str:
     """A plain one-line cell as DataTable draws it: padded, cut with "…" when it does not fit."""
     inner = width - 2 * padding
     if inner <= 0:
-        return Segment(" " * width, style)
+        return " " * width
     if cell_len(text) > inner:
         text = set_cell_size(text, inner - 1) + "…"
-    return Segment(" " * padding + set_cell_size(text, inner) + " " * padding, style)
+    return " " * padding + set_cell_size(text, inner) + " " * padding
 
 
 class _Literal(str):
