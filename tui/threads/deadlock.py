@@ -411,7 +411,9 @@ def _lock_finding(kind: str, severity: str, process: ProcessThreads, lock: LockI
 def hang_finding(kind: str, severity: str, process: ProcessThreads, title: str, detail: str,
                  evidence: dict[str, Any], guide: str = "hang", **subject: Any) -> Finding:
     """A Threads finding about `process` (and `subject`: its lock, pool, thread...), explained by the hang
-    guide unless told otherwise."""
+    guide unless told otherwise. One the sweep found says what its dumps cost the process (the pause budget)."""
+    if process.found_by == "scan":
+        evidence = {**evidence, "paused_ms_last_minute": process.paused_ms_last_minute}
     return Finding(id=kind, severity=severity, source=registry.THREADS, title=title, detail=detail,
                    subject={"pid": process.pid, **subject}, evidence=evidence, guide=guide)
 

@@ -1,18 +1,20 @@
 """Which Python processes to look at when nobody named one: every one, soon, within a pause budget.
 
 An operator who has to guess a pid has already lost. The finder sweeps every Python process on the host:
-two plain py-spy dumps a moment apart (a thread whose stack did not move is evidence), the second with
-locals (lock identities rest on object addresses). A process where the analysis sees anything stuck — a
-lock wait, a starved pool, a blocked event loop — is a suspect: it is looked at again on the next poll,
-so its stuck time grows into a finding; the others are looked at again after RESCAN_S, and only if they
-used CPU since: a process that did not run cannot have changed what it waits for (most of a server's
-processes, idle, cost one number read a minute).
+two plain py-spy dumps a moment apart that do not stop it (`--nonblocking`; a thread whose stack did not
+move is evidence). A process where the analysis sees anything stuck — a lock wait, a starved pool, a
+blocked event loop — is a suspect: it is looked at again, stopped this time and with locals (lock
+identities rest on object addresses), `stuck_thread_s` later and then on every poll, so its stuck time
+grows into a finding; the others are looked at again after RESCAN_S, and only if they used CPU since: a
+process that did not run cannot have changed what it waits for (most of a server's processes, idle, cost
+one number read a minute).
 
 py-spy pauses the target while it reads it (a few milliseconds for a small process; its wall time, the
-bound we can measure, is tens). The budget is a hard rule: no dump starts unless its expected pause (that
-process's own recent dumps of the same kind: locals and native unwinding cost more) fits in what is left
-of MAX_PAUSE_MS_PER_MIN over the last minute, and a dump that runs past what is left is killed (pyspy.dump
-resumes the target). What a look would have cost over the budget is skipped and counted.
+bound we can measure, is tens). The budget is a hard rule: no dump that stops a process starts unless its
+expected pause (that process's own recent dumps of the same kind: native unwinding costs about three
+times a dump with locals) fits in what is left of MAX_PAUSE_MS_PER_MIN over the last minute, and a dump
+that runs past what is left is killed (pyspy.dump resumes the target). What the budget refused is counted
+and reported.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ MAX_PER_POLL = 128  # processes swept in one poll (two dumps each): a host of 50
 PAUSE_WINDOW_S = 60.0
 LOCALS, NATIVE = "locals", "native"  # the dumps that stop the target (plain ones in a sweep do not)
 # py-spy's wall time per kind of dump on a busy 2-core host, until a process has costs of its own
-DEFAULT_PAUSE_S = {LOCALS: 0.08, NATIVE: 0.25}
+DEFAULT_PAUSE_S = {LOCALS: 0.07, NATIVE: 0.2}
 COSTS_KEPT = 3  # the expected pause of a kind is the largest of the process's last few of that kind
+KILL_MARGIN_S = 0.03  # a dump stopped at its timeout takes a while to end (more on a loaded host): room for it
 
 
 def dump_kind(native: bool) -> str:
@@ -100,24 +103,27 @@ class HangFinder:
         return chosen[:MAX_PER_POLL]
 
     def _fits(self, seen: _Seen, kind: str, now: float) -> bool:
-        return seen.paused_s(now) + seen.expected_s(kind) <= MAX_PAUSE_MS_PER_MIN / 1000
+        return seen.paused_s(now) + seen.expected_s(kind) + KILL_MARGIN_S <= MAX_PAUSE_MS_PER_MIN / 1000
 
     def allowance(self, pid: int, kind: str, now: float) -> float | None:
-        """Seconds this dump may pause `pid` (its timeout), or None when its expected pause does not fit in
-        what is left of the budget (the refusal is counted)."""
+        """Seconds this dump may run (its timeout: what is left of the budget, less the time a killed py-spy
+        takes to end), or None when its expected pause does not fit (the refusal is counted)."""
         with self._lock:
             seen = self._seen.setdefault(pid, _Seen())
             if not self._fits(seen, kind, now):
                 self.skipped += 1
                 return None
-            return MAX_PAUSE_MS_PER_MIN / 1000 - seen.paused_s(now)
+            return MAX_PAUSE_MS_PER_MIN / 1000 - seen.paused_s(now) - KILL_MARGIN_S
 
-    def charge(self, pid: int, kind: str, now: float, paused_s: float) -> None:
-        """A dump of `kind` paused `pid` for `paused_s` (at most: py-spy's wall time), ending at `now`."""
+    def charge(self, pid: int, kind: str, now: float, paused_s: float, stopped: bool = False) -> None:
+        """A dump of `kind` paused `pid` for `paused_s` (at most: py-spy's wall time), ending at `now`;
+        `stopped`: it was killed at its timeout, what was left of the budget (counted as skipped)."""
         with self._lock:
             seen = self._seen.setdefault(pid, _Seen())
             seen.pauses.append((now, paused_s))
             seen.costs.setdefault(kind, deque(maxlen=COSTS_KEPT)).append(paused_s)
+            if stopped:
+                self.skipped += 1
 
     def take_skipped(self) -> int:
         with self._lock:

@@ -16,7 +16,7 @@ from tui.procfs import CLK_TCK, thread_cpu_ticks
 from tui.redact import MASK, redact_text
 from tui.safefile import SOURCE_FILE_LIMIT, FileRefused, read_bytes_as, reader_of
 from tui.threads import pyspy
-from tui.threads.finder import MAX_PAUSE_MS_PER_MIN, HangFinder, dump_kind
+from tui.threads.finder import HangFinder, dump_kind
 from tui.threads.locksites import EnteredCall, SourceIndex
 from tui.threads.pythonprocs import source_path
 from tui.threads.records import Frame, LockRef, ThreadRecord
@@ -26,7 +26,6 @@ Signature = tuple[tuple[str, str, int], ...]
 # can look newer. Only a clearly later write means the lines on screen may not be the code that runs.
 MTIME_TOLERANCE_S = 2.0
 SWEEP_PARALLEL = 4  # py-spy runs at once in a sweep: short processes, mostly waiting on the target
-KILL_MARGIN_S = 0.03  # a dump stopped at its timeout takes a while to end (more on a loaded host): room for it
 MAX_PARSED_FILES = 64  # source files kept (lines and answers; trees are dropped after each poll), LRU
 TREES_KEPT = 12  # syntax trees kept during a poll (~1 MB per thousand lines): the files most processes share
 
@@ -106,25 +105,23 @@ def budgeted_dump(pid: int, *, locals_: bool, native: bool, timeout: float, bina
                   pauses: HangFinder | None) -> pyspy.Dump | None:
     """One dump that stops `pid`, only if its expected pause fits in what is left of the process's pause budget
     (`pauses`, the finder's ledger; None: no budget, the operator named the process), and stopped when it
-    outruns what is left. None when it was not taken; what it cost is charged to the ledger either way."""
+    outruns what is left. None when it was not taken or was stopped (the process is left as it was seen last,
+    for a later poll); what it cost is charged to the ledger either way."""
     kind = dump_kind(native)
     capped = False
     if pauses is not None:
         allowed = pauses.allowance(pid, kind, time.monotonic())
         if allowed is None:
             return None
-        capped = allowed - KILL_MARGIN_S < timeout
-        timeout = min(timeout, allowed - KILL_MARGIN_S)
+        capped, timeout = allowed < timeout, min(timeout, allowed)
     try:
         result = pyspy.dump(pid, locals_=locals_, native=native, timeout=timeout, binary=binary)
     except pyspy.DumpError as exc:
+        stopped = capped and exc.seconds >= timeout
         if pauses is not None:
-            pauses.charge(pid, kind, time.monotonic(), exc.seconds)
-        if capped and exc.seconds >= timeout:
-            raise pyspy.DumpError(f"py-spy was stopped after {exc.seconds * 1000:.0f} ms: this process's pause "
-                                  f"budget ({MAX_PAUSE_MS_PER_MIN:.0f} ms a minute) was spent (it was resumed)",
-                                  "it is looked at again once the minute has passed; name it with --pid to "
-                                  "dump it without a budget", seconds=exc.seconds) from exc
+            pauses.charge(pid, kind, time.monotonic(), exc.seconds, stopped)
+        if stopped:
+            return None
         raise
     if pauses is not None:
         pauses.charge(pid, kind, time.monotonic(), result.seconds)
