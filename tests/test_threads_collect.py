@@ -406,7 +406,7 @@ def test_a_second_look_compares_with_the_stacks_given_even_when_there_were_none(
     monkeypatch.setattr(pyspy, "dump", lambda pid, **kw: pyspy.Dump(
         threads=[ThreadRecord(tid=1, ident=1, name="MainThread", active=False, owns_gil=False, frames=[])],
         seconds=0.01, secrets=set()))
-    result = sampling.sample_many([4242], gap=0.0, timeout=1.0, binary="py-spy", before={4242: {}})
+    result = dict(sampling.sample_many([4242], gap=0.0, timeout=1.0, binary="py-spy", before={4242: {}}))
     assert result[4242].threads[0].stuck is False
 
 

@@ -195,7 +195,8 @@ def test_without_a_pid_every_hung_process_is_found_and_healthy_ones_are_not(prog
     for _ in range(20):  # the first look marks suspects, the next ones measure how long they stay stuck; a busy
         section = source.collect()  # machine with many Python processes may need more than one sweep to see all
         found = {}
-        for finding in (f for f in source.analyze(section) if f.id != "hot-code"):  # busy is not hung
+        # busy is not hung; what the sweep left for later (a dump over its pause budget) names no process
+        for finding in (f for f in source.analyze(section) if f.id not in ("hot-code", "sweep-incomplete")):
             found.setdefault(finding.subject["pid"], set()).add(finding.id)
         if all(pid in found for pid in hung.values()):
             break
@@ -215,21 +216,66 @@ def test_without_a_pid_every_hung_process_is_found_and_healthy_ones_are_not(prog
 
 
 def test_the_finder_leaves_a_process_alone_once_its_pause_budget_is_spent():
-    from tui.threads.finder import MAX_PAUSE_MS_PER_MIN, RESCAN_S, HangFinder
+    from tui.threads.finder import LOCALS, MAX_PAUSE_MS_PER_MIN, RESCAN_S, HangFinder
     from tui.threads.records import PythonCandidate
 
     finder = HangFinder()
     candidates = [PythonCandidate(pid, "python3", "python3 app.py", cpu_seconds=1.0) for pid in (11, 12, 13)]
     assert finder.due(candidates, exclude={13}, now=0.0) == [11, 12]  # never seen: due now; excluded never
-    finder.record(11, 0.0, paused_s=0.05, suspect=True)
-    finder.record(12, 0.0, paused_s=0.05, suspect=False, cpu_seconds=1.0)
+    finder.charge(11, LOCALS, 0.0, 0.05)
+    finder.record(11, 0.0, suspect=True)
+    finder.record(12, 0.0, suspect=False, cpu_seconds=1.0)
     assert finder.due(candidates, exclude=set(), now=1.0) == [11, 13]  # the suspect first; 12 waits RESCAN_S
-    finder.record(11, 1.0, paused_s=MAX_PAUSE_MS_PER_MIN / 1000, suspect=True)
+    finder.charge(11, LOCALS, 1.0, MAX_PAUSE_MS_PER_MIN / 1000 - 0.06)  # 10 ms left: its next dump needs more
     assert 11 not in finder.due(candidates, exclude=set(), now=2.0)  # over budget for this minute
+    assert finder.take_skipped() == 1  # and the skip is counted, for the sweep to report
     assert 11 in finder.due(candidates, exclude=set(), now=62.0)  # the minute has passed
     assert 12 not in finder.due(candidates, exclude=set(), now=2 * RESCAN_S)  # it has not run since: not dumped
     candidates[1].cpu_seconds = 1.5
     assert 12 in finder.due(candidates, exclude=set(), now=3 * RESCAN_S)  # it ran: look again
+
+
+def test_a_dump_is_refused_when_its_expected_pause_does_not_fit_and_native_costs_more_than_locals():
+    """The expected pause comes from the process's own dumps: a process whose locals dumps are slow is
+    expected to be slow at native unwinding too (a loaded host, a big process)."""
+    from tui.threads.finder import DEFAULT_PAUSE_S, KILL_MARGIN_S, LOCALS, MAX_PAUSE_MS_PER_MIN, NATIVE, HangFinder
+
+    budget = MAX_PAUSE_MS_PER_MIN / 1000 - KILL_MARGIN_S  # the timeout leaves room for a killed py-spy to end
+    finder = HangFinder()
+    assert finder.allowance(31, NATIVE, now=0.0) == budget  # nothing spent: the whole budget is its timeout
+    finder.charge(31, LOCALS, 0.0, DEFAULT_PAUSE_S[LOCALS] / 2)  # a fast process
+    assert finder.allowance(31, NATIVE, now=0.1) == budget - DEFAULT_PAUSE_S[LOCALS] / 2
+    slow = HangFinder()
+    slow.charge(32, LOCALS, 0.0, DEFAULT_PAUSE_S[LOCALS] * 1.25)  # 88 ms: native is expected at 250 ms
+    assert slow.allowance(32, NATIVE, now=0.1) is None and slow.take_skipped() == 1
+    assert slow.allowance(32, LOCALS, now=0.1) is not None  # another dump with locals still fits
+    assert slow.allowance(32, NATIVE, now=61.0) is None  # a minute later its own cost still does not fit
+
+
+def test_repeated_sweeps_never_pause_a_hung_process_beyond_its_budget(program):
+    """A hung process is a suspect, looked at with locals on every poll: its budget runs out, the dumps that
+    would overshoot are skipped and counted, the finding stays, and what py-spy paused it for adds up to no
+    more than the budget (the test lasts well under the minute the budget is counted over)."""
+    from tui.threads.finder import MAX_PAUSE_MS_PER_MIN
+
+    process = program("deadlock_ring.py")
+    source = ThreadsSource(Config())
+    started = time.monotonic()
+    left_alone = False
+    while not left_alone and time.monotonic() - started < 45:  # a poll dumps it once with locals: ~10-100 ms
+        looked_at = source._finder.scanned_at(process.pid)
+        section = source.collect()
+        assert source._finder.paused_ms_last_minute(process.pid, time.monotonic()) <= MAX_PAUSE_MS_PER_MIN
+        left_alone = looked_at is not None and source._finder.scanned_at(process.pid) == looked_at
+    assert left_alone  # its budget ran out: a poll skipped it rather than overshoot (all within a minute)
+    assert source._finder.suspect(process.pid) and section.over_budget >= 1
+    findings = source.analyze(section)
+    assert "deadlock" in {f.id for f in findings if f.subject.get("pid") == process.pid}
+    notice = next(f for f in findings if f.id == "sweep-incomplete")
+    assert notice.evidence["skipped_for_pause_budget"] == section.over_budget >= 1
+    assert section.processes[str(process.pid)].paused_ms_last_minute <= MAX_PAUSE_MS_PER_MIN
+    deadlock = next(f for f in findings if f.id == "deadlock" and f.subject["pid"] == process.pid)
+    assert 0 < deadlock.evidence["paused_ms_last_minute"] <= MAX_PAUSE_MS_PER_MIN  # the cost is reported with it
 
 
 def test_doctor_without_pid_names_the_hung_processes(program, tmp_path):
@@ -257,7 +303,8 @@ def test_a_reused_pid_is_a_new_process_to_the_finder():
     finder = HangFinder()
     old = PythonCandidate(21, "python3", "python3 old.py", cpu_seconds=5.0, started=1000.0)
     assert finder.due([old], exclude=set(), now=0.0) == [21]
-    finder.record(21, 0.0, paused_s=MAX_PAUSE_MS_PER_MIN / 1000, suspect=True, cpu_seconds=5.0)
+    finder.charge(21, "locals", 0.0, MAX_PAUSE_MS_PER_MIN / 1000)
+    finder.record(21, 0.0, suspect=True, cpu_seconds=5.0)
     new = PythonCandidate(21, "python3", "python3 new.py", cpu_seconds=0.1, started=2000.0)
     assert finder.due([new], exclude=set(), now=1.0) == [21]  # never looked at, whatever the old one cost
     assert not finder.suspect(21)

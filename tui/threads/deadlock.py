@@ -275,7 +275,10 @@ def analyze_process(process: ProcessThreads, stuck_threshold_s: float) -> list[F
     one_sample = process.samples <= 1  # cannot tell stuck from busy: consider every waiter, as probable
     locks = [thread_locks(t) for t in process.threads]
     by_ident = {t.thread.ident: t for t in locks}
-    waiters = [t for t in locks if t.waits is not None and (t.thread.stuck or one_sample)]
+    # a waiter whose CPU time moved since the first dump got the lock meanwhile (busy threads taking turns
+    # at one lock show the same `with lock:` line in every dump): progress, not a wait
+    waiters = [t for t in locks if t.waits is not None and (t.thread.stuck or one_sample)
+               and cpu_verdict(t.thread) != "spinning"]
     edges: dict[int, list[tuple[ThreadLocks, bool]]] = {}  # waiter tid -> (holder, confirmed from memory)
     for waiter in waiters:
         edges[waiter.thread.tid] = _holders(waiter, locks, by_ident, process)
@@ -484,7 +487,9 @@ def _lock_finding(kind: str, severity: str, process: ProcessThreads, lock: LockI
 def hang_finding(kind: str, severity: str, process: ProcessThreads, title: str, detail: str,
                  evidence: dict[str, Any], guide: str = "hang", **subject: Any) -> Finding:
     """A Threads finding about `process` (and `subject`: its lock, pool, thread...), explained by the hang
-    guide unless told otherwise."""
+    guide unless told otherwise. One the sweep found says what its dumps cost the process (the pause budget)."""
+    if process.found_by == "scan":
+        evidence = {**evidence, "paused_ms_last_minute": process.paused_ms_last_minute}
     return Finding(id=kind, severity=severity, source=registry.THREADS, title=title, detail=detail,
                    subject={"pid": process.pid, **subject}, evidence=evidence, guide=guide)
 

@@ -56,7 +56,7 @@ class SourceIndex:
         self.lines = _PYTHON_NEWLINE.split(text)
         self._parsed = False
         self._tree: ast.Module | None = None
-        self._module_names: set[str] = set()
+        self._module_names: set[str] | None = None  # answers about the whole file: worked out on the first parse
         self._contexts: dict[int, LockContext] = {}  # many threads share lines (threading.py above all)
         self._contextmanagers: dict[str, tuple[str, list[LockRef]]] | None = None
         self._condition_locks: dict[str, str] = {}  # `COND = Condition(LOCK)`: "COND" -> "LOCK"
@@ -70,8 +70,9 @@ class SourceIndex:
                 self._tree = ast.parse("\n".join(self.lines))
         except (SyntaxError, ValueError):
             self._tree = None  # a file we cannot parse still shows its lines, without lock analysis
-        self._module_names = _bound_names(self._tree.body) if self._tree else set()
-        self._condition_locks = _condition_locks(self._tree) if self._tree else {}
+        if self._module_names is None:
+            self._module_names = _bound_names(self._tree.body) if self._tree else set()
+            self._condition_locks = _condition_locks(self._tree) if self._tree else {}
 
     def _lock_name(self, expr: str) -> str:
         """The lock a `with`/`acquire()` expression takes: a Condition built on a lock of the program is

@@ -33,18 +33,20 @@ MIN_SECRET_CHARS = 4  # shorter values ("", "x", "1") would mask unrelated text 
 class DumpError(Exception):
     """A dump failed; `reason` says why in the operator's words and `remedy` what to do."""
 
-    def __init__(self, reason: str, remedy: str = "", *, not_python: bool = False, exited: bool = False) -> None:
+    def __init__(self, reason: str, remedy: str = "", *, not_python: bool = False, exited: bool = False,
+                 seconds: float = 0.0) -> None:
         super().__init__(reason)
         self.reason = reason
         self.remedy = remedy
         self.not_python = not_python
         self.exited = exited
+        self.seconds = seconds  # how long py-spy ran (and may have paused the target) before it failed
 
 
 @dataclass
 class Dump:
     threads: list[ThreadRecord] = field(default_factory=list)
-    seconds: float = 0.0  # wall time of the py-spy run: an upper bound on how long the target was paused
+    seconds: float = 0.0  # wall time of the py-spy run: an upper bound on how long the target was paused (0: it was not)
     secrets: set[str] = field(default_factory=set)  # values masked in locals; never stored, used to mask repeats
 
 
@@ -65,29 +67,42 @@ def find_pyspy() -> str | None:
     return shutil.which("py-spy")
 
 
-def dump(pid: int, *, locals_: bool, native: bool, timeout: float, binary: str | None = None) -> Dump:
-    """One `py-spy dump --json` of `pid`; raises DumpError with the reason and the remedy."""
+def dump(pid: int, *, locals_: bool, native: bool, timeout: float, binary: str | None = None,
+         nonblocking: bool = False) -> Dump:
+    """One `py-spy dump --json` of `pid`; raises DumpError with the reason and the remedy (its `seconds`: how
+    long py-spy ran). `nonblocking` reads the target without stopping it: a stack read while it changes can
+    be torn, good enough to tell which processes deserve a real look (`seconds` is then 0)."""
     binary = binary or find_pyspy()
     if binary is None:
         raise DumpError("py-spy is not installed", "pip install py-spy (it ships the binary); or put py-spy on PATH")
     command = [binary, "dump", "--pid", str(pid), "--json"]
     command += ["--locals"] if locals_ else []
     command += ["--native"] if native else []
+    command += ["--nonblocking"] if nonblocking else []
     started = time.monotonic()
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:  # run() has killed py-spy; make sure the target runs again
-        _resume_if_stopped(pid)
-        raise DumpError(f"py-spy did not finish within {timeout:g}s (killed; the process was resumed)",
-                        "the process may be huge or py-spy may not support its Python version; retry, or raise "
-                        "collector_timeout in the config") from None
+    try:  # the timeout counts from before the start, like the pause it bounds (a loaded host is slow to fork)
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+            try:
+                stdout, stderr = process.communicate(timeout=max(0.0, started + timeout - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()  # the kernel detaches a dead tracer: the target runs again
+                paused = time.monotonic() - started
+                process.communicate()
+                _resume_if_stopped(pid)
+                raise DumpError(f"py-spy did not finish within {timeout:g}s (killed; the process was resumed)",
+                                "the process may be huge or py-spy may not support its Python version; retry, or "
+                                "raise collector_timeout in the config", seconds=paused) from None
     except OSError as exc:
         raise DumpError(f"cannot run py-spy at {binary}: {exc}", "reinstall py-spy: pip install --force-reinstall py-spy") from None
     seconds = time.monotonic() - started
-    if result.returncode != 0:
-        raise explain_failure(pid, result.stderr + result.stdout)
+    if process.returncode != 0:
+        failure = explain_failure(pid, stderr + stdout)
+        failure.seconds = 0.0 if nonblocking else seconds
+        raise failure
+    seconds = 0.0 if nonblocking else seconds
     try:
-        raw = json.loads(result.stdout)
+        raw = json.loads(stdout)
     except json.JSONDecodeError as exc:
         raise DumpError(f"py-spy printed output that is not JSON ({exc})", "check the py-spy version: pip install -U py-spy") from None
     return Dump(threads=parse_threads(raw, pid), seconds=seconds, secrets=secrets_in_locals(raw))
@@ -158,7 +173,8 @@ def explain_failure(pid: int, output: str) -> DumpError:
     if "permission denied" in text or "operation not permitted" in text or "os error 1)" in text:
         reason, remedy = diagnose_permission(pid)
         return DumpError(reason, remedy)
-    if not Path(f"/proc/{pid}").exists() or "check that the process is running" in text:
+    if (not Path(f"/proc/{pid}").exists() or "check that the process is running" in text
+            or "no such process" in text):  # ESRCH: it exited (a zombie still has its /proc entry)
         return DumpError(f"process {pid} exited", "pick another process", exited=True)
     if "failed to find python version" in text or "failed to find a python interpreter" in text:
         return DumpError(f"pid {pid} is not a Python process (or py-spy cannot read its Python version)",

@@ -132,6 +132,7 @@ class ThreadsSection:
     profiles: dict[str, Profile] = field(default_factory=dict)  # busy Python processes, keyed by str(pid)
     swept: int = 0  # Python processes the sweep has looked at (find_stuck)
     unswept: int = 0  # Python processes the sweep has not looked at yet (its time budget ran out on a busy host)
+    over_budget: int = 0  # dumps this poll's sweep skipped: they would have paused their process beyond its budget
     taken_at: float = 0.0  # unix time of this poll
 
 

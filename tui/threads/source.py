@@ -21,11 +21,12 @@ from tui.findings import Finding
 from tui.source import Source, SourceUnavailable
 from tui.threads import hotspots, objects, pyspy, pythonprocs
 from tui.threads.deadlock import analyze_process, waits_for_lock
-from tui.threads.finder import HangFinder
+from tui.threads.finder import MAX_PAUSE_MS_PER_MIN, HangFinder
 from tui.threads.hangs import analyze_hangs
 from tui.threads.records import (Profile, ProcessThreads, PythonCandidate, ThreadRecord, ThreadsSection,
                                  locals_for_file)
 from tui.threads.sampling import (
+    SWEEP_PARALLEL,
     Sampled,
     Signature,
     SourceCache,
@@ -127,6 +128,7 @@ class ThreadsSource(Source):
         if self.config.find_stuck:
             self._sweep(section, exclude=set(pids))
             self._unless_nothing_could_be_looked_at(section, pids)
+        self._sources.release_trees()
         # profile every busy Python process, or only the named ones when the sweep is off
         section.profiles = self._profile_busy([c for c in section.candidates
                                                if self.config.find_stuck or c.pid in pids])
@@ -187,15 +189,17 @@ class ThreadsSource(Source):
 
         A process that turns suspect on its first look is looked at again `stuck_thread_s` after it, in
         the same poll: evidence of no progress for that long is what a finding needs, and a 3-second
-        `doctor` run has no later poll to wait for."""
+        `doctor` run has no later poll to wait for. The wait runs from each one's first dump, while the
+        sweep reads the sources of the others: the evidence is the time between the dumps."""
         due = self._finder.due(section.candidates, exclude | {os.getpid()}, time.monotonic())
-        new_suspects = [pid for pid in self._look(due, section.candidates) if pid not in self._seen_suspect]
-        # the first look already saw them still for one sampling interval
-        wait = self.config.thresholds.stuck_thread_s - self.config.thread_sample_interval
-        if new_suspects and wait <= MAX_SECOND_LOOK_WAIT_S:
-            time.sleep(max(0.0, wait))
-            first_look = {pid: {t.tid: signature(t) for t in self._suspects[pid].threads} for pid in new_suspects}
-            self._look(new_suspects, section.candidates, first_look)
+        first_looks = self._look(due, section.candidates)
+        new_suspects = [pid for pid in first_looks if pid not in self._seen_suspect]
+        stuck_s = self.config.thresholds.stuck_thread_s
+        if new_suspects and stuck_s - self.config.thread_sample_interval <= MAX_SECOND_LOOK_WAIT_S:
+            # no progress for that long: the same stacks, and CPU time counted from the first look's
+            self._look(new_suspects, section.candidates,
+                       {pid: {t.tid: signature(t) for t in self._suspects[pid].threads} for pid in new_suspects},
+                       {pid: first_looks[pid] for pid in new_suspects})
         now = time.monotonic()
         for pid in list(self._suspects):
             if pid in exclude or not self._finder.suspect(pid):
@@ -207,22 +211,36 @@ class ThreadsSource(Source):
         others = [c for c in section.candidates if c.pid not in exclude and c.pid != os.getpid()]
         section.swept = sum(1 for c in others if self._finder.scanned_at(c.pid) is not None)
         section.unswept = len(others) - section.swept
+        section.over_budget = self._finder.take_skipped()
 
     def _look(self, pids: list[int], candidates: list[PythonCandidate],
-              before: dict[int, dict[int, Signature]] | None = None) -> list[int]:
-        """Dump `pids` in one sweep (once each for those whose stacks are in `before`), remember each as
-        suspect or not; returns the suspects."""
+              before: dict[int, dict[int, Signature]] | None = None,
+              earlier: dict[int, Sampled] | None = None) -> dict[int, Sampled]:
+        """Dump `pids` in one sweep (once each for those whose stacks are in `before`, `stuck_thread_s` after
+        their `earlier` look began), remember each as suspect or not; returns the suspects' looks."""
         if not pids:
-            return []
+            return {}
         by_pid = {c.pid: c for c in candidates}
-        suspects = []
+        suspects = {}
         budget = self.config.collector_timeout * SWEEP_SHARE_OF_TIMEOUT
-        # a first look at a process only decides suspicion: plain dumps; suspects get locals (lock identities)
+        # a first look at a process only decides suspicion: plain dumps that do not stop it; suspects get locals
+        # (lock identities) and, where a lock wait is not confirmed yet, a native dump
         suspects_already = {pid for pid in pids if self._finder.suspect(pid)} | set(before or {})
-        for pid, sampled in sample_many(pids, self.config.thread_sample_interval, self._dump_timeout(),
-                                        self._binary, before, budget, locals_for=suspects_already).items():
-            # a first look only decides suspicion: the costlier native confirmation waits for a second one
-            entry = self.collect_pid(pid, sampled, by_pid[pid], confirm=self._finder.suspect(pid))
+        looked, entries = {}, {}
+        earlier = earlier or {}
+        not_before = {pid: (look.first_at or look.taken_at) + self.config.thresholds.stuck_thread_s
+                      for pid, look in earlier.items()}
+        for pid, sampled in sample_many(pids, self.config.thread_sample_interval, self._dump_timeout(), self._binary,
+                                        before, budget, locals_for=suspects_already, not_before=not_before,
+                                        pauses=self._finder, ticks_before={p: e.ticks for p, e in earlier.items()}):
+            # each process is read while the others are dumped
+            looked[pid], entries[pid] = sampled, self.collect_pid(pid, sampled, by_pid[pid], confirm=False)
+        to_confirm = [entry for pid, entry in entries.items()
+                      if pid in suspects_already and entry.error is None and _unconfirmed_lock_waits(entry.threads)]
+        if to_confirm:  # native dumps are the slowest: several at once, like the sweep's
+            with ThreadPoolExecutor(max_workers=SWEEP_PARALLEL, thread_name_prefix="tshoot-native") as pool:
+                list(pool.map(lambda entry: self._confirm_lock_waits(entry, self._finder), to_confirm))
+        for pid, entry in entries.items():
             entry.found_by = "scan"
             if entry.error is None:
                 self._sweep_failed.pop(pid, None)
@@ -230,10 +248,10 @@ class ThreadsSource(Source):
                 self._sweep_failed[pid] = (entry.error, entry.remedy or "")
             # anything stuck at all, however briefly: look again so the stuck time can grow into a finding
             suspect = entry.error is None and bool(analyze_process(entry, 0.0) or analyze_hangs(entry, 0.0))
-            self._finder.record(pid, time.monotonic(), entry.paused_seconds, suspect, by_pid[pid].cpu_seconds)
+            self._finder.record(pid, time.monotonic(), suspect, by_pid[pid].cpu_seconds)
             if suspect:
                 self._suspects[pid] = entry
-                suspects.append(pid)
+                suspects[pid] = looked[pid]  # a suspect's look is no error
             else:
                 self._suspects.pop(pid, None)
         return suspects
@@ -297,19 +315,32 @@ class ThreadsSource(Source):
         if len(threads) > MAX_THREADS_KEPT:
             entry.warnings.append(f"{len(threads)} threads: showing the first {MAX_THREADS_KEPT}")
             threads = threads[:MAX_THREADS_KEPT]
-        window = (sampled.samples - 1) * self.config.thread_sample_interval
-        self._stuck_clock.update(pid, threads, window, time.monotonic())
+        # the stacks compared were this far apart (a second look's stuck time runs from its first look)
+        window = sampled.taken_at - sampled.first_at if sampled.first_at is not None else 0.0
+        self._stuck_clock.update(pid, threads, window, sampled.taken_at)
         entry.warnings += self._sources.annotate(pid, threads, started)
         if any(waits_for_lock(t) for t in threads):  # lock identities matter only where a thread waits for one
             objects.resolve_lock_chains(pid, runtime.version, threads)  # soon after the dump: the objects are live
         mask_known_secrets(threads, sampled.secrets)
-        if confirm and any(t.stuck or sampled.samples == 1 for t in threads if waits_for_lock(t)):
-            native_seconds = confirm_native(pid, threads, self._dump_timeout(), self._binary)
-            entry.dump_seconds = round(max(entry.dump_seconds, native_seconds), 3)
-            entry.paused_seconds += native_seconds
+        self._stuck_clock.carry_native(pid, threads)  # a stack that has not moved since its native look
         entry.rlock_owners = pythonprocs.read_rlock_owners(pid, runtime.version, _rlock_addresses(threads))
         entry.threads = threads
+        if confirm and _unconfirmed_lock_waits(threads, single_sample=sampled.samples == 1):
+            self._confirm_lock_waits(entry, None)
         return entry
+
+    def _confirm_lock_waits(self, entry: ProcessThreads, pauses: HangFinder | None) -> None:
+        """A native dump to confirm the entry's lock waits (within the pause budget of `pauses`, for a process
+        the sweep found; None for one the operator named); says so when the budget refused it."""
+        confirmed_at = time.monotonic()
+        native_seconds = confirm_native(entry.pid, entry.threads, self._dump_timeout(), self._binary, pauses)
+        if native_seconds is None:
+            entry.warnings.append(f"lock waits not confirmed from native frames: that dump would pause the process "
+                                  f"beyond its budget ({MAX_PAUSE_MS_PER_MIN:.0f} ms a minute)")
+            return
+        self._stuck_clock.remember_native(entry.pid, entry.threads, confirmed_at)
+        entry.dump_seconds = round(max(entry.dump_seconds, native_seconds), 3)
+        entry.paused_seconds += native_seconds
 
     def analyze(self, section: ThreadsSection) -> list[Finding]:
         findings: list[Finding] = []
@@ -317,14 +348,21 @@ class ThreadsSource(Source):
             findings += analyze_process(process, self.config.thresholds.stuck_thread_s)
             findings += analyze_hangs(process, self.config.thresholds.stuck_thread_s)
         findings += [f for profile in section.profiles.values() if (f := hotspots.hot_code_finding(profile))]
-        if section.unswept:
+        if section.unswept or section.over_budget:
+            left = []
+            if section.unswept:
+                left.append(f"{section.unswept} Python process(es) not looked at for hangs yet: the host is busy")
+            if section.over_budget:
+                left.append(f"{section.over_budget} dump(s) skipped: they would have paused a process beyond its "
+                            f"budget of {MAX_PAUSE_MS_PER_MIN:.0f} ms a minute")
             findings.append(Finding(
-                id="sweep-incomplete", severity="info", source=registry.THREADS,
-                title=f"{section.unswept} Python process(es) not looked at for hangs yet: the host is busy",
-                detail=("Dumping every Python process took longer than its time budget, so these were left for the "
-                        "next sweep: a hang in them is not reported yet. Run again (the live app continues on its "
-                        "own), or name a suspect with --pid."),
-                subject={}, evidence={"not_looked_at": section.unswept}, guide="hang"))
+                id="sweep-incomplete", severity="info", source=registry.THREADS, title="; ".join(left),
+                detail=("Dumping every Python process took longer than its time budget, or a dump would have paused "
+                        f"its process for more than {MAX_PAUSE_MS_PER_MIN:.0f} ms in a minute, so that look was left "
+                        "for the next sweep: a hang there is not reported yet, or a lock wait stays unconfirmed. Run "
+                        "again (the live app continues on its own), or name a suspect with --pid (no budget)."),
+                subject={}, evidence={"not_looked_at": section.unswept, "skipped_for_pause_budget": section.over_budget},
+                guide="hang"))
         return findings
 
     def _dump_timeout(self) -> float:
@@ -337,6 +375,12 @@ class ThreadsSource(Source):
             self._candidates_at = now
         self._candidates = [c for c in self._candidates if psutil.pid_exists(c.pid)]  # exited since the scan
         return self._candidates
+
+
+def _unconfirmed_lock_waits(threads: list[ThreadRecord], single_sample: bool = False) -> bool:
+    """A thread blocked at a lock statement (its stack unchanged, or seen once) that no native dump has
+    confirmed or refuted yet."""
+    return any(waits_for_lock(t) and (t.stuck or single_sample) and t.native_lock_wait is None for t in threads)
 
 
 def _rlock_addresses(threads: list[ThreadRecord]) -> list[int]:
