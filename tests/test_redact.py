@@ -26,6 +26,10 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJTM2tyM3QifQ.Sekr3tSignature"
 
 # (text, the secret that must not survive)
 MASKED = [
+    # a bracketed or triple-quoted value (found by review of the source-line redactor)
+    ('requests.post(url, auth=("admin", "Sekr3tP1"))', "Sekr3tP1"),
+    ('password = ["Sekr3tP2"]', "Sekr3tP2"),
+    ('password = """Sekr3tP3', "Sekr3tP3"),
     # mysql / mariadb family: an attached -p value, --password=
     ("mysql -h db -u root -pSekr3t01 shop", "Sekr3t01"),
     ("/usr/bin/mysqldump -uroot -pSekr3t02 --all-databases", "Sekr3t02"),
@@ -231,11 +235,20 @@ CODE_MASKED = [
     (f'client = Github("{GH}")', GH),
     ("secret = b'Sekr3t12'", "Sekr3t12"),
     ('password = "Sekr3t13', "Sekr3t13"),  # an unterminated literal: redacted as text
+    # found by review: defaults, tuples, brackets, an open triple quote, a literal after the annotation
+    ('conn = psycopg2.connect(host=h, password=os.environ.get("PGPASSWORD", "Sekr3t14"))', "Sekr3t14"),
+    ('r = requests.post(url, auth=("admin", "Sekr3t15"), timeout=None)', "Sekr3t15"),
+    ('password=cfg.get("redis_password") or "Sekr3t16"', "Sekr3t16"),
+    ('password = ("Sekr3t17")', "Sekr3t17"),
+    ('password = ["Sekr3t18"]', "Sekr3t18"),
+    ('password = """Sekr3t19', "Sekr3t19"),
+    ('x = {"password": """Sekr3t20', "Sekr3t20"),
+    ('SECRET: str = "Sekr3t21"', "Sekr3t21"),
+    ("    ALTER USER app IDENTIFIED BY 'Sekr3t22'", "Sekr3t22"),  # SQL inside a triple-quoted string
 ]
 CODE_KEPT = [  # code that computes a secret is not one: the call a thread waits in must stay readable
     "self.token = self._sock.recv(4096)",
     "token = get_token()",
-    'api_key = os.environ["API_KEY"]',
     "self.secret = load_secret(path)",
     "token = None",
     "with self._lock:",
@@ -258,7 +271,20 @@ def test_source_code_that_computes_a_secret_survives_unchanged(line):
 
 def test_source_code_masks_the_literal_and_keeps_the_code_around_it():
     assert redact_code('conn = connect(password="Sekr3t", timeout=5)') == f'conn = connect(password="{MASK}", timeout=5)'
+    assert redact_code('api_key = os.environ["API_KEY"]') == f'api_key = os.environ["{MASK}"]'  # a literal there may be a default
     assert redact_code("self.token = token  # cached") == f"self.token = {MASK}  # cached"
+
+
+WRAPPINGS = ['"{}"', "'{}'", '("{}")', '["{}"]', 'f"{}"', 'get("k", "{}")', 'cfg.get("k") or "{}"', '"""{}', "{}", '("a", "{}")']
+
+
+@given(name=st.sampled_from(["password", "api_key", "self.token", "SECRET", "db_password"]),
+       wrapping=st.sampled_from(WRAPPINGS), secret=st.from_regex(r"Sk[A-Za-z0-9]{8,14}", fullmatch=True),
+       op=st.sampled_from([" = ", "=", ": "]))
+@settings(max_examples=300, deadline=None)
+def test_a_literal_given_to_a_secret_name_never_survives_in_source_code(name, wrapping, secret, op):
+    line = f"    {name}{op}{wrapping.format(secret)}"
+    assert secret not in redact_code(line), (line, redact_code(line))
 
 
 @given(st.text(max_size=80))

@@ -140,7 +140,8 @@ def split_url_password(url: str) -> tuple[str, str | None]:
 
 _PEM_BLOCK = re.compile(r"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)(.*?)(-----END [A-Z0-9 ]*-----|\Z)", re.S)
 
-_SQL_LITERAL = r"(?:[Ee]'(?:[^'\\]|\\.|'')*(?:'|\Z)|'(?:[^']|'')*(?:'|\Z)|\"[^\"]*(?:\"|\Z)|\$(?P<tag>\w*)\$.*?(?:\$(?P=tag)\$|\Z))"
+_SQL_LITERAL = (r"(?:\"\"\"[^\n]*?(?:\"\"\"|\Z|(?=\n))|'''[^\n]*?(?:'''|\Z|(?=\n))|"  # a Python triple-quoted value
+                + r"[Ee]'(?:[^'\\]|\\.|'')*(?:'|\Z)|'(?:[^']|'')*(?:'|\Z)|\"[^\"]*(?:\"|\Z)|\$(?P<tag>\w*)\$.*?(?:\$(?P=tag)\$|\Z))")
 # PostgreSQL `PASSWORD 'x'`, `E'x'`, `$$x$$`; MariaDB `PASSWORD('x')`, `SET PASSWORD = 'x'`; MySQL `IDENTIFIED BY 'x'`,
 # `IDENTIFIED WITH plugin BY 'x'`, `IDENTIFIED BY PASSWORD '*hash'`. An unterminated literal (query text cut at
 # track_activity_query_size) is masked to the end.
@@ -165,9 +166,13 @@ _AUTH_PARAMS = {"realm", "charset", "scope", "error", "error_description", "erro
 # key=value, key: value, "key": "value", key => value; the key decides (is_secret_key).
 _PAIR = re.compile(
     r"(?<![\w.\-$@/\[\]•])(?P<q>[\"']?)(?P<name>[A-Za-z_][\w.\-\[\]]{0,200})(?P=q)[ \t]*(?P<sep>=>|[=:])[ \t]*"
-    r"(?P<v>\"(?:[^\"\\\n]|\\.){0,512}\"?|'(?:[^'\\\n]|\\.){0,512}'?|\{[^}\n]{0,512}\}?|[^\s,;&}\])\"']{1,512})"
+    r"(?P<v>\"\"\"[^\n]{0,512}?(?:\"\"\"|(?=\n)|$)|'''[^\n]{0,512}?(?:'''|(?=\n)|$)"  # a triple-quoted value
+    r"|\"(?:[^\"\\\n]|\\.){0,512}\"?|'(?:[^'\\\n]|\\.){0,512}'?|\{[^}\n]{0,512}\}?"
+    r"|\([^)\n]{0,512}\)?|\[[^\]\n]{0,512}\]?"  # `auth=("admin", "x")`, `password = ["x"]`
+    r"|[^\s,;&}\])\"']{1,512})"
 )
 _VALUE_CAP = 512
+_CLOSING_OF = {"{": "}", "(": ")", "[": "]"}
 _BARE_RUN = re.compile(r"[^\s,;&}\])\"']*")
 # A name can be secret only if it holds one of these (is_secret_key decides); a cheap test before searching a value.
 _SECRET_HINT = re.compile(r"(?i)pass|pwd|pw|secret|token|cred|priv|key|auth|cookie|salt|dsn|signature|bearer|pat|"
@@ -405,10 +410,12 @@ def _mask_pair(match: re.Match[str]) -> str:
         return match.group()  # "password: connection to server failed", "auth: password: ...", MySQL's
         # "(using password: YES)" are prose, not pairs
     head = match.group()[: match.start("v") - match.start()]
+    if value[:3] in ('"""', "'''"):
+        return f"{head}{value[:3]}{MASK}{value[:3] if len(value) >= 6 and value.endswith(value[:3]) else ''}"
     if value[:1] in "\"'":
         return f"{head}{value[0]}{MASK}{value[0]}"
-    if value[:1] == "{":
-        return f"{head}{{{MASK}}}"
+    if value[:1] in "{([":
+        return f"{head}{value[0]}{MASK}{_CLOSING_OF[value[0]]}"
     return head + MASK
 
 
@@ -432,7 +439,7 @@ def _redact_pairs(text: str) -> str:
 def _value_end(text: str, match: re.Match[str]) -> int:
     """Where the value really ends when `_PAIR` stopped at the cap."""
     value, end = match["v"], match.end()
-    closing = {'"': '"', "'": "'", "{": "}"}.get(value[0])
+    closing = {'"': '"', "'": "'", **_CLOSING_OF}.get(value[0])
     if closing is None:
         return _BARE_RUN.match(text, end).end() if len(value) >= _VALUE_CAP else end
     if len(value) >= 2 and value.endswith(closing) or len(value) <= _VALUE_CAP:
@@ -567,71 +574,89 @@ class LineRedactor:
 
 _ASSIGNING = {"=", ":", ":=", "==", "!=", "+="}  # `password = "x"`, `{"token": "x"}`, `if pw == "x"`
 _STRING_PARTS = re.compile(r"^(?P<prefix>[A-Za-z]*)(?P<quote>\'\'\'|\"\"\"|\'|\")(?P<body>.*)(?P=quote)$", re.S)
+_LAYOUT = {tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+_READ_AS_CODE = {tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING, tokenize.COMMENT}
+_OPENING, _CLOSING = set("([{"), set(")]}")
+_COMPUTED = {"(", ".", "["}  # after a name: a call, an attribute, an index (code that computes the value)
+_NOT_SECRET_VALUES = {"None", "True", "False"}
 
 
 def redact_code(line: str) -> str:
-    """Mask the secrets of one line of a program's source. Whatever is given to a secret-named target
-    (`password = "x"`, `token="x"`, `{"api_key": "x"}`, `SECRET: str = "x"`, `environ["DB_PASSWORD"] = "x"`,
-    `password: hunter2` in a config text inside a string) is masked unless it is code that computes the value
-    (a call, an attribute, an index: `self.token = s.recv(4096)` must still say it waits in recv); every
-    literal and comment also goes through `redact_text` (a URL's password, a known token's shape). A line the
-    tokenizer cannot read is redacted as text."""
+    """Mask the secrets of one line of a program's source, keeping its code readable. The value given to a
+    secret-named target (`password = "x"`, `token="x"`, `{"api_key": "x"}`, `SECRET: str = "x"`,
+    `password=os.environ.get("PGPASSWORD", "x")`, `auth=("admin", "x")`) has every string literal masked and
+    every number outside a call; a value of bare words is masked whole; the calls stay, so
+    `self.token = s.recv(4096)` still says it waits in recv (the pair rule of `redact_text` masks that whole
+    call). Everything around those values goes through `redact_text`. Anything the tokenizer cannot read as
+    one line of code is redacted as text."""
     tokens: list[tokenize.TokenInfo] = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(line).readline):
             tokens.append(token)
-    except (tokenize.TokenError, SyntaxError):  # an open bracket at the line's end: the tokens read are the line
+    except (tokenize.TokenError, SyntaxError):  # an open bracket at the line's end is fine; an open string is not
         pass
-    significant = [t for t in tokens if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                                                       tokenize.DEDENT, tokenize.ENDMARKER)]
-    if (not significant or any(t.type == tokenize.ERRORTOKEN for t in significant)
-            or len({t.start[0] for t in significant}) > 1):
+    code = [t for t in tokens if t.type not in _LAYOUT]
+    if (not code or any(t.type not in _READ_AS_CODE for t in code) or len({t.start[0] for t in code}) > 1
+            or code[-1].end[1] < len(line.rstrip())):
         return redact_text(line)
-    pieces, end, index = [], 0, 0
-    while index < len(significant):
-        token = significant[index]
-        value_end = _secret_value_end(significant, index)
-        if value_end > index:
-            last = significant[value_end - 1]
-            pieces.append(line[end:token.start[1]])
-            pieces.append(_masked_literal(token.string) if value_end == index + 1 else MASK)
-            end, index = last.end[1], value_end
+    pieces, at, index = [], 0, 0
+    while index < len(code):
+        end = _secret_value_end(code, index)
+        if end > index:
+            pieces += [redact_text(line[at:code[index].start[1]]), _masked_value(line, code[index:end])]
+            at, index = code[end - 1].end[1], end
             continue
-        if token.type in (tokenize.STRING, tokenize.NUMBER, tokenize.COMMENT):
-            pieces.append(line[end:token.start[1]])
-            pieces.append(redact_text(token.string))
-            end = token.end[1]
         index += 1
-    pieces.append(line[end:])
+    pieces.append(redact_text(line[at:]))
     return "".join(pieces)
 
 
-_VALUE_ENDS = {",", ")", "}", "]", ";"}
-_COMPUTED = {"(", ".", "["}  # a call, an attribute, an index: code that computes the value, not the value
-_NOT_SECRET_VALUES = {"None", "True", "False"}
+def _masked_value(line: str, value: list[tokenize.TokenInfo]) -> str:
+    """A secret value's text with its string literals masked, and its numbers outside calls (a call's 4096
+    is a size, `or -1234` may be a PIN); a value of bare words (`password: hunter2` in a config text inside a
+    string, `token = tok`) masked whole."""
+    if len(value) == 1 and value[0].string in _NOT_SECRET_VALUES:
+        return value[0].string  # `token = None`: no secret, and every None of the dump masked would hide code
+    if not any(t.type in (tokenize.STRING, tokenize.NUMBER) for t in value) and not any(
+            a.type == tokenize.NAME and b.string in _COMPUTED for a, b in zip(value, value[1:])):
+        return MASK
+    pieces, at, depth = [], value[0].start[1], 0
+    for previous, token in zip([None, *value], value):
+        if token.string in _OPENING and previous is not None and previous.type == tokenize.NAME:
+            depth += 1
+        elif token.string in _CLOSING and depth:
+            depth -= 1
+        if token.type == tokenize.STRING or (token.type == tokenize.NUMBER and not depth):
+            pieces += [line[at:token.start[1]], _masked_literal(token.string) if token.type == tokenize.STRING else MASK]
+            at = token.end[1]
+    pieces.append(line[at:value[-1].end[1]])
+    return "".join(pieces)
 
 
 def _secret_value_end(tokens: list[tokenize.TokenInfo], index: int) -> int:
-    """Where the value given to a secret-named target at `index` ends (exclusive), or `index` if the tokens
-    there are not such a value."""
+    """Where the value given to a secret-named target at `index` ends (exclusive: a `,` or `;` outside its
+    brackets, a bracket closing around it, a comment), or `index` if no such value starts there."""
     if not _given_to_secret(tokens, index):
         return index
-    if tokens[index].type == tokenize.STRING:
-        return index + 1
-    end = index
-    while end < len(tokens) and tokens[end].string not in _VALUE_ENDS and tokens[end].type != tokenize.COMMENT:
-        if tokens[end].string in _COMPUTED:
-            return index
+    depth, end = 0, index
+    while end < len(tokens):
+        token = tokens[end]
+        if token.type == tokenize.COMMENT or (depth == 0 and token.string in (",", ";")):
+            break
+        if token.string in _OPENING:
+            depth += 1
+        elif token.string in _CLOSING:
+            if depth == 0:
+                break
+            depth -= 1
         end += 1
-    if end == index + 1 and tokens[index].string in _NOT_SECRET_VALUES:
-        return index
     return end
 
 
 def _given_to_secret(tokens: list[tokenize.TokenInfo], index: int) -> bool:
-    """The tokens at `index` are the value of a secret-named target: `NAME op`, `"key" op` or `["key"] op`
-    right before them (`SECRET: str = "x"` masks from the annotation on)."""
-    if index < 2 or tokens[index - 1].string not in _ASSIGNING or tokens[index].type == tokenize.OP:
+    """A value starts at `index`, given to a secret-named target: `NAME op`, `"key" op` or `["key"] op` right
+    before it (`SECRET: str = "x"` masks from the annotation on)."""
+    if index < 2 or tokens[index - 1].string not in _ASSIGNING or tokens[index].string in _CLOSING | {",", ";"}:
         return False
     target = tokens[index - 2]
     if target.string == "]" and index >= 4 and tokens[index - 4].string == "[":
