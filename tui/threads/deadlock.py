@@ -52,6 +52,7 @@ class LockId:
     queue_mutex: bool = False  # a queue.Queue's own mutex, waited for inside put()/get()
     by_name: bool = False  # named through attributes not read from memory: the same lock elsewhere is not matched
     addr: int = 0  # the lock object's own address, when known: every name of one lock meets on it
+    via: str = ""  # held for this frame by that @contextmanager function (LockRef.via)
     attribute: str = ""  # the last attribute of its expression (`_lock` of `self.registry._lock`), for by-name matching
 
     def same(self, other: LockId) -> bool:
@@ -86,6 +87,7 @@ def lock_id(frame: Frame, ref: LockRef) -> LockId:
     """The identity of the lock `ref.expr` names in `frame`, with the lock object's address where known."""
     lock = _lock_key(frame, ref)
     lock.attribute = ref.expr.rsplit(".", 1)[1] if "." in ref.expr else ""
+    lock.via = ref.via
     if ref.lock_addr:
         lock.addr = ref.lock_addr
     elif not lock.addr and lock.key.startswith("0x") and "." not in lock.key:
@@ -318,13 +320,17 @@ def _holders(waiter: ThreadLocks, locks: list[ThreadLocks], by_ident: dict[int, 
 
 
 def _holders_by_name(waiter: ThreadLocks, locks: list[ThreadLocks]) -> list[ThreadLocks]:
-    """Threads holding a lock with the waited lock's last attribute where one of the two names has no address
-    (perhaps the same lock; never two locks both read from memory)."""
-    wanted = waiter.waits
-    if not wanted.attribute:
+    """Threads holding, through a @contextmanager with no address for its object (`with pool.checkout():`,
+    pool a module global), the lock the waiter waits for inside that same contextmanager (`with self.lock:` in
+    `checkout`): the same statement of the same function, so most likely the same lock; never two locks both
+    read from memory, never a mere common attribute name (`_lock`)."""
+    wanted, frame = waiter.waits, program_frame(waiter.thread)
+    if not wanted.attribute or frame is None:
         return []
+    function = frame.function.rsplit(".", 1)[-1]
     return [other for other in locks if other is not waiter and any(
-        h.lock.attribute == wanted.attribute and not (_anchored(h.lock) and _anchored(wanted)) for h in other.holds)]
+        h.lock.via == function and h.lock.attribute == wanted.attribute and not (_anchored(h.lock) and _anchored(wanted))
+        for h in other.holds)]
 
 
 def _anchored(lock: LockId) -> bool:

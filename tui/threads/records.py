@@ -29,6 +29,7 @@ class LockRef:
     line: int  # the `with` / `acquire()` line
     module_level: bool = False  # the expression starts at a module-level name of the frame's file
     file: str = ""  # the file that names it, when not the frame's own (a lock held by a @contextmanager)
+    via: str = ""  # the @contextmanager function that holds it for this frame (`with pool.checkout():`)
     # the object the last attribute of `expr` hangs on, read from the process's memory when the expression
     # goes through more than one attribute (`self.registry` in `self.registry._lock`); 0 when not read
     object_addr: int = 0

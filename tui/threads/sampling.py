@@ -96,9 +96,10 @@ def _hold_what_contextmanagers_hold(entered: list[tuple[Frame, list[EnteredCall]
             for ref in held:
                 root, _, rest = ref.expr.partition(".")
                 if call.receiver and first_param and root == first_param:
-                    frame.held.append(LockRef(f"{call.receiver}.{rest}" if rest else call.receiver, call.line))
+                    frame.held.append(LockRef(f"{call.receiver}.{rest}" if rest else call.receiver, call.line,
+                                              via=call.name))
                 elif ref.module_level:
-                    frame.held.append(LockRef(ref.expr, call.line, module_level=True, file=filename))
+                    frame.held.append(LockRef(ref.expr, call.line, module_level=True, file=filename, via=call.name))
 
 
 def budgeted_dump(pid: int, *, locals_: bool, native: bool, timeout: float, binary: str | None,
