@@ -62,6 +62,9 @@ async def test_a_poll_of_the_processes_pane_repaints_no_widget_whole(monkeypatch
     async with app.run_test(size=(140, 40)) as pilot:
         await populate(pilot)
         await show(pilot, registry.PROCESSES)
+        module = sample_module(registry.PROCESSES)
+        feed(app, registry.PROCESSES, module.section(), module.findings())  # draws the other panes' flags (H)
+        await pilot.pause()
         whole: list[Widget] = []
         original = Widget.refresh
 
@@ -71,7 +74,6 @@ async def test_a_poll_of_the_processes_pane_repaints_no_widget_whole(monkeypatch
             return original(widget, *regions, **kwargs)
 
         monkeypatch.setattr(Widget, "refresh", refresh)
-        module = sample_module(registry.PROCESSES)
         section = module.section()
         busier = [dataclasses.replace(row, cpu_percent=row.cpu_percent + 0.5) for row in section.rows]
         feed(app, registry.PROCESSES, dataclasses.replace(section, rows=busier), module.findings())
