@@ -94,6 +94,101 @@ def test_memray_in_a_venv_another_user_can_change_is_never_run_as_root(memray_le
     assert "Not memray:" in memtrace_text(trace)
 
 
+@pytest.fixture
+def user_folder(tmp_path):
+    """A folder uid 65534 owns, with the sitecustomize.py its owner could leave there."""
+    folder = tmp_path / "deploy-app"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text("open('/tmp/owned-by-a-user', 'w')\n")
+    os.chown(folder, 65534, 65534)
+    return folder
+
+
+def _why_not(pid: int) -> str:
+    found, why_not = memrayattach.find_memray(pid, "%d.%d" % sys.version_info[:2])
+    assert found is None
+    return why_not
+
+
+def test_a_pth_file_that_puts_a_user_folder_on_sys_path_refuses_memray(memray_leaker, memray_venv, user_folder):
+    """An editable install (`pip install -e /home/deploy/app`) leaves a root-owned .pth naming the user's folder:
+    `python -I` would import that user's sitecustomize.py as root."""
+    pth = next((memray_venv / "lib").glob("python*/site-packages")) / "__editable__.app-1.0.pth"
+    pth.write_text(f"# an editable install\n\n{user_folder}\n")
+    try:
+        why_not = _why_not(memray_leaker.pid)
+        trace = trace_allocations(memray_leaker.pid, seconds=1)
+    finally:
+        pth.unlink()
+    assert f"{pth} puts {user_folder} on sys.path" in why_not and f"{user_folder} belongs to uid 65534" in why_not
+    assert trace.method == "gdb" and str(pth) in trace.note and not os.path.exists("/tmp/owned-by-a-user")
+
+
+def test_a_pth_file_pointing_at_a_missing_folder_a_user_could_create_refuses_memray(memray_leaker, memray_venv,
+                                                                                      user_folder):
+    pth = next((memray_venv / "lib").glob("python*/site-packages")) / "later.pth"
+    pth.write_text(f"{user_folder}/not-yet\n")
+    try:
+        why_not = _why_not(memray_leaker.pid)
+    finally:
+        pth.unlink()
+    assert f"{user_folder}/not-yet does not exist but could be created" in why_not and str(pth) in why_not
+
+
+def test_a_pth_file_with_an_import_line_refuses_memray(memray_leaker, memray_venv):
+    pth = next((memray_venv / "lib").glob("python*/site-packages")) / "hook.pth"
+    pth.write_text("import os; os.system('id')\n")
+    try:
+        why_not = _why_not(memray_leaker.pid)
+    finally:
+        pth.unlink()
+    assert f"{pth} has an import line" in why_not
+
+
+def test_a_root_owned_symlink_to_a_user_folder_refuses_memray(memray_leaker, memray_venv, user_folder):
+    """The symlink is root's, what it leads to is not: judged by what it resolves to."""
+    link = next((memray_venv / "lib").glob("python*/site-packages")) / "app"
+    link.symlink_to(user_folder)
+    try:
+        why_not = _why_not(memray_leaker.pid)
+    finally:
+        link.unlink()
+    assert f"{user_folder} belongs to uid 65534" in why_not
+
+
+def test_a_symlink_through_a_folder_a_user_owns_refuses_memray(memray_leaker, memray_venv, user_folder, tmp_path):
+    """Resolving to a root-owned folder is not enough when a link on the way sits where a user can replace it."""
+    safe = tmp_path / "root-only"
+    safe.mkdir()
+    (user_folder / "hop").symlink_to(safe)
+    os.lchown(user_folder / "hop", 0, 0)
+    link = next((memray_venv / "lib").glob("python*/site-packages")) / "app"
+    link.symlink_to(user_folder / "hop")
+    try:
+        why_not = _why_not(memray_leaker.pid)
+    finally:
+        link.unlink()
+    assert f"{user_folder} belongs to uid 65534" in why_not
+
+
+def test_a_lib64_site_packages_another_user_owns_refuses_memray(memray_leaker, memray_venv):
+    """Where platlibdir is lib64 the interpreter imports from lib64/pythonX.Y/site-packages as well."""
+    lib64 = memray_venv / "lib64"
+    was_link = lib64.is_symlink()
+    if was_link:
+        lib64.unlink()
+    site = lib64 / ("python%d.%d" % sys.version_info[:2]) / "site-packages"
+    site.mkdir(parents=True)
+    os.chown(site, 65534, 65534)
+    try:
+        why_not = _why_not(memray_leaker.pid)
+    finally:
+        shutil.rmtree(lib64)
+        if was_link:
+            lib64.symlink_to("lib")
+    assert f"{site} belongs to uid 65534" in why_not
+
+
 @pytest.mark.parametrize("output", [
     "",
     "[" * 100_000 + "]" * 100_000,

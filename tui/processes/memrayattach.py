@@ -8,13 +8,22 @@ is told to use gdb on Python 3.14 too: its sys.remote_exec path hands the target
 to root, which a process of another user cannot read.
 
 The rule for running it: tshoot (root) runs a process's interpreter and memray only when root alone can
-change them. The interpreter, its standard library, every site-packages folder it imports from, everything
-directly in those folders, the memray package, and every folder above them must be owned by root and not
-writable by group or others (a sticky root-owned folder such as /tmp counts as safe: nobody else can replace
-root's entries in it). memray in a venv its user can change is refused, even when the process is that user's
-own: whoever can write that venv would get root the moment an operator traced their process. `-I` keeps the
-environment, the user's site-packages and the current folder out. The capture, which the target writes, is
-read back by the same root-owned memray run as the target's user, never as root.
+change what `python -I` would load. "Root alone" means: owned by root and not writable by group or others (a
+sticky root-owned folder such as /tmp counts as safe: nobody else can replace root's entries in it), for the
+path itself, every folder its resolution passes through and every symlink on the way (a symlink is judged by
+what it resolves to, the whole chain). That holds for the interpreter (as started and as resolved), any
+pyvenv.cfg next to it or one folder up (it names the base installation), the memray package and everything
+directly in it, and every folder the interpreter would put on sys.path, with everything directly in it: the
+standard library's zip, folder and lib-dynload under lib/ and lib64/ of the installation's prefix (and of the
+venv's `home`), every site-packages/dist-packages folder under lib/ and lib64/ (the venv's own, the base
+installation's when the venv includes them), and every folder a path line of a `.pth` file in those adds. A
+folder that does not exist must sit in a folder root alone can change (nobody else could create it). The
+`.pth` files are read here (never run): one with an `import` line, which the interpreter would run, refuses
+memray, as does one that cannot be read within bounds. memray in a venv its user can change is refused, even
+when the process is that user's own: whoever can write that venv would get root the moment an operator
+traced their process. Anything refused falls back to the tracemalloc trace with the reason in its note. `-I`
+keeps the environment, the user's site-packages and the current folder out. The capture, which the target
+writes, is read back by the same root-owned memray run as the target's user, never as root.
 
 Only a target in tshoot's own mount and network namespaces is traced this way (the capture path and
 memray's localhost control connection mean the same thing on both sides); a containerised process gets the
@@ -34,13 +43,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.processes.records import AllocationSite
-from tui.safefile import FileRefused, parse_json, read_text
+from tui.safefile import MAX_SYMLINKS, FileRefused, parse_json, read_text
 
 SAFE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8"}  # gdb from root's own folders
 ATTACH_TIMEOUT_S = 30.0  # memray attach: the debugger, then its control connection (memray waits 10 s)
 READ_TIMEOUT_S = 60.0
 OUTPUT_LIMIT = 2_000_000  # characters of the reader's JSON
 SITE_ENTRIES_LIMIT = 20_000  # entries of one site-packages folder checked before giving up
+PTH_FILES_LIMIT = 200  # .pth files of one site-packages folder read before giving up
+PTH_LINES_LIMIT = 2_000  # lines of one .pth file
+PTH_SIZE_LIMIT = 256 * 1024  # bytes of one .pth file
 
 # Run by the target's memray, as the target's user: the still-live allocations made while it tracked
 # (memray's leaks view of an aggregated capture), biggest first, memray's own payload left out.
@@ -91,15 +103,19 @@ def find_memray(pid: int, version: str) -> tuple[Memray | None, str]:
         python = _started_as(pid, exe)
     except OSError:
         return None, ""
-    real = os.path.realpath(exe)
-    prefix = os.path.dirname(os.path.dirname(real))
-    sites = _site_folders(python, prefix, f"{major}.{minor}")
+    version = f"{major}.{minor}"
+    config = _venv_config(python)
+    prefixes = _prefixes(exe, config)
+    sites = _site_folders(python, prefixes, version, config)
     site = next((folder for folder in sites if os.path.isfile(os.path.join(folder, "memray", "__init__.py"))), None)
     if site is None:
         return None, ""
-    stdlib = os.path.join(prefix, "lib", f"python{major}.{minor}")
-    unsafe = (_not_root_only(python) or _not_root_only(real) or _not_root_only(stdlib)
-              or next((why for folder in sites if (why := _not_root_only(folder, entries=True))), "")
+    unsafe = (_not_root_only(python)
+              or next((why for cfg in _venv_config_paths(python) if os.path.lexists(cfg)
+                       and (why := _not_root_only(cfg))), "")
+              or next((why for folder in _stdlib_folders(prefixes, version) + sites
+                       if (why := _on_path_unsafe(folder))), "")
+              or next((why for folder in sites if os.path.isdir(folder) and (why := _pth_unsafe(folder))), "")
               or _not_root_only(os.path.join(site, "memray"), entries=True))
     if unsafe:
         return None, (f"memray is installed in {site}, but {unsafe}: tshoot will not run it as root "
@@ -195,57 +211,152 @@ def _started_as(pid: int, exe: str) -> str:
     return next((os.path.normpath(c) for c in candidates if os.path.realpath(c) == real and os.path.isfile(c)), exe)
 
 
-def _site_folders(python: str, prefix: str, version: str) -> list[str]:
-    """The site-packages folders `python -I` imports from: its venv's, and the base installation's unless
-    the venv excludes them (Debian's dist-packages included)."""
-    base = [os.path.join(prefix, "lib", f"python{version}", "site-packages"),
-            os.path.join(prefix, "local", "lib", f"python{version}", "dist-packages"),
-            os.path.join(prefix, "lib", "python3", "dist-packages"),
-            os.path.join(prefix, "lib", f"python{version}", "dist-packages")]
+def _venv_config_paths(python: str) -> list[str]:
+    """Where the interpreter looks for pyvenv.cfg: next to itself, then one folder up."""
+    return [os.path.join(os.path.dirname(python), "pyvenv.cfg"),
+            os.path.join(os.path.dirname(os.path.dirname(python)), "pyvenv.cfg")]
+
+
+def _venv_config(python: str) -> dict[str, str] | None:
+    """The first pyvenv.cfg the interpreter would read, its keys lower-cased; None outside a venv."""
+    for path in _venv_config_paths(python):
+        try:
+            text = read_text(path, 64_000)
+        except OSError:
+            continue
+        return {key.strip().lower(): value.strip() for key, _, value in (line.partition("=") for line in
+                                                                          text.splitlines())}
+    return None
+
+
+def _prefixes(exe: str, config: dict[str, str] | None) -> list[str]:
+    """Where the standard library may come from: the binary's installation, and the one a venv's `home` names."""
+    home = (config or {}).get("home", "")
+    named = [os.path.dirname(home)] if home.startswith("/") else []
+    return list(dict.fromkeys([os.path.dirname(os.path.dirname(os.path.realpath(exe)))] + named))
+
+
+def _stdlib_folders(prefixes: list[str], version: str) -> list[str]:
+    """The standard library's sys.path entries under each prefix, lib/ and lib64/ alike (present or not)."""
+    return [os.path.join(prefix, lib, name) for prefix in prefixes for lib in ("lib", "lib64")
+            for name in (f"python{version.replace('.', '')}.zip", f"python{version}",
+                         f"python{version}/lib-dynload")]
+
+
+def _site_folders(python: str, prefixes: list[str], version: str, config: dict[str, str] | None) -> list[str]:
+    """The site-packages folders `python -I` would import from (present or not): its venv's, and the base
+    installation's unless the venv excludes them (Debian's dist-packages included), lib/ and lib64/ alike."""
+    base = [os.path.join(prefix, *tail) for prefix in prefixes for lib in ("lib", "lib64") for tail in (
+            (lib, f"python{version}", "site-packages"), ("local", lib, f"python{version}", "dist-packages"),
+            (lib, "python3", "dist-packages"), (lib, f"python{version}", "dist-packages"))]
+    if config is None:
+        return base
     venv = os.path.dirname(os.path.dirname(python))
+    own = [os.path.join(venv, lib, f"python{version}", "site-packages") for lib in ("lib", "lib64")]
+    shared = base if config.get("include-system-site-packages", "").lower() == "true" else []
+    return own + shared
+
+
+def _on_path_unsafe(path: str) -> str:
+    """'' when root alone can change a sys.path entry and everything directly in it; when it does not
+    exist, when root alone could create it."""
+    if os.path.lexists(path):
+        return _not_root_only(path, entries=True)
+    parent = os.path.dirname(path)
+    while parent != "/" and not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    why = _not_root_only(parent)
+    return f"{path} does not exist but could be created: {why}" if why else ""
+
+
+def _pth_unsafe(site: str) -> str:
+    """What the `.pth` files in a site folder would let someone else change, read as the interpreter reads
+    them: a line that runs code, or a folder a path line adds that is not root's alone. '' when nothing."""
     try:
-        config = read_text(os.path.join(venv, "pyvenv.cfg"), 64_000)
-    except (OSError, UnicodeDecodeError):
-        return [folder for folder in base if os.path.isdir(folder)]
-    settings = {key.strip().lower(): value.strip().lower()
-                for key, _, value in (line.partition("=") for line in config.splitlines())}
-    own = [os.path.join(venv, "lib", f"python{version}", "site-packages")]
-    shared = base if settings.get("include-system-site-packages") == "true" else []
-    return [folder for folder in own + shared if os.path.isdir(folder)]
+        names = sorted(name for name in os.listdir(site) if name.endswith(".pth") and not name.startswith("."))
+    except OSError as exc:
+        return f"{site} cannot be listed ({exc.strerror or exc})"
+    if len(names) > PTH_FILES_LIMIT:
+        return f"{site} holds more than {PTH_FILES_LIMIT} .pth files to check"
+    for name in names:
+        pth = os.path.join(site, name)
+        try:
+            lines = read_text(pth, PTH_SIZE_LIMIT).splitlines()
+        except OSError as exc:
+            return f"{pth} cannot be checked ({exc})"
+        if len(lines) > PTH_LINES_LIMIT:
+            return f"{pth} has more than {PTH_LINES_LIMIT} lines to check"
+        for line in lines:
+            if line.startswith("#") or not line.strip():
+                continue
+            if line.lstrip().startswith("import"):
+                return f"{pth} has an import line, which the interpreter would run"
+            folder = os.path.abspath(os.path.join(site, line.rstrip()))
+            if why := _on_path_unsafe(folder):
+                return f"{pth} puts {folder} on sys.path, and {why}"
+    return ""
 
 
 def _not_root_only(path: str, entries: bool = False) -> str:
-    """'' when only root can change `path`: it and every folder above it (as named and as resolved) owned by
-    root and not writable by group or others, sticky folders excepted; with `entries`, also everything
-    directly inside it. Otherwise what someone else can change."""
-    for chain in (os.path.abspath(path), os.path.realpath(path)):
-        parts = chain.strip("/").split("/")
-        for depth in range(len(parts) + 1):
-            here = "/" + "/".join(parts[:depth])
-            if why := _unsafe(here):
-                return why
-    if entries:
-        try:
-            with os.scandir(path) as listing:
-                for count, entry in enumerate(listing):
-                    if count >= SITE_ENTRIES_LIMIT:
-                        return f"{path} holds too many entries to check"
-                    if why := _unsafe(entry.path):
-                        return why
-        except OSError as exc:
-            return f"{path} cannot be listed ({exc.strerror or exc})"
+    """'' when only root can change `path`: every folder its resolution passes through, every symlink on the
+    way and what it resolves to owned by root and not writable by group or others, sticky folders excepted;
+    with `entries`, when it is a folder, also everything directly inside it (a symlink judged the same way,
+    by what it resolves to). Otherwise what someone else can change."""
+    resolved, why = _resolved_root_only(path)
+    if why or not entries or not os.path.isdir(resolved):
+        return why
+    try:
+        with os.scandir(resolved) as listing:
+            for count, entry in enumerate(listing):
+                if count >= SITE_ENTRIES_LIMIT:
+                    return f"{path} holds too many entries to check"
+                if why := (_resolved_root_only(entry.path)[1] if entry.is_symlink() else _unsafe(entry.path)):
+                    return why
+    except OSError as exc:
+        return f"{path} cannot be listed ({exc.strerror or exc})"
     return ""
+
+
+def _resolved_root_only(path: str) -> tuple[str, str]:
+    """`path` resolved component by component as the kernel does, and '' when each folder passed through
+    and each symlink followed is root's alone (else the first that is not, and why)."""
+    here, pending, links = "/", os.path.abspath(path).split("/")[::-1], 0
+    if why := _unsafe("/"):
+        return here, why
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            here = os.path.dirname(here)
+            continue
+        step = os.path.join(here, name)
+        if why := _unsafe(step):
+            return step, why
+        if not os.path.islink(step):
+            here = step
+            continue
+        links += 1
+        try:
+            target = os.readlink(step)
+        except OSError as exc:
+            return step, f"{step} cannot be checked ({exc.strerror or exc})"
+        if links > MAX_SYMLINKS:
+            return step, f"{path} passes through more than {MAX_SYMLINKS} symlinks"
+        if target.startswith("/"):
+            here = "/"
+        pending.extend(target.split("/")[::-1])
+    return here, ""
 
 
 def _unsafe(path: str) -> str:
     try:
         status = os.lstat(path)
-    except OSError as exc:
-        return f"{path} cannot be checked ({exc.strerror or exc})"
+    except (OSError, ValueError) as exc:
+        return f"{path} cannot be checked ({getattr(exc, 'strerror', None) or exc})"
     if status.st_uid != 0:
         return f"{path} belongs to uid {status.st_uid}"
     sticky_folder = stat.S_ISDIR(status.st_mode) and status.st_mode & stat.S_ISVTX
     if not stat.S_ISLNK(status.st_mode) and status.st_mode & 0o022 and not sticky_folder:
         return f"{path} can be written by group or others"
     return ""
-
