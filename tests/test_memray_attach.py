@@ -145,6 +145,17 @@ def test_a_pth_file_with_an_import_line_refuses_memray(memray_leaker, memray_ven
     assert f"{pth} has an import line" in why_not
 
 
+def test_setuptools_distutils_precedence_pth_does_not_refuse_memray(memray_leaker, memray_venv):
+    """The one import line every `python3.11 -m venv` carries (setuptools) imports from its own, checked folder."""
+    pth = next((memray_venv / "lib").glob("python*/site-packages")) / "distutils-precedence.pth"
+    pth.write_text(next(iter(memrayattach.KNOWN_PTH_CODE)) + " \n")
+    try:
+        found, why_not = memrayattach.find_memray(memray_leaker.pid, "%d.%d" % sys.version_info[:2])
+    finally:
+        pth.unlink()
+    assert found is not None, why_not
+
+
 def test_a_root_owned_symlink_to_a_user_folder_refuses_memray(memray_leaker, memray_venv, user_folder):
     """The symlink is root's, what it leads to is not: judged by what it resolves to."""
     link = next((memray_venv / "lib").glob("python*/site-packages")) / "app"

@@ -53,6 +53,12 @@ SITE_ENTRIES_LIMIT = 20_000  # entries of one site-packages folder checked befor
 PTH_FILES_LIMIT = 200  # .pth files of one site-packages folder read before giving up
 PTH_LINES_LIMIT = 2_000  # lines of one .pth file
 PTH_SIZE_LIMIT = 256 * 1024  # bytes of one .pth file
+# setuptools' distutils-precedence.pth, in every venv `python3.11 -m venv` makes: its one line imports
+# `_distutils_hack` from the same site folder (checked like the rest), so it runs nothing of anyone else's
+KNOWN_PTH_CODE = {
+    "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; "
+    "enabled and __import__('_distutils_hack').add_shim();",
+}
 
 # Run by the target's memray, as the target's user: the still-live allocations made while it tracked
 # (memray's leaks view of an aggregated capture), biggest first, memray's own payload left out.
@@ -289,6 +295,8 @@ def _pth_unsafe(site: str) -> str:
         for line in lines:
             if line.startswith("#") or not line.strip():
                 continue
+            if line.rstrip() in KNOWN_PTH_CODE:
+                continue  # it imports only from this site folder, already checked
             if line.lstrip().startswith("import"):
                 return f"{pth} has an import line, which the interpreter would run"
             folder = os.path.abspath(os.path.join(site, line.rstrip()))
