@@ -99,15 +99,15 @@ def test_a_full_queue_whose_consumer_waits_on_a_silent_peer_is_a_stalled_queue(p
     assert finding.evidence["identified_by"].startswith("name: ")  # `outbox` is a global: no local's address
 
 
-def test_a_consumer_asleep_is_matched_to_its_queue_by_the_address_of_the_queue_it_was_passed(program):
+def test_a_consumer_in_a_retry_back_off_is_matched_to_its_queue_by_the_address_of_the_queue_it_was_passed(program):
     process = program("queue_consumer_asleep.py")
     findings = watch(process.pid, polls=4)
     assert [f.id for f in findings] == ["queue-stalled"], [f.title for f in findings]
     evidence = findings[0].evidence
     assert evidence["identified_by"] == "address" and evidence["queue"].startswith("uploads (Queue@0x")
     [consumer] = evidence["consumers"]
-    assert consumer["name"] == "uploader" and consumer["doing"].startswith("sleeping (time.sleep(3600)")
-    assert consumer["blocked_at"].endswith("queue_consumer_asleep.py:12")
+    assert consumer["name"] == "uploader" and consumer["doing"].startswith("sleeping (time.sleep(1.0)")
+    assert consumer["blocked_at"].endswith("queue_consumer_asleep.py:17")
 
 
 def test_a_full_queue_whose_only_consumer_died_has_nobody_taking_from_it(program):

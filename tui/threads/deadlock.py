@@ -50,7 +50,8 @@ class LockId:
     label: str  # what the operator reads
     resolved: bool  # identity rests on an address or a module-level name, not on a guess
     queue_mutex: bool = False  # a queue.Queue's own mutex, waited for inside put()/get()
-    by_name: bool = False  # named through attributes not read from memory: the same lock elsewhere is not matched
+    by_name: bool = False  # named through attributes not read from memory: not matched to its other names (an
+    # orphaned lock names such holders as perhaps the same lock)
     addr: int = 0  # the lock object's own address, when known: every name of one lock meets on it
     via: str = ""  # held for this frame by that @contextmanager function (LockRef.via)
     attribute: str = ""  # the last attribute of its expression (`_lock` of `self.registry._lock`), for by-name matching
@@ -452,9 +453,8 @@ def _contention_findings(process: ProcessThreads, locks: list[ThreadLocks], wait
 def _held_by_name(lock: LockId, locks: list[ThreadLocks]) -> list[dict]:
     """Threads holding a lock known only by its name (`self.registry._lock`, not read from memory) whose last
     attribute is the waited lock's: perhaps the same lock, which would make the waiters contention or a deadlock."""
-    attribute = lock.key.rsplit(".", 1)[-1]
     return [{"name": t.thread.name, "tid": t.thread.tid, "as": h.lock.label, "held_at": h.at}
-            for t in locks for h in t.holds if h.lock.by_name and h.lock.key.rsplit(".", 1)[-1] == attribute]
+            for t in locks for h in t.holds if h.lock.by_name and lock.attribute and h.lock.attribute == lock.attribute]
 
 
 def _orphaned_lock_finding(process: ProcessThreads, lock: LockId, waiters: list[dict], longest: float,

@@ -1,7 +1,7 @@
 """Hangs that are not lock cycles: a starved executor, a blocked event loop, an exhausted connection pool, a full
 queue whose consumer is stuck.
 
-All look like a healthy idle process from the outside (no CPU, threads parked in waits), and neither is
+All look like a healthy idle process from the outside (no CPU, threads parked in waits), and none is
 a deadlock: each has its own finding id, evidence (threads, file:line) and fix. Pure functions over the
 collected records, like the deadlock analysis, so a replayed snapshot gives the same findings.
 """
@@ -220,8 +220,9 @@ def _full_queues(process: ProcessThreads, threshold_s: float) -> dict[str, _Queu
         if index is None or thread.frames[index].waits is not None or not _stuck_long_enough(thread, threshold_s):
             continue  # not in put(), or in put() taking the queue's mutex: a lock wait, judged by deadlock.py
         addr, name, caller = _queue_named(thread, index)
-        key = f"{addr:#x}" if addr else name
-        queues.setdefault(key, _Queue(addr, name)).producers.append((thread, caller or thread.frames[index]))
+        where = caller or thread.frames[index]
+        key = f"{addr:#x}" if addr else (name or f"{where.filename}:{where.line}")  # unnamed: one put() site
+        queues.setdefault(key, _Queue(addr, name)).producers.append((thread, where))
     return queues
 
 
@@ -246,13 +247,14 @@ def _takes_from(thread: ThreadRecord, queue: _Queue) -> str | None:
 
 
 def _moving(thread: ThreadRecord, threshold_s: float) -> bool:
-    """Seen making progress: its stack changed within the threshold, or it sits in a sleep shorter than the time
-    its stack has stood still (a loop sleeping a little per item, sampled at the same line each time)."""
+    """Seen making progress: its stack changed within the threshold, or it sits in a short sleep (a loop pacing
+    itself a little per item, sampled at the same line each time; under a quarter of the threshold). A retry
+    back-off of seconds is not progress: that consumer is failing."""
     if not thread.stuck or thread.stuck_for_s < threshold_s:
         return True
     program = _program_frame(thread, len(thread.frames))
     sleep = _SLEEP_SECONDS.search(program.line_text) if program is not None else None
-    return sleep is not None and float(sleep.group(1)) < thread.stuck_for_s
+    return sleep is not None and float(sleep.group(1)) < threshold_s / 4
 
 
 def _consumer_doing(thread: ThreadRecord) -> str:

@@ -141,8 +141,8 @@ def sample_many(pids: list[int], gap: float, timeout: float, binary: str | None,
     processes deserve a look with locals, which stops it and goes through `pauses`, the pause budget. A
     process in `before` (its stacks from an earlier look) gets only the second dump, compared with those, not
     before its `not_before` (monotonic time); its threads' CPU time is counted from `ticks_before` (the
-    earlier look's `Sampled.ticks`). `Sampled.dump_seconds` is the sum of the dumps: how long the target was
-    paused (at most: it is py-spy's wall time).
+    earlier look's `Sampled.ticks`). `Sampled.dump_seconds` is the sum of both dumps' py-spy wall times; only
+    the one with locals paused the target (the plain one is nonblocking), so it is an upper bound.
 
     No first dump starts after `budget_s` (a loaded host makes every dump slow), and none that does not fit
     in its pause budget: the processes left out are not yielded, for a later sweep."""

@@ -1,15 +1,20 @@
-"""An uploader backs off for an hour after one failed upload while the uploads queue it drains fills up: the
-submitters block in put(). The queue is passed around as an argument, so its address matches producer and consumer."""
+"""An uploader retries one failed upload every second, forever, while the uploads queue it drains fills up: the
+submitters block in put(). A back-off of seconds is not progress (a loop pacing itself per item sleeps far
+less). The queue is passed around as an argument, so its address matches producer and consumer."""
 import queue
 import threading
 import time
 
 
+def upload(item):
+    return False  # the storage endpoint refuses every upload
+
+
 def upload_all(uploads):
     while True:
         item = uploads.get()
-        if item == "fails":
-            time.sleep(3600)  # back off before retrying: nothing is taken meanwhile
+        while not upload(item):
+            time.sleep(1.0)  # back off before retrying: nothing is taken meanwhile
 
 
 def submit(uploads, number):
@@ -19,7 +24,6 @@ def submit(uploads, number):
 
 
 uploads = queue.Queue(maxsize=4)
-uploads.put("fails")
 threading.Thread(target=upload_all, args=(uploads,), name="uploader", daemon=True).start()
 for number in range(2):
     threading.Thread(target=submit, args=(uploads, number), name=f"submitter-{number}", daemon=True).start()
