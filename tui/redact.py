@@ -655,7 +655,7 @@ def _secret_value_end(tokens: list[tokenize.TokenInfo], index: int) -> int:
 
 def _given_to_secret(tokens: list[tokenize.TokenInfo], index: int) -> bool:
     """A value starts at `index`, given to a secret-named target: `NAME op`, `"key" op` or `["key"] op` right
-    before it (`SECRET: str = "x"` masks from the annotation on)."""
+    before it (in `SECRET: str = "x"` the value is read from the annotation on: its literal is masked)."""
     if index < 2 or tokens[index - 1].string not in _ASSIGNING or tokens[index].string in _CLOSING | {",", ";"}:
         return False
     target = tokens[index - 2]
