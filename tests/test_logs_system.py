@@ -125,7 +125,7 @@ def test_kernel_messages_are_read_and_classified(kmsg_path):
     assert history and all(line.source == "kernel" and line.level for line in history)
     assert reader.source.path == ("dmesg" if kmsg_path != "/dev/kmsg" else "/dev/kmsg")
     marker = uuid.uuid4().hex
-    if not inject_kernel_message(f"<4>tshoot-test {marker}: INFO: task tshoot-probe:4242 blocked for more than "
+    if not inject_kernel_message(f"<4>tshoot-kmsg {marker}: INFO: task tshoot-probe:4242 blocked for more than "
                                  "120 seconds."):
         pytest.skip("/dev/kmsg is not writable: cannot plant a known message (the ring itself was read above)")
     fresh = reader.read()
