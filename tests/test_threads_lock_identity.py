@@ -14,7 +14,7 @@ import pytest
 
 from programs.threads.support import interpreter, program, pyspy_works  # noqa: F401  (fixtures)
 from tests.children import READY, python_child
-from tests.test_threads_deadlocks import by_name, observe, only_deadlock
+from tests.test_threads_deadlocks import by_name, never_a_deadlock, observe, only_deadlock
 from tui.config import Config, Thresholds
 from tui.source import section_from_json, section_to_json
 from tui.threads import objects
@@ -100,13 +100,7 @@ def test_two_registries_of_one_class_stay_two_locks_each_with_its_own_holder(pro
 
 @runs_here
 def test_threads_taking_the_registry_lock_under_either_name_in_one_order_are_never_a_deadlock(program):
-    process = program("registry_same_order.py")
-    source = ThreadsSource(Config(find_stuck=False, pids=[process.pid], thread_samples=3, thread_sample_interval=0.1,
-                                  thresholds=Thresholds(stuck_thread_s=0.0)))
-    for _ in range(3):
-        section = source.collect()
-        assert section.processes[str(process.pid)].error is None
-        assert not [f for f in source.analyze(section) if f.id == "deadlock"]
+    never_a_deadlock(program("registry_same_order.py").pid)
 
 
 @runs_here

@@ -6,9 +6,9 @@ A lock's identity is the object it hangs on (address from py-spy's --locals) and
 attribute (`self.registry._lock`) the object is the one read from memory at collection time (LockRef.object_addr,
 tui/threads/objects.py), so it meets `self._lock` of the Registry; unread, it stays keyed by its name and says so
 ("by name"). Where the lock object itself was read (LockRef.lock_addr) or a local is the lock, its own address
-joins every name of it (`lock = self._lock; with lock:`). A lock only one side names without an address
-(`pool.lock`, pool a module global) may close a cycle on its attribute: a "probable" deadlock that says its
-identity rests on a name. A module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
+joins every name of it (`lock = self._lock; with lock:`). A lock held through a @contextmanager whose object
+has no address (`with pool.checkout():`, pool a module global) may close a cycle with a wait inside that same
+contextmanager on the same attribute: a "probable" deadlock that says its identity rests on a name. A module-level lock is its module and name. A Condition built on a lock is that lock, and a `queue.Queue`
 blocked taking its own mutex waits for whoever holds `q.mutex`. Waits inside Condition.wait/Event/queue
 get and put/join/sleep/socket have no owner and never make an edge: they are named for what they wait for.
 """
@@ -386,8 +386,8 @@ def _deadlock_finding(process: ProcessThreads, cycle: list[ThreadLocks], number:
         edge_confirmed(i, m) and m.waits.resolved and all(h.lock.resolved for h in m.holds) for i, m in enumerate(cycle))
     names = " and ".join(f'"{m.thread.name}"' for m in cycle)
     identity = {"identity": "by name: " + "; ".join(
-        f"{m.waits.label} is taken to be the lock another thread holds under another name (same attribute "
-        f"'{m.waits.attribute}', its object not read from memory)" for m in named)} if named else {}
+        f"{m.waits.label} is taken to be the lock another thread holds through the same @contextmanager "
+        f"(same attribute '{m.waits.attribute}', its object not read from memory)" for m in named)} if named else {}
     return hang_finding(
         "deadlock", "critical", process,
         f"Deadlock in pid {process.pid} ({process.name}): {names} wait for each other's locks",

@@ -312,7 +312,7 @@ def _queues_stalled(process: ProcessThreads, threshold_s: float) -> list[Finding
 
 def _identified_by(queue: _Queue, matches: list[str]) -> str:
     """How the consumers were matched to the producers' queue: the same object, or only the same name."""
-    if matches and any(how == "name" for how in matches):
+    if any(how == "name" for how in matches):
         return f"name: the producers put() to and the consumers get() from {queue.name!r} (by name, not by object)"
     return "address" if queue.addr else "name"
 
